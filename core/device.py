@@ -1,0 +1,57 @@
+"""Which device TensorFlow trains on: GPU name and memory, or a plain statement that it is the CPU."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What TensorFlow can train on.
+
+    Attributes:
+        gpu: Whether at least one GPU is visible to TensorFlow.
+        devices: One dict per device: ``name``, ``type`` (``GPU``/``CPU``), ``description``.
+        label: One line for the UI, e.g. ``"GPU: NVIDIA H200 (1 device)"`` or
+            ``"CPU (no GPU found)"``.
+        tensorflow: TensorFlow version.
+    """
+
+    gpu: bool
+    devices: list[dict] = field(default_factory=list)
+    label: str = "CPU (no GPU found)"
+    tensorflow: str = ""
+
+
+def detect_devices() -> DeviceInfo:
+    """Ask TensorFlow for its devices and enable GPU memory growth.
+
+    Memory growth keeps TensorFlow from taking all GPU memory at start, so the app and a
+    second process can share a GPU. This imports TensorFlow (a few seconds, once per process).
+
+    Returns:
+        The :class:`DeviceInfo`.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    devices = []
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised: growth can no longer change
+            pass
+        details = tf.config.experimental.get_device_details(gpu)
+        devices.append({"name": gpu.name, "type": "GPU",
+                        "description": details.get("device_name", gpu.name)})
+    for cpu in tf.config.list_physical_devices("CPU"):
+        devices.append({"name": cpu.name, "type": "CPU", "description": "CPU"})
+    if gpus:
+        names = sorted({d["description"] for d in devices if d["type"] == "GPU"})
+        label = f"GPU: {', '.join(names)} ({len(gpus)} device{'s' if len(gpus) > 1 else ''})"
+    else:
+        label = "CPU (no GPU found)"
+    return DeviceInfo(bool(gpus), devices, label, tf.__version__)

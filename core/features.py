@@ -1,0 +1,339 @@
+"""From a warehouse table to model-ready arrays: target, positive class, split, preprocessing.
+
+The preprocessor follows the scikit-learn contract (``fit`` on the training split only, learned
+attributes end with ``_``) and serialises to JSON, so a saved run never needs unpickling.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from core.errors import SchemaError
+from core.specs import DatasetSpec
+from core.warehouse import quote_ident, read_table, require_table, table_columns
+
+YES_LIKE = ("yes", "y", "true", "t", "1", "1.0", "positive", "pos", "churn", "churned",
+            "converted", "bad", "default", "fraud", "purchase", "subscribed", "是")
+MAX_CATEGORIES = 50
+
+
+def _label(value) -> str:
+    """Text form of a target label, stable across int/float/bool/str (``1.0`` → ``"1"``)."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    """Class balance of a target column.
+
+    Attributes:
+        classes: Labels as text, most frequent first.
+        counts: Row count of each label, same order.
+        missing: Rows whose target is missing (dropped before training).
+        suggested_positive: The positive class LiftLab proposes (see
+            :func:`suggest_positive_class`).
+        reason: Why that class was proposed, in plain words.
+    """
+
+    classes: list[str]
+    counts: list[int]
+    missing: int
+    suggested_positive: str | None
+    reason: str
+
+
+def suggest_positive_class(labels: list[str], counts: list[int]) -> tuple[str, str]:
+    """Propose the positive class of a binary target.
+
+    A yes-like label (``yes``, ``true``, ``1``, ``churn`` …) wins; otherwise the rarer class,
+    since the event worth predicting is usually the rare one. Never an alphabetical pick.
+
+    Args:
+        labels: The two labels as text.
+        counts: Their row counts.
+
+    Returns:
+        ``(label, reason)``.
+    """
+    for label in labels:
+        if label.strip().lower() in YES_LIKE:
+            return label, f"'{label}' is the yes-like value"
+    rare = labels[int(np.argmin(counts))]
+    return rare, f"'{rare}' is the rarer class; choose the other one if it is the event you target"
+
+
+def summarize_target(con, table: str, target: str) -> TargetSummary:
+    """Count the labels of a target column in SQL.
+
+    Args:
+        con: Open warehouse connection.
+        table: Table name.
+        target: Column name.
+
+    Returns:
+        The :class:`TargetSummary` (suggested positive only when there are exactly 2 classes).
+
+    Raises:
+        SchemaError: The table or column does not exist.
+    """
+    require_table(con, table)
+    cols = [c for c, _ in table_columns(con, table)]
+    if target not in cols:
+        raise SchemaError(
+            f"Table '{table}' has no column '{target}'. Choose the target from: {', '.join(cols)}."
+        )
+    q = quote_ident(target)
+    rows = con.execute(
+        f"SELECT {q}, count(*) AS n FROM {quote_ident(table)} GROUP BY 1 ORDER BY n DESC, 1"
+    ).fetchall()
+    missing = sum(int(n) for v, n in rows if v is None)
+    present = [(_label(v), int(n)) for v, n in rows if v is not None]
+    labels = [v for v, _ in present]
+    counts = [n for _, n in present]
+    pos, reason = (None, "")
+    if len(labels) == 2:
+        pos, reason = suggest_positive_class(labels, counts)
+    return TargetSummary(labels, counts, missing, pos, reason)
+
+
+def check_binary_target(summary: TargetSummary, target: str, positive: str | None) -> str:
+    """Validate a binary target and settle its positive class.
+
+    Args:
+        summary: From :func:`summarize_target`.
+        target: Column name (for messages).
+        positive: The analyst's choice, or None for the suggestion.
+
+    Returns:
+        The positive class label as text.
+
+    Raises:
+        SchemaError: Fewer or more than two classes, or a positive class that is not a label.
+    """
+    n = len(summary.classes)
+    if n < 2:
+        only = summary.classes[0] if summary.classes else "nothing (all missing)"
+        raise SchemaError(
+            f"The target '{target}' has a single class ({only}); a classifier needs examples of "
+            f"both outcomes. Choose another target or load data with both outcomes."
+        )
+    if n > 2:
+        shown = ", ".join(summary.classes[:8]) + (" …" if n > 8 else "")
+        raise SchemaError(
+            f"The target '{target}' has {n} classes ({shown}); LiftLab trains binary targets for "
+            f"now. Choose a yes/no column, or derive one (e.g. in a prepared table)."
+        )
+    if positive is None:
+        return summary.suggested_positive
+    if positive not in summary.classes:
+        raise SchemaError(
+            f"'{positive}' is not a value of '{target}'; its values are "
+            f"{' and '.join(summary.classes)}. Pass one of them as the positive class."
+        )
+    return positive
+
+
+def resolve_features(con, spec: DatasetSpec) -> list[str]:
+    """The feature columns a spec selects, in table order.
+
+    Raises:
+        SchemaError: A named feature or excluded column does not exist, or nothing is left.
+    """
+    cols = [c for c, _ in table_columns(con, spec.table)]
+    unknown = [c for c in (*spec.features, *spec.exclude) if c not in cols]
+    if unknown:
+        raise SchemaError(
+            f"Table '{spec.table}' has no column(s) {', '.join(unknown)}. Its columns are: "
+            f"{', '.join(cols)}."
+        )
+    chosen = spec.features or tuple(c for c in cols if c != spec.target)
+    features = [c for c in cols if c in chosen and c not in spec.exclude and c != spec.target]
+    if not features:
+        raise SchemaError("No feature columns are left. Keep at least one column besides the target.")
+    return features
+
+
+def load_xy(con, spec: DatasetSpec) -> tuple[pd.DataFrame, np.ndarray, str, list[str]]:
+    """Read features and a 0/1 target for a binary task.
+
+    Args:
+        con: Open warehouse connection.
+        spec: The dataset specification.
+
+    Returns:
+        ``(X, y, positive_class, features)``: X of shape (n_rows, n_features) with raw values,
+        y of shape (n_rows,) with 1 for the positive class; rows with a missing target are
+        dropped.
+
+    Raises:
+        SchemaError: Bad table, columns or target.
+    """
+    summary = summarize_target(con, spec.table, spec.target)
+    positive = check_binary_target(summary, spec.target, spec.positive_class)
+    features = resolve_features(con, spec)
+    frame = read_table(con, spec.table, [*features, spec.target])
+    frame = frame[frame[spec.target].notna()].reset_index(drop=True)
+    y = (frame[spec.target].map(_label) == positive).to_numpy(dtype=np.int32)
+    return frame[features], y, positive, features
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Row positions of a stratified train / validation / test split (1-D int arrays)."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+
+
+def split_indices(y: np.ndarray, test_size: float, valid_size: float, seed: int) -> Splits:
+    """Stratified split of row positions.
+
+    Args:
+        y: Target of shape (n_rows,).
+        test_size: Fraction of rows for the test split.
+        valid_size: Fraction of rows for validation.
+        seed: Random seed.
+
+    Returns:
+        :class:`Splits` with disjoint, sorted positions covering every row.
+
+    Raises:
+        SchemaError: Too few rows of a class to stratify.
+    """
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 5:
+        raise SchemaError(
+            f"The positive or negative class has only {counts.min()} rows; at least 5 of each are "
+            f"needed to split into train, validation and test. Load more data."
+        )
+    rest, test = train_test_split(idx, test_size=test_size, stratify=y, random_state=seed)
+    valid_share = valid_size / (1.0 - test_size)
+    train, valid = train_test_split(rest, test_size=valid_share, stratify=y[rest],
+                                    random_state=seed)
+    return Splits(np.sort(train), np.sort(valid), np.sort(test))
+
+
+class TabularPreprocessor:
+    """Impute, scale numeric columns and one-hot encode the others; JSON-serialisable.
+
+    Numeric columns: median imputation then standardisation (mean 0, std 1 on train).
+    Other columns: missing becomes its own ``(missing)`` level; the ``max_categories`` most
+    frequent training levels get a column each, the rest share ``(other)``.
+
+    Args:
+        max_categories: Most one-hot columns per categorical column.
+
+    Attributes:
+        numeric_: ``{column: [median, mean, std]}`` learned on train.
+        categories_: ``{column: [level, ...]}`` learned on train.
+        feature_names_out_: Encoded feature names, length n_encoded.
+        source_columns_: Source column of each encoded feature, length n_encoded.
+    """
+
+    def __init__(self, max_categories: int = MAX_CATEGORIES) -> None:
+        self.max_categories = max_categories
+
+    def fit(self, frame: pd.DataFrame) -> TabularPreprocessor:
+        """Learn imputation values, scales and levels from the training rows.
+
+        Args:
+            frame: Training features of shape (n_rows, n_columns).
+
+        Returns:
+            self.
+        """
+        self.numeric_: dict[str, list[float]] = {}
+        self.categories_: dict[str, list[str]] = {}
+        for col in frame.columns:
+            s = frame[col]
+            if ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s):
+                v = pd.to_numeric(s, errors="coerce").astype(float)
+                v = v[np.isfinite(v)]
+                med = float(v.median()) if len(v) else 0.0
+                std = float(v.std(ddof=0)) if len(v) else 1.0
+                self.numeric_[col] = [med, float(v.mean()) if len(v) else 0.0, std or 1.0]
+            else:
+                top = self._as_text(s).value_counts().index[: self.max_categories]
+                self.categories_[col] = [str(x) for x in top]
+        self.columns_ = list(frame.columns)
+        self._build_names()
+        return self
+
+    @staticmethod
+    def _as_text(s: pd.Series) -> pd.Series:
+        return s.map(lambda v: "(missing)" if pd.isna(v) else _label(v))
+
+    def _build_names(self) -> None:
+        names, sources = [], []
+        for col in self.columns_:
+            if col in self.numeric_:
+                names.append(col)
+                sources.append(col)
+            else:
+                levels = [*self.categories_[col], "(other)"]
+                names.extend(f"{col}={lv}" for lv in levels)
+                sources.extend([col] * len(levels))
+        self.feature_names_out_ = names
+        self.source_columns_ = sources
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Encode rows with the learned values.
+
+        Args:
+            frame: Features of shape (n_rows, n_columns) with the training columns.
+
+        Returns:
+            float32 array of shape (n_rows, n_encoded), with no NaN or infinity.
+
+        Raises:
+            SchemaError: A training column is missing from ``frame``.
+        """
+        missing = [c for c in self.columns_ if c not in frame.columns]
+        if missing:
+            raise SchemaError(
+                f"The data lacks column(s) the model was trained on: {', '.join(missing)}."
+            )
+        blocks = []
+        for col in self.columns_:
+            if col in self.numeric_:
+                med, mean, std = self.numeric_[col]
+                v = pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
+                v = np.where(np.isfinite(v), v, med)
+                blocks.append(((v - mean) / std)[:, None])
+            else:
+                levels = self.categories_[col]
+                text = self._as_text(frame[col])
+                codes = pd.Categorical(text, categories=levels).codes
+                onehot = np.zeros((len(frame), len(levels) + 1), dtype=np.float32)
+                onehot[np.arange(len(frame)), np.where(codes < 0, len(levels), codes)] = 1.0
+                blocks.append(onehot)
+        return np.hstack(blocks).astype(np.float32)
+
+    def to_json(self) -> str:
+        """Serialise the fitted state (no pickle)."""
+        return json.dumps({"max_categories": self.max_categories, "columns": self.columns_,
+                           "numeric": self.numeric_, "categories": self.categories_})
+
+    @classmethod
+    def from_json(cls, text: str) -> TabularPreprocessor:
+        """Rebuild a fitted preprocessor from :meth:`to_json` output."""
+        data = json.loads(text)
+        pre = cls(data["max_categories"])
+        pre.columns_ = data["columns"]
+        pre.numeric_ = data["numeric"]
+        pre.categories_ = data["categories"]
+        pre._build_names()
+        return pre

@@ -1,0 +1,226 @@
+"""Run folders: ``<data_dir>/runs/<run_id>/`` with model, preprocessor, config, metrics, test scores.
+
+A run is written to a hidden temporary folder and renamed into place, then registered in the
+``liftlab.runs`` table, so a crash never leaves half a run. Keras models are saved in the native
+``.keras`` format and loaded with ``safe_mode=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.config import Settings
+from core.errors import RunNotFoundError
+from core.features import TabularPreprocessor
+from core.warehouse import META_SCHEMA, connect
+
+SCORE_COL = "__score"
+LABEL_COL = "__label"
+
+
+def new_run_id(model: str) -> str:
+    """A sortable, unique run id such as ``20261129-101500-mlp-3f9a``."""
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{model}-{uuid.uuid4().hex[:4]}"
+
+
+@dataclass
+class RunArtifacts:
+    """Everything a finished training writes.
+
+    Attributes:
+        run_id: The run id.
+        config: JSON-ready run description (spec, model config, features, device, timings).
+        metrics: JSON-ready test metrics.
+        preprocessor: The fitted preprocessor.
+        model: A Keras model or a fitted scikit-learn estimator.
+        test_frame: Raw test features plus ``__label`` (0/1) and ``__score`` columns.
+        background: Up to a few hundred raw training rows, for SHAP backgrounds.
+        history: Per-epoch training history (empty for baselines).
+    """
+
+    run_id: str
+    config: dict
+    metrics: dict
+    preprocessor: TabularPreprocessor
+    model: object
+    test_frame: pd.DataFrame
+    background: pd.DataFrame
+    history: list[dict]
+
+
+def save_run(settings: Settings, art: RunArtifacts) -> Path:
+    """Write a run folder atomically and register it in ``liftlab.runs``.
+
+    Args:
+        settings: Workspace settings.
+        art: The run's artefacts.
+
+    Returns:
+        The final run folder.
+    """
+    settings.runs_dir.mkdir(parents=True, exist_ok=True)
+    tmp = settings.runs_dir / f".tmp-{art.run_id}"
+    final = settings.runs_dir / art.run_id
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        _write_files(tmp, art)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    with connect(settings) as con:
+        con.execute(
+            f"INSERT OR REPLACE INTO {META_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [art.run_id, datetime.fromisoformat(art.config["created_at"]),
+             art.config["spec"]["table"], art.config["spec"]["target"], art.config["model"],
+             art.config["task"], json.dumps(art.metrics["metrics"])],
+        )
+    return final
+
+
+def _write_files(folder: Path, art: RunArtifacts) -> None:
+    (folder / "config.json").write_text(json.dumps(art.config, indent=2))
+    (folder / "metrics.json").write_text(json.dumps(art.metrics, indent=2))
+    (folder / "history.json").write_text(json.dumps(art.history))
+    (folder / "preprocessor.json").write_text(art.preprocessor.to_json())
+    art.test_frame.to_parquet(folder / "test.parquet", index=False)
+    art.background.to_parquet(folder / "background.parquet", index=False)
+    if hasattr(art.model, "save") and hasattr(art.model, "layers"):
+        art.model.save(folder / "model.keras")
+    else:
+        import joblib  # our own freshly fitted estimator; never loaded from an upload
+
+        joblib.dump(art.model, folder / "model.joblib")
+
+
+class Run:
+    """A saved run, loaded lazily from its folder.
+
+    Args:
+        folder: The run folder.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.run_id = folder.name
+        self.config: dict = json.loads((folder / "config.json").read_text())
+        self.metrics: dict = json.loads((folder / "metrics.json").read_text())
+
+    @property
+    def features(self) -> list[str]:
+        """Source feature columns, in training order."""
+        return list(self.config["features"])
+
+    @cached_property
+    def preprocessor(self) -> TabularPreprocessor:
+        """The fitted preprocessor."""
+        return TabularPreprocessor.from_json((self.folder / "preprocessor.json").read_text())
+
+    @cached_property
+    def model(self):
+        """The trained model (Keras, loaded in safe mode, or a scikit-learn estimator)."""
+        keras_path = self.folder / "model.keras"
+        if keras_path.exists():
+            import keras
+
+            return keras.saving.load_model(keras_path, safe_mode=True, compile=False)
+        import joblib
+
+        return joblib.load(self.folder / "model.joblib")
+
+    @property
+    def is_keras(self) -> bool:
+        """Whether the model is a Keras network."""
+        return (self.folder / "model.keras").exists()
+
+    @cached_property
+    def test_frame(self) -> pd.DataFrame:
+        """Raw test rows with ``__label`` and ``__score``."""
+        return pd.read_parquet(self.folder / "test.parquet")
+
+    @cached_property
+    def background(self) -> pd.DataFrame:
+        """Raw training rows kept for SHAP backgrounds."""
+        return pd.read_parquet(self.folder / "background.parquet")
+
+    @property
+    def history(self) -> list[dict]:
+        """Per-epoch history (loss, val_loss, …)."""
+        return json.loads((self.folder / "history.json").read_text())
+
+    def predict_encoded(self, x: np.ndarray) -> np.ndarray:
+        """Positive-class probabilities for encoded rows.
+
+        Args:
+            x: float32 array of shape (n_rows, n_encoded).
+
+        Returns:
+            Array of shape (n_rows,) in [0, 1].
+        """
+        if self.is_keras:
+            return np.asarray(self.model.predict(x, batch_size=4096, verbose=0)).reshape(-1)
+        return self.model.predict_proba(x)[:, 1]
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Positive-class probabilities for raw rows of shape (n_rows, n_features)."""
+        return self.predict_encoded(self.preprocessor.transform(frame[self.features]))
+
+
+def run_folder(settings: Settings, run_id: str) -> Path:
+    """The folder of an existing run.
+
+    Raises:
+        RunNotFoundError: No such run.
+    """
+    folder = settings.runs_dir / run_id
+    if not run_id or "/" in run_id or not (folder / "config.json").exists():
+        known = ", ".join(r["run_id"] for r in list_runs(settings)[:5]) or "none yet"
+        raise RunNotFoundError(
+            f"There is no run '{run_id}'. Recent runs: {known}. List them with "
+            f"'python -m core runs'."
+        )
+    return folder
+
+
+def load_run(settings: Settings, run_id: str) -> Run:
+    """Open a saved run.
+
+    Raises:
+        RunNotFoundError: No such run.
+    """
+    return Run(run_folder(settings, run_id))
+
+
+def list_runs(settings: Settings) -> list[dict]:
+    """Summaries of every saved run, newest first.
+
+    Returns:
+        Dicts with run_id, created_at, table, target, positive_class, model, task, device,
+        duration_s and test metrics.
+    """
+    if not settings.runs_dir.exists():
+        return []
+    out = []
+    for folder in settings.runs_dir.iterdir():
+        if folder.name.startswith(".") or not (folder / "config.json").exists():
+            continue
+        run = Run(folder)
+        c = run.config
+        out.append({
+            "run_id": run.run_id, "created_at": c["created_at"], "table": c["spec"]["table"],
+            "target": c["spec"]["target"], "positive_class": c["positive_class"],
+            "model": c["model"], "task": c["task"], "device": c.get("device"),
+            "duration_s": c.get("duration_s"), "metrics": run.metrics["metrics"],
+        })
+    return sorted(out, key=lambda r: r["created_at"], reverse=True)

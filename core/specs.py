@@ -1,0 +1,149 @@
+"""Frozen, validated configurations that pages and the command line build; no heavy imports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from core.errors import SchemaError, TrainingError
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
+MODELS = ("mlp", "logreg", "hgb")
+MODEL_LABELS = {
+    "mlp": "DNN (Keras MLP)",
+    "logreg": "Logistic regression (scikit-learn)",
+    "hgb": "Histogram gradient boosting (scikit-learn)",
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Which table, target and features a run learns from, and how it is split.
+
+    Attributes:
+        table: Warehouse table name.
+        target: Target column (binary).
+        positive_class: The label counted as positive, as text (e.g. ``"yes"``); None lets
+            :func:`core.features.suggest_positive_class` choose and report it.
+        features: Feature columns; empty means every column but the target and ``exclude``.
+        exclude: Columns left out (e.g. a leaking ``duration``).
+        test_size: Fraction of rows held out for the test split, in (0, 0.5].
+        valid_size: Fraction of rows for validation (early stopping), in (0, 0.5].
+        seed: Seed of the stratified split.
+    """
+
+    table: str
+    target: str
+    positive_class: str | None = None
+    features: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    test_size: float = 0.2
+    valid_size: float = 0.1
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        for name in ("test_size", "valid_size"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 0.5:
+                raise SchemaError(f"{name} must be in (0, 0.5]; got {value}.")
+        if self.target in self.features:
+            raise SchemaError(
+                f"The target '{self.target}' is also listed as a feature. Remove it from the "
+                f"features: a model must not see the answer."
+            )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model family and its hyper-parameters.
+
+    Attributes:
+        model: ``"mlp"`` (Keras DNN), ``"logreg"`` or ``"hgb"`` (scikit-learn baselines).
+        hidden_units: Units of each hidden layer of the MLP, e.g. ``(128, 64)``.
+        activation: Hidden-layer activation, one of relu, tanh, sigmoid, gelu.
+        dropout: Dropout rate after each hidden layer, in [0, 0.9].
+        learning_rate: Adam learning rate, in (0, 1].
+        epochs: Maximum training epochs, 1–1000.
+        batch_size: Mini-batch size, 8–65536.
+        early_stopping: Stop when validation loss has not improved for ``patience`` epochs and
+            restore the best weights.
+        patience: Epochs without improvement before stopping.
+        class_weight: ``"balanced"`` to weight classes by inverse frequency, or ``"none"``.
+    """
+
+    model: str = "mlp"
+    hidden_units: tuple[int, ...] = (128, 64)
+    activation: str = "relu"
+    dropout: float = 0.2
+    learning_rate: float = 1e-3
+    epochs: int = 30
+    batch_size: int = 256
+    early_stopping: bool = True
+    patience: int = 4
+    class_weight: str = "none"
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("model", self.model in MODELS, f"one of {', '.join(MODELS)}"),
+            ("activation", self.activation in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+            ("dropout", 0.0 <= self.dropout <= 0.9, "in [0, 0.9]"),
+            ("learning_rate", 0.0 < self.learning_rate <= 1.0, "in (0, 1]"),
+            ("epochs", 1 <= self.epochs <= 1000, "an integer in [1, 1000]"),
+            ("batch_size", 8 <= self.batch_size <= 65536, "an integer in [8, 65536]"),
+            ("patience", 1 <= self.patience <= 100, "an integer in [1, 100]"),
+            ("class_weight", self.class_weight in ("none", "balanced"), "'none' or 'balanced'"),
+            ("hidden_units", len(self.hidden_units) >= 1
+             and all(1 <= u <= 4096 for u in self.hidden_units), "1–8 layers of 1–4096 units"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise TrainingError(
+                    f"{name} must be {allowed}; got {getattr(self, name)!r}."
+                )
+
+
+def to_dict(obj) -> dict:
+    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(obj).items()}
+
+
+def from_dict(cls, data: dict):
+    """Rebuild a config dataclass from :func:`to_dict` output, ignoring unknown keys."""
+    names = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key in names:
+            kwargs[key] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class ImpactInputs:
+    """Economics of a targeting campaign.
+
+    Attributes:
+        contact_cost: Cost of contacting one customer, in currency units (>= 0).
+        conversion_value: Value of one conversion, in currency units (> 0).
+        fraction: Fraction of the population contacted, best-scored first, in (0, 1].
+        n_bootstrap: Bootstrap resamples for the 95% intervals (0 to skip).
+        seed: Seed of the bootstrap.
+    """
+
+    contact_cost: float = 5.0
+    conversion_value: float = 100.0
+    fraction: float = 0.2
+    n_bootstrap: int = 500
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        from core.errors import SimulationError
+
+        if self.contact_cost < 0:
+            raise SimulationError(f"contact_cost must be >= 0; got {self.contact_cost}.")
+        if self.conversion_value <= 0:
+            raise SimulationError(f"conversion_value must be > 0; got {self.conversion_value}.")
+        if not 0.0 < self.fraction <= 1.0:
+            raise SimulationError(
+                f"fraction must be in (0, 1] (e.g. 0.2 for the top 20%); got {self.fraction}."
+            )
+        if not 0 <= self.n_bootstrap <= 10000:
+            raise SimulationError(f"n_bootstrap must be in [0, 10000]; got {self.n_bootstrap}.")

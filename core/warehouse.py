@@ -1,0 +1,235 @@
+"""The DuckDB warehouse: short-lived connections, identifier quoting, LiftLab's own bookkeeping.
+
+Connections are opened per operation and closed right after, so the app and the command line can
+share one data directory: DuckDB allows one writing process per file, and a process that finds the
+lock taken waits and retries (``Settings.lock_timeout_s``) before raising
+:class:`~core.errors.WorkspaceBusyError` with the holder's PID. Within one process DuckDB shares the
+database instance between connections, so threads each open their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from core.config import Settings
+from core.errors import SchemaError, WorkspaceBusyError
+
+META_SCHEMA = "liftlab"
+
+_BOOKKEEPING = f"""
+CREATE SCHEMA IF NOT EXISTS {META_SCHEMA};
+CREATE TABLE IF NOT EXISTS {META_SCHEMA}.catalog (
+    table_name VARCHAR PRIMARY KEY, source VARCHAR, created_at TIMESTAMP,
+    rows BIGINT, columns_json VARCHAR, report_json VARCHAR);
+CREATE TABLE IF NOT EXISTS {META_SCHEMA}.meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS {META_SCHEMA}.runs (
+    run_id VARCHAR PRIMARY KEY, created_at TIMESTAMP, table_name VARCHAR, target VARCHAR,
+    model VARCHAR, task VARCHAR, metrics_json VARCHAR);
+CREATE TABLE IF NOT EXISTS {META_SCHEMA}.jobs (
+    job_id VARCHAR PRIMARY KEY, kind VARCHAR, state VARCHAR, created_at TIMESTAMP,
+    updated_at TIMESTAMP, run_id VARCHAR, message VARCHAR);
+"""
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier for DuckDB.
+
+    Args:
+        name: A table or column name, possibly with spaces, quotes or SQL keywords.
+
+    Returns:
+        The name wrapped in double quotes with inner quotes doubled.
+
+    Example:
+        >>> quote_ident("select")
+        '"select"'
+    """
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+def _open(settings: Settings) -> duckdb.DuckDBPyConnection:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + settings.lock_timeout_s
+    while True:
+        try:
+            return duckdb.connect(str(settings.warehouse_path))
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower():
+                raise
+            if time.monotonic() >= deadline:
+                pid = _LOCK_PID.search(str(err))
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise WorkspaceBusyError(
+                    f"The data directory {settings.data_dir} is in use by {holder} (a LiftLab app "
+                    f"or command still writing). Wait for it to finish and try again, or use "
+                    f"another --data-dir."
+                ) from err
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def connect(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the workspace warehouse for one operation and close it afterwards.
+
+    Creates the data directory and LiftLab's ``liftlab`` bookkeeping schema when missing.
+
+    Args:
+        settings: Workspace settings.
+
+    Yields:
+        A DuckDB connection owned by the caller for the duration of the block.
+
+    Raises:
+        WorkspaceBusyError: Another process kept the write lock past ``lock_timeout_s``.
+    """
+    con = _open(settings)
+    try:
+        con.execute(_BOOKKEEPING)
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One user table in the warehouse.
+
+    Attributes:
+        table: Table name (SQL-safe).
+        rows: Number of rows.
+        columns: Number of columns.
+        source: The file it was loaded from, if known.
+    """
+
+    table: str
+    rows: int
+    columns: int
+    source: str | None = None
+
+
+def list_tables(con: duckdb.DuckDBPyConnection) -> list[TableInfo]:
+    """List user tables of the main schema with their sizes.
+
+    Args:
+        con: Open warehouse connection.
+
+    Returns:
+        One :class:`TableInfo` per table, sorted by name.
+    """
+    names = con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
+    ).fetchall()
+    sources = dict(con.execute(f"SELECT table_name, source FROM {META_SCHEMA}.catalog").fetchall())
+    out = []
+    for (name,) in names:
+        rows = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0]
+        ncols = len(table_columns(con, name))
+        out.append(TableInfo(name, int(rows), ncols, sources.get(name)))
+    return out
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether a user table of that exact name exists in the main schema."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_name = ?",
+        [table],
+    ).fetchone()
+    return bool(row[0])
+
+
+def require_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Raise :class:`SchemaError` when ``table`` does not exist, naming the tables that do."""
+    if not table_exists(con, table):
+        known = ", ".join(t.table for t in list_tables(con)) or "none yet"
+        raise SchemaError(
+            f"There is no table named '{table}'. Tables in this workspace: {known}. "
+            f"Load a file first (python -m core ingest FILE) or pick one of these."
+        )
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """Column names and DuckDB types of a table, in table order.
+
+    Args:
+        con: Open warehouse connection.
+        table: Table name.
+
+    Returns:
+        A list of ``(name, type)`` pairs.
+    """
+    return [
+        (r[0], r[1])
+        for r in con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+
+
+def original_names(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """Map each clean column name of ``table`` to the header the analyst's file had."""
+    row = con.execute(
+        f"SELECT columns_json FROM {META_SCHEMA}.catalog WHERE table_name = ?", [table]
+    ).fetchone()
+    if not row:
+        return {}
+    return {c["name"]: c["original_name"] for c in json.loads(row[0])}
+
+
+def read_table(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Read a table (or some of its columns) into pandas.
+
+    Args:
+        con: Open warehouse connection.
+        table: Table name.
+        columns: Columns to read, in this order; all when None.
+        limit: Read at most this many rows.
+
+    Returns:
+        A DataFrame of shape (rows, len(columns)).
+
+    Raises:
+        SchemaError: The table or a column does not exist.
+    """
+    require_table(con, table)
+    known = [c for c, _ in table_columns(con, table)]
+    cols = columns if columns is not None else known
+    missing = [c for c in cols if c not in known]
+    if missing:
+        raise SchemaError(
+            f"Table '{table}' has no column(s) {', '.join(missing)}. Its columns are: "
+            f"{', '.join(known)}."
+        )
+    select = ", ".join(quote_ident(c) for c in cols)
+    sql = f"SELECT {select} FROM {quote_ident(table)}"
+    if limit is not None:
+        return con.execute(sql + " LIMIT ?", [int(limit)]).df()
+    return con.execute(sql).df()
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """Read one value of LiftLab's key/value bookkeeping."""
+    row = con.execute(f"SELECT value FROM {META_SCHEMA}.meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """Write one value of LiftLab's key/value bookkeeping."""
+    con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.meta VALUES (?, ?)", [key, value])
