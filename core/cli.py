@@ -1,0 +1,242 @@
+"""``python -m core``: the LiftLab path headless. One JSON object on stdout per command.
+
+Errors print one line ``error: ...`` on stderr and exit 2 for bad input, 1 for a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+from core import __version__
+from core.config import load_settings
+from core.errors import AppError
+
+log = logging.getLogger("core.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 with usage; keep our one-line form
+        raise AppError(f"{message}. Run 'python -m core {self.prog.split()[-1]} --help' for usage.")
+
+
+def _csv(text: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip()) if text else ()
+
+
+def cmd_info(args, settings) -> dict:
+    from core.device import detect_devices
+
+    info = detect_devices()
+    return {"version": __version__, "tensorflow": info.tensorflow, "devices": info.devices,
+            "gpu": info.gpu, "device": info.label, "data_dir": str(settings.data_dir)}
+
+
+def cmd_ingest(args, settings) -> dict:
+    from core.ingest import IngestOptions, ingest_file
+    from core.warehouse import connect
+
+    delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
+    opts = IngestOptions(table=args.table, encoding=args.encoding, delimiter=delimiter,
+                         sheet=args.sheet, if_exists="replace" if args.replace else "keep_both")
+    with connect(settings) as con:
+        report = ingest_file(con, args.path, opts, workdir=None)
+    d = report.to_dict()
+    d["columns"] = [{"name": c["name"], "type": c["type"], "original_name": c["original_name"],
+                     "missing": c["missing"]} for c in d["columns"]]
+    return d
+
+
+def cmd_tables(args, settings) -> dict:
+    from core.warehouse import connect, list_tables
+
+    with connect(settings) as con:
+        return {"tables": [{"table": t.table, "rows": t.rows, "columns": t.columns,
+                            "source": t.source} for t in list_tables(con)]}
+
+
+def cmd_train(args, settings) -> dict:
+    from core.specs import DatasetSpec, ModelConfig, from_dict
+    from core.training import train
+
+    if args.config:
+        with open(args.config) as fh:
+            saved = json.load(fh)
+        spec = from_dict(DatasetSpec, saved["spec"])
+        cfg = from_dict(ModelConfig, saved["model_config"])
+    else:
+        if not args.table or not args.target:
+            raise AppError("train needs --table and --target (or --config run.json).")
+        spec = DatasetSpec(table=args.table, target=args.target, positive_class=args.positive,
+                           features=_csv(args.features), exclude=_csv(args.exclude),
+                           seed=args.seed)
+        overrides = {k: v for k, v in {"model": args.model, "epochs": args.epochs,
+                                       "batch_size": args.batch_size}.items() if v is not None}
+        cfg = ModelConfig(**overrides)
+
+    def progress(event):
+        if event.get("stage") == "epoch":
+            logs = event["logs"]
+            print(f"epoch {event['epoch']}/{event['epochs']} loss {logs.get('loss', 0):.4f} "
+                  f"val_loss {logs.get('val_loss', 0):.4f}", file=sys.stderr)
+
+    result = train(settings, spec, cfg, progress if args.verbose else None)
+    c = result.config
+    return {"run_id": result.run_id, "task": c["task"], "model": c["model"], "device": c["device"],
+            "positive_class": c["positive_class"], "rows": c["rows"],
+            "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
+            "cv": result.metrics["cv"], "duration_s": c["duration_s"]}
+
+
+def cmd_runs(args, settings) -> dict:
+    from core.runs import list_runs
+
+    return {"runs": list_runs(settings)}
+
+
+def cmd_evaluate(args, settings) -> dict:
+    from core.metrics import evaluate_binary, to_jsonable
+    from core.runs import LABEL_COL, SCORE_COL, load_run
+
+    run = load_run(settings, args.run_id)
+    if not 0.0 <= args.threshold <= 1.0:
+        raise AppError(f"--threshold must be in [0, 1]; got {args.threshold}.")
+    t = run.test_frame
+    rep = evaluate_binary(t[LABEL_COL].to_numpy(), t[SCORE_COL].to_numpy(), args.threshold)
+    return {"run_id": run.run_id, "threshold": rep.threshold, "rows": int(len(t)),
+            "positive_class": run.config["positive_class"],
+            "metrics": to_jsonable(rep.metrics), "confusion": rep.confusion, "notes": rep.notes}
+
+
+def cmd_explain(args, settings) -> dict:
+    from core.explain import explain_run, save_explanation
+    from core.runs import load_run
+
+    run = load_run(settings, args.run_id)
+    exp = explain_run(run, n_rows=args.rows, seed=args.seed)
+    save_explanation(run, exp)
+    imp = exp.importance()
+    return {"run_id": run.run_id, "explainer": exp.explainer, "reason": exp.reason,
+            "output_space": exp.output_space, "base_value": exp.base_value,
+            "rows": int(len(exp.rows)), "background_rows": exp.background_rows,
+            "importance": [{"feature": f, "mean_abs_shap": float(v)}
+                           for f, v in zip(imp["feature"], imp["mean_abs_shap"])],
+            "additivity_max_error": exp.additivity_max_error, "seconds": exp.seconds}
+
+
+def cmd_score(args, settings) -> dict:
+    from core.runs import load_run
+    from core.workspace import score_table
+
+    return score_table(settings, load_run(settings, args.run_id), args.table, args.out)
+
+
+def cmd_simulate(args, settings) -> dict:
+    from core.impact import simulate_targeting
+    from core.runs import load_run
+    from core.specs import ImpactInputs
+    from core.workspace import population_for
+
+    run = load_run(settings, args.run_id)
+    inputs = ImpactInputs(args.contact_cost, args.conversion_value, args.fraction,
+                          args.bootstrap, args.seed)
+    y, scores = population_for(settings, run, args.table)
+    result = simulate_targeting(y, scores, inputs)
+    return {"run_id": run.run_id, "population": "test split" if args.table is None else args.table,
+            **result.summary()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m core``."""
+    p = _Parser(prog="python -m core", description="LiftLab on the command line.")
+    p.add_argument("--data-dir", help="workspace folder (default: $LIFTLAB_DATA_DIR or data/)")
+    p.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("info", help="version and training devices")
+    s = sub.add_parser("ingest", help="load a CSV/TSV/Parquet/Excel/JSON file into a table")
+    s.add_argument("path")
+    s.add_argument("--table")
+    s.add_argument("--sheet")
+    s.add_argument("--encoding")
+    s.add_argument("--delimiter")
+    s.add_argument("--replace", action="store_true", help="replace a table of the same name")
+    sub.add_parser("tables", help="list tables")
+    s = sub.add_parser("train", help="train a model and save a run")
+    s.add_argument("--table")
+    s.add_argument("--target")
+    s.add_argument("--positive", help="positive class label (default: yes-like or rarer class)")
+    s.add_argument("--exclude", help="comma-separated columns to leave out")
+    s.add_argument("--features", help="comma-separated feature columns (default: all others)")
+    s.add_argument("--model", choices=["mlp", "logreg", "hgb"])
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--cv", type=int, help="k-fold cross-validation (not available yet)")
+    s.add_argument("--config", help="config.json of an earlier run, to reproduce it")
+    sub.add_parser("runs", help="list runs")
+    s = sub.add_parser("evaluate", help="test metrics of a run at a threshold")
+    s.add_argument("run_id")
+    s.add_argument("--threshold", type=float, default=0.5)
+    s = sub.add_parser("explain", help="SHAP values for test rows of a run")
+    s.add_argument("run_id")
+    s.add_argument("--rows", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=42)
+    s = sub.add_parser("score", help="score a table with a run")
+    s.add_argument("run_id")
+    s.add_argument("--table", required=True)
+    s.add_argument("--out")
+    s = sub.add_parser("simulate", help="conversions, lift and profit of targeting by score")
+    s.add_argument("run_id")
+    s.add_argument("--contact-cost", type=float, required=True)
+    s.add_argument("--conversion-value", type=float, required=True)
+    s.add_argument("--fraction", type=float, default=0.2)
+    s.add_argument("--table")
+    s.add_argument("--bootstrap", type=int, default=500)
+    s.add_argument("--seed", type=int, default=42)
+    return p
+
+
+COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "train": cmd_train,
+            "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
+            "score": cmd_score, "simulate": cmd_simulate}
+
+
+def _default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the process exit code (0 ok, 2 bad input, 1 bug)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "cv", None):
+            raise AppError("--cv is not available yet; train without it.")
+        settings = load_settings(args.data_dir)
+        started = time.perf_counter()
+        out = COMMANDS[args.command](args, settings)
+        log.debug("%s took %.2f s", args.command, time.perf_counter() - started)
+    except AppError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except Exception as err:  # a bug: one line, non-zero, traceback only with -v
+        if "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv):
+            raise
+        print(f"error: internal error ({type(err).__name__}: {err}); this is a bug, please "
+              f"report it with the command you ran.", file=sys.stderr)
+        return 1
+    print(json.dumps(out, default=_default))
+    return 0

@@ -1,0 +1,218 @@
+"""Background jobs for long work (training), with progress, cancel and restart recovery.
+
+One :class:`JobManager` per server process runs jobs one at a time on a worker thread (Keras
+keeps global state, so two fits in one process must not interleave); a second job waits in the
+queue and both finish. Each job's state is mirrored into ``liftlab.jobs`` so that a job that was
+running when the server died shows as *interrupted* after the next start.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.config import Settings
+from core.errors import AppError
+from core.specs import DatasetSpec, ModelConfig
+from core.warehouse import META_SCHEMA, connect
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = ("queued", "running")
+
+
+@dataclass
+class JobState:
+    """A job as the UI sees it (a copy; mutate nothing).
+
+    Attributes:
+        job_id: Unique id.
+        kind: ``"train"``.
+        label: What is being done, e.g. ``"mlp on bank (target y)"``.
+        state: queued, running, done, failed, cancelled or interrupted.
+        message: Latest progress or error message.
+        epoch: Last finished epoch (0 before the first).
+        epochs: Planned epochs (0 when not epoch-based).
+        history: One dict of Keras logs per finished epoch.
+        run_id: The saved run when done.
+        started_at: ``time.time()`` when it began running.
+        finished_at: ``time.time()`` when it ended.
+    """
+
+    job_id: str
+    kind: str
+    label: str
+    state: str = "queued"
+    message: str = "Waiting for the worker"
+    epoch: int = 0
+    epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+    run_id: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def eta_seconds(self) -> float | None:
+        """Estimated seconds left from the mean epoch time, or None when unknown."""
+        if self.state != "running" or not self.epoch or not self.epochs or not self.started_at:
+            return None
+        per_epoch = (time.time() - self.started_at) / self.epoch
+        return per_epoch * max(self.epochs - self.epoch, 0)
+
+
+class JobManager:
+    """Run training jobs in the background and report their progress.
+
+    Args:
+        settings: Workspace settings (jobs are mirrored into its warehouse).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jobs: dict[str, JobState] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liftlab-job")
+
+    def submit_training(self, spec: DatasetSpec, cfg: ModelConfig) -> str:
+        """Queue a training job.
+
+        Args:
+            spec: Dataset specification.
+            cfg: Model configuration.
+
+        Returns:
+            The job id.
+        """
+        job = JobState(uuid.uuid4().hex[:12], "train", f"{cfg.model} on {spec.table} (target {spec.target})",
+                       epochs=cfg.epochs if cfg.model == "mlp" else 0)
+        with self._lock:
+            self._jobs[job.job_id] = job
+            self._cancel[job.job_id] = threading.Event()
+        self._record(job)
+        self._pool.submit(self._run_training, job.job_id, spec, cfg)
+        return job.job_id
+
+    def get(self, job_id: str) -> JobState | None:
+        """A snapshot of one job, or None when unknown to this process."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return copy.deepcopy(job) if job else None
+
+    def list(self) -> list[JobState]:
+        """Snapshots of this process's jobs, newest first."""
+        with self._lock:
+            jobs = [copy.deepcopy(j) for j in self._jobs.values()]
+        return sorted(jobs, key=lambda j: j.started_at or float("inf"), reverse=True)
+
+    def cancel(self, job_id: str) -> None:
+        """Ask a queued or running job to stop; it ends as *cancelled* and saves nothing."""
+        event = self._cancel.get(job_id)
+        if event is not None:
+            event.set()
+
+    def wait(self, job_id: str, timeout: float = 600.0) -> JobState:
+        """Block until a job ends (for tests and scripts).
+
+        Raises:
+            TimeoutError: The job did not end within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.get(job_id)
+            if job is not None and job.state not in ACTIVE_STATES:
+                return job
+            time.sleep(0.05)
+        raise TimeoutError(f"Job {job_id} still running after {timeout} s")
+
+    def _update(self, job_id: str, **changes) -> None:
+        with self._lock:
+            job = self._jobs[job_id]
+            for key, value in changes.items():
+                setattr(job, key, value)
+            snapshot = copy.deepcopy(job)
+        if "state" in changes:
+            self._record(snapshot)
+
+    def _on_progress(self, job_id: str, event: dict) -> None:
+        if event.get("stage") == "epoch":
+            with self._lock:
+                job = self._jobs[job_id]
+                job.epoch = event["epoch"]
+                job.history.append(event["logs"])
+                loss = event["logs"].get("val_loss", event["logs"].get("loss", float("nan")))
+                job.message = f"Epoch {event['epoch']}/{event['epochs']} · validation loss {loss:.4f}"
+        elif "message" in event:
+            self._update(job_id, message=event["message"])
+
+    def _run_training(self, job_id: str, spec: DatasetSpec, cfg: ModelConfig) -> None:
+        from core.training import train
+
+        stop = self._cancel[job_id]
+        if stop.is_set():
+            self._update(job_id, state="cancelled", message="Cancelled before it started.",
+                         finished_at=time.time())
+            return
+        self._update(job_id, state="running", started_at=time.time(), message="Starting")
+        try:
+            result = train(self.settings, spec, cfg, lambda e: self._on_progress(job_id, e),
+                           stop.is_set)
+            self._update(job_id, state="done", run_id=result.run_id, finished_at=time.time(),
+                         message=f"Finished: run {result.run_id}")
+        except AppError as err:
+            state = "cancelled" if stop.is_set() else "failed"
+            self._update(job_id, state=state, message=str(err), finished_at=time.time())
+        except Exception as err:  # a bug: keep the server alive, show it, log the traceback
+            log.exception("training job %s crashed", job_id)
+            self._update(job_id, state="failed", finished_at=time.time(),
+                         message=f"Unexpected error ({type(err).__name__}: {err}). This is a bug.")
+
+    def _record(self, job: JobState) -> None:
+        try:
+            with connect(self.settings) as con:
+                con.execute(
+                    f"INSERT OR REPLACE INTO {META_SCHEMA}.jobs VALUES (?, ?, ?, "
+                    f"COALESCE((SELECT created_at FROM {META_SCHEMA}.jobs WHERE job_id = ?), ?), "
+                    f"?, ?, ?)",
+                    [job.job_id, job.kind, job.state, job.job_id, datetime.now(), datetime.now(),
+                     job.run_id, job.message],
+                )
+        except AppError as err:  # bookkeeping must never kill a job
+            log.warning("could not record job %s: %s", job.job_id, err)
+
+
+def mark_interrupted(settings: Settings) -> int:
+    """Mark jobs left *queued* or *running* by a dead server as *interrupted*.
+
+    Call once when a server process starts, before it submits jobs.
+
+    Returns:
+        The number of jobs marked.
+    """
+    with connect(settings) as con:
+        n = con.execute(
+            f"SELECT count(*) FROM {META_SCHEMA}.jobs WHERE state IN ('queued', 'running')"
+        ).fetchone()[0]
+        con.execute(
+            f"UPDATE {META_SCHEMA}.jobs SET state = 'interrupted', updated_at = ?, "
+            f"message = 'The server stopped while this job ran; start it again.' "
+            f"WHERE state IN ('queued', 'running')",
+            [datetime.now()],
+        )
+    return int(n)
+
+
+def recent_jobs(settings: Settings, limit: int = 20) -> list[dict]:
+    """Jobs recorded in the warehouse (any process), newest first."""
+    with connect(settings) as con:
+        rows = con.execute(
+            f"SELECT job_id, kind, state, created_at, updated_at, run_id, message "
+            f"FROM {META_SCHEMA}.jobs ORDER BY created_at DESC LIMIT ?", [limit]
+        ).fetchall()
+    keys = ("job_id", "kind", "state", "created_at", "updated_at", "run_id", "message")
+    return [dict(zip(keys, r)) for r in rows]
