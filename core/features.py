@@ -162,7 +162,7 @@ def resolve_features(con, spec: DatasetSpec) -> list[str]:
     return features
 
 
-def load_xy(con, spec: DatasetSpec) -> tuple[pd.DataFrame, np.ndarray, str, list[str]]:
+def load_xy(con, spec: DatasetSpec) -> tuple[pd.DataFrame, np.ndarray, tuple[str, str], list[str]]:
     """Read features and a 0/1 target for a binary task.
 
     Args:
@@ -170,9 +170,9 @@ def load_xy(con, spec: DatasetSpec) -> tuple[pd.DataFrame, np.ndarray, str, list
         spec: The dataset specification.
 
     Returns:
-        ``(X, y, positive_class, features)``: X of shape (n_rows, n_features) with raw values,
-        y of shape (n_rows,) with 1 for the positive class; rows with a missing target are
-        dropped.
+        ``(X, y, (negative_class, positive_class), features)``: X of shape (n_rows, n_features)
+        with raw values, y of shape (n_rows,) with 1 for the positive class; rows with a
+        missing target are dropped.
 
     Raises:
         SchemaError: Bad table, columns or target.
@@ -183,7 +183,8 @@ def load_xy(con, spec: DatasetSpec) -> tuple[pd.DataFrame, np.ndarray, str, list
     frame = read_table(con, spec.table, [*features, spec.target])
     frame = frame[frame[spec.target].notna()].reset_index(drop=True)
     y = (frame[spec.target].map(_label) == positive).to_numpy(dtype=np.int32)
-    return frame[features], y, positive, features
+    negative = next(c for c in summary.classes if c != positive)
+    return frame[features], y, (negative, positive), features
 
 
 @dataclass(frozen=True)

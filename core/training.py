@@ -153,7 +153,7 @@ def train(
     started = time.perf_counter()
     _emit(progress, stage="load", message=f"Reading table {spec.table}")
     with connect(settings) as con:
-        x_raw, y, positive, features = load_xy(con, spec)
+        x_raw, y, classes, features = load_xy(con, spec)
     splits = split_indices(y, spec.test_size, spec.valid_size, spec.seed)
     pre = TabularPreprocessor().fit(x_raw.iloc[splits.train])
     enc = {k: pre.transform(x_raw.iloc[getattr(splits, k)]) for k in ("train", "valid", "test")}
@@ -173,7 +173,7 @@ def train(
     config = {
         "run_id": run_id, "created_at": datetime.now().isoformat(timespec="seconds"),
         "task": "binary", "model": cfg.model, "spec": to_dict(spec), "model_config": to_dict(cfg),
-        "positive_class": positive, "features": features, "device": device,
+        "positive_class": classes[1], "negative_class": classes[0], "features": features, "device": device,
         "rows": {"table": int(len(y)), "train": int(len(splits.train)),
                  "valid": int(len(splits.valid)), "test": int(len(splits.test))},
         "positive_rate_train": float(y[splits.train].mean()),

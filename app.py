@@ -1,0 +1,29 @@
+"""LiftLab: from a raw data file to a business number you can defend. ``streamlit run app.py``."""
+
+import streamlit as st
+
+from ui import resources, state
+from ui.widgets import page_setup
+
+st.set_page_config(page_title="LiftLab", page_icon="📈", layout="wide")
+data_dir = page_setup()
+
+pages = [
+    st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/target:"),
+    st.Page("pages/explain.py", title="Explain", icon=":material/manage_search:"),
+    st.Page("pages/impact.py", title="Impact", icon=":material/payments:"),
+]
+nav = st.navigation(pages)
+
+with st.sidebar:
+    st.caption(f"Workspace: `{data_dir}`")
+    st.caption(f"Training device: **{resources.device_label()}**")
+    jobs = [j for j in resources.job_manager(data_dir).list() if j.state in ("queued", "running")]
+    for job in jobs:
+        st.caption(f":material/hourglass_top: {job.label}: {job.message}")
+    if state.active_run():
+        st.caption(f"Active run: `{state.active_run()}`")
+
+nav.run()

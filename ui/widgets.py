@@ -1,0 +1,79 @@
+"""Shared page pieces: page setup, error display, run picker, prerequisites."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import streamlit as st
+
+from core.errors import AppError
+from ui import resources, state
+
+log = logging.getLogger(__name__)
+
+
+def page_setup() -> str:
+    """Initialise state and the workspace for a page; returns the data directory.
+
+    Idempotent, so each page also runs on its own (``AppTest.from_file("pages/x.py")``).
+    """
+    state.init_state()
+    data_dir = str(resources.settings().data_dir)
+    try:
+        resources.job_manager(data_dir)
+    except AppError as err:
+        show_error(err)
+        st.stop()
+    return data_dir
+
+
+def show_error(err: AppError) -> None:
+    """Show a domain error as a titled message (never a traceback)."""
+    st.error(f"**{err.title}.** {err}")
+
+
+@contextlib.contextmanager
+def errors_shown() -> Iterator[None]:
+    """Context manager: an :class:`AppError` inside becomes ``st.error`` and stops the page."""
+    try:
+        yield
+    except AppError as err:
+        show_error(err)
+        st.stop()
+
+
+def run_label(r: dict) -> str:
+    """A run as one line: id · model · table → target · ROC-AUC."""
+    auc = r["metrics"].get("roc_auc")
+    auc_text = f" · ROC-AUC {auc:.3f}" if auc is not None else ""
+    return f"{r['run_id']} · {r['model']} · {r['table']} → {r['target']}{auc_text}"
+
+
+def require_run(data_dir: str, key: str):
+    """Pick the run to show (defaults to the active or newest run).
+
+    Shows a pointer to the Train page and stops when there is no run yet.
+
+    Returns:
+        The selected :class:`core.runs.Run`.
+    """
+    runs = resources.runs(data_dir)
+    if not runs:
+        st.info("No trained run yet. Train a model first.")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    ids = [r["run_id"] for r in runs]
+    current = state.active_run()
+    index = ids.index(current) if current in ids else 0
+    labels = {r["run_id"]: run_label(r) for r in runs}
+    chosen = st.selectbox("Run", ids, index=index, format_func=labels.get, key=key)
+    state.set_active_run(chosen)
+    with errors_shown():
+        return resources.run(data_dir, chosen)
+
+
+def fmt(value: float | None, pattern: str = "{:.3f}") -> str:
+    """Format a metric; undefined values read 'undefined', never 0 or NaN."""
+    return "undefined" if value is None else pattern.format(value)
