@@ -1,32 +1,46 @@
 """Load analysts' files into the warehouse as immutable raw tables, or say exactly why not.
 
 CSV/TSV/TXT are read by DuckDB's own ``read_csv`` (streamed, never whole into pandas) after the
-encoding is detected (charset-normalizer) and, when it is not UTF-8, the file is transcoded to UTF-8
-in chunks. Types are inferred over the whole file (``sample_size=-1``), common missing markers become
-NULL and are counted, headers are made unique and SQL-safe with the originals kept in the catalog.
-Every write happens in one transaction: a failed ingest leaves no table and no catalog row.
+encoding is detected (charset-normalizer, see :mod:`core.encodings`) and, when it is not UTF-8,
+the file is transcoded to UTF-8 in chunks. Types come from DuckDB's sample and are widened over the
+whole file when any later value does not fit (the load is then repeated with whole-file
+inference), text columns that hold only numbers or unambiguous dates are converted
+(:mod:`core.ingest_types`), missing markers become NULL and are counted, and footer lines or
+malformed rows are counted in the report, never dropped silently. Headers are made unique and
+SQL-safe with the originals kept in the catalog. Every write happens in one transaction: a failed
+ingest leaves no table and no catalog row.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import io
 import json
 import logging
-import re
-import shutil
 import tempfile
-import unicodedata
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
+from core.encodings import EncodingGuess, guess_encoding, preview_text
 from core.errors import IngestError
+from core.ingest_formats import (
+    MISSING_MARKERS, UNKNOWN_MARKERS, EncodingUncertainError, Plan, choose_encoding, copy_upload,
+    detect_encoding_at, excel_sheets, plan_excel, plan_json, plan_parquet, plan_text, read_head,
+)
+from core.ingest_types import refine_text_columns
+from core.names import clean_column_names, default_table_name
 from core.warehouse import META_SCHEMA, quote_ident, table_exists
+
+__all__ = [
+    "MISSING_MARKERS", "UNKNOWN_MARKERS", "SUPPORTED", "ColumnReport", "EncodingUncertainError",
+    "FilePreview", "IngestOptions", "IngestReport", "clean_column_names", "default_table_name",
+    "detect_encoding", "excel_sheets", "ingest_bytes", "ingest_file", "inspect_file",
+    "planned_table_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +49,8 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 JSON_SUFFIXES = {".json", ".ndjson", ".jsonl"}
 SUPPORTED = sorted(CSV_SUFFIXES | PARQUET_SUFFIXES | EXCEL_SUFFIXES | JSON_SUFFIXES)
-MISSING_MARKERS = ["", " ", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A"]
-# BOOLEAN is left out on purpose: a Yes/No column keeps the analyst's own labels.
-TYPE_CANDIDATES = ["BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "VARCHAR"]
-_SNIFF_BYTES = 1 << 20
-_SINGLE_BYTE_WESTERN = {
-    "cp775", "cp850", "cp1250", "cp1252", "cp1257", "latin_1", "iso8859_15", "iso8859_2",
-    "mac_roman", "cp437", "iso8859_9", "cp1254", "mac_latin2",
-}
+IF_EXISTS = ("fail", "replace", "keep_both")
+_MAX_REJECT_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,12 @@ class IngestOptions:
 
     Attributes:
         table: Name of the new table (derived from the file name when None).
-        encoding: Text encoding such as ``utf-8``, ``cp1252`` or ``gb18030``.
+        encoding: Text encoding such as ``utf-8``, ``cp1252``, ``latin-1`` or ``gb18030``.
         delimiter: Field separator such as ``,``, ``;``, ``\\t`` or ``|``.
         sheet: Excel sheet name (first sheet when None).
         if_exists: ``"fail"``, ``"replace"`` or ``"keep_both"`` (adds a numeric suffix).
+        header: Whether the first line is a header (detected when None).
+        unknown_as_missing: Also read ``unknown`` as missing (off: it is often a real category).
     """
 
     table: str | None = None
@@ -62,6 +72,8 @@ class IngestOptions:
     delimiter: str | None = None
     sheet: str | None = None
     if_exists: str = "keep_both"
+    header: bool | None = None
+    unknown_as_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,12 +92,15 @@ class IngestReport:
 
     Attributes:
         table: The table written.
-        rows: Rows loaded (every data row of the file).
+        rows: Rows loaded.
         columns: One :class:`ColumnReport` per column, in file order.
-        warnings: Plain-language notes: renames, missing markers, encoding guesses.
+        warnings: Plain-language notes: renames, missing markers, encoding, dropped lines.
         encoding: Encoding used to decode the file (None for binary formats).
-        delimiter: Separator used (CSV only).
+        delimiter: Separator used (text formats only).
         source: File name the table came from.
+        dropped_rows: Malformed data lines not loaded (each listed in ``warnings``).
+        skipped_lines: Footer/notes lines that are not data, as written.
+        sheet: Excel sheet read, if any.
     """
 
     table: str
@@ -95,56 +110,72 @@ class IngestReport:
     encoding: str | None = None
     delimiter: str | None = None
     source: str = ""
+    dropped_rows: int = 0
+    skipped_lines: list[str] = field(default_factory=list)
+    sheet: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready form used by the command line."""
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class FilePreview:
+    """What LiftLab detected in a file before loading it, for the analyst to confirm.
+
+    Attributes:
+        kind: ``"text"``, ``"excel"``, ``"parquet"`` or ``"json"``.
+        encoding: The encoding guess (text formats), or None.
+        previews: Candidate encoding -> first non-ASCII lines decoded with it.
+        delimiter: Detected or chosen separator (text formats).
+        header: Whether a header row was found (text formats and Excel).
+        sheets: Sheet names (Excel).
+        rows: The first rows as they would be loaded, of shape (<= 20, n_columns).
+        warnings: Notes such as footer lines or renamed headers.
+    """
+
+    kind: str
+    encoding: EncodingGuess | None
+    previews: dict[str, str]
+    delimiter: str | None
+    header: bool | None
+    sheets: tuple[str, ...]
+    rows: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+
+
+class _WrongEncoding(Exception):
+    """UTF-8 broke after the first MiB; carries the byte offset where it broke."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
+def detect_encoding(sample: bytes) -> tuple[str, list[str]]:
+    """Guess the text encoding of a file from its first bytes (see :func:`guess_encoding`).
+
+    Args:
+        sample: The first bytes of the file (up to about 1 MiB).
+
+    Returns:
+        ``(encoding, notes)``: a Python codec name and notes for the ingest report; an
+        uncertain guess says so in the notes.
+
+    Raises:
+        IngestError: The bytes do not look like text in any known encoding.
+    """
+    guess = guess_encoding(sample)
+    return guess.encoding, [] if guess.certain else [guess.note]
+
+
 # ---------------------------------------------------------------- names
 
 
-def clean_column_names(raw: list[str]) -> tuple[list[str], list[str]]:
-    """Make headers trimmed, non-empty, unique (case-insensitively) and safe for SQL and Keras.
-
-    Letters of any script (e.g. Chinese) and digits are kept; every other run of characters
-    becomes ``_``.
-
-    Args:
-        raw: Headers as written in the file, length n_columns.
-
-    Returns:
-        ``(names, warnings)``: the clean names (same length) and one message per rename.
-    """
-    names: list[str] = []
-    seen: set[str] = set()
-    warnings: list[str] = []
-    for i, original in enumerate(raw, start=1):
-        text = unicodedata.normalize("NFC", str(original or "")).strip()
-        base = re.sub(r"[^\w]+", "_", text, flags=re.UNICODE).strip("_") or f"column_{i}"
-        if base[0].isdigit():
-            base = f"c_{base}"
-        name, k = base, 2
-        while name.lower() in seen:
-            name, k = f"{base}_{k}", k + 1
-        seen.add(name.lower())
-        names.append(name)
-        if name != original:
-            shown = repr(original) if original is not None else "(missing)"
-            warnings.append(f"Column {i} header {shown} renamed to '{name}'.")
-    return names, warnings
-
-
-def default_table_name(filename: str) -> str:
-    """Derive a table name from a file name (``Bank Data (2).csv`` → ``bank_data_2``)."""
-    stem = Path(filename).stem.lower()
-    name = re.sub(r"[^\w]+", "_", stem, flags=re.UNICODE).strip("_") or "table"
-    return f"t_{name}" if name[0].isdigit() else name
-
-
 def _resolve_table_name(con: duckdb.DuckDBPyConnection, wanted: str, if_exists: str) -> str:
-    cleaned, _ = clean_column_names([wanted])
-    name = cleaned[0]
+    if if_exists not in IF_EXISTS:
+        raise IngestError(f"if_exists must be one of {', '.join(IF_EXISTS)}; got {if_exists!r}.")
+    name = clean_column_names([wanted])[0][0]
     if name.lower().startswith("liftlab"):
         name = f"t_{name}"
     if not table_exists(con, name) or if_exists == "replace":
@@ -160,224 +191,158 @@ def _resolve_table_name(con: duckdb.DuckDBPyConnection, wanted: str, if_exists: 
     return f"{name}_{k}"
 
 
-# ---------------------------------------------------------------- encodings
+def planned_table_name(con: duckdb.DuckDBPyConnection, filename: str,
+                       table: str | None = None) -> tuple[str, bool]:
+    """The table name a file would get, and whether a table of that name already exists.
 
-
-def detect_encoding(sample: bytes) -> tuple[str, list[str]]:
-    """Guess the text encoding of a file from its first bytes.
-
-    UTF-8 (with or without BOM) and UTF-16 (by BOM) are checked first. Otherwise
-    charset-normalizer ranks candidates; a single-byte Western guess is mapped to cp1252 (what
-    Excel writes on Windows), which decodes curly quotes, dashes and the euro sign that latin-1
-    turns into control characters.
+    Lets the UI ask "replace or keep both" before loading.
 
     Args:
-        sample: The first bytes of the file (up to about 1 MiB).
+        con: Open warehouse connection.
+        filename: The file's name.
+        table: The name the analyst typed, if any.
 
     Returns:
-        ``(encoding, warnings)``: a Python codec name and notes for the ingest report.
-
-    Raises:
-        IngestError: The bytes do not look like text in any known encoding.
+        ``(name, exists)``.
     """
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", []
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", []
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-        return "utf-8", []
-    except UnicodeDecodeError:
-        pass
-    if b"\x00" in sample[:4096]:
+    name = _resolve_table_name(con, table or default_table_name(filename), "replace")
+    return name, table_exists(con, name)
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _suffix(path: Path, source_name: str) -> str:
+    suffix = Path(source_name).suffix.lower() or path.suffix.lower()
+    if suffix not in SUPPORTED:
         raise IngestError(
-            "This file is not text (it contains binary bytes), so it is not a CSV. Supported "
-            f"formats: {', '.join(SUPPORTED)}."
+            f"'{source_name}' is not a supported file type ({suffix or 'no extension'}). "
+            f"Supported: {', '.join(SUPPORTED)}. Export the data as CSV or Parquet."
         )
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample).best()
-    if best is None:
-        raise IngestError(
-            "The text encoding of this file could not be recognised. Save it as UTF-8 CSV, or "
-            "name the encoding (--encoding cp1252, gb18030, latin-1, ...)."
-        )
-    guess = codecs.lookup(best.encoding).name.replace("-", "_")
-    if guess in {"gb2312", "gbk", "hz"}:
-        guess = "gb18030"
-    if guess in _SINGLE_BYTE_WESTERN and guess != "cp1252":
-        try:
-            sample.decode("cp1252")
-            return "cp1252", [
-                f"Encoding detected as a Windows/Western single-byte code page (detector's first "
-                f"guess: {best.encoding}); read as cp1252. If accents look wrong, choose the "
-                f"encoding explicitly."
-            ]
-        except UnicodeDecodeError:
-            pass
-    return guess, []
+    return suffix
 
 
-def _to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
-    """Transcode ``path`` to a UTF-8 temporary file in 1 MiB chunks (bounded memory)."""
-    target = workdir / f"{uuid.uuid4().hex}.csv"
-    try:
-        with open(path, encoding=encoding, errors="strict", newline="") as src, open(
-            target, "w", encoding="utf-8", newline=""
-        ) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-    except (UnicodeDecodeError, LookupError) as err:
-        target.unlink(missing_ok=True)
-        raise IngestError(
-            f"The file could not be decoded as {encoding}: {err}. Choose the encoding the file "
-            f"was saved in (--encoding)."
-        ) from err
-    return target
+def _kind(suffix: str) -> str:
+    if suffix in EXCEL_SUFFIXES:
+        return "excel"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    return "json" if suffix in JSON_SUFFIXES else "text"
 
 
-# ---------------------------------------------------------------- CSV
-
-
-def _sniff(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None) -> dict:
-    args = {"sample_size": 20480}
-    if delimiter:
-        args["delim"] = delimiter
-    opts = ", ".join(f"{k} := ?" for k in args)
-    try:
-        row = con.execute(f"SELECT * FROM sniff_csv(?, {opts})", [str(path), *args.values()]).df()
-    except duckdb.Error as err:
-        raise IngestError(
-            f"The file could not be read as delimited text: {str(err).splitlines()[0]}. Check "
-            f"that it is a CSV, or name the separator (--delimiter ';')."
-        ) from err
-    return row.iloc[0].to_dict()
-
-
-def _one_char(value, default: str) -> str:
-    return value if isinstance(value, str) and len(value) == 1 else default
-
-
-def _raw_header(path: Path, delimiter: str, quote: str) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter, quotechar=_one_char(quote, '"'))
-        return next(reader, [])
-
-
-def _csv_select(path: Path, sniffed: dict, names: list[str], header: bool) -> tuple[str, list]:
-    quote = _one_char(sniffed["Quote"], '"')
-    sql = (
-        "SELECT * FROM read_csv(?, delim := ?, quote := ?, escape := ?, header := ?, "
-        "names := ?, sample_size := -1, nullstr := ?, auto_type_candidates := ?, "
-        "skip := ?)"
-    )
-    escape = _one_char(sniffed["Escape"], quote)
-    params = [str(path), sniffed["Delimiter"], quote, escape, header, names,
-              MISSING_MARKERS, TYPE_CANDIDATES, int(sniffed.get("SkipRows") or 0)]
-    return sql, params
-
-
-def _prepare_csv(con, path: Path, options: IngestOptions, workdir: Path):
-    with open(path, "rb") as fh:
-        sample = fh.read(_SNIFF_BYTES)
+def _plan(con, path: Path, suffix: str, options: IngestOptions, tmp: Path) -> Plan:
+    if suffix in PARQUET_SUFFIXES:
+        return plan_parquet(con, path)
+    if suffix in JSON_SUFFIXES:
+        return plan_json(con, path)
+    if suffix in EXCEL_SUFFIXES:
+        return plan_excel(con, path, options, tmp)
+    sample = read_head(path)
     if not sample.strip():
-        raise IngestError("The file is empty: it has no header and no data rows. Nothing was loaded.")
-    warnings: list[str] = []
-    if options.encoding:
-        encoding = codecs.lookup(options.encoding).name
-    else:
-        encoding, warnings = detect_encoding(sample)
-    readable = path
-    if encoding not in {"utf-8", "utf-8-sig", "ascii"}:
-        readable = _to_utf8(path, encoding, workdir)
-    sniffed = _sniff(con, readable, options.delimiter)
-    header = bool(sniffed["HasHeader"])
-    ncols = len(sniffed["Columns"])
-    if header:
-        raw = _raw_header(readable, sniffed["Delimiter"], sniffed["Quote"])
-        if len(raw) != ncols:
-            raw = [c["name"] for c in sniffed["Columns"]]
-    else:
-        raw = [f"column_{i}" for i in range(1, ncols + 1)]
-        warnings.append(
-            f"No header row was found; columns were named column_1 … column_{ncols}."
+        raise IngestError("The file is empty: it has no header and no data rows. Nothing was "
+                          "loaded; export the file again with its data.")
+    encoding, note = choose_encoding(sample, options.encoding)
+    plan = plan_text(con, path, encoding, options, tmp)
+    if encoding not in {"utf-8", "ascii"}:
+        plan.warnings.insert(0, note)
+    return plan
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _rejected_lines(con, rejects_table: str) -> list[tuple[int, list[str], str, int]]:
+    return con.execute(
+        f"SELECT line, list(DISTINCT error_type), any_value(csv_line), min(byte_position) "
+        f"FROM {quote_ident(rejects_table)} GROUP BY line ORDER BY line"
+    ).fetchall()
+
+
+def _load(con, q: str, plan: Plan) -> list[tuple[int, list[str], str, int]]:
+    """CREATE the table from the plan; returns the rejected lines (text formats)."""
+    for full_sample in (False, True):
+        tag = uuid.uuid4().hex[:12]
+        rejects = (f"liftlab_rej_{tag}", f"liftlab_scan_{tag}") if plan.text else None
+        sql, params = plan.select(full_sample, rejects)
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {q} AS {sql}", params)
+        except duckdb.Error as err:
+            raise IngestError(
+                f"The file could not be parsed: {str(err).splitlines()[0]}. Check the separator "
+                f"and encoding, or fix the line named above."
+            ) from err
+        if rejects is None:
+            return []
+        bad = _rejected_lines(con, rejects[0])
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects[0])}")
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects[1])}")
+        broken = [b for b in bad if "INVALID ENCODING" in b[1] or "INVALID UNICODE" in b[1]]
+        if broken:
+            raise _WrongEncoding(int(min(b[3] for b in broken)))
+        if full_sample or not any(set(b[1]) == {"CAST"} for b in bad):
+            return bad
+        log.info("a value did not fit the sampled types; reading %s again over the whole file", q)
+    return []
+
+
+def _dropped_notes(bad, rows: int) -> list[str]:
+    if not bad:
+        return []
+    if len(bad) > max(3, _MAX_REJECT_SHARE * (rows + len(bad))):
+        raise IngestError(
+            f"{len(bad)} lines do not fit the table's {len(bad[0])}-column layout (e.g. line "
+            f"{bad[0][0]}: {bad[0][2][:80]!r}). The separator or quoting is probably wrong: choose "
+            f"the separator (--delimiter) or fix the file."
         )
-    names, renames = clean_column_names(raw)
-    sql, params = _csv_select(readable, sniffed, names, header)
-    meta = {"encoding": encoding.replace("_", "-"), "delimiter": sniffed["Delimiter"]}
-    return sql, params, raw, warnings + renames, meta
+    shown = "; ".join(f"line {b[0]}: {b[2].strip()[:60]!r}" for b in bad[:3])
+    return [f"{len(bad)} malformed line(s) were not loaded (wrong number of fields or "
+            f"unreadable values): {shown}{' …' if len(bad) > 3 else ''}."]
 
 
-# ---------------------------------------------------------------- other formats
+def _null_counts(con, q: str, cols: list[str]) -> list[int]:
+    exprs = ", ".join(f"count(*) - count({quote_ident(c)})" for c in cols)
+    return [int(v) for v in con.execute(f"SELECT {exprs} FROM {q}").fetchone()]
 
 
-def _prepare_parquet(con, path: Path):
-    try:
-        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
-    except duckdb.Error as err:
-        raise IngestError(
-            f"The file is not a readable Parquet file ({str(err).splitlines()[0]}). Export it "
-            f"again as Parquet, or as CSV."
-        ) from err
-    raw = [r[0] for r in described]
-    names, renames = clean_column_names(raw)
-    select = ", ".join(f"{quote_ident(o)} AS {quote_ident(n)}" for o, n in zip(raw, names))
-    return f"SELECT {select} FROM read_parquet(?)", [str(path)], raw, renames, {}
+def _columns(con, q: str, raw: list[str]) -> list[ColumnReport]:
+    described = con.execute(f"DESCRIBE {q}").fetchall()
+    nulls = _null_counts(con, q, [r[0] for r in described])
+    return [ColumnReport(r[0], r[1], str(raw[i]) if i < len(raw) else r[0], nulls[i])
+            for i, r in enumerate(described)]
 
 
-def _prepare_json(con, path: Path):
-    try:
-        described = con.execute("DESCRIBE SELECT * FROM read_json_auto(?)", [str(path)]).fetchall()
-    except duckdb.Error as err:
-        raise IngestError(
-            f"The file is not valid JSON or NDJSON ({str(err).splitlines()[0]}). It must be an "
-            f"array of objects or one object per line."
-        ) from err
-    raw = [r[0] for r in described]
-    names, renames = clean_column_names(raw)
-    select = ", ".join(f"{quote_ident(o)} AS {quote_ident(n)}" for o, n in zip(raw, names))
-    return f"SELECT {select} FROM read_json_auto(?)", [str(path)], raw, renames, {}
+def _missing_notes(columns: list[ColumnReport], markers: bool) -> list[str]:
+    shown = ", ".join(repr(m) for m in MISSING_MARKERS[:6] + ["-"])
+    return [f"'{c.original_name}': {c.missing} blank or missing-marker cells ({shown}, …) read "
+            f"as missing (NULL)." for c in columns
+            if markers and c.missing and c.type in ("BIGINT", "DOUBLE")]
 
 
-def excel_sheets(path: str | Path) -> list[str]:
-    """Names of the sheets of an Excel workbook, in workbook order.
-
-    Raises:
-        IngestError: The file is not a readable .xlsx workbook.
-    """
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True)
-    except Exception as err:  # openpyxl raises many unrelated types for a bad file
-        raise IngestError(
-            f"The file is not a readable Excel workbook ({err}). Save it as .xlsx or CSV."
-        ) from err
-    try:
-        return list(wb.sheetnames)
-    finally:
-        wb.close()
-
-
-def _prepare_excel(con, path: Path, options: IngestOptions, workdir: Path):
-    import pandas as pd
-
-    sheets = excel_sheets(path)
-    sheet = options.sheet or sheets[0]
-    if sheet not in sheets:
-        raise IngestError(f"The workbook has no sheet '{sheet}'. Its sheets: {', '.join(sheets)}.")
-    frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
-    raw = [str(c) if not str(c).startswith("Unnamed: ") else "" for c in frame.columns]
-    names, renames = clean_column_names(raw)
-    frame.columns = names
-    staged = workdir / f"{uuid.uuid4().hex}.parquet"
-    frame.to_parquet(staged, index=False)
-    warnings = list(renames)
-    if len(sheets) > 1:
-        warnings.insert(0, f"Read sheet '{sheet}' of {len(sheets)} ({', '.join(sheets)}).")
-    return "SELECT * FROM read_parquet(?)", [str(staged)], raw, warnings, {"sheet": sheet}
+def _write(con, table: str, plan: Plan, source_name: str) -> IngestReport:
+    q = quote_ident(table)
+    bad = _load(con, q, plan)
+    rows = int(con.execute(f"SELECT count(*) FROM {q}").fetchone()[0])
+    if rows == 0:
+        raise IngestError(f"'{source_name}' has a header but no data rows. Nothing was loaded; "
+                          f"export the file again with its data.")
+    warnings = plan.warnings + _dropped_notes(bad, rows)
+    if plan.text:
+        warnings += refine_text_columns(con, table)
+    columns = _columns(con, q, plan.raw)
+    warnings += _missing_notes(columns, plan.text)
+    report = IngestReport(table, rows, columns, warnings, plan.meta.get("encoding"),
+                          plan.meta.get("delimiter"), source_name, len(bad),
+                          list(plan.meta.get("skipped", [])), plan.meta.get("sheet"))
+    con.execute(f"DELETE FROM {META_SCHEMA}.catalog WHERE table_name = ?", [table])
+    con.execute(
+        f"INSERT INTO {META_SCHEMA}.catalog VALUES (?, ?, ?, ?, ?, ?)",
+        [table, source_name, datetime.now(), rows,
+         json.dumps([asdict(c) for c in columns]), json.dumps(report.to_dict())],
+    )
+    return report
 
 
-# ---------------------------------------------------------------- entry point
+# ---------------------------------------------------------------- entry points
 
 
 def ingest_file(
@@ -388,98 +353,54 @@ def ingest_file(
 
     Args:
         con: Open warehouse connection (see :func:`core.warehouse.connect`).
-        path: The file on disk.
+        path: The file on disk (never modified).
         options: Reading options; everything is detected when omitted.
         source_name: The name the analyst knows the file by (an upload's name); defaults to
             the file name.
-        workdir: Folder for temporary transcoded copies (system temp folder when None).
+        workdir: Folder for temporary copies (system temp folder when None).
 
     Returns:
         The :class:`IngestReport`.
 
     Raises:
+        EncodingUncertainError: The encoding is not certain; choose ``options.encoding``.
         IngestError: Unsupported format, unreadable or empty file, or a table name clash with
             ``if_exists="fail"``. Nothing is written in that case.
     """
     options = options or IngestOptions()
     path = Path(path)
     source_name = source_name or path.name
-    suffix = Path(source_name).suffix.lower() or path.suffix.lower()
     if not path.is_file():
         raise IngestError(f"No file at {path}. Check the path.")
-    if suffix not in SUPPORTED:
-        raise IngestError(
-            f"'{source_name}' is not a supported file type ({suffix or 'no extension'}). "
-            f"Supported: {', '.join(SUPPORTED)}. Export the data as CSV or Parquet."
-        )
+    suffix = _suffix(path, source_name)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        return _ingest(con, path, suffix, options, source_name, Path(tmp))
+        try:
+            return _ingest(con, path, suffix, options, source_name, Path(tmp))
+        except _WrongEncoding as wrong:
+            if options.encoding:
+                raise IngestError(
+                    f"The file is not valid {options.encoding} after byte {wrong.offset}. Choose "
+                    f"the encoding it was saved in (--encoding)."
+                ) from wrong
+            encoding = detect_encoding_at(path, wrong.offset)
+            log.info("UTF-8 broke at byte %d; reading %s as %s", wrong.offset, path, encoding)
+            return _ingest(con, path, suffix, replace(options, encoding=encoding), source_name,
+                           Path(tmp))
 
 
 def _ingest(con, path, suffix, options, source_name, tmp) -> IngestReport:
-    if suffix in CSV_SUFFIXES:
-        sql, params, raw, warnings, meta = _prepare_csv(con, path, options, tmp)
-    elif suffix in PARQUET_SUFFIXES:
-        sql, params, raw, warnings, meta = _prepare_parquet(con, path)
-    elif suffix in JSON_SUFFIXES:
-        sql, params, raw, warnings, meta = _prepare_json(con, path)
-    else:
-        sql, params, raw, warnings, meta = _prepare_excel(con, path, options, tmp)
+    plan = _plan(con, path, suffix, options, tmp)
     table = _resolve_table_name(con, options.table or default_table_name(source_name),
                                 options.if_exists)
     con.execute("BEGIN TRANSACTION")
     try:
-        report = _write(con, table, sql, params, raw, warnings, meta, source_name)
+        report = _write(con, table, plan, source_name)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     log.info("ingested %s into %s (%d rows)", source_name, table, report.rows)
     return report
-
-
-def _write(con, table, sql, params, raw, warnings, meta, source_name) -> IngestReport:
-    q = quote_ident(table)
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {q} AS {sql}", params)
-    except duckdb.Error as err:
-        first = str(err).splitlines()[0]
-        raise IngestError(
-            f"The file could not be parsed: {first}. Check the separator and encoding, or fix "
-            f"the line named above."
-        ) from err
-    rows = con.execute(f"SELECT count(*) FROM {q}").fetchone()[0]
-    if rows == 0:
-        raise IngestError(
-            f"'{source_name}' has a header but no data rows. Nothing was loaded; export the file "
-            f"again with its data."
-        )
-    described = con.execute(f"DESCRIBE {q}").fetchall()
-    nulls = _null_counts(con, q, [r[0] for r in described])
-    columns = [
-        ColumnReport(r[0], r[1], str(raw[i]) if i < len(raw) else r[0], nulls[i])
-        for i, r in enumerate(described)
-    ]
-    for c in columns:
-        if c.missing and c.type in {"BIGINT", "DOUBLE"}:
-            warnings.append(
-                f"'{c.original_name}': {c.missing} blank or missing-marker cells "
-                f"({', '.join(repr(m) for m in MISSING_MARKERS[:4])}, …) read as missing (NULL)."
-            )
-    report = IngestReport(table, int(rows), columns, warnings, meta.get("encoding"),
-                          meta.get("delimiter"), source_name)
-    con.execute(f"DELETE FROM {META_SCHEMA}.catalog WHERE table_name = ?", [table])
-    con.execute(
-        f"INSERT INTO {META_SCHEMA}.catalog VALUES (?, ?, ?, ?, ?, ?)",
-        [table, source_name, datetime.now(), int(rows),
-         json.dumps([asdict(c) for c in columns]), json.dumps(report.to_dict())],
-    )
-    return report
-
-
-def _null_counts(con, q: str, cols: list[str]) -> list[int]:
-    exprs = ", ".join(f"count(*) - count({quote_ident(c)})" for c in cols)
-    return [int(v) for v in con.execute(f"SELECT {exprs} FROM {q}").fetchone()]
 
 
 def ingest_bytes(
@@ -490,7 +411,7 @@ def ingest_bytes(
 
     Args:
         con: Open warehouse connection.
-        data: The file content, as bytes or a readable binary buffer.
+        data: The file content, as bytes or a readable binary buffer (copied in 1 MiB chunks).
         filename: The uploaded file's name (its extension picks the reader).
         options: Reading options.
         workdir: Folder for the temporary copy.
@@ -504,9 +425,66 @@ def ingest_bytes(
     suffix = Path(filename).suffix.lower()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         target = Path(tmp) / f"upload{suffix}"
-        with open(target, "wb") as out:
-            if isinstance(data, bytes | bytearray):
-                out.write(data)
-            else:
-                shutil.copyfileobj(data, out, 1 << 20)
+        copy_upload(data, target)
         return ingest_file(con, target, options, source_name=filename, workdir=workdir)
+
+
+# ---------------------------------------------------------------- preview
+
+
+def _head_copy(path: Path, encoding: str, tmp: Path, lines: int = 200) -> Path:
+    """The first ``lines`` lines of a text file, as UTF-8, for a quick preview."""
+    text = read_head(path).decode(encoding, errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    target = tmp / "head.csv"
+    target.write_text("".join(text.splitlines(keepends=True)[:lines]), encoding="utf-8")
+    return target
+
+
+def _preview_rows(con, plan: Plan, limit: int = 20) -> pd.DataFrame:
+    sql, params = plan.select(False, None)
+    frame = con.execute(f"SELECT * FROM ({sql}) LIMIT {int(limit)}", params).df()
+    return frame
+
+
+def inspect_file(con: duckdb.DuckDBPyConnection, path: str | Path, source_name: str | None = None,
+                 options: IngestOptions | None = None) -> FilePreview:
+    """Detect encoding, separator, header and sheets, and read the first rows, without loading.
+
+    Only the file's head (and an Excel sheet's first rows) is read, so this is quick for large
+    files. An uncertain encoding is reported in ``encoding.certain`` with one preview per
+    candidate instead of raising.
+
+    Args:
+        con: Any DuckDB connection (nothing is written).
+        path: The file.
+        source_name: The name the analyst knows the file by.
+        options: Choices already made (encoding, delimiter, sheet, header).
+
+    Returns:
+        The :class:`FilePreview`.
+
+    Raises:
+        IngestError: Unsupported, empty or unreadable file.
+    """
+    options = options or IngestOptions()
+    path = Path(path)
+    suffix = _suffix(path, source_name or path.name)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        if suffix in EXCEL_SUFFIXES or suffix in PARQUET_SUFFIXES or suffix in JSON_SUFFIXES:
+            plan = _plan(con, path, suffix, options, tmp)
+            sheets = tuple(excel_sheets(path)) if suffix in EXCEL_SUFFIXES else ()
+            return FilePreview(_kind(suffix), None, {}, None, plan.meta.get("header"), sheets,
+                               _preview_rows(con, plan), tuple(plan.warnings))
+        sample = read_head(path)
+        if not sample.strip():
+            raise IngestError("The file is empty: it has no header and no data rows.")
+        guess = guess_encoding(sample) if not options.encoding else None
+        encoding = options.encoding or guess.encoding
+        previews = {e: preview_text(sample, e) for e in (guess.candidates if guess else ())}
+        plan = plan_text(con, _head_copy(path, encoding, tmp), "utf-8", options, tmp)
+        return FilePreview("text", guess, previews, plan.meta.get("delimiter"),
+                           plan.meta.get("header"), (),
+                           _preview_rows(con, plan), tuple(plan.warnings))

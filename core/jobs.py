@@ -131,13 +131,17 @@ class JobManager:
         raise TimeoutError(f"Job {job_id} still running after {timeout} s")
 
     def _update(self, job_id: str, **changes) -> None:
+        """Apply changes; a state change is written to the warehouse before it is visible."""
+        if "state" in changes:
+            with self._lock:
+                snapshot = copy.deepcopy(self._jobs[job_id])
+            for key, value in changes.items():
+                setattr(snapshot, key, value)
+            self._record(snapshot)
         with self._lock:
             job = self._jobs[job_id]
             for key, value in changes.items():
                 setattr(job, key, value)
-            snapshot = copy.deepcopy(job)
-        if "state" in changes:
-            self._record(snapshot)
 
     def _on_progress(self, job_id: str, event: dict) -> None:
         if event.get("stage") == "epoch":

@@ -184,18 +184,20 @@ def gains_curve(y_true: np.ndarray, y_score: np.ndarray, points: int = 100) -> d
     Args:
         y_true: 0/1 labels of shape (n_samples,).
         y_score: Scores of shape (n_samples,).
-        points: Number of fractions, evenly spaced in (0, 1].
+        points: Number of fractions, evenly spaced in (0, 1] (fewer when there are fewer
+            customers); each is rounded to a whole number of customers.
 
     Returns:
-        ``fraction`` (points,), ``gain`` (share of all positives captured), ``lift``
+        ``fraction`` (n_points,), exact share contacted, ``gain`` (share of all positives captured), ``lift``
         (gain ÷ fraction), ``positives`` (positives captured, count), ``contacted`` (count).
     """
     y_true, y_score = _check(y_true, y_score)
     order = np.argsort(-y_score, kind="mergesort")
     cum = np.cumsum(y_true[order])
     n = y_true.size
-    fraction = np.linspace(1.0 / points, 1.0, points)
-    contacted = np.maximum(1, np.round(fraction * n).astype(int))
+    grid = np.linspace(1.0 / points, 1.0, points)
+    contacted = np.unique(np.maximum(1, np.round(grid * n).astype(int)))
+    fraction = contacted / n
     positives = cum[contacted - 1]
     total = max(int(cum[-1]), 1)
     gain = positives / total

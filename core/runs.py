@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -68,13 +69,32 @@ def save_run(settings: Settings, art: RunArtifacts) -> Path:
     Returns:
         The final run folder.
     """
+    return write_run_folder(settings, art.run_id, art.config, art.metrics,
+                            lambda folder: _write_files(folder, art))
+
+
+def write_run_folder(settings: Settings, run_id: str, config: dict, metrics: dict,
+                     write_files: Callable[[Path], None]) -> Path:
+    """Write any run's files into a hidden folder, rename it into place, register the run.
+
+    Args:
+        settings: Workspace settings.
+        run_id: The run id (the folder name).
+        config: The run's config; needs ``created_at``, ``spec.table``, ``spec.target``,
+            ``model`` and ``task``.
+        metrics: The run's metrics; needs a ``metrics`` dict.
+        write_files: Writes every file of the run into the folder it is given.
+
+    Returns:
+        The final run folder.
+    """
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    tmp = settings.runs_dir / f".tmp-{art.run_id}"
-    final = settings.runs_dir / art.run_id
+    tmp = settings.runs_dir / f".tmp-{run_id}"
+    final = settings.runs_dir / run_id
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        _write_files(tmp, art)
+        write_files(tmp)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -82,9 +102,9 @@ def save_run(settings: Settings, art: RunArtifacts) -> Path:
     with connect(settings) as con:
         con.execute(
             f"INSERT OR REPLACE INTO {META_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [art.run_id, datetime.fromisoformat(art.config["created_at"]),
-             art.config["spec"]["table"], art.config["spec"]["target"], art.config["model"],
-             art.config["task"], json.dumps(art.metrics["metrics"])],
+            [run_id, datetime.fromisoformat(config["created_at"]), config["spec"]["table"],
+             config["spec"]["target"], config["model"], config["task"],
+             json.dumps(metrics["metrics"])],
         )
     return final
 

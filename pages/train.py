@@ -9,7 +9,7 @@ from core.specs import ACTIVATIONS, MODEL_LABELS, MODELS, DatasetSpec, ModelConf
 from core.warehouse import connect, list_tables, table_columns
 from ui import resources, state
 from ui.train_views import show_job
-from ui.widgets import errors_shown, page_setup, show_error
+from ui.widgets import errors_shown, link_to, page_setup, show_error
 
 data_dir = page_setup()
 settings = resources.settings()
@@ -20,7 +20,7 @@ with errors_shown(), connect(settings) as con:
     tables = [t.table for t in list_tables(con)]
 if not tables:
     st.info("Load a table on the Data page first.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/database:")
+    link_to("pages/data.py", "Go to Data", ":material/database:")
     st.stop()
 current = state.active_table()
 table = st.selectbox("Table", tables, index=tables.index(current) if current in tables else 0,

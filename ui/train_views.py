@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.plots import history_figure
 from ui import resources, state
+from ui.widgets import link_to
 
 _ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
           "done": ":material/check_circle:", "failed": ":material/error:",
@@ -42,7 +43,7 @@ def _render(data_dir: str) -> bool:
             col.metric(label, "undefined" if m[key] is None else f"{m[key]:.3f}")
         for note in run.metrics.get("notes", []):
             st.warning(note)
-        st.page_link("pages/evaluate.py", label="Evaluate this run", icon=":material/target:")
+        link_to("pages/evaluate.py", "Evaluate this run", ":material/target:")
     return active
 
 

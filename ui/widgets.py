@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from core.errors import AppError
 from ui import resources, state
@@ -27,6 +28,14 @@ def page_setup() -> str:
         show_error(err)
         st.stop()
     return data_dir
+
+
+def link_to(page: str, label: str, icon: str) -> None:
+    """A link to another page; plain text when the page runs outside the app's navigation."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.caption(f"Open **{label.removeprefix('Go to ')}** in the sidebar.")
 
 
 def show_error(err: AppError) -> None:
@@ -62,7 +71,7 @@ def require_run(data_dir: str, key: str):
     runs = resources.runs(data_dir)
     if not runs:
         st.info("No trained run yet. Train a model first.")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        link_to("pages/train.py", "Go to Train", ":material/model_training:")
         st.stop()
     ids = [r["run_id"] for r in runs]
     current = state.active_run()

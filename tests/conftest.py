@@ -1,0 +1,65 @@
+"""Shared fixtures: temporary workspaces, the bank file, one small trained run per model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CASES = SHARED / "cases"
+BANK_SHARED = SHARED / "data" / "bank_marketing" / "bank-additional-full.csv"
+BANK = BANK_SHARED if BANK_SHARED.exists() else ROOT / "data" / "samples" / "bank-additional-full.csv"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["LIFTLAB_LOAD_SAMPLE"] = "0"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings of an empty temporary workspace."""
+    from core.config import load_settings
+
+    return load_settings(tmp_path / "ws")
+
+
+@pytest.fixture
+def con(settings):
+    """An open connection to the empty temporary workspace."""
+    from core.warehouse import connect
+
+    with connect(settings) as c:
+        yield c
+
+
+def _bank_subsample(settings, rows: int, table: str) -> None:
+    """Ingest the real bank file, then keep a seeded random subsample as ``table``."""
+    from core.ingest import IngestOptions, ingest_file
+    from core.warehouse import connect, quote_ident
+
+    with connect(settings) as c:
+        ingest_file(c, BANK, IngestOptions(table="bank_full"))
+        c.execute(
+            f"CREATE TABLE {quote_ident(table)} AS SELECT * FROM bank_full "
+            f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (42)"
+        )
+
+
+@pytest.fixture(scope="session")
+def bank_ws(tmp_path_factory):
+    """A workspace holding the full bank table and a 6,000-row subsample ``bank``, with one
+    small trained run per model family (without ``duration``)."""
+    from core.config import load_settings
+    from core.specs import DatasetSpec, ModelConfig
+    from core.training import train
+
+    s = load_settings(tmp_path_factory.mktemp("bank_ws"))
+    _bank_subsample(s, 6000, "bank")
+    spec = DatasetSpec("bank", "y", exclude=("duration",))
+    runs = {}
+    for model in ("mlp", "hgb", "logreg"):
+        cfg = ModelConfig(model=model, hidden_units=(32, 16), epochs=6, batch_size=128)
+        runs[model] = train(s, spec, cfg).run_id
+    return s, runs

@@ -1,0 +1,106 @@
+"""Training each model family on a bank subsample, saving and reloading runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from core.errors import SchemaError, TrainingError
+from core.runs import LABEL_COL, SCORE_COL, list_runs, load_run
+from core.specs import DatasetSpec, ModelConfig
+from core.training import TrainingCancelled, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_runs_saved_with_artifacts(bank_ws):
+    s, runs = bank_ws
+    listed = {r["run_id"]: r for r in list_runs(s)}
+    assert set(runs.values()) <= set(listed)
+    for model, run_id in runs.items():
+        run = load_run(s, run_id)
+        names = {p.name for p in run.folder.iterdir()}
+        assert {"config.json", "metrics.json", "preprocessor.json", "test.parquet"} <= names
+        assert ("model.keras" in names) == (model == "mlp")
+        assert run.config["positive_class"] == "yes" and "duration" not in run.features
+        assert run.config["rows"]["table"] == 6000 and run.config["rows"]["test"] == 1200
+        t = run.test_frame
+        stored = run.metrics["metrics"]["roc_auc"]
+        assert stored == pytest.approx(roc_auc_score(t[LABEL_COL], t[SCORE_COL]))
+        assert stored > 0.70, (model, stored)
+
+
+def test_reloaded_model_reproduces_saved_scores(bank_ws):
+    s, runs = bank_ws
+    for run_id in runs.values():
+        run = load_run(s, run_id)
+        again = run.predict(run.test_frame)
+        assert np.allclose(again, run.test_frame[SCORE_COL], atol=1e-5)
+
+
+def test_mlp_history_and_registration(bank_ws):
+    s, runs = bank_ws
+    run = load_run(s, runs["mlp"])
+    assert 1 <= run.config["epochs_run"] <= 6 and len(run.history) == run.config["epochs_run"]
+    assert {"loss", "val_loss"} <= set(run.history[0])
+    from core.warehouse import connect
+
+    with connect(s) as con:
+        row = con.execute("SELECT model, target FROM liftlab.runs WHERE run_id = ?",
+                          [runs["mlp"]]).fetchone()
+    assert row == ("mlp", "y")
+    assert json.loads((run.folder / "config.json").read_text())["model_config"]["hidden_units"] == [32, 16]
+
+
+def test_same_seed_same_metrics(bank_ws):
+    s, runs = bank_ws
+    spec = DatasetSpec("bank", "y", exclude=("duration",))
+    a = train(s, spec, ModelConfig(model="hgb"))
+    assert a.metrics["metrics"] == load_run(s, runs["hgb"]).metrics["metrics"]
+
+
+def test_cancel_saves_nothing(bank_ws):
+    s, _ = bank_ws
+    before = len(list_runs(s))
+    with pytest.raises(TrainingCancelled):
+        train(s, DatasetSpec("bank", "y"), ModelConfig(epochs=3), should_stop=lambda: True)
+    assert len(list_runs(s)) == before
+    assert not [p for p in s.runs_dir.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_bad_inputs_refused_without_a_run(bank_ws):
+    s, _ = bank_ws
+    before = len(list_runs(s))
+    with pytest.raises(SchemaError, match="no column"):
+        train(s, DatasetSpec("bank", "nope"), ModelConfig(model="logreg"))
+    with pytest.raises(SchemaError, match="classes"):
+        train(s, DatasetSpec("bank", "job"), ModelConfig(model="logreg"))
+    with pytest.raises(SchemaError, match="no table"):
+        train(s, DatasetSpec("missing", "y"), ModelConfig(model="logreg"))
+    with pytest.raises(TrainingError, match="dropout"):
+        ModelConfig(dropout=2.0)
+    assert len(list_runs(s)) == before
+
+
+def test_background_job_reports_epochs(bank_ws):
+    from core.jobs import JobManager, mark_interrupted, recent_jobs
+
+    s, _ = bank_ws
+    jobs = JobManager(s)
+    job_id = jobs.submit_training(DatasetSpec("bank", "y", exclude=("duration",)),
+                                  ModelConfig(hidden_units=(8,), epochs=2, early_stopping=False))
+    job = jobs.wait(job_id, timeout=300)
+    assert job.state == "done" and job.epoch == 2 and len(job.history) == 2
+    assert job.run_id in {r["run_id"] for r in list_runs(s)}
+    recorded = {j["job_id"]: j for j in recent_jobs(s)}
+    assert recorded[job_id]["state"] == "done"
+    from core.warehouse import connect
+
+    with connect(s) as con:
+        con.execute("INSERT INTO liftlab.jobs VALUES ('dead', 'train', 'running', now(), now(), "
+                    "NULL, 'x')")
+    assert mark_interrupted(s) == 1
+    assert {j["job_id"]: j for j in recent_jobs(s)}["dead"]["state"] == "interrupted"

@@ -1,0 +1,119 @@
+"""AppTest for every page: renders without exceptions, shows the right numbers."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.runs import load_run
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+TIMEOUT = 120
+
+
+@pytest.fixture
+def app_env(bank_ws, monkeypatch):
+    s, runs = bank_ws
+    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(s.data_dir))
+    return s, runs
+
+
+def _run(path: str, **state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_app_entry_renders_data_page(app_env):
+    at = _run("app.py")
+    assert not at.exception
+    assert at.title[0].value == "Data"
+    assert any("Training device" in c.value for c in at.sidebar.caption)
+
+
+def test_data_page_lists_tables(app_env):
+    at = _run("pages/data.py")
+    assert not at.exception
+    tables = at.dataframe[0].value
+    assert set(tables["table"]) >= {"bank", "bank_full"}
+    assert int(tables.set_index("table").loc["bank", "rows"]) == 6000
+    at.selectbox(key="data__table").select("bank_full").run()
+    types = at.dataframe[2].value
+    assert "emp_var_rate" in set(types["column"])
+    assert types.set_index("column").loc["emp_var_rate", "header in file"] == "emp.var.rate"
+
+
+def test_train_page_defaults(app_env):
+    at = _run("pages/train.py", active_table="bank")
+    assert not at.exception
+    assert at.selectbox(key="train__target").value == "y"
+    assert at.radio(key="train__positive").value == "yes"
+    features = at.multiselect(key="train__features").value
+    assert "duration" not in features and "age" in features and "y" not in features
+    assert at.checkbox(key="train__weights").value is True  # 11% positives < 20%
+
+
+def test_train_page_trains_a_baseline(app_env):
+    s, _ = app_env
+    at = _run("pages/train.py", active_table="bank")
+    at.selectbox(key="train__model").select("logreg")
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert not at.exception
+    job_id = at.session_state["active_job"]
+    from ui.resources import job_manager
+
+    job = job_manager(str(s.data_dir)).wait(job_id, timeout=120)
+    assert job.state == "done", job.message
+    at.run()
+    assert at.session_state["active_run"] == job.run_id
+    assert any(m.label == "ROC-AUC" for m in at.metric)
+
+
+def test_evaluate_page_threshold_updates_metrics(app_env):
+    s, runs = app_env
+    at = _run("pages/evaluate.py", active_run=runs["hgb"])
+    assert not at.exception
+    labels = {m.label: m.value for m in at.metric}
+    run = load_run(s, runs["hgb"])
+    assert labels["ROC-AUC"] == f"{run.metrics['metrics']['roc_auc']:.3f}"
+    recall_05 = labels["Recall"]
+    at.slider(key="evaluate__threshold").set_value(0.05).run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Recall"] > recall_05
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_explain_page_computes_and_caches(app_env):
+    s, runs = app_env
+    at = _run("pages/explain.py", active_run=runs["logreg"])
+    assert not at.exception
+    at.number_input(key="explain__rows").set_value(100).run()
+    at.button(key="explain__go").click().run()
+    assert not at.exception
+    assert any("LinearExplainer" in c.value for c in at.caption)
+    assert any("Additivity" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_impact_page_shows_lift(app_env):
+    s, runs = app_env
+    at = _run("pages/impact.py", active_run=runs["hgb"])
+    assert not at.exception
+    lift = next(m for m in at.metric if m.label == "Conversion lift")
+    assert lift.value.endswith("×") and float(lift.value[:-1]) > 1.5
+    at.slider(key="impact__fraction").set_value(0.5).run()
+    lift2 = next(m for m in at.metric if m.label == "Conversion lift")
+    assert float(lift2.value[:-1]) < float(lift.value[:-1])
+
+
+def test_pages_without_runs_point_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(tmp_path / "empty"))
+    for page in ("pages/evaluate.py", "pages/explain.py", "pages/impact.py"):
+        at = _run(page)
+        assert not at.exception, page
+        assert any("No trained run" in i.value for i in at.info)
+    at = _run("pages/train.py")
+    assert not at.exception and any("Load a table" in i.value for i in at.info)
