@@ -148,7 +148,8 @@ def cmd_simulate(args, settings) -> dict:
                           args.bootstrap, args.seed)
     y, scores = population_for(settings, run, args.table)
     result = simulate_targeting(y, scores, inputs)
-    return {"run_id": run.run_id, "population": "test split" if args.table is None else args.table,
+    return {"run_id": run.run_id,
+            "population_source": "test split" if args.table is None else args.table,
             **result.summary()}
 
 
