@@ -112,13 +112,13 @@ def _duck_sniff(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str,
         args["header"] = header
     opts = ", ".join(f"{k} := ?" for k in args)
     try:
-        frame = con.execute(f"SELECT * FROM sniff_csv(?, {opts})", [str(path), *args.values()]).df()
+        cur = con.execute(f"SELECT * FROM sniff_csv(?, {opts})", [str(path), *args.values()])
     except duckdb.Error as err:
         raise IngestError(
             f"The file could not be read as delimited text: {str(err).splitlines()[0]}. Check "
             f"that it is a CSV, or name the separator (--delimiter ';')."
         ) from err
-    return frame.iloc[0].to_dict()
+    return dict(zip([d[0] for d in cur.description], cur.fetchone()))
 
 
 def _one_char(value, default: str) -> str:

@@ -21,9 +21,9 @@ import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from core.encodings import EncodingGuess, guess_encoding, preview_text
 from core.errors import IngestError
@@ -34,6 +34,9 @@ from core.ingest_formats import (
 from core.ingest_types import refine_text_columns
 from core.names import clean_column_names, default_table_name
 from core.warehouse import META_SCHEMA, quote_ident, table_exists
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MISSING_MARKERS", "UNKNOWN_MARKERS", "SUPPORTED", "ColumnReport", "EncodingUncertainError",
@@ -383,13 +386,17 @@ def ingest_file(
                     f"the encoding it was saved in (--encoding)."
                 ) from wrong
             encoding = detect_encoding_at(path, wrong.offset)
-            log.info("UTF-8 broke at byte %d; reading %s as %s", wrong.offset, path, encoding)
+            note = (f"The file is not UTF-8 throughout (invalid bytes at byte {wrong.offset}); it "
+                    f"was read as {encoding}. If some text looks wrong, choose the encoding.")
             return _ingest(con, path, suffix, replace(options, encoding=encoding), source_name,
-                           Path(tmp))
+                           Path(tmp), note)
 
 
-def _ingest(con, path, suffix, options, source_name, tmp) -> IngestReport:
+def _ingest(con, path, suffix, options, source_name, tmp, note: str | None = None
+            ) -> IngestReport:
     plan = _plan(con, path, suffix, options, tmp)
+    if note:
+        plan.warnings[:1] = [note]  # replaces the "chosen by you" line of the retry
     table = _resolve_table_name(con, options.table or default_table_name(source_name),
                                 options.if_exists)
     con.execute("BEGIN TRANSACTION")

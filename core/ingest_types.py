@@ -166,8 +166,10 @@ def _fix_dates(con, table: str, col: str) -> str | None:
         return (f"'{col}' looks like dates but {counts.n - ok} value(s) are not valid dates "
                 f"(e.g. 31/02); it was kept as text.")
     target = "TIMESTAMP" if counts.timed else "DATE"
-    con.execute(f"ALTER TABLE {t} ALTER {q} SET DATA TYPE {target} USING CAST({parsed} AS {target})",
-                {"formats": formats})
+    # ALTER cannot take parameters; the formats are this module's own constants, not user input.
+    literal = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in formats) + "]"
+    con.execute(f"ALTER TABLE {t} ALTER {q} SET DATA TYPE {target} "
+                f"USING CAST(try_strptime(trim({q}), {literal}) AS {target})")
     kinds = [k for k, v in (("yyyy-mm-dd", counts.iso), ("dd.mm.yyyy", counts.dot),
                             ("day-first" if counts.first_gt12 else "month-first", counts.slash))
              if v]

@@ -15,12 +15,15 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from core.config import Settings
 from core.errors import SchemaError, WorkspaceBusyError
+
+if TYPE_CHECKING:  # pandas is only needed by callers of read_table (DuckDB's .df())
+    import pandas as pd
 
 META_SCHEMA = "liftlab"
 
