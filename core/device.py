@@ -55,3 +55,30 @@ def detect_devices() -> DeviceInfo:
     else:
         label = "CPU (no GPU found)"
     return DeviceInfo(bool(gpus), devices, label, tf.__version__)
+
+
+def training_strategy(devices: list[str] | None = None):
+    """The ``tf.distribute`` strategy to build and fit models under.
+
+    More than one GPU → ``MirroredStrategy`` over all of them (synchronous data parallelism);
+    one GPU → the default strategy with mixed precision (``mixed_float16``; outputs stay
+    float32); no GPU → the default strategy on the CPU.
+
+    Args:
+        devices: Explicit device names for a ``MirroredStrategy`` (e.g. two logical CPUs in
+            tests); None chooses from the GPUs present.
+
+    Returns:
+        A ``tf.distribute.Strategy``.
+    """
+    import keras
+    import tensorflow as tf
+
+    if devices:
+        return tf.distribute.MirroredStrategy(devices)
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([g.name for g in gpus])
+    return tf.distribute.get_strategy()

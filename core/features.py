@@ -142,6 +142,95 @@ def check_binary_target(summary: TargetSummary, target: str, positive: str | Non
     return positive
 
 
+MAX_CLASSES = 50
+REGRESSION_MIN_DISTINCT = 20
+
+
+def infer_task(con, table: str, target: str) -> tuple[str, str]:
+    """Guess the task from the target column.
+
+    Two labels → binary; a numeric column with more than 20 distinct values, or any
+    non-integer value → regression; otherwise up to 50 labels → multiclass.
+
+    Returns:
+        ``(task, reason)``.
+
+    Raises:
+        SchemaError: The column is missing, or text with more than 50 labels.
+    """
+    summary = summarize_target(con, table, target)
+    dtype = dict(table_columns(con, table))[target]
+    numeric = any(t in dtype.upper() for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL"))
+    n = len(summary.classes)
+    if n == 2:
+        return "binary", f"'{target}' has two values"
+    if numeric and (n > REGRESSION_MIN_DISTINCT or any("." in c for c in summary.classes)):
+        return "regression", f"'{target}' is numeric with {n} distinct values"
+    if 3 <= n <= MAX_CLASSES:
+        return "multiclass", f"'{target}' has {n} labels"
+    if n < 2:
+        check_binary_target(summary, target, None)  # raises the single-class message
+    raise SchemaError(
+        f"'{target}' is text with {n} distinct values; that is not a usable target (at most "
+        f"{MAX_CLASSES} classes). Choose another column, or group its values first."
+    )
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Features and target of one task, ready to split.
+
+    Attributes:
+        x: Raw features of shape (n_rows, n_features).
+        y: Target of shape (n_rows,): 0/1 (binary), class index (multiclass) or float
+            (regression).
+        task: ``binary``, ``multiclass`` or ``regression``.
+        classes: Class labels in index order (binary: ``[negative, positive]``); empty for
+            regression.
+        features: Feature column names.
+    """
+
+    x: pd.DataFrame
+    y: np.ndarray
+    task: str
+    classes: list[str]
+    features: list[str]
+
+
+def load_task_data(con, spec: DatasetSpec) -> TaskData:
+    """Read features and target for the spec's task (inferred when ``spec.task`` is None).
+
+    Rows with a missing target are dropped.
+
+    Raises:
+        SchemaError: Bad table, columns, target, or a target that does not fit the task.
+    """
+    task = spec.task or infer_task(con, spec.table, spec.target)[0]
+    if task == "binary":
+        x, y, classes, features = load_xy(con, spec)
+        return TaskData(x, y, "binary", list(classes), features)
+    features = resolve_features(con, spec)
+    frame = read_table(con, spec.table, [*features, spec.target])
+    frame = frame[frame[spec.target].notna()].reset_index(drop=True)
+    if task == "regression":
+        y = pd.to_numeric(frame[spec.target], errors="coerce")
+        if y.isna().any():
+            raise SchemaError(
+                f"'{spec.target}' has {int(y.isna().sum())} non-numeric values; a regression "
+                f"target must be numeric. Choose multiclass, or clean the column."
+            )
+        return TaskData(frame[features], y.to_numpy(np.float64), task, [], features)
+    labels = frame[spec.target].map(_label)
+    classes = sorted(labels.unique().tolist())
+    if len(classes) < 3 or len(classes) > MAX_CLASSES:
+        raise SchemaError(
+            f"A multiclass target needs 3–{MAX_CLASSES} labels; '{spec.target}' has "
+            f"{len(classes)}. Use binary for two labels."
+        )
+    y = pd.Categorical(labels, categories=classes).codes.astype(np.int32)
+    return TaskData(frame[features], y, task, classes, features)
+
+
 def resolve_features(con, spec: DatasetSpec) -> list[str]:
     """The feature columns a spec selects, in table order.
 
@@ -196,14 +285,16 @@ class Splits:
     test: np.ndarray
 
 
-def split_indices(y: np.ndarray, test_size: float, valid_size: float, seed: int) -> Splits:
-    """Stratified split of row positions.
+def split_indices(y: np.ndarray, test_size: float, valid_size: float, seed: int,
+                  stratify: bool = True) -> Splits:
+    """Stratified split of row positions (plain random split when ``stratify`` is False).
 
     Args:
-        y: Target of shape (n_rows,).
+        y: Target of shape (n_rows,): class indices when stratified.
         test_size: Fraction of rows for the test split.
         valid_size: Fraction of rows for validation.
         seed: Random seed.
+        stratify: Keep class shares equal across splits (classification).
 
     Returns:
         :class:`Splits` with disjoint, sorted positions covering every row.
@@ -214,10 +305,17 @@ def split_indices(y: np.ndarray, test_size: float, valid_size: float, seed: int)
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
-    counts = np.bincount(y, minlength=2)
+    if not stratify:
+        if len(y) < 20:
+            raise SchemaError(f"Only {len(y)} rows; at least 20 are needed to train and test.")
+        rest, test = train_test_split(idx, test_size=test_size, random_state=seed)
+        train, valid = train_test_split(rest, test_size=valid_size / (1.0 - test_size),
+                                        random_state=seed)
+        return Splits(np.sort(train), np.sort(valid), np.sort(test))
+    counts = np.bincount(y)
     if counts.min() < 5:
         raise SchemaError(
-            f"The positive or negative class has only {counts.min()} rows; at least 5 of each are "
+            f"A class of the target has only {counts.min()} rows; at least 5 of each class are "
             f"needed to split into train, validation and test. Load more data."
         )
     rest, test = train_test_split(idx, test_size=test_size, stratify=y, random_state=seed)
@@ -242,6 +340,7 @@ class TabularPreprocessor:
         categories_: ``{column: [level, ...]}`` learned on train.
         feature_names_out_: Encoded feature names, length n_encoded.
         source_columns_: Source column of each encoded feature, length n_encoded.
+        blocks_: ``(start, end, is_numeric)`` encoded range of each source column, in order.
     """
 
     def __init__(self, max_categories: int = MAX_CATEGORIES) -> None:
@@ -278,8 +377,9 @@ class TabularPreprocessor:
         return s.map(lambda v: "(missing)" if pd.isna(v) else _label(v))
 
     def _build_names(self) -> None:
-        names, sources = [], []
+        names, sources, blocks = [], [], []
         for col in self.columns_:
+            start = len(names)
             if col in self.numeric_:
                 names.append(col)
                 sources.append(col)
@@ -287,8 +387,20 @@ class TabularPreprocessor:
                 levels = [*self.categories_[col], "(other)"]
                 names.extend(f"{col}={lv}" for lv in levels)
                 sources.extend([col] * len(levels))
+            blocks.append((start, len(names), col in self.numeric_))
         self.feature_names_out_ = names
         self.source_columns_ = sources
+        self.blocks_ = blocks
+
+    @property
+    def numeric_indices_(self) -> list[int]:
+        """Encoded column index of each numeric source column."""
+        return [s for s, _, numeric in self.blocks_ if numeric]
+
+    @property
+    def categorical_blocks_(self) -> list[tuple[int, int]]:
+        """``(start, end)`` encoded range of each categorical source column's one-hot block."""
+        return [(s, e) for s, e, numeric in self.blocks_ if not numeric]
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Encode rows with the learned values.

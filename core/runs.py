@@ -119,9 +119,9 @@ def _write_files(folder: Path, art: RunArtifacts) -> None:
     if hasattr(art.model, "save") and hasattr(art.model, "layers"):
         art.model.save(folder / "model.keras")
     else:
-        import joblib  # our own freshly fitted estimator; never loaded from an upload
+        import skops.io  # a pickle-free format: loading checks every type against a list
 
-        joblib.dump(art.model, folder / "model.joblib")
+        skops.io.dump(art.model, folder / "model.skops")
 
 
 class Run:
@@ -154,10 +154,10 @@ class Run:
         if keras_path.exists():
             import keras
 
-            return keras.saving.load_model(keras_path, safe_mode=True, compile=False)
-        import joblib
+            import models.layers  # noqa: F401  registers LiftLab's custom layers
 
-        return joblib.load(self.folder / "model.joblib")
+            return keras.saving.load_model(keras_path, safe_mode=True, compile=False)
+        return load_sklearn(self.folder / "model.skops")
 
     @property
     def is_keras(self) -> bool:
@@ -179,22 +179,58 @@ class Run:
         """Per-epoch history (loss, val_loss, …)."""
         return json.loads((self.folder / "history.json").read_text())
 
+    @property
+    def task(self) -> str:
+        """binary, multiclass or regression."""
+        return self.config.get("task", "binary")
+
     def predict_encoded(self, x: np.ndarray) -> np.ndarray:
-        """Positive-class probabilities for encoded rows.
+        """Model output for encoded rows.
 
         Args:
             x: float32 array of shape (n_rows, n_encoded).
 
         Returns:
-            Array of shape (n_rows,) in [0, 1].
+            Binary: positive-class probabilities (n_rows,); multiclass: probabilities
+            (n_rows, n_classes); regression: predictions (n_rows,) in the target's units.
         """
-        if self.is_keras:
-            return np.asarray(self.model.predict(x, batch_size=4096, verbose=0)).reshape(-1)
-        return self.model.predict_proba(x)[:, 1]
+        task = self.task
+        if not self.is_keras:
+            if task == "regression":
+                return self.model.predict(x)
+            p = self.model.predict_proba(x)
+            return p[:, 1] if task == "binary" else p
+        out = np.asarray(self.model.predict(x, batch_size=4096, verbose=0))
+        if task == "multiclass":
+            return out
+        out = out.reshape(-1)
+        scaling = self.config.get("target_scaling")
+        return out * scaling[1] + scaling[0] if scaling else out
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Positive-class probabilities for raw rows of shape (n_rows, n_features)."""
+        """Model output (see :meth:`predict_encoded`) for raw rows (n_rows, n_features)."""
         return self.predict_encoded(self.preprocessor.transform(frame[self.features]))
+
+
+SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+
+
+def load_sklearn(path: Path):
+    """Load a scikit-learn estimator saved with skops, refusing any type outside scikit-learn,
+    NumPy and SciPy (no arbitrary code runs, unlike pickle).
+
+    Raises:
+        RunNotFoundError: The file holds a type that is not trusted.
+    """
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    bad = [t for t in untrusted if not t.startswith(SKOPS_TRUSTED_PREFIXES)]
+    if bad:
+        raise RunNotFoundError(
+            f"The model file {path.name} contains types LiftLab does not load: {', '.join(bad)}."
+        )
+    return skops.io.load(path, trusted=untrusted)
 
 
 def run_folder(settings: Settings, run_id: str) -> Path:

@@ -7,12 +7,19 @@ from dataclasses import asdict, dataclass, fields
 from core.errors import SchemaError, TrainingError
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
-MODELS = ("mlp", "logreg", "hgb")
+KERAS_MODELS = ("mlp", "wide_deep", "ft_transformer")
+MODELS = (*KERAS_MODELS, "logreg", "hgb")
 MODEL_LABELS = {
     "mlp": "DNN (Keras MLP)",
-    "logreg": "Logistic regression (scikit-learn)",
+    "wide_deep": "Wide & deep (Keras)",
+    "ft_transformer": "Tabular Transformer (FT-Transformer, Keras)",
+    "logreg": "Logistic / ridge regression (scikit-learn)",
     "hgb": "Histogram gradient boosting (scikit-learn)",
 }
+TASKS = ("binary", "multiclass", "regression")
+OPTIMIZERS = ("adam", "adamw", "adagrad", "rmsprop", "sgd")
+LOSSES = ("auto", "binary_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "huber")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class DatasetSpec:
         test_size: Fraction of rows held out for the test split, in (0, 0.5].
         valid_size: Fraction of rows for validation (early stopping), in (0, 0.5].
         seed: Seed of the stratified split.
+        task: ``binary``, ``multiclass`` or ``regression``; None infers it from the target.
     """
 
     table: str
@@ -39,8 +47,12 @@ class DatasetSpec:
     test_size: float = 0.2
     valid_size: float = 0.1
     seed: int = 42
+    task: str | None = None
 
     def __post_init__(self) -> None:
+        if self.task is not None and self.task not in TASKS:
+            raise SchemaError(f"task must be one of {', '.join(TASKS)} (or None to infer); "
+                              f"got {self.task!r}.")
         for name in ("test_size", "valid_size"):
             value = getattr(self, name)
             if not 0.0 < value <= 0.5:
@@ -54,20 +66,29 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Model family and its hyper-parameters.
+    """Model family, architecture and training hyper-parameters.
 
     Attributes:
-        model: ``"mlp"`` (Keras DNN), ``"logreg"`` or ``"hgb"`` (scikit-learn baselines).
-        hidden_units: Units of each hidden layer of the MLP, e.g. ``(128, 64)``.
+        model: ``mlp`` (Keras DNN), ``wide_deep``, ``ft_transformer``, or the scikit-learn
+            baselines ``logreg`` and ``hgb``.
+        hidden_units: Units of each hidden layer (MLP, deep part of wide & deep).
         activation: Hidden-layer activation, one of relu, tanh, sigmoid, gelu.
         dropout: Dropout rate after each hidden layer, in [0, 0.9].
-        learning_rate: Adam learning rate, in (0, 1].
+        learning_rate: Initial learning rate, in (0, 1].
         epochs: Maximum training epochs, 1–1000.
         batch_size: Mini-batch size, 8–65536.
         early_stopping: Stop when validation loss has not improved for ``patience`` epochs and
             restore the best weights.
         patience: Epochs without improvement before stopping.
         class_weight: ``"balanced"`` to weight classes by inverse frequency, or ``"none"``.
+        optimizer: adam, adamw, adagrad, rmsprop or sgd (momentum 0.9).
+        lr_schedule: ``constant`` or ``cosine`` (cosine decay over all training steps).
+        loss: ``auto`` (the task's cross-entropy, or MSE for regression), or a named loss.
+        batch_norm: Batch normalisation in the MLP's hidden layers.
+        l2: L2 penalty on the MLP's hidden kernels, in [0, 1].
+        d_token: FT-Transformer token size (divisible by ``n_heads``).
+        n_blocks: FT-Transformer blocks, 1–8.
+        n_heads: FT-Transformer attention heads.
     """
 
     model: str = "mlp"
@@ -80,6 +101,14 @@ class ModelConfig:
     early_stopping: bool = True
     patience: int = 4
     class_weight: str = "none"
+    optimizer: str = "adam"
+    lr_schedule: str = "constant"
+    loss: str = "auto"
+    batch_norm: bool = False
+    l2: float = 0.0
+    d_token: int = 32
+    n_blocks: int = 2
+    n_heads: int = 4
 
     def __post_init__(self) -> None:
         checks = [
@@ -91,14 +120,45 @@ class ModelConfig:
             ("batch_size", 8 <= self.batch_size <= 65536, "an integer in [8, 65536]"),
             ("patience", 1 <= self.patience <= 100, "an integer in [1, 100]"),
             ("class_weight", self.class_weight in ("none", "balanced"), "'none' or 'balanced'"),
-            ("hidden_units", len(self.hidden_units) >= 1
+            ("hidden_units", 1 <= len(self.hidden_units) <= 8
              and all(1 <= u <= 4096 for u in self.hidden_units), "1–8 layers of 1–4096 units"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
+            ("lr_schedule", self.lr_schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+            ("loss", self.loss in LOSSES, f"one of {', '.join(LOSSES)}"),
+            ("l2", 0.0 <= self.l2 <= 1.0, "in [0, 1]"),
+            ("n_blocks", 1 <= self.n_blocks <= 8, "an integer in [1, 8]"),
+            ("d_token", 4 <= self.d_token <= 512 and self.d_token % self.n_heads == 0,
+             "in [4, 512] and divisible by n_heads"),
         ]
         for name, ok, allowed in checks:
             if not ok:
                 raise TrainingError(
                     f"{name} must be {allowed}; got {getattr(self, name)!r}."
                 )
+
+    @property
+    def is_keras(self) -> bool:
+        """Whether the model is a Keras network (trained in epochs)."""
+        return self.model in KERAS_MODELS
+
+    def resolved_loss(self, task: str) -> str:
+        """The loss used for ``task``.
+
+        Raises:
+            TrainingError: The chosen loss does not fit the task.
+        """
+        default = {"binary": "binary_crossentropy",
+                   "multiclass": "sparse_categorical_crossentropy", "regression": "mse"}[task]
+        if self.loss == "auto":
+            return default
+        allowed = {"binary": ("binary_crossentropy",),
+                   "multiclass": ("sparse_categorical_crossentropy",),
+                   "regression": ("mse", "mae", "huber")}[task]
+        if self.loss not in allowed:
+            raise TrainingError(
+                f"loss '{self.loss}' does not fit a {task} task; use one of {', '.join(allowed)}."
+            )
+        return self.loss
 
 
 def to_dict(obj) -> dict:

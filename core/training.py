@@ -17,10 +17,10 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import TrainingError
-from core.features import TabularPreprocessor, load_xy, split_indices
-from core.metrics import evaluate_binary, to_jsonable
+from core.features import TabularPreprocessor, TaskData, load_task_data, split_indices
 from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
 from core.specs import DatasetSpec, ModelConfig, to_dict
+from core.task_metrics import headline_metrics
 from core.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,29 @@ class TrainResult:
     Attributes:
         run_id: Id of the saved run.
         config: The run's config.json content.
-        metrics: The run's metrics.json content (test split, threshold 0.5).
+        metrics: The run's metrics.json content (test split; threshold 0.5 for binary).
     """
 
     run_id: str
     config: dict
     metrics: dict
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Encoded arrays of one split for fitting.
+
+    Attributes:
+        x_train: float32 (n_train, n_encoded).
+        y_train: (n_train,) targets (standardised for regression networks).
+        x_valid: float32 (n_valid, n_encoded).
+        y_valid: (n_valid,) targets, same scale as ``y_train``.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
 
 
 def _emit(progress: Progress | None, **event) -> None:
@@ -72,31 +89,83 @@ def _keras_callback(progress, should_stop, epochs):
     return _Bridge()
 
 
-def _class_weight(y: np.ndarray, mode: str) -> dict | None:
+def class_weights(y: np.ndarray, mode: str) -> dict | None:
+    """Inverse-frequency class weights (``n / (k · n_c)``, as scikit-learn's "balanced")."""
     if mode != "balanced":
         return None
-    counts = np.bincount(y, minlength=2)
-    return {k: float(len(y) / (2 * counts[k])) for k in (0, 1)}
+    counts = np.bincount(y)
+    return {k: float(len(y) / (len(counts) * c)) for k, c in enumerate(counts) if c}
 
 
-def _fit_keras(cfg: ModelConfig, data, seed, progress, should_stop) -> tuple[object, list[dict]]:
+def build_network(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int):
+    """Build the uncompiled Keras network a config names, for the preprocessor's layout."""
+    from models import tabular
+
+    n = len(pre.feature_names_out_)
+    if cfg.model == "mlp":
+        return tabular.build_mlp(n, cfg.hidden_units, cfg.activation, cfg.dropout, cfg.batch_norm,
+                                 cfg.l2, task, n_classes)
+    if cfg.model == "wide_deep":
+        return tabular.build_wide_deep(n, pre.categorical_blocks_, pre.numeric_indices_,
+                                       cfg.hidden_units, cfg.activation, cfg.dropout, task,
+                                       n_classes)
+    blocks = [(s, e) for s, e, _ in pre.blocks_]
+    return tabular.build_ft_transformer(n, blocks, cfg.d_token, cfg.n_blocks, cfg.n_heads,
+                                        cfg.dropout, task, n_classes)
+
+
+def _learning_rate(cfg: ModelConfig, steps: int):
     import keras
 
-    from models.tabular import build_mlp
+    if cfg.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(steps, 1))
+    return cfg.learning_rate
 
-    keras.utils.set_random_seed(seed)
+
+def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int,
+              data: FitData, seed: int, progress: Progress | None = None,
+              should_stop: Callable[[], bool] | None = None, strategy=None):
+    """Build, compile and fit a Keras network with early stopping on validation loss.
+
+    Args:
+        cfg: Model configuration.
+        pre: The fitted preprocessor (gives the input layout).
+        task: binary, multiclass or regression.
+        n_classes: Number of classes (multiclass).
+        data: Encoded train/validation arrays.
+        seed: Seed for weights, dropout and shuffling (``keras.utils.set_random_seed``).
+        progress: Epoch events.
+        should_stop: Polled every batch; True stops training.
+        strategy: A ``tf.distribute`` strategy; default from :func:`core.device.training_strategy`.
+
+    Returns:
+        ``(model, history)`` where history is one dict of logs per epoch.
+
+    Raises:
+        TrainingError: The loss became NaN or infinite.
+    """
+    import keras
+
+    from core.device import training_strategy
+    from models.tabular import compile_model, make_optimizer
+
     keras.backend.clear_session()
-    x_tr, y_tr, x_va, y_va = data
-    model = build_mlp(x_tr.shape[1], cfg.hidden_units, cfg.activation, cfg.dropout,
-                      cfg.learning_rate)
+    keras.utils.set_random_seed(seed)
+    strategy = strategy or training_strategy()
+    steps = cfg.epochs * int(np.ceil(len(data.x_train) / cfg.batch_size))
+    with strategy.scope():
+        model = build_network(cfg, pre, task, n_classes)
+        compile_model(model, task, cfg.resolved_loss(task),
+                      make_optimizer(cfg.optimizer, _learning_rate(cfg, steps)))
     callbacks = [_keras_callback(progress, should_stop, cfg.epochs),
                  keras.callbacks.TerminateOnNaN()]
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=cfg.patience, restore_best_weights=True))
-    hist = model.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=cfg.epochs,
-                     batch_size=cfg.batch_size, verbose=0, callbacks=callbacks,
-                     class_weight=_class_weight(y_tr, cfg.class_weight))
+    weights = class_weights(data.y_train, cfg.class_weight) if task != "regression" else None
+    hist = model.fit(data.x_train, data.y_train, validation_data=(data.x_valid, data.y_valid),
+                     epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0,
+                     callbacks=callbacks, class_weight=weights)
     history = [{k: float(v[i]) for k, v in hist.history.items()}
                for i in range(len(hist.history.get("loss", [])))]
     if any(not np.isfinite(h.get("loss", 0.0)) for h in history):
@@ -107,39 +176,57 @@ def _fit_keras(cfg: ModelConfig, data, seed, progress, should_stop) -> tuple[obj
     return model, history
 
 
-def _fit_baseline(cfg: ModelConfig, data, seed, progress) -> tuple[object, list[dict]]:
+def fit_baseline(cfg: ModelConfig, task: str, data: FitData, seed: int,
+                 progress: Progress | None = None):
+    """Fit a scikit-learn baseline on the training split. Returns ``(model, [])``."""
     from models.baselines import build_baseline
 
-    x_tr, y_tr, _, _ = data
-    model = build_baseline(cfg.model, seed,
-                           "balanced" if cfg.class_weight == "balanced" else None)
-    _emit(progress, stage="fit", message=f"Fitting {cfg.model} on {len(y_tr):,} rows")
-    model.fit(x_tr, y_tr)
+    weight = "balanced" if cfg.class_weight == "balanced" and task != "regression" else None
+    model = build_baseline(cfg.model, seed, weight, task)
+    _emit(progress, stage="fit", message=f"Fitting {cfg.model} on {len(data.y_train):,} rows")
+    model.fit(data.x_train, data.y_train)
     return model, []
 
 
-def _predict(model, x: np.ndarray) -> np.ndarray:
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba(x)[:, 1]
-    return np.asarray(model.predict(x, batch_size=4096, verbose=0)).reshape(-1)
+def predict_raw(model, x: np.ndarray, task: str) -> np.ndarray:
+    """Model output: (n,) positive-class probability (binary), (n, k) probabilities
+    (multiclass) or (n,) predictions on the training scale (regression)."""
+    if hasattr(model, "predict_proba") and task != "regression":
+        p = model.predict_proba(x)
+        return p[:, 1] if task == "binary" else p
+    out = np.asarray(model.predict(x, batch_size=4096, verbose=0) if hasattr(model, "layers")
+                     else model.predict(x))
+    return out if task == "multiclass" else out.reshape(-1)
+
+
+def _target_scaling(task: str, cfg: ModelConfig, y_train: np.ndarray) -> list[float] | None:
+    if task != "regression" or not cfg.is_keras:
+        return None
+    std = float(np.std(y_train)) or 1.0
+    return [float(np.mean(y_train)), std]
+
+
+def _scale(y: np.ndarray, scaling: list[float] | None) -> np.ndarray:
+    return y if scaling is None else (y - scaling[0]) / scaling[1]
 
 
 def train(
     settings: Settings, spec: DatasetSpec, cfg: ModelConfig,
     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Train one binary classifier and save it as a run.
+    """Train one model and save it as a run.
 
-    Steps: read the table (short connection), stratified split (``spec.seed``), fit the
-    :class:`~core.features.TabularPreprocessor` on train only, fit the model (Keras MLP with
-    early stopping on validation loss, or a scikit-learn baseline), score the test split, save.
+    Steps: read the table (short connection), split (stratified for classification,
+    ``spec.seed``), fit the :class:`~core.features.TabularPreprocessor` on train only, fit the
+    model (Keras network with early stopping on validation loss, or a scikit-learn baseline),
+    score the test split, save.
 
     Args:
         settings: Workspace settings.
-        spec: Table, target, positive class, features and split.
+        spec: Table, target, positive class, features, split and task (None infers it).
         cfg: Model family and hyper-parameters.
         progress: Called with dicts: ``{"stage": "load"|"fit"|"epoch"|"save"|"done", ...}``;
-            epoch events carry ``epoch``, ``epochs`` and ``logs`` (loss, val_loss, auc …).
+            epoch events carry ``epoch``, ``epochs`` and ``logs`` (loss, val_loss, …).
         should_stop: Polled every batch; returning True cancels the run.
 
     Returns:
@@ -153,66 +240,73 @@ def train(
     started = time.perf_counter()
     _emit(progress, stage="load", message=f"Reading table {spec.table}")
     with connect(settings) as con:
-        x_raw, y, classes, features = load_xy(con, spec)
-    splits = split_indices(y, spec.test_size, spec.valid_size, spec.seed)
-    pre = TabularPreprocessor().fit(x_raw.iloc[splits.train])
-    enc = {k: pre.transform(x_raw.iloc[getattr(splits, k)]) for k in ("train", "valid", "test")}
-    data = (enc["train"], y[splits.train], enc["valid"], y[splits.valid])
+        data = load_task_data(con, spec)
+    splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
+                           stratify=data.task != "regression")
+    pre = TabularPreprocessor().fit(data.x.iloc[splits.train])
+    enc = {k: pre.transform(data.x.iloc[getattr(splits, k)]) for k in ("train", "valid", "test")}
+    scaling = _target_scaling(data.task, cfg, data.y[splits.train])
+    fit_data = FitData(enc["train"], _scale(data.y[splits.train], scaling), enc["valid"],
+                       _scale(data.y[splits.valid], scaling))
     device = _device_label(cfg)
     _emit(progress, stage="fit", message=f"Training {cfg.model} on {device}")
-    if cfg.model == "mlp":
-        model, history = _fit_keras(cfg, data, spec.seed, progress, should_stop)
+    if cfg.is_keras:
+        model, history = fit_keras(cfg, pre, data.task, len(data.classes), fit_data, spec.seed,
+                                   progress, should_stop)
     else:
-        model, history = _fit_baseline(cfg, data, spec.seed, progress)
+        model, history = fit_baseline(cfg, data.task, fit_data, spec.seed, progress)
     if should_stop is not None and should_stop():
         raise TrainingCancelled("Training was cancelled; no run was saved.")
-    scores = _predict(model, enc["test"])
-    y_test = y[splits.test]
-    report = evaluate_binary(y_test, scores, 0.5)
+    out = predict_raw(model, enc["test"], data.task)
+    if scaling is not None:
+        out = out * scaling[1] + scaling[0]
+    y_test = data.y[splits.test]
+    metrics = headline_metrics(data.task, y_test, out)
     run_id = new_run_id(cfg.model)
-    config = {
-        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="seconds"),
-        "task": "binary", "model": cfg.model, "spec": to_dict(spec), "model_config": to_dict(cfg),
-        "positive_class": classes[1], "negative_class": classes[0], "features": features, "device": device,
-        "rows": {"table": int(len(y)), "train": int(len(splits.train)),
-                 "valid": int(len(splits.valid)), "test": int(len(splits.test))},
-        "positive_rate_train": float(y[splits.train].mean()),
-        "encoded_features": len(pre.feature_names_out_),
-        "epochs_run": len(history), "duration_s": round(time.perf_counter() - started, 2),
-    }
-    metrics = {"threshold": 0.5, "metrics": to_jsonable(report.metrics),
-               "confusion": report.confusion, "notes": report.notes + _sanity(scores),
-               "cv": None}
+    config = _run_config(run_id, spec, cfg, data, splits, pre, history, device, scaling, started)
     _emit(progress, stage="save", message="Saving run")
     rng = np.random.default_rng(spec.seed)
     bg_idx = rng.choice(splits.train, size=min(BACKGROUND_ROWS, len(splits.train)), replace=False)
-    test_frame = x_raw.iloc[splits.test].reset_index(drop=True).assign(
-        **{LABEL_COL: y_test, SCORE_COL: scores.astype(np.float64)})
-    save_run(settings, RunArtifacts(run_id, config, metrics, pre, model, test_frame,
-                                    x_raw.iloc[np.sort(bg_idx)].reset_index(drop=True), history))
+    save_run(settings, RunArtifacts(run_id, config, metrics, pre, model,
+                                    test_frame(data.x.iloc[splits.test], y_test, out, data.task),
+                                    data.x.iloc[np.sort(bg_idx)].reset_index(drop=True), history))
     _emit(progress, stage="done", run_id=run_id)
     return TrainResult(run_id, config, metrics)
 
 
+def test_frame(x: pd.DataFrame, y: np.ndarray, out: np.ndarray, task: str) -> pd.DataFrame:
+    """Raw test rows plus ``__label`` and ``__score`` (and ``__proba_k`` for multiclass).
+
+    ``__score`` is the positive-class probability (binary), the top class's probability
+    (multiclass) or the prediction (regression).
+    """
+    frame = x.reset_index(drop=True).assign(**{LABEL_COL: y})
+    if task == "multiclass":
+        probas = {f"__proba_{k}": out[:, k].astype(np.float64) for k in range(out.shape[1])}
+        return frame.assign(**probas, **{SCORE_COL: out.max(axis=1).astype(np.float64)})
+    return frame.assign(**{SCORE_COL: np.asarray(out, dtype=np.float64)})
+
+
+def _run_config(run_id, spec, cfg, data: TaskData, splits, pre, history, device, scaling,
+                started) -> dict:
+    binary = data.task == "binary"
+    return {
+        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="seconds"),
+        "task": data.task, "model": cfg.model, "spec": to_dict(spec), "model_config": to_dict(cfg),
+        "positive_class": data.classes[1] if binary else None,
+        "negative_class": data.classes[0] if binary else None,
+        "classes": data.classes, "features": data.features, "device": device,
+        "rows": {"table": int(len(data.y)), "train": int(len(splits.train)),
+                 "valid": int(len(splits.valid)), "test": int(len(splits.test))},
+        "positive_rate_train": float(data.y[splits.train].mean()) if binary else None,
+        "target_scaling": scaling, "encoded_features": len(pre.feature_names_out_),
+        "epochs_run": len(history), "duration_s": round(time.perf_counter() - started, 2),
+    }
+
+
 def _device_label(cfg: ModelConfig) -> str:
-    if cfg.model != "mlp":
+    if not cfg.is_keras:
         return "CPU (scikit-learn)"
     from core.device import detect_devices
 
     return detect_devices().label
-
-
-def _sanity(scores: np.ndarray) -> list[str]:
-    notes = []
-    predicted_pos = float((scores >= 0.5).mean())
-    if predicted_pos in (0.0, 1.0):
-        which = "negative" if predicted_pos == 0.0 else "positive"
-        notes.append(
-            f"At threshold 0.5 the model predicts every test row as {which}. Rank-based numbers "
-            f"(ROC-AUC, lift) still hold; pick a threshold on the Evaluate page, or train with "
-            f"class weights."
-        )
-    if float(np.std(scores)) < 1e-6:
-        notes.append("All scores are identical: the model learned nothing useful.")
-    return notes
-

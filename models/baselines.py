@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+BASELINES = ("logreg", "hgb")
 
-def build_baseline(name: str, seed: int = 42, class_weight: str | None = None):
-    """Create an unfitted scikit-learn classifier.
+
+def build_baseline(name: str, seed: int = 42, class_weight: str | None = None,
+                   task: str = "binary"):
+    """Create an unfitted scikit-learn estimator.
 
     Args:
-        name: ``"logreg"`` (L2 logistic regression, lbfgs) or ``"hgb"``
-            (``HistGradientBoostingClassifier`` with early stopping).
+        name: ``"logreg"`` (L2 logistic regression, lbfgs; ridge regression for a regression
+            task) or ``"hgb"`` (``HistGradientBoostingClassifier``/``Regressor``).
         seed: Random seed.
-        class_weight: ``"balanced"`` or None.
+        class_weight: ``"balanced"`` or None (classification only).
+        task: ``binary``, ``multiclass`` or ``regression``.
 
     Returns:
-        An estimator with ``fit(X, y)`` and ``predict_proba(X)``; X of shape
-        (n_samples, n_features), y of shape (n_samples,) with values 0/1.
+        An estimator with ``fit(X, y)`` and ``predict`` (plus ``predict_proba`` for
+        classification); X of shape (n_samples, n_features).
 
     Raises:
         ValueError: Unknown name.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
 
+    regression = task == "regression"
     if name == "logreg":
+        if regression:
+            return Ridge(alpha=1.0)
         return LogisticRegression(max_iter=2000, C=1.0, class_weight=class_weight)
     if name == "hgb":
+        if regression:
+            return HistGradientBoostingRegressor(random_state=seed)
         return HistGradientBoostingClassifier(random_state=seed, class_weight=class_weight)
-    raise ValueError(f"Unknown baseline '{name}'; expected 'logreg' or 'hgb'.")
+    raise ValueError(f"Unknown baseline '{name}'; expected one of {', '.join(BASELINES)}.")

@@ -76,8 +76,8 @@ def test_bad_inputs_refused_without_a_run(bank_ws):
     before = len(list_runs(s))
     with pytest.raises(SchemaError, match="no column"):
         train(s, DatasetSpec("bank", "nope"), ModelConfig(model="logreg"))
-    with pytest.raises(SchemaError, match="classes"):
-        train(s, DatasetSpec("bank", "job"), ModelConfig(model="logreg"))
+    with pytest.raises(SchemaError, match="12 classes"):
+        train(s, DatasetSpec("bank", "job", task="binary"), ModelConfig(model="logreg"))
     with pytest.raises(SchemaError, match="no table"):
         train(s, DatasetSpec("missing", "y"), ModelConfig(model="logreg"))
     with pytest.raises(TrainingError, match="dropout"):

@@ -1,0 +1,61 @@
+"""Headline test metrics per task, stored in each run's metrics.json (via scikit-learn)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.metrics import evaluate_binary, to_jsonable
+
+
+def _sanity(scores: np.ndarray) -> list[str]:
+    notes = []
+    predicted_pos = float((scores >= 0.5).mean())
+    if predicted_pos in (0.0, 1.0):
+        which = "negative" if predicted_pos == 0.0 else "positive"
+        notes.append(
+            f"At threshold 0.5 the model predicts every test row as {which}. Rank-based numbers "
+            f"(ROC-AUC, lift) still hold; pick a threshold on the Evaluate page, or train with "
+            f"class weights."
+        )
+    if float(np.std(scores)) < 1e-6:
+        notes.append("All scores are identical: the model learned nothing useful.")
+    return notes
+
+
+def headline_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict:
+    """Metrics of a test split in the run's metrics.json shape.
+
+    Args:
+        task: binary, multiclass or regression.
+        y: True targets of shape (n,): 0/1, class index or value.
+        out: Model output: (n,) probability, (n, k) probabilities, or (n,) prediction.
+
+    Returns:
+        ``{"threshold", "metrics", "confusion", "notes", "cv"}``; binary metrics are accuracy,
+        precision, recall, specificity, F1, ROC-AUC, PR-AUC at threshold 0.5; multiclass:
+        accuracy, macro/weighted F1, log loss; regression: MAE, RMSE, R².
+    """
+    from sklearn import metrics as skm
+
+    if task == "binary":
+        rep = evaluate_binary(y, out, 0.5)
+        return {"threshold": 0.5, "metrics": to_jsonable(rep.metrics), "confusion": rep.confusion,
+                "notes": rep.notes + _sanity(out), "cv": None}
+    if task == "multiclass":
+        pred = out.argmax(axis=1)
+        k = out.shape[1]
+        values = {
+            "accuracy": skm.accuracy_score(y, pred),
+            "f1_macro": skm.f1_score(y, pred, average="macro"),
+            "f1_weighted": skm.f1_score(y, pred, average="weighted"),
+            "log_loss": skm.log_loss(y, out, labels=list(range(k))),
+        }
+        confusion = skm.confusion_matrix(y, pred, labels=list(range(k))).tolist()
+        notes = [] if len(np.unique(pred)) > 1 else ["The model predicts a single class."]
+        return {"threshold": None, "metrics": to_jsonable(values), "confusion": confusion,
+                "notes": notes, "cv": None}
+    values = {"mae": skm.mean_absolute_error(y, out),
+              "rmse": float(np.sqrt(skm.mean_squared_error(y, out))),
+              "r2": skm.r2_score(y, out)}
+    return {"threshold": None, "metrics": to_jsonable(values), "confusion": None, "notes": [],
+            "cv": None}
