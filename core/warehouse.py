@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS {META_SCHEMA}.runs (
 CREATE TABLE IF NOT EXISTS {META_SCHEMA}.jobs (
     job_id VARCHAR PRIMARY KEY, kind VARCHAR, state VARCHAR, created_at TIMESTAMP,
     updated_at TIMESTAMP, run_id VARCHAR, message VARCHAR);
+CREATE TABLE IF NOT EXISTS {META_SCHEMA}.personal (
+    table_name VARCHAR, column_name VARCHAR, action VARCHAR, param DOUBLE,
+    PRIMARY KEY (table_name, column_name));
+CREATE TABLE IF NOT EXISTS {META_SCHEMA}.recipes (
+    name VARCHAR PRIMARY KEY, created_at TIMESTAMP, source_table VARCHAR, recipe_json VARCHAR);
 """
 
 
@@ -61,24 +66,54 @@ def quote_ident(name: str) -> str:
 _LOCK_PID = re.compile(r"PID (\d+)")
 
 
-def _open(settings: Settings) -> duckdb.DuckDBPyConnection:
+def _busy(err: Exception) -> bool:
+    """Whether ``err`` means another holder has the file: another process's lock, or (in this
+    process) a connection opened with a different configuration, e.g. the read-only SQL sandbox."""
+    text = str(err).lower()
+    return ("lock" in text and isinstance(err, duckdb.IOException)) or (
+        isinstance(err, duckdb.ConnectionException) and "different configuration" in text)
+
+
+def open_database(settings: Settings, read_only: bool = False,
+                  config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file, waiting up to ``lock_timeout_s`` while another holder has it.
+
+    Args:
+        settings: Workspace settings.
+        read_only: Open read-only (the file must exist).
+        config: DuckDB configuration options (e.g. ``enable_external_access``).
+
+    Returns:
+        A new connection; the caller closes it.
+
+    Raises:
+        WorkspaceBusyError: Another process (or a differently configured connection of this
+            process) kept the file past ``lock_timeout_s``.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + settings.lock_timeout_s
     while True:
         try:
-            return duckdb.connect(str(settings.warehouse_path))
-        except duckdb.IOException as err:
-            if "lock" not in str(err).lower():
+            return duckdb.connect(str(settings.warehouse_path), read_only=read_only,
+                                  config=config or {})
+        except (duckdb.IOException, duckdb.ConnectionException) as err:
+            if not _busy(err):
                 raise
             if time.monotonic() >= deadline:
                 pid = _LOCK_PID.search(str(err))
                 holder = f"process {pid.group(1)}" if pid else "another process"
+                if isinstance(err, duckdb.ConnectionException):
+                    holder = "a long query in this app (SQL console)"
                 raise WorkspaceBusyError(
                     f"The data directory {settings.data_dir} is in use by {holder} (a LiftLab app "
-                    f"or command still writing). Wait for it to finish and try again, or use "
+                    f"or command still working). Wait for it to finish and try again, or use "
                     f"another --data-dir."
                 ) from err
             time.sleep(0.2)
+
+
+def _open(settings: Settings) -> duckdb.DuckDBPyConnection:
+    return open_database(settings)
 
 
 @contextlib.contextmanager
