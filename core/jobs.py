@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from core.warehouse import META_SCHEMA, connect
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("queued", "running")
+Work = Callable[[Callable[[dict], None], Callable[[], bool]], str]
 
 
 @dataclass
@@ -33,7 +35,7 @@ class JobState:
 
     Attributes:
         job_id: Unique id.
-        kind: ``"train"``.
+        kind: ``"train"`` or ``"recommend"``.
         label: What is being done, e.g. ``"mlp on bank (target y)"``.
         state: queued, running, done, failed, cancelled or interrupted.
         message: Latest progress or error message.
@@ -89,13 +91,34 @@ class JobManager:
         Returns:
             The job id.
         """
-        job = JobState(uuid.uuid4().hex[:12], "train", f"{cfg.model} on {spec.table} (target {spec.target})",
-                       epochs=cfg.epochs if cfg.model == "mlp" else 0)
+        def work(progress, should_stop) -> str:
+            from core.training import train
+
+            return train(self.settings, spec, cfg, progress, should_stop).run_id
+
+        return self.submit("train", f"{cfg.model} on {spec.table} (target {spec.target})", work,
+                           epochs=cfg.epochs if cfg.model == "mlp" else 0)
+
+    def submit(self, kind: str, label: str, work: Work, epochs: int = 0) -> str:
+        """Queue any long task (e.g. a next-item recommender) on the same worker.
+
+        Args:
+            kind: What it is, e.g. ``"recommend"``.
+            label: One line for the UI.
+            work: Called as ``work(progress, should_stop)``; returns the saved run id. Progress
+                events are those of :func:`core.training.train` (``stage``, ``message``, and for
+                epochs ``epoch``, ``epochs``, ``logs``).
+            epochs: Planned epochs (0 when not epoch-based).
+
+        Returns:
+            The job id.
+        """
+        job = JobState(uuid.uuid4().hex[:12], kind, label, epochs=epochs)
         with self._lock:
             self._jobs[job.job_id] = job
             self._cancel[job.job_id] = threading.Event()
         self._record(job)
-        self._pool.submit(self._run_training, job.job_id, spec, cfg)
+        self._pool.submit(self._run, job.job_id, work)
         return job.job_id
 
     def get(self, job_id: str) -> JobState | None:
@@ -150,13 +173,12 @@ class JobManager:
                 job.epoch = event["epoch"]
                 job.history.append(event["logs"])
                 loss = event["logs"].get("val_loss", event["logs"].get("loss", float("nan")))
-                job.message = f"Epoch {event['epoch']}/{event['epochs']} · validation loss {loss:.4f}"
+                job.message = event.get("message") or (
+                    f"Epoch {event['epoch']}/{event['epochs']} · validation loss {loss:.4f}")
         elif "message" in event:
             self._update(job_id, message=event["message"])
 
-    def _run_training(self, job_id: str, spec: DatasetSpec, cfg: ModelConfig) -> None:
-        from core.training import train
-
+    def _run(self, job_id: str, work: Work) -> None:
         stop = self._cancel[job_id]
         if stop.is_set():
             self._update(job_id, state="cancelled", message="Cancelled before it started.",
@@ -164,15 +186,14 @@ class JobManager:
             return
         self._update(job_id, state="running", started_at=time.time(), message="Starting")
         try:
-            result = train(self.settings, spec, cfg, lambda e: self._on_progress(job_id, e),
-                           stop.is_set)
-            self._update(job_id, state="done", run_id=result.run_id, finished_at=time.time(),
-                         message=f"Finished: run {result.run_id}")
+            run_id = work(lambda e: self._on_progress(job_id, e), stop.is_set)
+            self._update(job_id, state="done", run_id=run_id, finished_at=time.time(),
+                         message=f"Finished: run {run_id}")
         except AppError as err:
             state = "cancelled" if stop.is_set() else "failed"
             self._update(job_id, state=state, message=str(err), finished_at=time.time())
         except Exception as err:  # a bug: keep the server alive, show it, log the traceback
-            log.exception("training job %s crashed", job_id)
+            log.exception("job %s crashed", job_id)
             self._update(job_id, state="failed", finished_at=time.time(),
                          message=f"Unexpected error ({type(err).__name__}: {err}). This is a bug.")
 

@@ -18,25 +18,37 @@ log = logging.getLogger(__name__)
 
 SAMPLE_FILE = "bank-additional-full.csv"
 SAMPLE_TABLE = "bank_marketing"
+RETAIL_SAMPLE_FILE = "online_retail.parquet"
+RETAIL_SAMPLE_TABLE = "online_retail"
+# (file in data/samples, table, bookkeeping key): each is loaded once per workspace
+SAMPLES = ((SAMPLE_FILE, SAMPLE_TABLE, "sample_loaded"),
+           (RETAIL_SAMPLE_FILE, RETAIL_SAMPLE_TABLE, "sample_loaded_online_retail"))
 
 
 def ensure_sample(settings: Settings) -> str | None:
-    """Load the shipped bank-marketing sample once per workspace.
+    """Load the shipped samples (bank marketing, Online Retail) once per workspace.
 
-    The sample is loaded on the very first start only; if the analyst deletes the table later it
-    is not re-created.
+    Each sample is loaded the first time a workspace starts without it having been loaded; if
+    the analyst deletes the table later it is not re-created.
 
     Returns:
-        The sample's table name when it was loaded now, else None.
+        The first sample table loaded now, else None.
     """
-    path = SAMPLES_DIR / SAMPLE_FILE
-    if not settings.load_sample or not path.exists():
+    if not settings.load_sample:
+        return None
+    loaded = [_load_sample_once(settings, *sample) for sample in SAMPLES]
+    return next((table for table in loaded if table), None)
+
+
+def _load_sample_once(settings: Settings, filename: str, table: str, key: str) -> str | None:
+    path = SAMPLES_DIR / filename
+    if not path.exists():
         return None
     with connect(settings) as con:
-        if get_meta(con, "sample_loaded"):
+        if get_meta(con, key):
             return None
-        report = ingest_file(con, path, IngestOptions(table=SAMPLE_TABLE, if_exists="replace"))
-        set_meta(con, "sample_loaded", report.table)
+        report = ingest_file(con, path, IngestOptions(table=table, if_exists="replace"))
+        set_meta(con, key, report.table)
     log.info("loaded sample %s", report.table)
     return report.table
 
