@@ -44,7 +44,8 @@ def cmd_ingest(args, settings) -> dict:
 
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
     opts = IngestOptions(table=args.table, encoding=args.encoding, delimiter=delimiter,
-                         sheet=args.sheet, if_exists="replace" if args.replace else "keep_both")
+                         sheet=args.sheet, if_exists="replace" if args.replace else "keep_both",
+                         unknown_as_missing=args.unknown_as_missing)
     with connect(settings) as con:
         report = ingest_file(con, args.path, opts, workdir=None)
     d = report.to_dict()
@@ -59,6 +60,14 @@ def cmd_tables(args, settings) -> dict:
     with connect(settings) as con:
         return {"tables": [{"table": t.table, "rows": t.rows, "columns": t.columns,
                             "source": t.source} for t in list_tables(con)]}
+
+
+def cmd_sql(args, settings) -> dict:
+    from core.sql import run_query
+
+    result = run_query(settings, args.query, limit=args.limit)
+    return {"columns": result.columns, "rows": [list(r) for r in result.rows],
+            "truncated": result.truncated, "notes": list(result.notes)}
 
 
 def cmd_train(args, settings) -> dict:
@@ -167,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--encoding")
     s.add_argument("--delimiter")
     s.add_argument("--replace", action="store_true", help="replace a table of the same name")
+    s.add_argument("--unknown-as-missing", action="store_true",
+                   help="also read 'unknown' as a missing value")
     sub.add_parser("tables", help="list tables")
+    s = sub.add_parser("sql", help="run one read-only SELECT in the sandbox (no files, no writes)")
+    s.add_argument("query")
+    s.add_argument("--limit", type=int, default=1000, help="row cap (default 1000)")
     s = sub.add_parser("train", help="train a model and save a run")
     s.add_argument("--table")
     s.add_argument("--target")
@@ -203,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "train": cmd_train,
+COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql": cmd_sql,
+            "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate}
 
