@@ -11,9 +11,10 @@ turns it into one time-ordered item sequence per user:
 3. items with fewer than ``min_item`` events are dropped, then users with fewer than ``min_user``
    events (one pass each, in that order);
 4. each user keeps the most recent ``max_len`` events;
-5. events are ordered by time, ties broken by the item value ascending (many events share a
-   timestamp: a whole basket, or films rated in the same second), so the order never depends on
-   how the table happens to be stored.
+5. events are ordered by time; ties (many events share a timestamp: a whole basket, or films
+   rated in the same second) keep the order in which the table records them — its row order,
+   e.g. Online Retail's line order within an invoice. Raw tables are never rewritten, so this
+   order is stable: the same table always gives the same sequences.
 
 Items are numbered 1..n_items in ascending item order; 0 is reserved for padding.
 :func:`leave_last_out` then holds out each user's last item for test and the one before for
@@ -207,20 +208,23 @@ def _events_sql(cols: EventColumns, opts: SequenceOptions) -> tuple[str, list]:
     sql = f"""
     WITH base AS (
         SELECT CAST({quote_ident(cols.user)} AS VARCHAR) AS user_id, {quote_ident(cols.item)} AS item,
-               {quote_ident(cols.time)} AS ts, {_value_expr(cols)} AS value, {name} AS name
+               {quote_ident(cols.time)} AS ts, {_value_expr(cols)} AS value, {name} AS name,
+               rowid AS row_pos
         FROM {quote_ident(cols.table)} WHERE {' AND '.join(where)}),
     events AS (
-        SELECT user_id, item, ts, sum(value) AS value, min(name) AS name
+        SELECT user_id, item, ts, sum(value) AS value, min(name) AS name,
+               min(row_pos) AS row_pos
         FROM base GROUP BY user_id, item, ts),
     item_ok AS (SELECT item FROM events GROUP BY item HAVING count(*) >= ?),
     user_ok AS (
         SELECT user_id FROM events WHERE item IN (SELECT item FROM item_ok)
         GROUP BY user_id HAVING count(*) >= ?),
     ranked AS (
-        SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, item DESC) AS recent
+        SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, row_pos DESC)
+                  AS recent
         FROM events
         WHERE item IN (SELECT item FROM item_ok) AND user_id IN (SELECT user_id FROM user_ok))
-    SELECT user_id, item, ts, value, name FROM ranked WHERE recent <= ?"""
+    SELECT user_id, item, ts, value, name, row_pos FROM ranked WHERE recent <= ?"""
     return sql, [*params, opts.min_item, opts.min_user, opts.max_len]
 
 
@@ -271,7 +275,7 @@ def _collect(con: duckdb.DuckDBPyConnection, cols: EventColumns, opts: SequenceO
         "SELECT e.user_id, CAST(i.idx AS INTEGER) AS idx FROM _rec_events e JOIN "
         "(SELECT item, row_number() OVER (ORDER BY item) AS idx FROM "
         "(SELECT DISTINCT item FROM _rec_events)) i USING (item) "
-        "ORDER BY e.user_id, e.ts, e.item"
+        "ORDER BY e.user_id, e.ts, e.row_pos"
     ).fetchnumpy()
     user_col = flat["user_id"].astype(str)
     starts = np.flatnonzero(np.r_[True, user_col[1:] != user_col[:-1]])
