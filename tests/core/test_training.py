@@ -104,3 +104,67 @@ def test_background_job_reports_epochs(bank_ws):
                     "NULL, 'x')")
     assert mark_interrupted(s) == 1
     assert {j["job_id"]: j for j in recent_jobs(s)}["dead"]["state"] == "interrupted"
+
+
+def test_multiclass_run_matches_sklearn(bank_ws):
+    from sklearn.metrics import accuracy_score, log_loss
+
+    s, _ = bank_ws
+    r = train(s, DatasetSpec("bank", "marital", exclude=("duration",)), ModelConfig(model="logreg"))
+    run = load_run(s, r.run_id)
+    assert run.task == "multiclass" and run.config["classes"] == [
+        "divorced", "married", "single", "unknown"]
+    t = run.test_frame
+    proba = t[[f"__proba_{k}" for k in range(4)]].to_numpy()
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert r.metrics["metrics"]["accuracy"] == pytest.approx(
+        accuracy_score(t[LABEL_COL], proba.argmax(axis=1)))
+    assert r.metrics["metrics"]["log_loss"] == pytest.approx(
+        log_loss(t[LABEL_COL], proba, labels=[0, 1, 2, 3]))
+    assert np.allclose(run.predict(t), proba, atol=1e-6)
+
+
+def test_regression_network_rescales_target(bank_ws):
+    from sklearn.metrics import r2_score
+
+    s, _ = bank_ws
+    r = train(s, DatasetSpec("bank", "age", exclude=("duration",)),
+              ModelConfig(hidden_units=(16,), epochs=3))
+    run = load_run(s, r.run_id)
+    assert run.task == "regression" and run.config["target_scaling"][0] == pytest.approx(40, abs=3)
+    t = run.test_frame
+    assert r.metrics["metrics"]["r2"] == pytest.approx(r2_score(t[LABEL_COL], t[SCORE_COL]))
+    assert 20 < t[SCORE_COL].mean() < 60  # predictions are in years, not standardised units
+    assert np.allclose(run.predict(t), t[SCORE_COL], atol=1e-3)
+
+
+def test_cross_validation_keeps_out_of_fold_scores(bank_ws):
+    from sklearn.metrics import roc_auc_score
+
+    from core.cv import cross_validate
+
+    s, _ = bank_ws
+    cv = cross_validate(s, DatasetSpec("bank", "y", exclude=("duration",)),
+                        ModelConfig(model="logreg"), k=3)
+    assert cv["k"] == 3 and len(cv["folds"]) == 3
+    oof = cv["oof"]
+    assert len(oof) == 6000 and oof["row"].tolist() == list(range(6000))
+    aucs = [roc_auc_score(g["label"], g["score"]) for _, g in oof.groupby("fold")]
+    assert cv["roc_auc_mean"] == pytest.approx(np.mean(aucs))
+    assert cv["roc_auc_std"] == pytest.approx(np.std(aucs, ddof=1))
+
+
+def test_tuning_lists_trials_and_trains_the_best(bank_ws):
+    from core.tuning import tune
+
+    s, _ = bank_ws
+    result = tune(s, DatasetSpec("bank", "y", exclude=("duration",)),
+                  ModelConfig(epochs=2, batch_size=512), n_trials=3, timeout_s=120)
+    tuning = load_run(s, result.run_id).config["tuning"]
+    assert len(tuning["trials"]) == 3 and tuning["direction"] == "maximize"
+    best = max(tuning["trials"], key=lambda t: t["value"])
+    assert best["params"] == tuning["best_params"]
+    units = load_run(s, result.run_id).config["model_config"]["hidden_units"]
+    assert len(units) == tuning["best_params"]["n_layers"]
+    with pytest.raises(TrainingError, match="Keras models"):
+        tune(s, DatasetSpec("bank", "y"), ModelConfig(model="hgb"), n_trials=1)
