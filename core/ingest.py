@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MISSING_MARKERS", "UNKNOWN_MARKERS", "SUPPORTED", "ColumnReport", "EncodingUncertainError",
     "FilePreview", "IngestOptions", "IngestReport", "clean_column_names", "default_table_name",
-    "detect_encoding", "excel_sheets", "ingest_bytes", "ingest_file", "inspect_file",
-    "planned_table_name",
+    "detect_encoding", "excel_sheets", "file_kind", "ingest_bytes", "ingest_file", "inspect_file",
+    "load_report", "planned_table_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,21 @@ def planned_table_name(con: duckdb.DuckDBPyConnection, filename: str,
     return name, table_exists(con, name)
 
 
+def load_report(con: duckdb.DuckDBPyConnection, table: str) -> dict | None:
+    """The ingest report stored for a table (as :meth:`IngestReport.to_dict`), or None.
+
+    Args:
+        con: Open warehouse connection.
+        table: Table name.
+
+    Returns:
+        The report, or None for tables not loaded from a file (e.g. prepared tables).
+    """
+    row = con.execute(f"SELECT report_json FROM {META_SCHEMA}.catalog WHERE table_name = ?",
+                      [table]).fetchone()
+    return json.loads(row[0]) if row and row[0] else None
+
+
 # ---------------------------------------------------------------- planning
 
 
@@ -223,6 +238,15 @@ def _suffix(path: Path, source_name: str) -> str:
             f"Supported: {', '.join(SUPPORTED)}. Export the data as CSV or Parquet."
         )
     return suffix
+
+
+def file_kind(filename: str) -> str:
+    """``"text"``, ``"excel"``, ``"parquet"`` or ``"json"`` from a file name's extension.
+
+    Raises:
+        IngestError: Unsupported extension.
+    """
+    return _kind(_suffix(Path(filename), filename))
 
 
 def _kind(suffix: str) -> str:
@@ -455,7 +479,7 @@ def _preview_rows(con, plan: Plan, limit: int = 20) -> pd.DataFrame:
     return frame
 
 
-def inspect_file(con: duckdb.DuckDBPyConnection, path: str | Path, source_name: str | None = None,
+def inspect_file(path: str | Path, source_name: str | None = None,
                  options: IngestOptions | None = None) -> FilePreview:
     """Detect encoding, separator, header and sheets, and read the first rows, without loading.
 
@@ -464,7 +488,6 @@ def inspect_file(con: duckdb.DuckDBPyConnection, path: str | Path, source_name: 
     candidate instead of raising.
 
     Args:
-        con: Any DuckDB connection (nothing is written).
         path: The file.
         source_name: The name the analyst knows the file by.
         options: Choices already made (encoding, delimiter, sheet, header).
@@ -478,7 +501,8 @@ def inspect_file(con: duckdb.DuckDBPyConnection, path: str | Path, source_name: 
     options = options or IngestOptions()
     path = Path(path)
     suffix = _suffix(path, source_name or path.name)
-    with tempfile.TemporaryDirectory() as tmp_name:
+    con = duckdb.connect()  # in memory: a preview never touches the warehouse
+    with con, tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if suffix in EXCEL_SUFFIXES or suffix in PARQUET_SUFFIXES or suffix in JSON_SUFFIXES:
             plan = _plan(con, path, suffix, options, tmp)

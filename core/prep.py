@@ -130,9 +130,13 @@ def fit_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe) -> Fi
     rel = Rel(f"SELECT * FROM {quote_ident(table)}")
     params = []
     for step in recipe.steps:
-        learned = fit_step(con, rel, step)
-        params.append(learned)
-        rel = apply_step(rel, step, learned, rel.columns(con))
+        try:
+            learned = fit_step(con, rel, step)
+            params.append(learned)
+            rel = apply_step(rel, step, learned, rel.columns(con))
+        except duckdb.Error as err:
+            raise SchemaError(f"Step '{step.label()}' does not fit the data: "
+                              f"{str(err).splitlines()[0]}.") from err
     source = [c for c, _ in table_columns(con, table)]
     return FittedRecipe(recipe, tuple(params), table, _needs(recipe.steps, source))
 

@@ -318,11 +318,13 @@ def _apply_bin(rel: Rel, step: Step, params: dict, cols) -> Rel:
     return rel.wrap(", ".join(["*"] + added))
 
 
-def _numeric_exprs(rel: Rel, step: Step, params: dict) -> dict[str, str]:
+def _numeric_exprs(rel: Rel, step: Step, params: dict, types: dict[str, str]) -> dict[str, str]:
     exprs = {}
     for c in step.columns:
         q = _q(c)
-        if step.kind == "impute":
+        if step.kind == "impute" and step.method == "constant":
+            exprs[c] = f"COALESCE({q}, CAST({rel.bind(str(params[c]))} AS {types[c]}))"
+        elif step.kind == "impute":
             exprs[c] = f"COALESCE({q}, {rel.bind(params[c])})"
         elif step.kind == "clip":
             lo, hi = params[c]
@@ -362,4 +364,4 @@ def apply_step(rel: Rel, step: Step, params: dict, cols: list[tuple[str, str]]) 
         return _apply_date_parts(rel, step, cols)
     if step.kind == "bin":
         return _apply_bin(rel, step, params, cols)
-    return _replace_cols(rel, cols, _numeric_exprs(rel, step, params))
+    return _replace_cols(rel, cols, _numeric_exprs(rel, step, params, dict(cols)))
