@@ -10,6 +10,7 @@ data_dir = page_setup()
 
 pages = [
     st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
+    st.Page("pages/prepare.py", title="Prepare", icon=":material/cleaning_services:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/target:"),
     st.Page("pages/explain.py", title="Explain", icon=":material/manage_search:"),
