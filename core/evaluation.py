@@ -1,0 +1,424 @@
+"""A run's evaluation, computed once: curves, calibration, deciles, threshold policies, segments.
+
+:func:`evaluate_scores` does every threshold-independent computation on a scored evaluation set
+once (one sort, then cumulative counts), so cutting it at any threshold with
+:meth:`BinaryEvaluation.at` is a binary search plus a few multinomial draws, instant on a million
+rows. Threshold policies (:func:`choose_threshold`) and per-segment tables
+(:class:`SegmentTables`) reuse the same cumulative counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.errors import SchemaError
+from core.metrics import (
+    MetricsReport,
+    ThresholdTable,
+    evaluate_binary,
+    ranking_ci,
+    ranking_metrics,
+    threshold_ci,
+    threshold_metrics,
+)
+
+POLICIES = ("best_f1", "recall", "precision", "top_k", "cost")
+CURVE_POINTS = 2000
+
+
+def _thin(n: int, points: int = CURVE_POINTS) -> np.ndarray:
+    """Indices of at most ``points`` evenly spaced positions of ``range(n)``, ends included."""
+    if n <= points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, points).round().astype(int))
+
+
+def counts_at(table: ThresholdTable, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives for ``score >= t`` at many thresholds at once.
+
+    Args:
+        table: The evaluation set's :class:`ThresholdTable`.
+        thresholds: Thresholds of shape (n_thresholds,).
+
+    Returns:
+        ``(tp, fp)``, each of shape (n_thresholds,).
+    """
+    k = np.searchsorted(-table.thresholds, -np.asarray(thresholds, dtype=float), side="right")
+    tp = np.where(k > 0, table.tp[np.maximum(k - 1, 0)], 0)
+    fp = np.where(k > 0, table.fp[np.maximum(k - 1, 0)], 0)
+    return tp, fp
+
+
+def _rates(tp, fp, n_pos: int) -> dict[str, np.ndarray]:
+    tp, fp = np.asarray(tp, dtype=float), np.asarray(fp, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        recall = tp / n_pos if n_pos else np.full_like(tp, np.nan)
+        f1 = np.where(tp + fp + n_pos > 0, 2 * tp / (tp + fp + n_pos), np.nan)
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def curves_from_table(table: ThresholdTable) -> dict[str, dict[str, np.ndarray]]:
+    """ROC and precision-recall points from cumulative counts (one point per distinct score).
+
+    Equal to scikit-learn's ``roc_curve(drop_intermediate=False)`` and
+    ``precision_recall_curve`` (in reverse order), thinned to at most ``CURVE_POINTS`` points.
+
+    Returns:
+        ``{"roc": {"fpr", "tpr", "thresholds"}, "pr": {"precision", "recall", "thresholds"}}``.
+    """
+    keep = _thin(table.thresholds.size)
+    tp, fp, thr = table.tp[keep], table.fp[keep], table.thresholds[keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        roc = {"fpr": np.r_[0.0, fp / table.n_neg] if table.n_neg else np.r_[0.0, 0 * fp],
+               "tpr": np.r_[0.0, tp / table.n_pos] if table.n_pos else np.r_[0.0, 0 * tp],
+               "thresholds": np.r_[np.inf, thr]}
+    rates = _rates(tp, fp, table.n_pos)
+    pr = {"precision": np.r_[1.0, rates["precision"]], "recall": np.r_[0.0, rates["recall"]],
+          "thresholds": np.r_[np.inf, thr]}
+    return {"roc": roc, "pr": pr}
+
+
+def calibration_bins(y: np.ndarray, s: np.ndarray, n_bins: int = 10,
+                     strategy: str = "quantile") -> dict[str, np.ndarray]:
+    """Reliability curve: mean score and observed positive rate per score bin.
+
+    Bins as scikit-learn's ``calibration_curve`` (Niculescu-Mizil & Caruana, 2005), plus the
+    row count of each bin and the expected calibration error.
+
+    Args:
+        y: 0/1 labels of shape (n_samples,).
+        s: Scores in [0, 1] of shape (n_samples,).
+        n_bins: Bins.
+        strategy: ``"quantile"`` (equal counts) or ``"uniform"`` (equal widths).
+
+    Returns:
+        ``prob_pred``, ``prob_true``, ``count`` (non-empty bins only) and ``ece`` (a float:
+        count-weighted mean of |prob_true − prob_pred|).
+    """
+    if strategy == "quantile":
+        edges = np.percentile(s, np.linspace(0, 100, n_bins + 1))
+    else:
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ids = np.searchsorted(edges[1:-1], s)
+    count = np.bincount(ids, minlength=n_bins)
+    sums = np.bincount(ids, weights=s, minlength=n_bins)
+    trues = np.bincount(ids, weights=y, minlength=n_bins)
+    nz = count > 0
+    pred, true = sums[nz] / count[nz], trues[nz] / count[nz]
+    ece = float(np.sum(count[nz] * np.abs(true - pred)) / max(count.sum(), 1))
+    return {"prob_pred": pred, "prob_true": true, "count": count[nz], "ece": ece}
+
+
+def score_histogram(y: np.ndarray, s: np.ndarray, bins: int = 40) -> dict[str, np.ndarray]:
+    """Counts of scores per bin for each class (``edges`` (bins+1,), ``pos``, ``neg`` (bins,))."""
+    lo, hi = (0.0, 1.0) if s.min() >= 0 and s.max() <= 1 else (float(s.min()), float(s.max()))
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
+    return {"edges": edges, "pos": np.histogram(s[y == 1], edges)[0],
+            "neg": np.histogram(s[y == 0], edges)[0]}
+
+
+def decile_table(y: np.ndarray, s: np.ndarray, groups: int = 10) -> pd.DataFrame:
+    """Gains and lift by score decile, best scores first (stable sort for ties).
+
+    Args:
+        y: 0/1 labels of shape (n_samples,).
+        s: Scores of shape (n_samples,).
+        groups: Number of equal-size groups (10 = deciles).
+
+    Returns:
+        One row per group: ``decile``, ``rows``, ``positives``, ``response_rate``,
+        ``lift`` (group rate ÷ base rate), ``cum_share`` (rows contacted so far), ``cum_gain``
+        (share of all positives reached), ``cum_lift`` and ``perfect_gain`` (a perfect model).
+    """
+    order = np.argsort(-s, kind="mergesort")
+    parts = np.array_split(y[order], groups)
+    rows = np.array([p.size for p in parts])
+    pos = np.array([int(p.sum()) for p in parts])
+    n, total = y.size, max(int(y.sum()), 1)
+    base = total / n
+    cum_rows = np.cumsum(rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({
+            "decile": np.arange(1, len(parts) + 1), "rows": rows, "positives": pos,
+            "response_rate": pos / np.maximum(rows, 1), "lift": pos / np.maximum(rows, 1) / base,
+            "cum_share": cum_rows / n, "cum_gain": np.cumsum(pos) / total,
+            "cum_lift": (np.cumsum(pos) / total) / (cum_rows / n),
+            "perfect_gain": np.minimum(cum_rows / total, 1.0),
+        })
+
+
+@dataclass(frozen=True)
+class BinaryEvaluation:
+    """Everything threshold-independent about a scored binary evaluation set, computed once.
+
+    Attributes:
+        y: 0/1 labels, shape (n,).
+        s: Scores, shape (n,).
+        positive: Name of the positive class (the one the analyst chose).
+        negative: Name of the negative class.
+        table: Cumulative counts per distinct score.
+        ranking: ROC-AUC, PR-AUC, log loss, Brier (None = undefined).
+        ranking_ci: Bootstrap 95% intervals of ROC-AUC and PR-AUC.
+        curves: ROC and precision-recall points (:func:`curves_from_table`).
+        sweep: ``threshold`` (101 points in [0, 1]), ``precision``, ``recall``, ``f1``.
+        calibration: :func:`calibration_bins` output.
+        histogram: :func:`score_histogram` output.
+        deciles: :func:`decile_table` output.
+        base_rate: Share of positives.
+    """
+
+    y: np.ndarray
+    s: np.ndarray
+    positive: str
+    negative: str
+    table: ThresholdTable
+    ranking: dict
+    ranking_ci: dict
+    curves: dict
+    sweep: dict
+    calibration: dict
+    histogram: dict
+    deciles: pd.DataFrame
+    base_rate: float
+
+    def at(self, threshold: float, n_boot: int = 2000, seed: int = 0) -> MetricsReport:
+        """Every metric at a threshold, with bootstrap 95% intervals (instant)."""
+        rep = evaluate_binary(self.y, self.s, threshold, self.table, self.ranking,
+                              self.positive, self.negative)
+        ci = {**self.ranking_ci, **threshold_ci(np.asarray(rep.confusion), n_boot, seed)}
+        return MetricsReport(rep.threshold, rep.metrics, rep.confusion, rep.notes, ci)
+
+    def point(self, threshold: float) -> dict[str, float]:
+        """The threshold's position on the charts: ``fpr``, ``tpr`` (= recall), ``precision``."""
+        (tn, fp), (fn, tp) = self.table.confusion(threshold).tolist()
+        return {"fpr": fp / (fp + tn) if fp + tn else 0.0, "tpr": tp / (tp + fn) if tp + fn else 0.0,
+                "precision": tp / (tp + fp) if tp + fp else 1.0}
+
+
+def evaluate_scores(y: np.ndarray, s: np.ndarray, positive: str = "positive",
+                    negative: str = "negative", n_boot: int = 200, seed: int = 0) -> BinaryEvaluation:
+    """Precompute a binary evaluation once (about a second on a million rows).
+
+    Args:
+        y: 0/1 labels of shape (n_samples,).
+        s: Positive-class scores of shape (n_samples,).
+        positive: Name of the positive class.
+        negative: Name of the negative class.
+        n_boot: Bootstrap resamples for the ROC-AUC / PR-AUC intervals.
+        seed: Bootstrap seed.
+
+    Returns:
+        The :class:`BinaryEvaluation`.
+    """
+    table = ThresholdTable.build(y, s)
+    y = np.asarray(y).astype(np.int8).ravel()
+    s = np.asarray(s, dtype=np.float64).ravel()
+    grid = np.linspace(0.0, 1.0, 101)
+    tp, fp = counts_at(table, grid)
+    probability = s.min() >= 0 and s.max() <= 1
+    return BinaryEvaluation(
+        y=y, s=s, positive=positive, negative=negative, table=table,
+        ranking=ranking_metrics(y, s), ranking_ci=ranking_ci(table, n_boot, seed),
+        curves=curves_from_table(table), sweep={"threshold": grid, **_rates(tp, fp, table.n_pos)},
+        calibration=calibration_bins(y, s) if probability else {},
+        histogram=score_histogram(y, s), deciles=decile_table(y, s),
+        base_rate=float(y.mean()),
+    )
+
+
+@dataclass(frozen=True)
+class ThresholdPolicy:
+    """A rule that picks the decision threshold for the analyst.
+
+    Attributes:
+        kind: ``best_f1``; ``recall`` or ``precision`` (reach ``target``); ``top_k`` (flag the
+            best-scored ``target`` share, in (0, 1]); ``cost`` (lowest ``cost_fp × FP +
+            cost_fn × FN``).
+        target: Target recall / precision / share, in (0, 1].
+        cost_fp: Cost of one false positive (>= 0).
+        cost_fn: Cost of one false negative (>= 0).
+    """
+
+    kind: str = "best_f1"
+    target: float | None = None
+    cost_fp: float = 1.0
+    cost_fn: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in POLICIES:
+            raise SchemaError(f"policy must be one of {', '.join(POLICIES)}; got {self.kind!r}.")
+        if self.kind in ("recall", "precision", "top_k") and not (
+                self.target is not None and 0.0 < self.target <= 1.0):
+            raise SchemaError(f"The {self.kind} policy needs a target in (0, 1], e.g. 0.8; "
+                              f"got {self.target!r}.")
+        if self.cost_fp < 0 or self.cost_fn < 0 or self.cost_fp + self.cost_fn == 0:
+            raise SchemaError(f"Costs must be >= 0 and not both 0; got false positive "
+                              f"{self.cost_fp}, false negative {self.cost_fn}.")
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    """The threshold a policy picked, and why.
+
+    Attributes:
+        threshold: Scores ``>=`` this are predicted positive.
+        explanation: One plain-language sentence.
+        flagged: Rows predicted positive at that threshold.
+        expected_cost: ``cost_fp × FP + cost_fn × FN`` (cost policy only, else None).
+    """
+
+    threshold: float
+    explanation: str
+    flagged: int
+    expected_cost: float | None = None
+
+
+def _pick(table: ThresholdTable, policy: ThresholdPolicy) -> tuple[int, float | None]:
+    """Index into ``table.thresholds`` (-1 = flag nobody) chosen by the policy."""
+    tp, fp = table.tp.astype(float), table.fp.astype(float)
+    rates = _rates(tp, fp, table.n_pos)
+    if policy.kind == "best_f1":
+        return int(np.nanargmax(rates["f1"])) if table.n_pos else 0, None
+    if policy.kind == "recall":
+        ok = np.flatnonzero(rates["recall"] >= policy.target - 1e-12)
+        return (int(ok[0]) if ok.size else table.thresholds.size - 1), None
+    if policy.kind == "precision":
+        ok = np.flatnonzero(rates["precision"] >= policy.target - 1e-12)
+        if not ok.size:
+            best = np.nanmax(rates["precision"]) if table.n_pos else 0.0
+            raise SchemaError(f"No threshold reaches precision {policy.target:.0%} on this "
+                              f"evaluation set (the highest is {best:.1%}). Lower the target.")
+        return int(ok[-1]), None
+    if policy.kind == "top_k":
+        want = int(np.ceil(policy.target * (table.n_pos + table.n_neg) - 1e-9))
+        return int(np.searchsorted(tp + fp, max(want, 1), side="left")), None
+    cost = np.r_[policy.cost_fn * table.n_pos,
+                 policy.cost_fp * fp + policy.cost_fn * (table.n_pos - tp)]
+    best = int(np.argmin(cost))
+    return best - 1, float(cost[best])
+
+
+def choose_threshold(table: ThresholdTable, policy: ThresholdPolicy) -> PolicyChoice:
+    """Pick the threshold a policy asks for.
+
+    ``best_f1`` maximises F1; ``recall`` takes the highest threshold whose recall reaches the
+    target (so precision is as high as it can be); ``precision`` the lowest threshold whose
+    precision reaches it (so recall is as high as it can be); ``top_k`` the threshold that flags
+    the best-scored share (ties at the cut are all flagged); ``cost`` minimises
+    ``cost_fp × FP + cost_fn × FN`` (flagging nobody included).
+
+    Args:
+        table: The evaluation set's :class:`ThresholdTable`.
+        policy: The rule.
+
+    Returns:
+        The :class:`PolicyChoice`.
+
+    Raises:
+        SchemaError: The precision target cannot be reached.
+    """
+    k, cost = _pick(table, policy)
+    if k < 0:
+        t = float(np.nextafter(table.thresholds[0], np.inf))
+        conf = table.confusion(t)
+    else:
+        t = float(table.thresholds[k])
+        conf = table.confusion(t)
+    m = threshold_metrics(conf)
+    flagged = int(conf[0, 1] + conf[1, 1])
+    n = int(conf.sum())
+    return PolicyChoice(t, _explain_choice(policy, t, m, flagged, n, cost), flagged, cost)
+
+
+def _pct(v: float | None) -> str:
+    return "undefined" if v is None else f"{v:.1%}"
+
+
+def _explain_choice(policy, t, m, flagged, n, cost) -> str:
+    at = f"Threshold {t:.4f} flags {flagged:,} of {n:,} rows ({flagged / max(n, 1):.1%})"
+    tail = f"precision {_pct(m['precision'])}, recall {_pct(m['recall'])}, F1 {_pct(m['f1'])}"
+    if policy.kind == "best_f1":
+        return f"{at}: the highest F1 on the evaluation set ({tail})."
+    if policy.kind == "recall":
+        return f"{at}: the highest threshold that reaches recall {policy.target:.0%} ({tail})."
+    if policy.kind == "precision":
+        return f"{at}: the lowest threshold that keeps precision at {policy.target:.0%} ({tail})."
+    if policy.kind == "top_k":
+        return f"{at}: the best-scored {policy.target:.0%}, ties at the cut included ({tail})."
+    return (f"{at}: the lowest expected cost, {cost:,.2f} with a false positive costing "
+            f"{policy.cost_fp:g} and a false negative {policy.cost_fn:g} ({tail}).")
+
+
+def segment_labels(values: pd.Series, bins: int = 5, max_levels: int = 12) -> pd.Series:
+    """Group a column into segments: quantile bins for numbers, top levels for the rest.
+
+    Args:
+        values: The column, shape (n_samples,).
+        bins: Quantile bins for a numeric column with more than ``bins`` distinct values.
+        max_levels: Most levels kept for other columns; the rest become ``(other)``.
+
+    Returns:
+        Text labels of shape (n_samples,); missing values are ``(missing)``.
+    """
+    v = pd.Series(values).reset_index(drop=True)
+    numeric = pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)
+    if numeric and v.nunique() > bins:
+        cut = pd.qcut(pd.to_numeric(v, errors="coerce"), bins, duplicates="drop")
+        text = cut.map(lambda iv: f"{iv.left:,.4g} – {iv.right:,.4g}").astype(object)
+    else:
+        text = v.map(lambda x: None if pd.isna(x) else str(x)).astype(object)
+        top = text.value_counts().index[:max_levels]
+        text = text.where(text.isin(top) | text.isna(), "(other)")
+    return text.where(text.notna(), "(missing)").astype(str)
+
+
+@dataclass(frozen=True)
+class SegmentTables:
+    """Per-segment cumulative counts of one column, built once, cut at any threshold.
+
+    Attributes:
+        column: The segmenting column.
+        labels: Segment names.
+        tables: One :class:`ThresholdTable` per segment.
+        ranking: ROC-AUC and PR-AUC per segment (None when the segment has one class).
+    """
+
+    column: str
+    labels: list[str]
+    tables: list[ThresholdTable]
+    ranking: list[dict]
+
+    @classmethod
+    def build(cls, y: np.ndarray, s: np.ndarray, values: pd.Series, column: str) -> SegmentTables:
+        """Split the evaluation set by :func:`segment_labels` of ``values``."""
+        labels = segment_labels(values).to_numpy()
+        names, tables, ranking = [], [], []
+        for name in pd.unique(labels):
+            mask = labels == name
+            names.append(str(name))
+            tables.append(ThresholdTable.build(y[mask], s[mask]))
+            r = ranking_metrics(y[mask], s[mask])
+            ranking.append({"roc_auc": r["roc_auc"], "pr_auc": r["pr_auc"]})
+        return cls(column, names, tables, ranking)
+
+    def at(self, threshold: float, sort_by: str = "f1") -> pd.DataFrame:
+        """Metrics per segment at a threshold, worst ``sort_by`` first (undefined last).
+
+        Returns:
+            Columns ``segment``, ``rows``, ``positives``, ``base_rate``, every
+            :func:`~core.metrics.threshold_metrics` key, ``roc_auc`` and ``pr_auc``.
+        """
+        rows = []
+        for name, table, rank in zip(self.labels, self.tables, self.ranking):
+            n = table.n_pos + table.n_neg
+            rows.append({"segment": name, "rows": n, "positives": table.n_pos,
+                         "base_rate": table.n_pos / n if n else None,
+                         **threshold_metrics(table.confusion(threshold)), **rank})
+        df = pd.DataFrame(rows)
+        key = pd.to_numeric(df[sort_by], errors="coerce") if sort_by in df else df["rows"]
+        order = np.lexsort((-df["rows"].to_numpy(), key.fillna(np.inf).to_numpy()))
+        return df.iloc[order].reset_index(drop=True)
