@@ -70,37 +70,62 @@ def cmd_sql(args, settings) -> dict:
             "truncated": result.truncated, "notes": list(result.notes)}
 
 
-def cmd_train(args, settings) -> dict:
+def _train_spec_and_config(args):
     from core.specs import DatasetSpec, ModelConfig, from_dict
-    from core.training import train
 
     if args.config:
-        with open(args.config) as fh:
-            saved = json.load(fh)
-        spec = from_dict(DatasetSpec, saved["spec"])
-        cfg = from_dict(ModelConfig, saved["model_config"])
-    else:
-        if not args.table or not args.target:
-            raise AppError("train needs --table and --target (or --config run.json).")
-        spec = DatasetSpec(table=args.table, target=args.target, positive_class=args.positive,
-                           features=_csv(args.features), exclude=_csv(args.exclude),
-                           seed=args.seed)
-        overrides = {k: v for k, v in {"model": args.model, "epochs": args.epochs,
-                                       "batch_size": args.batch_size}.items() if v is not None}
-        cfg = ModelConfig(**overrides)
+        try:
+            with open(args.config) as fh:
+                saved = json.load(fh)
+            return from_dict(DatasetSpec, saved["spec"]), from_dict(ModelConfig, saved["model_config"])
+        except (OSError, ValueError, KeyError) as err:
+            raise AppError(f"--config {args.config} is not a LiftLab run config.json ({err}).") from err
+    if not args.table or not args.target:
+        raise AppError("train needs --table and --target (or --config run.json).")
+    spec = DatasetSpec(table=args.table, target=args.target, positive_class=args.positive,
+                       features=_csv(args.features), exclude=_csv(args.exclude),
+                       seed=args.seed, task=args.task)
+    units = tuple(int(u) for u in _csv(args.hidden_units)) if args.hidden_units else None
+    overrides = {"model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
+                 "hidden_units": units, "activation": args.activation, "dropout": args.dropout,
+                 "learning_rate": args.learning_rate, "optimizer": args.optimizer,
+                 "loss": args.loss, "class_weight": args.class_weight}
+    return spec, ModelConfig(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def cmd_train(args, settings) -> dict:
+    from core.training import train
+
+    spec, cfg = _train_spec_and_config(args)
 
     def progress(event):
         if event.get("stage") == "epoch":
             logs = event["logs"]
             print(f"epoch {event['epoch']}/{event['epochs']} loss {logs.get('loss', 0):.4f} "
                   f"val_loss {logs.get('val_loss', 0):.4f}", file=sys.stderr)
+        elif event.get("stage") in ("trial", "fold"):
+            print(json.dumps(event), file=sys.stderr)
 
-    result = train(settings, spec, cfg, progress if args.verbose else None)
+    listen = progress if args.verbose else None
+    if args.tune_trials:
+        from core.tuning import tune
+
+        result = tune(settings, spec, cfg, args.tune_trials, args.tune_timeout, listen)
+    else:
+        result = train(settings, spec, cfg, listen)
+    cv = None
+    if args.cv:
+        from core.cv import attach_cv, cross_validate
+
+        cv = attach_cv(settings, result.run_id, cross_validate(settings, spec, cfg, args.cv, listen))
     c = result.config
-    return {"run_id": result.run_id, "task": c["task"], "model": c["model"], "device": c["device"],
-            "positive_class": c["positive_class"], "rows": c["rows"],
-            "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
-            "cv": result.metrics["cv"], "duration_s": c["duration_s"]}
+    out = {"run_id": result.run_id, "task": c["task"], "model": c["model"], "device": c["device"],
+           "positive_class": c["positive_class"], "rows": c["rows"],
+           "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
+           "cv": cv, "duration_s": c["duration_s"]}
+    if "tuning" in c:
+        out["tuning"] = c["tuning"]
+    return out
 
 
 def cmd_runs(args, settings) -> dict:
@@ -261,11 +286,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--positive", help="positive class label (default: yes-like or rarer class)")
     s.add_argument("--exclude", help="comma-separated columns to leave out")
     s.add_argument("--features", help="comma-separated feature columns (default: all others)")
-    s.add_argument("--model", choices=["mlp", "logreg", "hgb"])
+    s.add_argument("--model", choices=["mlp", "wide_deep", "ft_transformer", "logreg", "hgb"])
     s.add_argument("--epochs", type=int)
     s.add_argument("--batch-size", type=int)
     s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--cv", type=int, help="k-fold cross-validation (not available yet)")
+    s.add_argument("--cv", type=int, help="also run k-fold cross-validation (mean ± std, out-of-fold scores)")
+    s.add_argument("--task", choices=["binary", "multiclass", "regression"],
+                   help="default: inferred from the target")
+    s.add_argument("--hidden-units", help="comma-separated units per hidden layer, e.g. 128,64")
+    s.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu"])
+    s.add_argument("--dropout", type=float)
+    s.add_argument("--learning-rate", type=float)
+    s.add_argument("--optimizer", choices=["adam", "adamw", "adagrad", "rmsprop", "sgd"])
+    s.add_argument("--loss", choices=["auto", "binary_crossentropy",
+                                      "sparse_categorical_crossentropy", "mse", "mae", "huber"])
+    s.add_argument("--class-weight", choices=["none", "balanced"])
+    s.add_argument("--tune-trials", type=int, help="Optuna hyper-parameter search with N trials")
+    s.add_argument("--tune-timeout", type=float, default=600.0, help="search budget in seconds")
     s.add_argument("--config", help="config.json of an earlier run, to reproduce it")
     sub.add_parser("runs", help="list runs")
     s = sub.add_parser("evaluate", help="test metrics of a run at a threshold")
@@ -311,8 +348,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
     try:
         args = build_parser().parse_args(argv)
-        if getattr(args, "cv", None):
-            raise AppError("--cv is not available yet; train without it.")
         settings = load_settings(args.data_dir)
         started = time.perf_counter()
         out = COMMANDS[args.command](args, settings)

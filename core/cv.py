@@ -94,3 +94,23 @@ def cross_validate(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, k: i
         summary[f"{name}_std"] = float(values.std(ddof=1)) if values.size > 1 else None
     summary["oof"] = pd.concat(oof, ignore_index=True).sort_values("row", ignore_index=True)
     return summary
+
+
+def attach_cv(settings: Settings, run_id: str, summary: dict) -> dict:
+    """Store a cross-validation summary in a run: ``metrics.json["cv"]`` and ``oof.parquet``.
+
+    Returns:
+        The JSON-ready summary (without the out-of-fold frame).
+    """
+    import json
+
+    folder = settings.runs_dir / run_id
+    summary = dict(summary)
+    summary.pop("oof").to_parquet(folder / "oof.parquet", index=False)
+    path = folder / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["cv"] = summary
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(metrics, indent=2))
+    tmp.replace(path)
+    return summary

@@ -85,3 +85,20 @@ def test_module_entry_point_prints_json(tmp_path):
                        timeout=60)
     assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith("error: ")
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_train_with_cv_and_reproduce_from_config(capsys, bank_ws):
+    s, _ = bank_ws
+    d = str(s.data_dir)
+    code, out, _ = _run(capsys, "--data-dir", d, "train", "--table", "bank", "--target", "y",
+                        "--exclude", "duration", "--model", "hgb", "--cv", "3")
+    assert code == 0 and out["cv"]["k"] == 3 and len(out["cv"]["folds"]) == 3
+    assert 0.6 < out["cv"]["roc_auc_mean"] < 0.9 and out["cv"]["roc_auc_std"] > 0
+    config = s.runs_dir / out["run_id"] / "config.json"
+    assert (s.runs_dir / out["run_id"] / "oof.parquet").exists()
+    code, again, _ = _run(capsys, "--data-dir", d, "train", "--config", str(config))
+    assert code == 0 and again["run_id"] != out["run_id"]
+    assert again["metrics"] == out["metrics"]
+    code, _, err = _run(capsys, "--data-dir", d, "train", "--config", str(CASES / "empty.csv"))
+    assert code == 2 and "not a LiftLab run config" in err
