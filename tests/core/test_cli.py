@@ -63,7 +63,7 @@ def test_path_on_trained_run(capsys, bank_ws):
     code, out, _ = _run(capsys, "--data-dir", d, "simulate", runs["hgb"], "--contact-cost", "5",
                         "--conversion-value", "100", "--fraction", "0.2", "--bootstrap", "100")
     assert code == 0 and out["targeted"] == 240
-    assert out["conversion_lift"] > 1.5 and set(out["ci95"]) == {
+    assert out["conversion_lift"] > 1.5 and set(out["ci95"]) >= {
         "conversions_model", "conversion_lift", "profit_model"}
     assert out["profit_model"] == pytest.approx(out["conversions_model"] * 100 - 240 * 5)
     code, out, _ = _run(capsys, "--data-dir", d, "explain", runs["logreg"], "--rows", "50")
