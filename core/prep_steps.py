@@ -9,6 +9,7 @@ returns a new relation (SQL text plus named, bound parameters). Identifiers go t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import duckdb
 
@@ -148,12 +149,21 @@ def _q(col: str) -> str:
     return quote_ident(col)
 
 
+def _num(col: str) -> str:
+    """A column as DOUBLE, so statistics come back as floats even for DECIMAL columns."""
+    return f"CAST({quote_ident(col)} AS DOUBLE)"
+
+
 def _fit_impute(con, rel, step, types) -> dict:
     if step.method == "constant":
         return {c: step.value for c in step.columns}
-    agg = {"mean": "avg({})", "median": "median({})", "mode": "mode({})"}[step.method]
-    row = rel.one(con, ", ".join(agg.format(_q(c)) for c in step.columns))
-    values = {c: (v if isinstance(v, int | float | str) or v is None else str(v))
+    if step.method == "mode":
+        row = rel.one(con, ", ".join(f"mode({_q(c)})" for c in step.columns))
+    else:
+        agg = "avg" if step.method == "mean" else "median"
+        row = rel.one(con, ", ".join(f"{agg}({_num(c)})" for c in step.columns))
+    values = {c: (v if isinstance(v, int | float | str) or v is None else
+                  float(v) if isinstance(v, Decimal) else str(v))
               for c, v in zip(step.columns, row)}
     empty = [c for c, v in values.items() if v is None]
     if empty:
@@ -166,13 +176,13 @@ def _fit_clip(con, rel, step, types) -> dict:
     for c in step.columns:
         if step.method == "iqr":
             k = float(step.value if step.value not in (None, "") else DEFAULT_VALUE["clip"])
-            q1, q3 = rel.one(con, f"quantile_cont({_q(c)}, 0.25), quantile_cont({_q(c)}, 0.75)")
+            q1, q3 = rel.one(con, f"quantile_cont({_num(c)}, 0.25), quantile_cont({_num(c)}, 0.75)")
             lo, hi = (None, None) if q1 is None else (q1 - k * (q3 - q1), q3 + k * (q3 - q1))
         else:
             q = float(step.value if step.value not in (None, "") else 0.01)
             if not 0 < q < 0.5:
                 raise SchemaError(f"The clip quantile must be between 0 and 0.5; got {q}.")
-            lo, hi = rel.one(con, f"quantile_cont({_q(c)}, $lo), quantile_cont({_q(c)}, $hi)",
+            lo, hi = rel.one(con, f"quantile_cont({_num(c)}, $lo), quantile_cont({_num(c)}, $hi)",
                              {"lo": q, "hi": 1 - q})
         out[c] = [lo, hi]
     return out
@@ -180,7 +190,7 @@ def _fit_clip(con, rel, step, types) -> dict:
 
 def _fit_scale(con, rel, step, types) -> dict:
     aggs = ("avg({0}), stddev_pop({0})" if step.method == "standard" else "min({0}), max({0})")
-    row = rel.one(con, ", ".join(aggs.format(_q(c)) for c in step.columns))
+    row = rel.one(con, ", ".join(aggs.format(_num(c)) for c in step.columns))
     out = {}
     for i, c in enumerate(step.columns):
         a, b = row[2 * i], row[2 * i + 1]
@@ -203,7 +213,7 @@ def _fit_encode(con, rel, step, types) -> dict:
 
 
 def _fit_log(con, rel, step, types) -> dict:
-    row = rel.one(con, ", ".join(f"min({_q(c)})" for c in step.columns))
+    row = rel.one(con, ", ".join(f"min({_num(c)})" for c in step.columns))
     negative = [f"{c} (min {v:g})" for c, v in zip(step.columns, row) if v is not None and v < 0]
     if negative:
         raise SchemaError(f"Log transform needs values >= 0; {', '.join(negative)} "
@@ -219,11 +229,11 @@ def _fit_bin(con, rel, step, types) -> dict:
     out = {}
     for c in step.columns:
         if step.method == "width":
-            lo, hi = rel.one(con, f"min({_q(c)}), max({_q(c)})")
+            lo, hi = rel.one(con, f"min({_num(c)}), max({_num(c)})")
             edges = [] if lo is None else [lo + (hi - lo) * i / n for i in range(1, n)]
         else:
             qs = [i / n for i in range(1, n)]
-            edges = rel.one(con, f"quantile_cont({_q(c)}, $qs)", {"qs": qs})[0] or []
+            edges = rel.one(con, f"quantile_cont({_num(c)}, $qs)", {"qs": qs})[0] or []
         out[c] = sorted({float(e) for e in edges})
     return out
 

@@ -33,6 +33,8 @@ _NAME_HINTS = re.compile(
     r"telephone|fax|address|street|zip|zip_?code|post_?code|postal_?code|ssn|passport|iban|"
     r"account_?number|birth|birth_?date|dob|date_of_birth|ip|ip_address|licen[cs]e|national_?id|"
     r"tax_?id)($|_)|姓名|电话|手机|邮箱|地址|身份证", re.IGNORECASE)
+_ID_NAME = re.compile(r"(^|_)(customer|client|user|member|person|patient|employee|account)?_?id$",
+                      re.IGNORECASE)
 _EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 _PHONE = r"\+?[0-9][0-9 ()./-]{6,18}[0-9]"
 
@@ -112,6 +114,9 @@ def suggest_personal(con: duckdb.DuckDBPyConnection, table: str) -> list[Suggest
         q = quote_ident(name)
         if _NAME_HINTS.search(name) or _NAME_HINTS.search(originals.get(name, "")):
             out.append(Suggestion(name, "its name suggests personal data"))
+            continue
+        if _ID_NAME.search(name):
+            out.append(Suggestion(name, "its name suggests an identifier of a person"))
             continue
         n, distinct, emails, phones = con.execute(
             f"SELECT count({q}), count(DISTINCT {q}), "

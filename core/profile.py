@@ -143,9 +143,10 @@ def _numeric_stats(con, t: str, col: str, kind: str) -> dict:
     if kind == "date":
         lo, hi = con.execute(f"SELECT min({q}), max({q}) FROM {t}").fetchone()
         return {"min": str(lo), "max": str(hi)}
+    x = f"CAST({q} AS DOUBLE)"
     row = con.execute(
-        f"SELECT min({q}), max({q}), avg({q}), stddev_samp({q}), "
-        f"quantile_cont({q}, [0.05, 0.25, 0.5, 0.75, 0.95]) FROM {t}").fetchone()
+        f"SELECT min({x}), max({x}), avg({x}), stddev_samp({x}), "
+        f"quantile_cont({x}, [0.05, 0.25, 0.5, 0.75, 0.95]) FROM {t}").fetchone()
     stats = dict(zip(("min", "max", "mean", "std"), (float(v) if v is not None else None
                                                      for v in row[:4])))
     stats.update(zip(("p05", "p25", "p50", "p75", "p95"), row[4] or [None] * 5))
