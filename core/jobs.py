@@ -81,12 +81,16 @@ class JobManager:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liftlab-job")
 
-    def submit_training(self, spec: DatasetSpec, cfg: ModelConfig) -> str:
+    def submit_training(self, spec: DatasetSpec, cfg: ModelConfig, cv: int = 0,
+                        tune_trials: int = 0, tune_timeout_s: float = 300.0) -> str:
         """Queue a training job.
 
         Args:
             spec: Dataset specification.
             cfg: Model configuration.
+            cv: Also run k-fold cross-validation and store it in the run (0 = no).
+            tune_trials: Search hyper-parameters with this many Optuna trials first (0 = no).
+            tune_timeout_s: Time budget of the search, in seconds.
 
         Returns:
             The job id.
@@ -94,10 +98,23 @@ class JobManager:
         def work(progress, should_stop) -> str:
             from core.training import train
 
-            return train(self.settings, spec, cfg, progress, should_stop).run_id
+            if tune_trials:
+                from core.tuning import tune
 
-        return self.submit("train", f"{cfg.model} on {spec.table} (target {spec.target})", work,
-                           epochs=cfg.epochs if cfg.model == "mlp" else 0)
+                result = tune(self.settings, spec, cfg, tune_trials, tune_timeout_s, progress)
+            else:
+                result = train(self.settings, spec, cfg, progress, should_stop)
+            if cv:
+                from core.cv import attach_cv, cross_validate
+
+                attach_cv(self.settings, result.run_id,
+                          cross_validate(self.settings, spec, cfg, cv, progress))
+            return result.run_id
+
+        extra = (f", {tune_trials} tuning trials" if tune_trials else "") + \
+            (f", {cv}-fold CV" if cv else "")
+        return self.submit("train", f"{cfg.model} on {spec.table} (target {spec.target}{extra})",
+                           work, epochs=cfg.epochs if cfg.is_keras and not tune_trials else 0)
 
     def submit(self, kind: str, label: str, work: Work, epochs: int = 0) -> str:
         """Queue any long task (e.g. a next-item recommender) on the same worker.
@@ -175,6 +192,12 @@ class JobManager:
                 loss = event["logs"].get("val_loss", event["logs"].get("loss", float("nan")))
                 job.message = event.get("message") or (
                     f"Epoch {event['epoch']}/{event['epochs']} · validation loss {loss:.4f}")
+        elif event.get("stage") == "trial":
+            best = event.get("best")
+            self._update(job_id, message=f"Tuning: trial {event['trial']}/{event['trials']}"
+                         + (f" · best so far {best:.4f}" if best is not None else ""))
+        elif event.get("stage") == "fold":
+            self._update(job_id, message=f"Cross-validation: fold {event['fold']}/{event['folds']}")
         elif "message" in event:
             self._update(job_id, message=event["message"])
 

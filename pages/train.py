@@ -1,14 +1,14 @@
-"""Train: pick table, target, positive class and features; configure a model; train in the
+"""Train: pick table, target, task, positive class and features; configure a model; train in the
 background with live progress."""
 
 import streamlit as st
 
 from core.errors import AppError
-from core.features import summarize_target
-from core.specs import ACTIVATIONS, MODEL_LABELS, MODELS, DatasetSpec, ModelConfig
+from core.features import infer_task, summarize_target
+from core.specs import TASKS, DatasetSpec
 from core.warehouse import connect, list_tables, table_columns
 from ui import resources, state
-from ui.train_views import show_job
+from ui.train_views import model_form, show_job
 from ui.widgets import errors_shown, link_to, page_setup, show_error
 
 data_dir = page_setup()
@@ -29,56 +29,48 @@ state.set_active_table(table)
 with errors_shown(), connect(settings) as con:
     columns = [c for c, _ in table_columns(con, table)]
 default_target = "y" if "y" in columns else columns[-1]
-target = st.selectbox("Target column (what to predict)", columns,
-                      index=columns.index(default_target), key="train__target")
+left, right = st.columns([2, 1])
+target = left.selectbox("Target column (what to predict)", columns,
+                        index=columns.index(default_target), key="train__target")
 with errors_shown(), connect(settings) as con:
     summary = summarize_target(con, table, target)
-
-balance = ", ".join(f"{c}: {n:,}" for c, n in zip(summary.classes[:6], summary.counts[:6]))
-st.caption(f"Class balance: {balance}" + (f" · {summary.missing:,} missing" if summary.missing else ""))
-if len(summary.classes) != 2:
-    st.error(f"'{target}' has {len(summary.classes)} classes; LiftLab trains binary targets. "
-             "Choose a yes/no column.")
-    st.stop()
-positive = st.radio("Positive class (the outcome you want to find)", summary.classes,
-                    index=summary.classes.index(summary.suggested_positive), horizontal=True,
-                    key="train__positive", help=summary.reason)
-st.caption(f"Suggested because {summary.reason}.")
-share = summary.counts[summary.classes.index(positive)] / sum(summary.counts)
+    inferred, why = infer_task(con, table, target)
+task = right.selectbox("Task", TASKS, index=TASKS.index(inferred), key=f"train__task_{target}",
+                       help=f"Inferred: {inferred} ({why}).")
+balance = ", ".join(f"{c}: {n:,}" for c, n in zip(summary.classes[:8], summary.counts[:8]))
+if task != "regression":
+    st.caption(f"Class balance: {balance}" +
+               (f" · {summary.missing:,} missing" if summary.missing else ""))
+positive, share = None, 1.0
+if task == "binary":
+    if len(summary.classes) != 2:
+        st.error(f"'{target}' has {len(summary.classes)} classes; a binary task needs two. "
+                 "Choose multiclass or another column.")
+        st.stop()
+    positive = st.radio("Positive class (the outcome you want to find)", summary.classes,
+                        index=summary.classes.index(summary.suggested_positive), horizontal=True,
+                        key=f"train__positive_{target}", help=summary.reason)
+    st.caption(f"Suggested because {summary.reason}.")
+    share = summary.counts[summary.classes.index(positive)] / sum(summary.counts)
 
 others = [c for c in columns if c != target]
 leaky = [c for c in others if c == "duration"]
 features = st.multiselect("Feature columns", others, default=[c for c in others if c not in leaky],
-                          key="train__features",
+                          key=f"train__features_{table}_{target}",
                           help="Leave out columns only known after the outcome (e.g. bank's "
                                "call 'duration'): they leak the answer.")
+if leaky:
+    st.caption(f"Left out by default because it leaks the outcome: {', '.join(leaky)}.")
 
-with st.form("train__form"):
-    model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model")
-    c1, c2, c3 = st.columns(3)
-    layers = c1.text_input("Hidden layers (units, comma-separated)", "128,64", key="train__layers")
-    activation = c2.selectbox("Activation", ACTIVATIONS, key="train__activation")
-    dropout = c3.slider("Dropout", 0.0, 0.8, 0.2, 0.05, key="train__dropout")
-    lr = c1.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="train__lr")
-    epochs = c2.number_input("Epochs (max)", 1, 500, 30, key="train__epochs")
-    batch = c3.number_input("Batch size", 8, 65536, 256, key="train__batch")
-    early = c1.checkbox("Early stopping (restore best weights)", True, key="train__early")
-    weights = c2.checkbox("Class weights (balanced)", share < 0.2, key="train__weights",
-                          help=f"Positive class share is {share:.1%}; weights help when it is rare.")
-    seed = c3.number_input("Seed", 0, 2**31 - 1, 42, key="train__seed")
-    submitted = st.form_submit_button("Train", type="primary")
-
-if submitted and not features:
+choice = model_form(task, share)
+if choice is not None and not features:
     st.error("Choose at least one feature column.")
-elif submitted:
+elif choice is not None:
     try:
-        units = tuple(int(u) for u in layers.replace(" ", "").split(",") if u)
-        spec = DatasetSpec(table, target, positive, tuple(features), seed=int(seed))
-        cfg = ModelConfig(model, units, activation, dropout, float(lr), int(epochs), int(batch),
-                          early, class_weight="balanced" if weights else "none")
-        state.set_active_job(resources.job_manager(data_dir).submit_training(spec, cfg))
-    except ValueError:
-        st.error("Hidden layers must be whole numbers separated by commas, e.g. 128,64.")
+        spec = DatasetSpec(table, target, positive, tuple(features), seed=choice.seed, task=task)
+        job_id = resources.job_manager(data_dir).submit_training(
+            spec, choice.config, choice.cv, choice.tune_trials, choice.tune_timeout_s)
+        state.set_active_job(job_id)
     except AppError as err:
         show_error(err)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import streamlit as st
 
+from core.errors import AppError
 from core.plots import history_figure
+from core.specs import ACTIVATIONS, MODEL_LABELS, MODELS, OPTIMIZERS, SCHEDULES, ModelConfig
 from ui import resources, state
-from ui.widgets import link_to
+from ui.widgets import link_to, show_error
 
 _ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
           "done": ":material/check_circle:", "failed": ":material/error:",
@@ -60,3 +64,77 @@ def show_job(data_dir: str) -> None:
         _live(data_dir)
     else:
         _render(data_dir)
+
+
+class TrainChoice(NamedTuple):
+    """What the Train form submitted."""
+
+    config: ModelConfig
+    seed: int
+    cv: int
+    tune_trials: int
+    tune_timeout_s: float
+
+
+def _network_inputs(model: str) -> dict:
+    c1, c2, c3 = st.columns(3)
+    layers = c1.text_input("Hidden layers (units, comma-separated)", "128,64", key="train__layers")
+    values = {
+        "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation"),
+        "dropout": c3.slider("Dropout", 0.0, 0.8, 0.2, 0.05, key="train__dropout"),
+        "optimizer": c1.selectbox("Optimiser", OPTIMIZERS, key="train__optimizer"),
+        "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f",
+                                         key="train__lr"),
+        "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule"),
+        "epochs": int(c1.number_input("Epochs (max)", 1, 500, 30, key="train__epochs")),
+        "batch_size": int(c2.number_input("Batch size", 8, 65536, 256, key="train__batch")),
+        "early_stopping": c3.checkbox("Early stopping (restore best weights)", True,
+                                      key="train__early"),
+    }
+    if model == "mlp":
+        values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn")
+        values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, 0.0, format="%.5f", key="train__l2")
+    if model == "ft_transformer":
+        values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64], 1, key="train__dtoken"))
+        values["n_blocks"] = int(c2.number_input("Transformer blocks", 1, 8, 2, key="train__blocks"))
+    values["hidden_units"] = tuple(int(u) for u in layers.replace(" ", "").split(",") if u)
+    return values
+
+
+def model_form(task: str, positive_share: float) -> TrainChoice | None:
+    """The model configuration form; returns the submitted choice, or None before submit.
+
+    Args:
+        task: binary, multiclass or regression (class weights only for classification).
+        positive_share: Share of the positive class (binary); class weights are pre-ticked
+            below 20%.
+    """
+    model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model")
+    with st.form("train__form"):
+        try:
+            values = _network_inputs(model) if model in ("mlp", "wide_deep", "ft_transformer") \
+                else {}
+        except ValueError:
+            values = None
+        c1, c2, c3 = st.columns(3)
+        weights = task != "regression" and c1.checkbox(
+            "Class weights (balanced)", positive_share < 0.2, key="train__weights",
+            help=f"Positive class share is {positive_share:.1%}; weights help when it is rare.")
+        seed = int(c2.number_input("Seed", 0, 2**31 - 1, 42, key="train__seed"))
+        cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, 0, key="train__cv"))
+        trials = int(c1.number_input("Tune hyper-parameters (Optuna trials, 0 = no)", 0, 200, 0,
+                                     key="train__trials", disabled=model in ("logreg", "hgb")))
+        budget = float(c2.number_input("Tuning time budget (s)", 10, 7200, 300,
+                                       key="train__budget"))
+        submitted = st.form_submit_button("Train", type="primary")
+    if not submitted:
+        return None
+    if values is None:
+        st.error("Hidden layers must be whole numbers separated by commas, e.g. 128,64.")
+        return None
+    try:
+        cfg = ModelConfig(model=model, class_weight="balanced" if weights else "none", **values)
+    except AppError as err:
+        show_error(err)
+        return None
+    return TrainChoice(cfg, seed, cv, trials if cfg.is_keras else 0, budget)

@@ -49,8 +49,8 @@ def test_train_page_defaults(app_env):
     at = _run("pages/train.py", active_table="bank")
     assert not at.exception
     assert at.selectbox(key="train__target").value == "y"
-    assert at.radio(key="train__positive").value == "yes"
-    features = at.multiselect(key="train__features").value
+    assert at.radio(key="train__positive_y").value == "yes"
+    features = at.multiselect(key="train__features_bank_y").value
     assert "duration" not in features and "age" in features and "y" not in features
     assert at.checkbox(key="train__weights").value is True  # 11% positives < 20%
 
