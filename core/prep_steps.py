@@ -74,7 +74,8 @@ class Step:
         """A short description, e.g. ``impute median: age, income``."""
         cols = ", ".join(self.columns) or "all columns"
         method = f" {self.method}" if self.method else ""
-        value = f" {self.value}" if self.value not in (None, "") else ""
+        value = "" if self.value in (None, "") else (
+            f" {self.value:g}" if isinstance(self.value, float) else f" {self.value}")
         return f"{self.kind.replace('_', ' ')}{method}{value}: {cols}"
 
 
