@@ -15,6 +15,8 @@ pages = [
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/target:"),
     st.Page("pages/explain.py", title="Explain", icon=":material/manage_search:"),
     st.Page("pages/impact.py", title="Impact", icon=":material/payments:"),
+    st.Page("pages/recommend.py", title="Recommend", icon=":material/shopping_cart:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 nav = st.navigation(pages)
 

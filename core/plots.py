@@ -217,3 +217,15 @@ def profit_figure(curve: dict, best_fraction: float, best_profit: float,
                       annotation_text="break-even", annotation_position="bottom right")
     fig.update_xaxes(tickformat=".0%")
     return _layout(fig, "Profit by share of customers contacted", "Customers contacted", "Profit")
+
+
+def overlay_curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], kind: str) -> go.Figure:
+    """Overlaid ROC (``kind="roc"``: x = FPR, y = TPR) or PR (``kind="pr"``: x = recall,
+    y = precision) curves of several runs, one trace per label."""
+    fig = go.Figure([go.Scatter(x=x, y=y, mode="lines", name=label)
+                     for label, (x, y) in curves.items()])
+    if kind == "roc":
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="random",
+                                 line={"dash": "dash", "color": RANDOM_COLOR}))
+        return _layout(fig, "ROC curves", "False-positive rate", "True-positive rate (recall)")
+    return _layout(fig, "Precision-recall curves", "Recall", "Precision")

@@ -117,3 +117,22 @@ def test_pages_without_runs_point_to_train(tmp_path, monkeypatch):
         assert any("No trained run" in i.value for i in at.info)
     at = _run("pages/train.py")
     assert not at.exception and any("Load a table" in i.value for i in at.info)
+
+
+def test_runs_page_compares_and_scores(app_env):
+    s, runs = app_env
+    at = _run("pages/runs.py")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(runs.values()) <= set(table["run"])
+    at.multiselect(key="runs__compare").set_value([runs["mlp"], runs["hgb"]]).run()
+    assert not at.exception
+    metrics = at.dataframe[1].value
+    assert list(metrics.columns) == [runs["mlp"], runs["hgb"]]
+    assert len(at.get("plotly_chart")) == 2
+    at.selectbox(key="runs__manage").select(runs["logreg"]).run()
+    assert at.button(key="runs__delete").disabled
+    at.selectbox(key="runs__score_table").select("bank").run()
+    at.button(key="runs__score").click().run()
+    assert not at.exception
+    assert any("6,000 scored rows" in m.value for m in at.success)

@@ -1,0 +1,34 @@
+"""Runs: every saved run, side-by-side comparison, download/import, delete, batch scoring."""
+
+import streamlit as st
+
+from ui import resources, state
+from ui.runs_views import comparison, importer, manage, runs_table
+from ui.widgets import page_setup, run_label
+
+data_dir = page_setup()
+st.title("Runs")
+runs = resources.runs(data_dir)
+if not runs:
+    st.info("No runs yet. Train a model on the Train page, or import a run below.")
+    importer()
+    st.stop()
+
+st.dataframe(runs_table(runs), hide_index=True, width="stretch",
+             column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+labels = {r["run_id"]: run_label(r) for r in runs}
+ids = list(labels)
+
+st.subheader("Compare")
+chosen = st.multiselect("Pick 2 to 4 runs", ids, default=ids[:2] if len(ids) >= 2 else [],
+                        format_func=labels.get, max_selections=4, key="runs__compare")
+if len(chosen) >= 2:
+    comparison(data_dir, chosen)
+
+st.subheader("Manage a run")
+current = state.active_run()
+run_id = st.selectbox("Run", ids, index=ids.index(current) if current in ids else 0,
+                      format_func=labels.get, key="runs__manage")
+manage(data_dir, run_id)
+with st.expander("Import a run"):
+    importer()

@@ -1,0 +1,91 @@
+"""Runs page pieces: the run table, comparison, delete with confirmation, export/import, scoring."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.metrics import pr_points, roc_points
+from core.plots import overlay_curves_figure
+from core.run_admin import compare_runs, delete_run, export_run, import_run
+from core.runs import LABEL_COL, SCORE_COL
+from core.warehouse import connect, list_tables, read_table
+from core.workspace import score_table
+from ui import resources, state
+from ui.widgets import errors_shown
+
+HEADLINE = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2",
+            "next_item": "hit_rate@10", "uplift": "qini_coefficient"}
+
+
+def runs_table(runs: list[dict]) -> pd.DataFrame:
+    """One row per run with its headline metric, for a sortable table."""
+    rows = []
+    for r in runs:
+        key = HEADLINE.get(r["task"], "roc_auc")
+        rows.append({"run": r["run_id"], "created": r["created_at"], "model": r["model"],
+                     "task": r["task"], "table": r["table"], "target": r["target"],
+                     "metric": key, "value": r["metrics"].get(key),
+                     "seconds": r.get("duration_s"), "device": r.get("device")})
+    return pd.DataFrame(rows)
+
+
+def comparison(data_dir: str, run_ids: list[str]) -> None:
+    """Metrics side by side, differing parameters, overlaid ROC and PR curves (binary runs)."""
+    settings = resources.settings()
+    with errors_shown():
+        metrics, params = compare_runs(settings, run_ids)
+    left, right = st.columns(2)
+    left.dataframe(metrics, width="stretch")
+    right.dataframe(params.astype(str), width="stretch")
+    binary = [r for r in run_ids if resources.run(data_dir, r).task == "binary"]
+    if len(binary) >= 2:
+        roc, pr = {}, {}
+        for r in binary:
+            t = resources.run(data_dir, r).test_frame
+            y, s = t[LABEL_COL].to_numpy(), t[SCORE_COL].to_numpy()
+            p, q = roc_points(y, s), pr_points(y, s)
+            roc[r], pr[r] = (p["fpr"], p["tpr"]), (q["recall"], q["precision"])
+        left.plotly_chart(overlay_curves_figure(roc, "roc"), key="runs__roc")
+        right.plotly_chart(overlay_curves_figure(pr, "pr"), key="runs__pr")
+
+
+def manage(data_dir: str, run_id: str) -> None:
+    """Download, delete (after confirmation) and batch-score one run."""
+    settings = resources.settings()
+    c1, c2 = st.columns(2)
+    with errors_shown():
+        c1.download_button("Download run (.zip)", export_run(settings, run_id),
+                           file_name=f"{run_id}.zip", mime="application/zip", key="runs__export")
+    sure = c2.checkbox(f"Yes, delete run {run_id} and its files", key="runs__confirm")
+    if c2.button("Delete run", disabled=not sure, key="runs__delete"):
+        with errors_shown():
+            delete_run(settings, run_id)
+        resources.run.clear()
+        if state.active_run() == run_id:
+            state.set_active_run(None)
+        st.rerun()
+    run = resources.run(data_dir, run_id)
+    if run.task not in ("binary", "multiclass", "regression"):
+        return
+    with errors_shown(), connect(settings) as con:
+        tables = [t.table for t in list_tables(con)]
+    table = st.selectbox("Score another table with this run", tables, key="runs__score_table")
+    if st.button("Score table", key="runs__score"):
+        with st.spinner("Scoring …"), errors_shown():
+            out = score_table(settings, run, table)
+            with connect(settings) as con:
+                scored = read_table(con, out["table"])
+        st.success(f"Wrote {out['rows']:,} scored rows to table `{out['table']}`.")
+        st.download_button("Download scores (.csv)", scored.to_csv(index=False),
+                           file_name=f"{out['table']}.csv", key="runs__csv")
+
+
+def importer() -> None:
+    """Upload a run archive exported by another LiftLab."""
+    upload = st.file_uploader("Import a run (.zip exported by LiftLab)", type=["zip"],
+                              key="runs__import")
+    if upload is not None and st.button("Import run", key="runs__import_go"):
+        with errors_shown():
+            run_id = import_run(resources.settings(), upload.getvalue())
+        st.success(f"Imported run `{run_id}`.")
