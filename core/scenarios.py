@@ -1,0 +1,351 @@
+"""Scenario plumbing: the population, the current-policy rule, saved scenarios, the targeted list.
+
+- A population is the run's test split or any table the run can score; without the target
+  column its outcomes are expected from the scores.
+- The current policy is an SQL boolean expression evaluated by DuckDB on an in-memory connection
+  that holds only the population, with external access disabled and the configuration locked.
+- Scenarios are saved by name in ``liftlab.scenarios`` with every input, so they survive restarts
+  and can be re-run, listed and compared.
+- The targeted list holds ranks, ids and scores; columns marked as personal data are replaced by
+  keyed pseudonyms (:mod:`core.privacy`) before it is downloaded or written to a table.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from core.config import Settings
+from core.errors import QueryError, SchemaError, SimulationError
+from core.features import _label
+from core.impact import ImpactResult, ScenarioInputs
+from core.runs import LABEL_COL, SCORE_COL, Run
+from core.warehouse import META_SCHEMA, connect, quote_ident, read_table, table_exists
+
+SCENARIOS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {META_SCHEMA}.scenarios (
+    name VARCHAR PRIMARY KEY, run_id VARCHAR, population VARCHAR, created_at TIMESTAMP,
+    inputs_json VARCHAR, summary_json VARCHAR, curve_json VARCHAR);
+"""
+POLICY_TIMEOUT_S = 5.0
+_SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False, "lock_configuration": True}
+_POLICY_HELP = ("Write the current policy as a condition on the population's columns, e.g. "
+                "age < 30 AND previous > 0.")
+
+
+@dataclass(frozen=True)
+class Population:
+    """The customers a scenario is simulated on.
+
+    Attributes:
+        source: ``"test split"`` or the table's name.
+        table: The warehouse table the rows come from (for personal-data marks).
+        frame: Raw columns of shape (n_customers, n_columns), for the policy rule, the value
+            column and the targeted list.
+        y: Observed 0/1 outcomes of shape (n_customers,), or None when unknown.
+        scores: The run's scores of shape (n_customers,).
+        notes: Plain-language remarks about the population.
+    """
+
+    source: str
+    table: str
+    frame: pd.DataFrame
+    y: np.ndarray | None
+    scores: np.ndarray
+    notes: tuple[str, ...] = ()
+
+    @property
+    def expected(self) -> bool:
+        """True when outcomes are unknown and come from the scores."""
+        return self.y is None
+
+    def outcomes(self) -> np.ndarray:
+        """Observed outcomes, or the scores as conversion probabilities."""
+        return self.scores if self.y is None else self.y
+
+
+def load_population(settings: Settings, run: Run, table: str | None = None) -> Population:
+    """The run's test split, or a table scored by the run.
+
+    Args:
+        settings: Workspace settings.
+        run: A binary run.
+        table: A table with the run's features (target optional); None for the test split.
+
+    Returns:
+        The :class:`Population`.
+
+    Raises:
+        SchemaError: The table does not exist or lacks a feature of the run.
+    """
+    spec = run.config["spec"]
+    if table is None:
+        t = run.test_frame
+        frame = t.drop(columns=[c for c in t.columns if c.startswith("__")])
+        return Population("test split", spec["table"], frame, t[LABEL_COL].to_numpy(),
+                          t[SCORE_COL].to_numpy(dtype=float))
+    with connect(settings) as con:
+        frame = read_table(con, table)
+    missing = [c for c in run.features if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"Table '{table}' lacks feature column(s) the run was trained on: "
+                          f"{', '.join(missing)}. Pick a table with the same columns.")
+    target, notes = spec["target"], []
+    if target in frame.columns and frame[target].notna().any():
+        frame = frame[frame[target].notna()].reset_index(drop=True)
+        y = (frame[target].map(_label) == run.config["positive_class"]).to_numpy(np.int64)
+    else:
+        y = None
+        if run.config.get("model_config", {}).get("class_weight") == "balanced":
+            notes.append("This run was trained with balanced class weights, so its scores "
+                         "overstate probabilities: expected conversions will be too high.")
+    return Population(table, table, frame, y, run.predict(frame), tuple(notes))
+
+
+def _check_predicate(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise QueryError(f"The policy rule is empty. {_POLICY_HELP}")
+    if ";" in text or "--" in text or "/*" in text:
+        raise QueryError(f"The policy rule must be one condition, without ';' or comments. "
+                         f"{_POLICY_HELP}")
+    return text
+
+
+def _refs(node, found: list) -> None:
+    """Collect the tables and table functions a DuckDB parse tree (``json_serialize_sql``) reads."""
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE":
+            found.append(".".join(str(node.get(k) or "") for k in
+                                  ("catalog_name", "schema_name", "table_name")).strip("."))
+        elif node.get("type") == "TABLE_FUNCTION":
+            found.append(f"{(node.get('function') or {}).get('function_name', 'a function')}()")
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, found)
+
+
+def _validate_tree(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    if tree.get("error"):
+        raise QueryError(f"The policy rule is not valid SQL: {tree.get('error_message', '')}. "
+                         f"{_POLICY_HELP}")
+    if len(tree["statements"]) != 1:
+        raise QueryError(f"The policy rule must be a single condition. {_POLICY_HELP}")
+    refs: list = []
+    _refs(tree["statements"][0]["node"], refs)
+    bad = [name for name in refs if name.lower() not in ("population", "main.population")]
+    if bad:
+        raise QueryError(f"The policy rule may only use the population's columns; it refers to "
+                         f"{', '.join(sorted(set(bad)))}. {_POLICY_HELP}")
+
+
+def policy_mask(frame: pd.DataFrame, predicate: str,
+                timeout_s: float = POLICY_TIMEOUT_S) -> np.ndarray:
+    """Evaluate the current policy's rule on every customer of a population.
+
+    The rule runs as ``SELECT (<rule>) FROM population`` on an in-memory DuckDB connection that
+    holds only ``frame`` (as ``population``), with external access disabled and the
+    configuration locked; it must be one boolean expression (subqueries may read the population
+    only), and a timer stops it after ``timeout_s``. NULL counts as false.
+
+    Args:
+        frame: The population's columns, shape (n_customers, n_columns).
+        predicate: An SQL boolean expression, e.g. ``age < 30 AND previous > 0``.
+        timeout_s: Seconds before the evaluation is interrupted.
+
+    Returns:
+        A bool array of shape (n_customers,): True where the policy contacts the customer.
+
+    Raises:
+        QueryError: Not a single boolean expression, refers to anything but the population's
+            columns, touches files, runs too long, or fails in DuckDB.
+    """
+    text = _check_predicate(predicate)
+    sql = f"SELECT ({text}) AS __policy FROM population"
+    con = duckdb.connect(":memory:", config=dict(_SANDBOX))
+    timer = threading.Timer(timeout_s, con.interrupt)
+    try:
+        _validate_tree(con, sql)
+        con.register("population", frame)
+        timer.start()
+        cur = con.execute(sql)
+        kind = str(cur.description[0][1])
+        if kind.upper() != "BOOLEAN":
+            raise QueryError(f"The policy rule gives {kind.lower()} values, not true/false. "
+                             f"{_POLICY_HELP}")
+        values = cur.fetchnumpy()["__policy"]
+    except duckdb.InterruptException as err:
+        raise QueryError(f"The policy rule ran longer than {timeout_s:g} s; simplify it.") from err
+    except duckdb.Error as err:
+        first = str(err).strip().splitlines()[0].rstrip(".")
+        raise QueryError(f"The policy rule failed: {first}. {_POLICY_HELP}") from err
+    finally:
+        timer.cancel()
+        con.close()
+    return np.asarray(pd.Series(values).fillna(False).astype(bool))
+
+
+def _store(con) -> None:
+    con.execute(SCENARIOS_DDL)
+
+
+def save_scenario(settings: Settings, name: str, run_id: str, population: str | None,
+                  inputs: ScenarioInputs, result: ImpactResult) -> None:
+    """Save (or replace) a scenario by name with all its inputs and headline numbers.
+
+    Args:
+        settings: Workspace settings.
+        name: The scenario's name (1–80 characters).
+        run_id: The run that scores.
+        population: The scored table, or None for the run's test split.
+        inputs: Every input of the scenario.
+        result: Its simulation (headline numbers and profit curve are stored).
+
+    Raises:
+        SimulationError: Empty or too long name.
+    """
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 80:
+        raise SimulationError("Give the scenario a name of 1 to 80 characters.")
+    curve = {k: result.curve[k] for k in ("fraction", "profit_model", "profit_random")}
+    with connect(settings) as con:
+        _store(con)
+        con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.scenarios VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [name, run_id, population, datetime.now(), json.dumps(inputs.to_dict()),
+                     json.dumps(result.summary(), default=float), json.dumps(curve)])
+
+
+def list_scenarios(settings: Settings) -> list[dict]:
+    """Saved scenarios, newest first: name, run_id, population, created_at, inputs, summary,
+    curve (``fraction``, ``profit_model``, ``profit_random``)."""
+    with connect(settings) as con:
+        _store(con)
+        rows = con.execute(f"SELECT name, run_id, population, created_at, inputs_json, "
+                           f"summary_json, curve_json FROM {META_SCHEMA}.scenarios "
+                           f"ORDER BY created_at DESC").fetchall()
+    return [{"name": r[0], "run_id": r[1], "population": r[2], "created_at": r[3],
+             "inputs": ScenarioInputs.from_dict(json.loads(r[4])), "summary": json.loads(r[5]),
+             "curve": json.loads(r[6])} for r in rows]
+
+
+def delete_scenario(settings: Settings, name: str) -> None:
+    """Delete a saved scenario (no error when it does not exist)."""
+    with connect(settings) as con:
+        _store(con)
+        con.execute(f"DELETE FROM {META_SCHEMA}.scenarios WHERE name = ?", [name])
+
+
+def compare_scenarios(scenarios: list[dict]) -> pd.DataFrame:
+    """Side-by-side table of saved scenarios (from :func:`list_scenarios`).
+
+    Returns:
+        One row per scenario: name, run, population, decision, economics, policy, targeted,
+        conversions, conversion rate, lift, profit, profit 95% CI, ROI, best share.
+    """
+    rows = []
+    for sc in scenarios:
+        s, inp = sc["summary"], sc["inputs"]
+        ci = (s.get("ci95") or {}).get("profit_model")
+        rows.append({
+            "scenario": sc["name"], "run": sc["run_id"], "population": sc["population"] or
+            "test split", "decision": s.get("decision"), "economics": inp.economics.label(),
+            "policy": inp.policy or "", "targeted": s["targeted"],
+            "conversions": s["conversions_model"], "conversion rate": s["conversion_rate_model"],
+            "lift": s["conversion_lift"], "profit": s["profit_model"],
+            "profit 95% CI": f"{ci[0]:,.0f} – {ci[1]:,.0f}" if ci else "",
+            "ROI": s.get("roi_model"), "best share": s["best_fraction"]})
+    return pd.DataFrame(rows)
+
+
+def targeted_list(settings: Settings, population: Population, result: ImpactResult,
+                  id_column: str | None = None, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The customers a scenario contacts, best first, ready to hand over.
+
+    Columns marked as personal data for the population's table (``core.privacy``) are replaced
+    by their keyed pseudonyms, the same ones a protected copy of the table holds (columns
+    marked "drop" are left out).
+
+    Args:
+        settings: Workspace settings (for the marks and the pseudonymisation key).
+        population: The simulated population.
+        result: The simulated scenario (its ``targeted`` count is used).
+        id_column: Column identifying a customer; None numbers rows of the population.
+        extra: More columns to include.
+
+    Returns:
+        A DataFrame of shape (targeted, 3 + len(extra)): ``rank``, the id, ``score`` and
+        ``extra``.
+
+    Raises:
+        SchemaError: An unknown column.
+    """
+    cols = [c for c in (id_column, *extra) if c]
+    unknown = [c for c in cols if c not in population.frame.columns]
+    if unknown:
+        raise SchemaError(f"The population has no column(s) {', '.join(unknown)}.")
+    order = np.argsort(-population.scores, kind="mergesort")[: result.targeted]
+    out = pd.DataFrame({"rank": np.arange(1, order.size + 1)})
+    out[id_column or "row"] = population.frame[id_column].to_numpy()[order] if id_column else order
+    out["score"] = population.scores[order]
+    for c in extra:
+        out[c] = population.frame[c].to_numpy()[order]
+    return _pseudonymise(settings, population.table, out)
+
+
+def _pseudonymise(settings: Settings, table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    from core.privacy import hmac_pads, load_marks, personal_key, pseudonym_sql
+
+    with connect(settings) as con:
+        marks = {m.column: m.action for m in load_marks(con, table)}
+    marked = [c for c in frame.columns if c in marks]
+    if not marked:
+        return frame
+    hashed = [c for c in marked if marks[c] != "drop"]
+    parts = [f"{pseudonym_sql(c)} AS {quote_ident(c)}" if c in hashed else quote_ident(c)
+             for c in frame.columns if marks.get(c) != "drop"]
+    params = dict(zip(("ipad", "opad"), hmac_pads(personal_key(settings)))) if hashed else {}
+    con = duckdb.connect(":memory:", config=dict(_SANDBOX))
+    try:
+        con.register("targeted", frame)
+        return con.execute(f"SELECT {', '.join(parts)} FROM targeted", params).df()
+    finally:
+        con.close()
+
+
+def write_targeted_table(settings: Settings, frame: pd.DataFrame, name: str,
+                         replace: bool = False) -> str:
+    """Write a targeted list into the warehouse as a new table.
+
+    Args:
+        settings: Workspace settings.
+        frame: From :func:`targeted_list`.
+        name: The new table's name.
+        replace: Replace a table of that name instead of refusing.
+
+    Returns:
+        The table's name.
+
+    Raises:
+        SchemaError: Empty name, or the table exists and ``replace`` is False.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise SchemaError("Give the targeted-list table a name, e.g. campaign_may_targets.")
+    with connect(settings) as con:
+        if table_exists(con, name) and not replace:
+            raise SchemaError(f"A table named '{name}' exists already; choose another name or "
+                              f"allow replacing it.")
+        con.register("targeted_frame", frame)
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT * FROM targeted_frame")
+        con.unregister("targeted_frame")
+    return name
