@@ -96,6 +96,8 @@ def _train_spec_and_config(args):
 def cmd_train(args, settings) -> dict:
     from core.training import train
 
+    if args.treatment:
+        return _train_uplift(args, settings)
     spec, cfg = _train_spec_and_config(args)
 
     def progress(event):
@@ -171,20 +173,55 @@ def cmd_score(args, settings) -> dict:
     return score_table(settings, load_run(settings, args.run_id), args.table, args.out)
 
 
+def _train_uplift(args, settings) -> dict:
+    from core.uplift_training import UpliftConfig, train_uplift
+
+    if args.cv or args.tune_trials:
+        raise AppError("--cv and --tune-trials are not available with --treatment yet.")
+    spec, cfg = _train_spec_and_config(args)
+    up = UpliftConfig(args.treatment, args.treated_value, args.learner or "t")
+    result = train_uplift(settings, spec, cfg, up,
+                          (lambda e: print(e.get("message", ""), file=sys.stderr))
+                          if args.verbose else None)
+    c = result.config
+    return {"run_id": result.run_id, "task": c["task"], "model": c["model"],
+            "learner": c["learner"], "device": c["device"], "positive_class": c["positive_class"],
+            "treatment": c["uplift"], "rows": c["rows"], "metrics": result.metrics["metrics"],
+            "ci95": result.metrics["ci95"], "notes": result.metrics["notes"], "cv": None,
+            "duration_s": c["duration_s"]}
+
+
+def _scenario_inputs(args):
+    from core.impact import Decision, Economics, ScenarioInputs
+
+    rules = [(r, v) for r, v in (("top_n", args.top_n), ("threshold", args.threshold),
+                                  ("budget", args.budget)) if v is not None]
+    if len(rules) > 1:
+        raise AppError("Use one of --fraction, --top-n, --threshold and --budget.")
+    rule, value = rules[0] if rules else ("fraction", args.fraction)
+    payoff = None
+    if args.payoff:
+        try:
+            payoff = tuple(float(v) for v in _csv(args.payoff))
+        except ValueError as err:
+            raise AppError(f"--payoff needs four numbers TP,FP,TN,FN; got {args.payoff}.") from err
+    econ = Economics(args.contact_cost, args.conversion_value, args.fixed_cost, payoff,
+                     args.value_column)
+    return ScenarioInputs(Decision(rule, value), econ, args.policy, args.bootstrap, args.seed)
+
+
 def cmd_simulate(args, settings) -> dict:
-    from core.impact import simulate_targeting
     from core.runs import load_run
-    from core.specs import ImpactInputs
-    from core.workspace import population_for
+    from core.scenarios import run_scenario
+    from core.uplift_scoring import is_uplift, simulate_uplift_run
 
     run = load_run(settings, args.run_id)
-    inputs = ImpactInputs(args.contact_cost, args.conversion_value, args.fraction,
-                          args.bootstrap, args.seed)
-    y, scores = population_for(settings, run, args.table)
-    result = simulate_targeting(y, scores, inputs)
-    return {"run_id": run.run_id,
-            "population_source": "test split" if args.table is None else args.table,
-            **result.summary()}
+    inputs = _scenario_inputs(args)
+    source = {"run_id": run.run_id,
+              "population_source": "test split" if args.table is None else args.table}
+    if is_uplift(run):
+        return {**source, **simulate_uplift_run(settings, run, args.table, inputs)[1]}
+    return {**source, **run_scenario(settings, run, args.table, inputs)[1].summary()}
 
 
 def cmd_recommend(args, settings) -> dict:
@@ -304,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tune-trials", type=int, help="Optuna hyper-parameter search with N trials")
     s.add_argument("--tune-timeout", type=float, default=600.0, help="search budget in seconds")
     s.add_argument("--config", help="config.json of an earlier run, to reproduce it")
+    s.add_argument("--treatment", help="randomised treatment/control column: train an uplift "
+                                       "model")
+    s.add_argument("--treated-value", help="value of --treatment meaning treated")
+    s.add_argument("--learner", choices=["t", "s", "ct"],
+                   help="uplift learner: two models, single model, class transformation")
     sub.add_parser("runs", help="list runs")
     s = sub.add_parser("evaluate", help="test metrics of a run at a threshold")
     s.add_argument("run_id")
@@ -320,8 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id")
     s.add_argument("--contact-cost", type=float, required=True)
     s.add_argument("--conversion-value", type=float, required=True)
-    s.add_argument("--fraction", type=float, default=0.2)
-    s.add_argument("--table")
+    s.add_argument("--fraction", type=float, default=0.2, help="share contacted, best first")
+    s.add_argument("--top-n", type=float, help="contact this many customers instead")
+    s.add_argument("--threshold", type=float, help="contact everyone scoring at least this")
+    s.add_argument("--budget", type=float, help="contact as many as this budget pays for")
+    s.add_argument("--fixed-cost", type=float, default=0.0, help="campaign cost paid once")
+    s.add_argument("--payoff", help="payoff matrix TP,FP,TN,FN instead of cost and value")
+    s.add_argument("--value-column", help="per-customer value of a conversion")
+    s.add_argument("--policy", help="current policy as an SQL condition, e.g. \"age < 30\"")
+    s.add_argument("--table", help="a table the run scores (default: its test split)")
     s.add_argument("--bootstrap", type=int, default=500)
     s.add_argument("--seed", type=int, default=42)
     _add_recommend_parser(sub)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import pandas as pd
 from core.config import Settings
 from core.errors import QueryError, SchemaError, SimulationError
 from core.features import _label
-from core.impact import ImpactResult, ScenarioInputs
+from core.impact import ImpactResult, ScenarioInputs, simulate_scenario
 from core.runs import LABEL_COL, SCORE_COL, Run
 from core.warehouse import META_SCHEMA, connect, quote_ident, read_table, table_exists
 
@@ -107,6 +108,45 @@ def load_population(settings: Settings, run: Run, table: str | None = None) -> P
             notes.append("This run was trained with balanced class weights, so its scores "
                          "overstate probabilities: expected conversions will be too high.")
     return Population(table, table, frame, y, run.predict(frame), tuple(notes))
+
+
+def _values(pop: Population, column: str) -> np.ndarray:
+    if column not in pop.frame.columns:
+        raise SchemaError(f"The population has no column '{column}' for per-customer values; "
+                          f"its columns are: {', '.join(map(str, pop.frame.columns))}.")
+    values = pd.to_numeric(pop.frame[column], errors="coerce").to_numpy(np.float64)
+    if not np.isfinite(values).any():
+        raise SchemaError(f"Column '{column}' has no numbers; choose a numeric value column.")
+    return values
+
+
+def run_scenario(settings: Settings, run: Run, table: str | None,
+                 inputs: ScenarioInputs) -> tuple[Population, ImpactResult]:
+    """Load the population, evaluate the policy rule and simulate the scenario.
+
+    Args:
+        settings: Workspace settings.
+        run: A binary run.
+        table: A table the run scores, or None for its test split.
+        inputs: The scenario's inputs.
+
+    Returns:
+        ``(population, result)``; the population's notes are added to the result's.
+
+    Raises:
+        SimulationError: The run is not binary, or the scenario is invalid.
+        SchemaError: A missing table or column.
+        QueryError: The policy rule is refused.
+    """
+    if run.config.get("task", "binary") != "binary":
+        raise SimulationError(f"Targeting scenarios need a binary run (convert or not); run "
+                              f"{run.run_id} is {run.config.get('task')}.")
+    pop = load_population(settings, run, table)
+    econ = inputs.economics
+    values = _values(pop, econ.value_column) if econ.value_column else None
+    mask = policy_mask(pop.frame, inputs.policy) if inputs.policy else None
+    result = simulate_scenario(pop.outcomes(), pop.scores, inputs, values, mask, pop.expected)
+    return pop, dataclasses.replace(result, notes=result.notes + pop.notes)
 
 
 def _check_predicate(text: str) -> str:

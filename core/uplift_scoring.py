@@ -7,15 +7,19 @@ learner's own estimate for ``ct`` runs).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from core.config import Settings
-from core.errors import SchemaError
+from core.errors import SchemaError, SimulationError
 from core.features import _label
+from core.impact import Decision, ScenarioInputs, simulate_scenario, targeted_count
 from core.runs import LABEL_COL, SCORE_COL, Run
+from core.uplift import UpliftInputs
+from core.uplift_sim import simulate_uplift, simulate_uplift_expected
 from core.uplift_training import P_CONTROL_COL, TREATMENT_COL, UPLIFT_COL
 from core.warehouse import connect, quote_ident, read_table
 
@@ -141,3 +145,82 @@ def uplift_population(settings: Settings, run: Run, table: str | None = None) ->
             t = (frame[up["treatment"]].map(_label) == up["treated_value"]).to_numpy(np.int64)
     p_t, p_c, uplift = predict_uplift(run, frame)
     return UpliftPopulation(table, frame, y, t, p_t, p_c, uplift)
+
+
+def simulate_uplift_run(settings: Settings, run: Run, table: str | None,
+                        inputs: ScenarioInputs) -> tuple[UpliftPopulation, dict]:
+    """Simulate treating the top of an uplift run's ranking; JSON-ready summary.
+
+    The decision picks how many customers are treated (ranked by predicted uplift). The
+    standard targeting numbers (``conversions_model``, ``conversion_lift``, ``profit_model``…)
+    are measured on the treated customers, the only ones whose outcome under contact is
+    observed (or expected from ``p_treated`` without outcomes); the incremental numbers compare
+    treated and control customers (see :mod:`core.uplift_sim`).
+
+    Args:
+        settings: Workspace settings.
+        run: An uplift run.
+        table: A table with the run's features (plus target and treatment to measure), or
+            None for the run's test split.
+        inputs: Decision and cost/value economics (no payoff matrix, value column or policy).
+
+    Returns:
+        ``(population, summary)``; the summary holds the standard keys plus
+        ``incremental_conversions``, ``incremental_conversions_ci95``, ``incremental_profit``,
+        ``incremental_profit_ci95``, ``propensity``, ``everyone`` and ``uplift`` (the full
+        :class:`~core.uplift_sim.UpliftSimulation` summary).
+
+    Raises:
+        SimulationError: Unsupported economics or an invalid decision.
+    """
+    econ = inputs.economics
+    if econ.payoff is not None or econ.value_column or inputs.policy:
+        raise SimulationError("Uplift scenarios price incremental conversions with a contact "
+                              "cost, a value per conversion and a fixed cost; payoff matrices, "
+                              "value columns and policy rules apply to propensity runs.")
+    pop = uplift_population(settings, run, table)
+    k = targeted_count(inputs.decision, np.sort(pop.uplift)[::-1], econ)
+    frac = k / pop.uplift.size
+    ui = UpliftInputs(frac, econ.contact_cost, econ.conversion_value, econ.fixed_cost,
+                      inputs.n_bootstrap, inputs.seed)
+    share = dataclasses.replace(inputs, decision=Decision("fraction", frac))
+    if pop.observed:
+        sim = simulate_uplift(pop.y, pop.t, pop.uplift, ui, propensity=pop.p_treated)
+        arm = pop.t == 1
+        std = _to_population(simulate_scenario(pop.y[arm], pop.uplift[arm], share).summary(),
+                             k, pop.uplift.size, econ)
+    else:
+        sim = simulate_uplift_expected(pop.p_treated, pop.p_control, pop.uplift, ui)
+        std = simulate_scenario(pop.p_treated, pop.uplift, share, expected=True).summary()
+    s = sim.summary()
+    keys = ("incremental_conversions", "incremental_conversions_ci95", "incremental_profit",
+            "incremental_profit_ci95", "propensity", "everyone")
+    return pop, {**std, **{k: s[k] for k in keys}, "uplift": s}
+
+
+def _to_population(arm: dict, k: int, n: int, econ) -> dict:
+    """Scale treated-arm targeting numbers to ``k`` customers treated out of ``n``.
+
+    Rates, lift and shares carry over; counts scale by ``k`` ÷ the arm's targeted count, and
+    money is recomputed for ``k`` contacts (cost and value economics, so profit is linear in
+    conversions).
+    """
+    g = k / arm["targeted"]
+    conv = arm["conversions_model"] * g
+
+    def profit(c):
+        return c * econ.conversion_value - k * econ.contact_cost - econ.fixed_cost
+
+    ci = dict(arm["ci95"])
+    if "conversions_model" in ci:
+        ci["conversions_model"] = [v * g for v in ci["conversions_model"]]
+        ci["profit_model"] = [profit(v) for v in ci["conversions_model"]]
+        ci["revenue_model"] = [v * econ.conversion_value for v in ci["conversions_model"]]
+        ci["profit_vs_random"] = [v * g for v in ci["profit_vs_random"]]
+    cost = k * econ.contact_cost + econ.fixed_cost
+    return {**arm, "population": n, "targeted": k, "conversions_model": conv,
+            "conversions_random": arm["conversions_random"] * g, "profit_model": profit(conv),
+            "profit_random": profit(arm["conversions_random"] * g), "revenue_model":
+            conv * econ.conversion_value, "cost_model": cost,
+            "roi_model": profit(conv) / cost if cost else None, "ci95": ci,
+            "best_targeted": round(arm["best_fraction"] * n), "basis": "treated arm"}

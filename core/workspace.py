@@ -88,7 +88,8 @@ def score_table(settings: Settings, run: Run, table: str, out: str | None = None
     """Score every row of a table with a run and write ``<out>`` = the table plus scores.
 
     Adds ``score`` (probability of the positive class) and ``predicted_positive`` (score >= the
-    run's threshold, 0.5) columns.
+    run's threshold, 0.5) columns; an uplift run adds ``p_treated``, ``p_control`` and
+    ``uplift`` instead (see :func:`core.uplift_scoring.score_uplift_table`).
 
     Returns:
         ``{"table": out, "rows": n}``.
@@ -96,6 +97,10 @@ def score_table(settings: Settings, run: Run, table: str, out: str | None = None
     Raises:
         SchemaError: The table lacks a feature of the run.
     """
+    if run.config.get("task") == "uplift":  # p_treated, p_control and uplift columns
+        from core.uplift_scoring import score_uplift_table
+
+        return score_uplift_table(settings, run, table, out)
     out = out or f"{table}_scored"
     with connect(settings) as con:
         frame = read_table(con, table)
