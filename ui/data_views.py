@@ -1,9 +1,10 @@
 """Data page glue: upload with a detection preview, the table list, and per-table tabs
 (preview, columns, profile, personal data, SQL console).
 
-Widget keys are prefixed ``data__``. The only page-level state besides widgets is the map from an
-upload's id to its staged copy on disk (``data__staged``), so a large upload is written once, not
-on every rerun.
+Widget keys are prefixed ``data__``. Page-level state besides widgets: the map from an upload's id
+to its staged copy on disk (``data__staged``, so a large upload is written once, not on every
+rerun), the last load's report (shown once after the rerun that empties the uploader) and the
+uploader's round number (its key changes after each load).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from ui import state
 from ui.widgets import errors_shown, show_error
 
 _STAGED = "data__staged"
+_LAST_REPORT = "data__last_report"
+_ROUND = "data__upload_round"
 _DELIMITERS = {"detect": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 _ENCODINGS = ["utf-8", "cp1252", "latin-1", "gb18030", "utf-16", "cp1250", "cp1251", "big5",
               "cp932"]
@@ -128,11 +131,15 @@ def show_report(report: IngestReport) -> None:
 
 def upload_section(settings: Settings) -> None:
     """File uploader, detection preview, options, name clash question and the Load button."""
+    last = st.session_state.pop(_LAST_REPORT, None)
+    if last is not None:
+        show_report(last)
     limit_mb = st.get_option("server.maxUploadSize")
     upload = st.file_uploader(
         f"Upload CSV/TSV/TXT, Excel (.xlsx), Parquet or JSON/NDJSON — up to {limit_mb:,} MB per "
         f"file (server.maxUploadSize in .streamlit/config.toml)",
-        type=[s.lstrip(".") for s in SUPPORTED], key="data__upload")
+        type=[s.lstrip(".") for s in SUPPORTED],
+        key=f"data__upload_{st.session_state.get(_ROUND, 0)}")
     if upload is None:
         return
     with errors_shown():
@@ -155,7 +162,10 @@ def upload_section(settings: Settings) -> None:
         Path(path).unlink(missing_ok=True)
         st.session_state[_STAGED].pop(upload.file_id, None)
         state.set_active_table(report.table)
-        show_report(report)
+        st.session_state["data__table"] = report.table  # show the new table below
+        st.session_state[_LAST_REPORT] = report
+        st.session_state[_ROUND] = st.session_state.get(_ROUND, 0) + 1  # a fresh, empty uploader
+        st.rerun()
 
 
 # ---------------------------------------------------------------- tables

@@ -22,7 +22,7 @@ def _page() -> AppTest:
 
 
 def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    at.file_uploader(key="data__upload").upload(name, data, "text/csv")
+    at.file_uploader[0].upload(name, data, "text/csv")
     return at.run()
 
 
@@ -30,7 +30,7 @@ def test_empty_workspace_states_the_upload_limit(data_ws):
     at = _page()
     assert not at.exception
     assert "up to 1,024 MB per file (server.maxUploadSize in .streamlit/config.toml)" in \
-        at.file_uploader(key="data__upload").label
+        at.file_uploader(key="data__upload_0").label
     assert at.info[0].value == "The warehouse is empty. Upload a file above to start."
 
 
@@ -43,6 +43,7 @@ def test_upload_shows_detection_then_loads(data_ws):
     at.button(key="data__load").click().run()
     assert not at.exception
     assert at.success[0].value.startswith("Loaded **3 rows** × 5 columns into table `export`")
+    assert at.file_uploader(key="data__upload_1").value is None  # emptied for the next file
     with connect(data_ws) as con:
         assert con.execute("SELECT \"Notes\" FROM export ORDER BY rowid").fetchall()[1] == \
             ("Paid €120 deposit",)
@@ -64,7 +65,7 @@ def test_same_name_asks_replace_or_keep_both_and_console_refuses_copy(data_ws):
     data = (CASES / "quoted_newlines.csv").read_bytes()
     at = _upload(_page(), "tickets.csv", data)
     at.button(key="data__load").click().run()
-    at = _upload(_page(), "tickets.csv", data)
+    at = _upload(at, "tickets.csv", data)
     assert at.radio(key="data__if_exists").options == ["keep both (new name)", "replace it"]
     at.radio(key="data__if_exists").set_value("replace it")
     at.button(key="data__load").click().run()
