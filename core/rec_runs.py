@@ -44,21 +44,20 @@ class NetworkScorer:
     def __init__(self, network) -> None:
         import keras
 
-        from models.sequence import EMBEDDING_LAYER, LOGITS_LAYER
+        from models.sequence import EMBEDDING_LAYER, HIDDEN_LAYER
 
-        head = network.get_layer(LOGITS_LAYER)
         self.network = network
         self.window = int(network.input_shape[1])
-        self.encoder = keras.Model(network.input, head.input)
-        self.head = head
+        self.encoder = keras.Model(network.input, network.get_layer(HIDDEN_LAYER).output)
         self.embedding_layer = network.get_layer(EMBEDDING_LAYER)
 
     def __call__(self, histories: list[np.ndarray]) -> np.ndarray:
         """Softmax probabilities of the next item, shape (n_histories, n_items + 1)."""
         x = pad_left(histories, self.window)
         hidden = np.asarray(self.encoder.predict(x, batch_size=256, verbose=0))[:, -1, :]
-        kernel, bias = (np.asarray(w) for w in self.head.get_weights())
-        logits = hidden.astype(np.float64) @ kernel + bias
+        table, bias = (np.asarray(w, dtype=np.float64)
+                       for w in self.embedding_layer.get_weights())
+        logits = hidden.astype(np.float64) @ table.T + bias
         logits[:, 0] = -np.inf
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
@@ -210,6 +209,12 @@ class RecRun:
             return {name: RankStats(z[f"{name}_greater"], z[f"{name}_ties"],
                                     z[f"{name}_reachable"], z[f"{name}_top_items"], n_items)
                     for name in RANKED}
+
+    @property
+    def test_targets(self) -> np.ndarray:
+        """Each user's held-out last item, shape (n_users,)."""
+        seqs = self.sequences
+        return seqs.items[seqs.offsets[1:] - 1]
 
     def user_position(self, user: str) -> int:
         """Index of a user in the run.

@@ -201,8 +201,7 @@ def _fit_network(cfg: RecModelConfig, split: SequenceSplit, n_items: int, exclud
     x, y = training_windows(split.train, cfg.window)
     net = cfg.net
     if cfg.model == "gru4rec":
-        network = build_gru4rec(n_items, cfg.window, cfg.embed_dim, cfg.embed_dim, net.cell,
-                                net.dropout)
+        network = build_gru4rec(n_items, cfg.window, cfg.embed_dim, net.cell, net.dropout)
     else:
         network = build_sasrec(n_items, cfg.window, cfg.embed_dim, net.blocks, net.heads,
                                net.dropout)

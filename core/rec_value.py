@@ -164,3 +164,23 @@ def simulate_value(model: RankStats, popular: RankStats, values: np.ndarray,
         bootstrap_ci(per, n_boot, seed), {"k": list(ks), **curve},
         "average order value" if inputs.order_value is not None else "item prices",
     )
+
+
+def simulate_run_value(run, inputs: ValueInputs, n_boot: int = 500,
+                       seed: int = 42) -> ValueResult:
+    """:func:`simulate_value` on a saved next-item run's test users.
+
+    Args:
+        run: A :class:`core.rec_runs.RecRun`.
+        inputs: The scenario.
+        n_boot: Bootstrap resamples over users.
+        seed: Seed of the bootstrap.
+
+    Returns:
+        The :class:`ValueResult`.
+
+    Raises:
+        SimulationError: No prices in the data and no order value given.
+    """
+    values = target_values(run.sequences.item_values, run.test_targets, inputs.order_value)
+    return simulate_value(run.ranks["model"], run.ranks["popular"], values, inputs, n_boot, seed)

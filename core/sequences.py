@@ -113,6 +113,8 @@ class SequenceStats:
         users: Users with a sequence.
         items: Distinct items (catalogue size).
         median_length: Median events per user.
+        repeat_share: Share of events whose item the user already had (repeat purchases);
+            near 0 for ratings, where seen items are best excluded.
     """
 
     rows: int
@@ -121,6 +123,7 @@ class SequenceStats:
     users: int
     items: int
     median_length: float
+    repeat_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -285,8 +288,10 @@ def _collect(con: duckdb.DuckDBPyConnection, cols: EventColumns, opts: SequenceO
     where, params = _filters(cols, opts)
     kept = con.execute(f"SELECT count(*) FROM {quote_ident(cols.table)} WHERE "
                        f"{' AND '.join(where)}", params).fetchone()[0]
+    pairs = con.execute("SELECT count(*) FROM (SELECT DISTINCT user_id, item FROM _rec_events)"
+                        ).fetchone()[0]
     stats = SequenceStats(int(rows), int(kept), int(offsets[-1]), len(users), len(items),
-                          float(np.median(np.diff(offsets))))
+                          float(np.median(np.diff(offsets))), 1.0 - pairs / max(offsets[-1], 1))
     return Sequences(users, offsets, flat["idx"].astype(np.int32),
                      [_plain(label) for label, _, _ in items], [n for _, n, _ in items], values,
                      stats)
@@ -299,6 +304,68 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     return str(value)
+
+
+_ROLE_HINTS = {
+    "user": ("customerid", "customer", "user", "client", "visitor", "member", "account"),
+    "item": ("stockcode", "item", "product", "sku", "article", "movie", "film", "sku_id"),
+    "time": ("invoicedate", "timestamp", "datetime", "time", "date", "ts"),
+    "event": ("event", "action", "interaction", "behavior", "behaviour"),
+    "quantity": ("quantity", "qty", "units"),
+    "price": ("unitprice", "price", "amount"),
+    "order": ("invoiceno", "invoice", "order", "basket", "transaction"),
+    "name": ("description", "title", "product_name", "item_name", "name"),
+}
+NON_PRODUCT_CODES = ("POST", "D", "M", "DOT", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "C2",
+                     "S", "B")
+
+
+def suggest_columns(columns: list[tuple[str, str]]) -> dict[str, str | None]:
+    """Guess which column plays which role from names (and types, for time).
+
+    Args:
+        columns: ``(name, duckdb_type)`` pairs in table order.
+
+    Returns:
+        Role → column name or None, for user, item, time, event, quantity, price, order, name.
+        A column is used for at most one role.
+
+    Example:
+        >>> suggest_columns([("CustomerID", "BIGINT"), ("StockCode", "VARCHAR"),
+        ...                  ("InvoiceDate", "TIMESTAMP")])["item"]
+        'StockCode'
+    """
+    taken: set[str] = set()
+    out: dict[str, str | None] = {}
+    for role, hints in _ROLE_HINTS.items():
+        found = None
+        for hint in hints:
+            found = next((c for c, _ in columns if c not in taken and hint in c.lower()), None)
+            if found:
+                break
+        if found is None and role == "time":
+            found = next((c for c, t in columns if c not in taken
+                          and t.upper().startswith(("TIMESTAMP", "DATE"))), None)
+        out[role] = found
+        taken |= {found} if found else set()
+    return out
+
+
+def suggest_excluded_items(con: duckdb.DuckDBPyConnection, table: str, item: str) -> list[str]:
+    """Known non-product codes (postage, discounts, fees) present in an item column.
+
+    Only suggested when most item values are numeric-looking stock codes (as in Online
+    Retail), where a bare ``D`` or ``POST`` stands out as a charge, not a product.
+    """
+    q, value = quote_ident(table), f"CAST({quote_ident(item)} AS VARCHAR)"
+    coded = con.execute(
+        f"SELECT avg(CASE WHEN regexp_matches(v, '[0-9]') THEN 1.0 ELSE 0.0 END) "
+        f"FROM (SELECT DISTINCT {value} AS v FROM {q})").fetchone()[0]
+    if not coded or coded < 0.5:
+        return []
+    rows = con.execute(f"SELECT DISTINCT {value} AS v FROM {q} WHERE list_contains(?, {value}) "
+                       f"ORDER BY v", [list(NON_PRODUCT_CODES)]).fetchall()
+    return [r[0] for r in rows]
 
 
 def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str,

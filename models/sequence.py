@@ -3,10 +3,11 @@
 Both read a left-padded window of item indices, shape (batch, window) int32 with 0 as padding,
 and return logits over the whole catalogue at every position, shape (batch, window,
 n_items + 1); position t predicts the item that follows step t (the sequence-to-sequence setup).
-Training uses cross-entropy over the full catalogue, or a sampled softmax when the catalogue is
-large (Jean et al., 2015), which is how both families are trained in recent comparisons
-(Klenitskiy & Vasilev, 2023). The hidden state that feeds the output layer is the input of the
-layer named ``item_logits``; the input embedding is the layer ``item_embedding``.
+Input and output share one item embedding (``item_embedding``): logits are the last hidden
+state (layer ``hidden``) times every item's vector, plus a per-item bias — SASRec's prediction
+layer, and GRU4Rec's "constrained embedding" option. Training uses cross-entropy over the full
+catalogue, or a sampled softmax when the catalogue is large (Jean et al., 2015), which is how
+both families are trained in recent comparisons (Klenitskiy & Vasilev, 2023).
 
 Keras is imported inside the functions, so importing this module loads no TensorFlow.
 """
@@ -16,19 +17,55 @@ from __future__ import annotations
 import functools
 
 PAD = 0
-LOGITS_LAYER = "item_logits"
+HIDDEN_LAYER = "hidden"
 EMBEDDING_LAYER = "item_embedding"
 
 
 def custom_objects() -> dict:
     """Register and return LiftLab's saved custom Keras layers (pass to ``load_model``)."""
-    return {"liftlab>PositionEmbedding": _layers()["PositionEmbedding"]}
+    layers = _layers()
+    return {"liftlab>PositionEmbedding": layers["PositionEmbedding"],
+            "liftlab>ItemEmbedding": layers["ItemEmbedding"]}
 
 
 @functools.cache
 def _layers() -> dict:
     import keras
     from keras import ops
+
+    def _is_ids(x) -> bool:
+        return "int" in str(x.dtype)
+
+    @keras.saving.register_keras_serializable(package="liftlab")
+    class ItemEmbedding(keras.layers.Layer):
+        """Item vectors shared by input and output (tied weights, as in SASRec).
+
+        Called on item ids of shape (batch, window) it looks them up (0 is padding and is
+        masked); called on hidden states of shape (batch, window, dim) it returns next-item
+        logits ``hidden · E^T + b`` of shape (batch, window, n_rows).
+        """
+
+        def __init__(self, n_rows: int, dim: int, **kwargs):
+            super().__init__(**kwargs)
+            self.n_rows, self.dim = n_rows, dim
+            self.supports_masking = True
+
+        def build(self, input_shape):
+            self.embeddings = self.add_weight(
+                shape=(self.n_rows, self.dim), name="embeddings",
+                initializer=keras.initializers.RandomNormal(stddev=0.05))
+            self.bias = self.add_weight(shape=(self.n_rows,), name="bias", initializer="zeros")
+
+        def call(self, inputs):
+            if _is_ids(inputs):
+                return ops.take(self.embeddings, inputs, axis=0)
+            return ops.matmul(inputs, ops.transpose(self.embeddings)) + self.bias
+
+        def compute_mask(self, inputs, mask=None):
+            return ops.not_equal(inputs, PAD) if _is_ids(inputs) else mask
+
+        def get_config(self):
+            return {**super().get_config(), "n_rows": self.n_rows, "dim": self.dim}
 
     @keras.saving.register_keras_serializable(package="liftlab")
     class PositionEmbedding(keras.layers.Layer):
@@ -53,13 +90,13 @@ def _layers() -> dict:
     class SampledLogits(keras.layers.Layer):
         """Logits of the true next item (column 0) and of shared uniform negatives.
 
-        Training only: reads the kernel and bias of the output ``Dense`` layer, so the saved
-        network keeps its full-catalogue head.
+        Training only: reads the tied item embeddings, so the saved network keeps its
+        full-catalogue output.
         """
 
-        def __init__(self, head, n_items: int, negatives: int, seed: int = 0, **kwargs):
+        def __init__(self, items, n_items: int, negatives: int, seed: int = 0, **kwargs):
             super().__init__(**kwargs)
-            self.head, self.n_items, self.negatives = head, n_items, negatives
+            self.items, self.n_items, self.negatives = items, n_items, negatives
             self.seed_generator = keras.random.SeedGenerator(seed)
             self.supports_masking = True  # padding is masked in the loss instead
 
@@ -68,32 +105,33 @@ def _layers() -> dict:
 
         def call(self, inputs):
             hidden, targets = inputs
-            kernel, bias = self.head.kernel, self.head.bias
+            table, bias = self.items.embeddings, self.items.bias
             neg = keras.random.randint((self.negatives,), 1, self.n_items + 1,
                                        seed=self.seed_generator)
             targets = ops.cast(targets, "int32")
-            pos = ops.sum(hidden * ops.take(ops.transpose(kernel), targets, axis=0), axis=-1)
+            pos = ops.sum(hidden * ops.take(table, targets, axis=0), axis=-1)
             pos = pos + ops.take(bias, targets)
-            negl = ops.matmul(hidden, ops.take(kernel, neg, axis=1)) + ops.take(bias, neg)
+            negl = ops.matmul(hidden, ops.transpose(ops.take(table, neg, axis=0)))
+            negl = negl + ops.take(bias, neg)
             hit = ops.equal(ops.expand_dims(targets, -1), neg)  # accidental hits do not count
             negl = ops.where(hit, -1e9, negl)
             return ops.concatenate([ops.expand_dims(pos, -1), negl], axis=-1)
 
-    return {"PositionEmbedding": PositionEmbedding, "SampledLogits": SampledLogits}
+    return {"ItemEmbedding": ItemEmbedding, "PositionEmbedding": PositionEmbedding,
+            "SampledLogits": SampledLogits}
 
 
 def _inputs(window: int, n_items: int, embed_dim: int):
     import keras
 
     items = keras.Input(shape=(window,), dtype="int32", name="items")
-    emb = keras.layers.Embedding(n_items + 1, embed_dim, mask_zero=True,
-                                 name=EMBEDDING_LAYER)(items)
-    return items, emb
+    layer = _layers()["ItemEmbedding"](n_items + 1, embed_dim, name=EMBEDDING_LAYER)
+    return items, layer, layer(items)
 
 
 def build_gru4rec(
-    n_items: int, window: int = 50, embed_dim: int = 64, units: int = 100,
-    cell: str = "gru", dropout: float = 0.2,
+    n_items: int, window: int = 50, embed_dim: int = 64, cell: str = "gru",
+    dropout: float = 0.2,
 ):
     """GRU4Rec-style network: item embedding → GRU or LSTM → softmax over items at every step.
 
@@ -104,8 +142,8 @@ def build_gru4rec(
     Args:
         n_items: Catalogue size (item indices 1..n_items, 0 is padding).
         window: Input length (steps).
-        embed_dim: Item embedding size.
-        units: Recurrent state size.
+        embed_dim: Item embedding size, also the recurrent state size (the output reuses
+            the item embeddings).
         cell: ``"gru"`` or ``"lstm"``.
         dropout: Dropout on the embeddings and on the recurrent output, in [0, 0.9].
 
@@ -124,13 +162,12 @@ def build_gru4rec(
 
     if cell not in ("gru", "lstm"):
         raise ValueError(f"cell must be 'gru' or 'lstm'; got {cell!r}.")
-    items, x = _inputs(window, n_items, embed_dim)
+    items, table, x = _inputs(window, n_items, embed_dim)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     layer = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
-    x = layer(units, return_sequences=True, name=cell)(x)
-    x = keras.layers.Dropout(dropout, name="hidden")(x)
-    logits = keras.layers.Dense(n_items + 1, name=LOGITS_LAYER)(x)
-    return keras.Model(items, logits, name=f"gru4rec_{cell}")
+    x = layer(embed_dim, return_sequences=True, name=cell)(x)
+    x = keras.layers.Dropout(dropout, name=HIDDEN_LAYER)(x)
+    return keras.Model(items, table(x), name=f"gru4rec_{cell}")
 
 
 def build_sasrec(
@@ -168,7 +205,7 @@ def build_sasrec(
     if embed_dim % heads:
         raise ValueError(f"embed_dim ({embed_dim}) must be divisible by heads ({heads}).")
     layers = keras.layers
-    items, x = _inputs(window, n_items, embed_dim)
+    items, table, x = _inputs(window, n_items, embed_dim)
     x = _layers()["PositionEmbedding"](window, name="positions")(x)
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for b in range(blocks):
@@ -180,9 +217,8 @@ def build_sasrec(
         f = layers.Dense(embed_dim, activation="relu", name=f"block{b}_ffn1")(f)
         f = layers.Dense(embed_dim, name=f"block{b}_ffn2")(layers.Dropout(dropout)(f))
         x = layers.Add(name=f"block{b}_residual2")([x, layers.Dropout(dropout)(f)])
-    x = layers.LayerNormalization(epsilon=1e-6, name="hidden")(x)
-    logits = layers.Dense(n_items + 1, name=LOGITS_LAYER)(x)
-    return keras.Model(items, logits, name="sasrec")
+    x = layers.LayerNormalization(epsilon=1e-6, name=HIDDEN_LAYER)(x)
+    return keras.Model(items, table(x), name="sasrec")
 
 
 def _sampled_loss(targets, logits):
@@ -222,11 +258,11 @@ def training_model(network, n_items: int, learning_rate: float = 1e-3, sampled: 
         network.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, ignore_class=PAD))
         return network
-    head = network.get_layer(LOGITS_LAYER)
     targets = keras.Input(shape=network.input_shape[1:], dtype="int32", name="targets")
-    layer = _layers()["SampledLogits"](head, n_items, min(negatives, n_items),
-                                                      seed, name="sampled_logits")
-    model = keras.Model([network.input, targets], layer([head.input, targets]),
+    layer = _layers()["SampledLogits"](network.get_layer(EMBEDDING_LAYER), n_items,
+                                       min(negatives, n_items), seed, name="sampled_logits")
+    hidden = network.get_layer(HIDDEN_LAYER).output
+    model = keras.Model([network.input, targets], layer([hidden, targets]),
                         name=f"{network.name}_sampled")
     model.compile(optimizer=optimizer, loss=_sampled_loss)
     return model

@@ -63,3 +63,40 @@ def bank_ws(tmp_path_factory):
         cfg = ModelConfig(model=model, hidden_units=(32, 16), epochs=6, batch_size=128)
         runs[model] = train(s, spec, cfg).run_id
     return s, runs
+
+
+CYCLE_ITEMS = 8
+
+
+def make_cycle_events(con, table: str = "clicks", users: int = 30, length: int = 10) -> None:
+    """A tiny event table: user ``uNN`` walks the cycle 1 → 2 → … → 8 → 1 from their own start
+    item, one event per minute, each item priced at 1.5 × its id. Rows are stored in reverse so
+    that only the time column orders them."""
+    from core.warehouse import quote_ident
+
+    rows = [(f"u{u:02d}", (u + j) % CYCLE_ITEMS + 1, j, 1.5 * ((u + j) % CYCLE_ITEMS + 1))
+            for u in range(users) for j in range(length)]
+    con.execute(f"CREATE TABLE {quote_ident(table)} (user_id VARCHAR, item BIGINT, "
+                f"ts TIMESTAMP, price DOUBLE)")
+    con.executemany(f"INSERT INTO {quote_ident(table)} VALUES (?, ?, TIMESTAMP '2024-01-01' + "
+                    f"to_minutes(CAST(? AS BIGINT)), ?)", rows[::-1])
+
+
+@pytest.fixture(scope="session")
+def rec_ws(tmp_path_factory):
+    """A workspace with the cycle table ``clicks`` and two next-item runs on it:
+    ``transitions`` and a 3-epoch ``gru4rec`` (ids in the returned dict)."""
+    from core.config import load_settings
+    from core.rec_training import RecModelConfig, train_recommender
+    from core.sequences import EventColumns, SequenceOptions
+    from core.warehouse import connect
+
+    s = load_settings(tmp_path_factory.mktemp("rec_ws"))
+    with connect(s) as c:
+        make_cycle_events(c)
+    cols = EventColumns("clicks", "user_id", "item", "ts", price="price")
+    opts = SequenceOptions(min_item=1, min_user=3)
+    runs = {m: train_recommender(s, cols, opts, RecModelConfig(m, epochs=3, embed_dim=16,
+                                                               window=8), n_boot=50).run_id
+            for m in ("transitions", "gru4rec")}
+    return s, runs

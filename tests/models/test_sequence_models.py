@@ -1,0 +1,133 @@
+"""Next-item models on tiny data: baselines exactly, networks learn a cycle, masks hold, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.rec_baselines import PopularRecommender, TransitionRecommender
+
+N_ITEMS = 6
+WINDOW = 6
+
+
+def cycles(n_users: int = 24, length: int = 12) -> list[np.ndarray]:
+    """Each user walks the cycle 1 → 2 → … → 6 → 1 from their own start."""
+    return [np.array([(start + j) % N_ITEMS + 1 for j in range(length)])
+            for start in range(n_users)]
+
+
+def test_popular_counts_and_scores():
+    model = PopularRecommender(3).fit([np.array([1, 2, 2]), np.array([2, 3])])
+    assert model.counts_.tolist() == [0, 1, 3, 1]
+    scores = model.score([np.array([1]), np.array([3, 2])])
+    assert scores.shape == (2, 4)
+    assert scores[0].tolist() == scores[1].tolist() == pytest.approx([0, .2, .6, .2])
+    again = PopularRecommender.from_arrays(model.to_arrays())
+    assert again.counts_.tolist() == model.counts_.tolist()
+
+
+def test_transitions_by_hand():
+    model = TransitionRecommender(3).fit([np.array([1, 2, 3]), np.array([1, 2]),
+                                          np.array([2, 3])])
+    p = np.array([0, 2, 3, 2]) / 7  # popularity of items 1..3
+    after_1, after_3 = model.score([np.array([3, 1]), np.array([3])])
+    # (count(1 → j) + 0.5 p_j) / (count(1 → ·) + 0.5); 1 was followed by 2 twice
+    assert after_1 == pytest.approx((np.array([0, 0, 2, 0]) + 0.5 * p) / 2.5)
+    assert after_1.sum() == pytest.approx(1.0) and after_1.argmax() == 2
+    assert after_3 == pytest.approx(p)  # 3 was never followed: popularity
+    assert model.followers(1) == [(2, 2.0)]
+    again = TransitionRecommender.from_arrays(model.to_arrays())
+    assert again.score([np.array([1])]) == pytest.approx(after_1[None, :])
+
+
+def test_transitions_never_reorder_counts():
+    model = TransitionRecommender(3).fit([np.array([1, 3]), np.array([1, 2]), np.array([1, 2]),
+                                          np.array([3, 3, 3, 3, 3])])
+    s = model.score([np.array([1])])[0]
+    assert s[2] > s[3]  # 2 followed 1 twice, 3 once, although 3 is far more popular
+
+
+# ---------------------------------------------------------------- Keras (slow: builds and fits)
+
+
+def _fit(network, x, y, sampled=False, epochs=40):
+    import keras
+
+    from models.sequence import training_model
+
+    trainer = training_model(network, N_ITEMS, 1e-2, sampled=sampled, negatives=4)
+    hist = trainer.fit([x, y] if sampled else x, y, epochs=epochs, batch_size=16, verbose=0)
+    keras.backend.clear_session(free_memory=False)
+    return hist.history["loss"]
+
+
+def _next_after(network, history) -> int:
+    from core.sequences import pad_left
+
+    return int(network.predict(pad_left([np.array(history)], WINDOW), verbose=0)[0, -1].argmax())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,sampled", [("gru", False), ("lstm", False), ("sasrec", False),
+                                          ("sasrec", True)])
+def test_networks_learn_a_cycle(kind, sampled):
+    import keras
+
+    from core.sequences import training_windows
+    from models.sequence import build_gru4rec, build_sasrec
+
+    keras.utils.set_random_seed(0)
+    x, y = training_windows(cycles(), WINDOW)
+    if kind == "sasrec":
+        network = build_sasrec(N_ITEMS, WINDOW, 16, blocks=1, heads=2, dropout=0.0)
+    else:
+        network = build_gru4rec(N_ITEMS, WINDOW, 16, cell=kind, dropout=0.0)
+    assert network.output_shape == (None, WINDOW, N_ITEMS + 1)
+    losses = _fit(network, x, y, sampled)
+    assert losses[-1] < 0.3 * losses[0]
+    assert [_next_after(network, h) for h in ([1, 2, 3], [5], [4, 5, 6])] == [4, 6, 1]
+
+
+@pytest.mark.slow
+def test_sasrec_is_causal_and_saves_in_safe_mode(tmp_path):
+    import keras
+
+    from models.sequence import build_sasrec, custom_objects
+
+    keras.utils.set_random_seed(1)
+    network = build_sasrec(N_ITEMS, WINDOW, 16, blocks=2, heads=2)
+    a = np.array([[0, 0, 1, 2, 3, 4]], dtype=np.int32)
+    b = a.copy()
+    b[0, -1] = 6  # change only the last step
+    out_a, out_b = network.predict(a, verbose=0), network.predict(b, verbose=0)
+    assert np.allclose(out_a[0, :-1], out_b[0, :-1], atol=1e-5)  # earlier steps never see it
+    assert not np.allclose(out_a[0, -1], out_b[0, -1])
+    network.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True, compile=False,
+                                     custom_objects=custom_objects())
+    assert np.allclose(loaded.predict(a, verbose=0), out_a, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_gru_skips_left_padding():
+    import keras
+
+    from models.sequence import build_gru4rec
+
+    keras.utils.set_random_seed(2)
+    padded = build_gru4rec(N_ITEMS, WINDOW, 8)
+    exact = build_gru4rec(N_ITEMS, 2, 8)  # same weights, a window with no padding
+    exact.set_weights(padded.get_weights())
+    long = padded.predict(np.array([[0, 0, 0, 0, 2, 3]], dtype=np.int32), verbose=0)[0, -1]
+    short = exact.predict(np.array([[2, 3]], dtype=np.int32), verbose=0)[0, -1]
+    assert np.allclose(long, short, atol=1e-5)
+
+
+def test_builders_reject_bad_shapes():
+    from models.sequence import build_gru4rec, build_sasrec
+
+    with pytest.raises(ValueError, match="cell must be 'gru' or 'lstm'"):
+        build_gru4rec(5, cell="rnn")
+    with pytest.raises(ValueError, match="divisible by heads"):
+        build_sasrec(5, embed_dim=10, heads=3)

@@ -1,0 +1,363 @@
+"""Streamlit glue of the Recommend page: event-table setup, the training job, quality, users and
+items, business value.
+
+This page's session keys live here (prefix ``recommend__``) and hold run and job ids only.
+:func:`value_section` is self-contained, so the Impact page can show the same scenario for a
+next-item run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import streamlit as st
+
+from core.config import load_settings
+from core.errors import AppError
+from core.rec_metrics import KS
+from core.rec_runs import NEURAL, RecRun, list_rec_runs, load_rec_run, similar_items, user_report
+from core.rec_training import REC_MODEL_LABELS, NetOptions, RecModelConfig, train_recommender
+from core.rec_value import ValueInputs, simulate_run_value
+from core.recommend_plots import (
+    comparison_figure,
+    rank_curve_figure,
+    training_figure,
+    value_figure,
+)
+from core.sequences import (
+    EventColumns,
+    SequenceOptions,
+    build_sequences,
+    distinct_values,
+    suggest_columns,
+    suggest_excluded_items,
+)
+from core.warehouse import connect, list_tables, table_columns
+from ui import resources
+from ui.widgets import errors_shown, show_error
+
+ACTIVE_RUN = "recommend__active_run"
+ACTIVE_JOB = "recommend__active_job"
+RUN_PICKER = "recommend__run"
+MODEL_ORDER = ("sasrec", "gru4rec", "transitions", "popular")
+REQUIRED_ROLES = (("user", "User column", "Who acted: a customer or user id."),
+                  ("item", "Item column", "What they took: a product, film or page id."),
+                  ("time", "Time column", "When; events at the same time keep the table's row "
+                                          "order."))
+OPTIONAL_ROLES = (("event", "Event type (optional)"), ("quantity", "Quantity (optional)"),
+                  ("price", "Unit price (optional)"), ("order", "Order / invoice id (optional)"),
+                  ("name", "Item name (optional)"))
+REPEATS_NORMAL = 0.05  # repeat share above which seen items stay recommendable by default
+
+
+# ------------------------------------------------------------------ state and caches
+
+
+def active_run() -> str | None:
+    """The next-item run shown in the Quality, Users & items and Value tabs."""
+    return st.session_state.get(ACTIVE_RUN)
+
+
+def set_active_run(run_id: str | None) -> None:
+    """Show another next-item run."""
+    st.session_state[ACTIVE_RUN] = run_id
+
+
+def active_job() -> str | None:
+    """The recommender training job this session follows."""
+    return st.session_state.get(ACTIVE_JOB)
+
+
+@st.cache_resource(max_entries=4)
+def rec_run(data_dir: str, run_id: str) -> RecRun:
+    """A saved next-item run (network loaded lazily, once)."""
+    return load_rec_run(load_settings(data_dir), run_id)
+
+
+@st.cache_data(max_entries=16, ttl=600, show_spinner="Building sequences …")
+def sequence_stats(data_dir: str, cols: EventColumns, opts: SequenceOptions):
+    """What the filters keep (a :class:`core.sequences.SequenceStats`)."""
+    with connect(load_settings(data_dir)) as con:
+        return build_sequences(con, cols, opts).stats
+
+
+# ------------------------------------------------------------------ 1. sequences and training
+
+
+def _pick(label: str, options: list, default, key: str, **kwargs):
+    index = options.index(default) if default in options else 0
+    return st.selectbox(label, options, index=index, key=key, **kwargs)
+
+
+def event_setup(data_dir: str) -> tuple[EventColumns, SequenceOptions] | None:
+    """Table, column roles and filters; None (with a pointer) when there is no table."""
+    settings = resources.settings()
+    with errors_shown(), connect(settings) as con:
+        tables = [t.table for t in list_tables(con)]
+    if not tables:
+        st.info("Load an event table (one row per purchase, view or rating) on the Data page.")
+        st.page_link("pages/data.py", label="Go to Data", icon=":material/database:")
+        return None
+    table = _pick("Event table", tables, "online_retail", "recommend__table")
+    with errors_shown(), connect(settings) as con:
+        columns = table_columns(con, table)
+    names = [c for c, _ in columns]
+    guess = suggest_columns(columns)
+    roles = {}
+    for (role, label, text), col in zip(REQUIRED_ROLES, st.columns(len(REQUIRED_ROLES))):
+        with col:
+            roles[role] = _pick(label, names, guess[role], f"recommend__{role}_{table}", help=text)
+    for (role, label), col in zip(OPTIONAL_ROLES, st.columns(len(OPTIONAL_ROLES))):
+        with col:
+            roles[role] = _pick(label, [None, *names], guess[role], f"recommend__{role}_{table}",
+                                format_func=lambda v: "—" if v is None else v)
+    cols = EventColumns(table, **roles)
+    with st.expander("Filters", expanded=False), errors_shown():
+        opts = _filters(settings, cols)
+    return cols, opts
+
+
+def _filters(settings, cols: EventColumns) -> SequenceOptions:
+    key = f"recommend__{cols.table}"
+    with connect(settings) as con:
+        types = distinct_values(con, cols.table, cols.event) if cols.event else []
+        excluded = suggest_excluded_items(con, cols.table, cols.item)
+    keep = st.multiselect("Event types to keep (none = all)", types, key=f"{key}_types",
+                          disabled=not types)
+    drop = st.checkbox("Drop cancellations (quantity ≤ 0, or order ids starting with C)", True,
+                       key=f"{key}_cancel", disabled=not (cols.quantity or cols.order))
+    text = st.text_input("Items to leave out (comma-separated, e.g. postage and fees)",
+                         ", ".join(excluded), key=f"{key}_exclude")
+    c1, c2, c3 = st.columns(3)
+    min_user = c1.number_input("Min. events per user", 3, 10_000, 5, key=f"{key}_min_user")
+    min_item = c2.number_input("Min. events per item", 1, 10_000, 5, key=f"{key}_min_item")
+    max_len = c3.number_input("Most recent events kept per user", 3, 100_000, 200,
+                              key=f"{key}_max_len")
+    items = tuple(v.strip() for v in text.split(",") if v.strip())
+    return SequenceOptions(tuple(keep), drop, items, int(min_item), int(min_user), int(max_len))
+
+
+def sequence_preview(data_dir: str, cols: EventColumns, opts: SequenceOptions) -> SequenceOptions:
+    """Show what the filters keep and ask whether seen items may be recommended.
+
+    Returns:
+        ``opts`` with ``exclude_seen`` set from the analyst's choice.
+    """
+    with errors_shown():
+        stats = sequence_stats(data_dir, cols, opts)
+    c = st.columns(5)
+    c[0].metric("Users", f"{stats.users:,}")
+    c[1].metric("Items", f"{stats.items:,}")
+    c[2].metric("Events", f"{stats.events:,}")
+    c[3].metric("Median events per user", f"{stats.median_length:,.0f}")
+    c[4].metric("Repeat events", f"{stats.repeat_share:.0%}",
+                help="Share of events whose item the user already had.")
+    st.caption(f"{stats.rows_kept:,} of {stats.rows:,} rows pass the filters. Each user's last "
+               f"item is held out for test, the one before for validation.")
+    allow = st.checkbox("Recommend items the customer already has (repeat purchases)",
+                        stats.repeat_share >= REPEATS_NORMAL,
+                        key=f"recommend__allow_seen_{cols.table}",
+                        help="Right for retail, where people buy the same things again; wrong "
+                             "for films, where a watched film is not worth recommending.")
+    return dataclasses.replace(opts, exclude_seen=not allow)
+
+
+def train_form(data_dir: str, cols: EventColumns, opts: SequenceOptions) -> None:
+    """Model settings and the Train button; training runs as a background job."""
+    with st.form("recommend__form"):
+        model = st.selectbox("Model", MODEL_ORDER, format_func=REC_MODEL_LABELS.get,
+                             key="recommend__model")
+        c = st.columns(5)
+        epochs = c[0].number_input("Epochs (max)", 1, 1000, 40, key="recommend__epochs")
+        dim = c[1].number_input("Embedding size", 8, 1024, 64, 8, key="recommend__dim")
+        window = c[2].number_input("Items read (window)", 2, 1000, 50, key="recommend__window")
+        cell = c[3].selectbox("Recurrent cell", ("gru", "lstm"), key="recommend__cell")
+        lr = c[4].number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.4f",
+                               key="recommend__lr")
+        submitted = st.form_submit_button("Train", type="primary")
+    if not submitted:
+        return
+    try:
+        cfg = RecModelConfig(model, int(epochs), int(dim), int(window), learning_rate=float(lr),
+                             net=NetOptions(cell=cell))
+    except AppError as err:
+        show_error(err)
+        return
+    settings = resources.settings()
+    job_id = resources.job_manager(data_dir).submit(
+        "recommend", f"{model} on {cols.table} ({cols.user} → {cols.item})",
+        lambda progress, stop: train_recommender(settings, cols, opts, cfg, progress,
+                                                 stop).run_id,
+        epochs=cfg.epochs if model in NEURAL else 0)
+    st.session_state[ACTIVE_JOB] = job_id
+
+
+def _job_view(data_dir: str) -> bool:
+    """Draw the followed job; True while it is queued or running."""
+    jobs = resources.job_manager(data_dir)
+    job = jobs.get(active_job())
+    if job is None:
+        return False
+    running = job.state in ("queued", "running")
+    st.markdown(f"**{job.label}** · {job.state}")
+    if job.epochs:
+        st.progress(min(job.epoch / job.epochs, 1.0),
+                    text=f"Epoch {job.epoch} of at most {job.epochs}")
+    st.caption(job.message)
+    if job.history:
+        st.plotly_chart(training_figure(job.history), key=f"recommend__job_{job.epoch}")
+    if running and st.button("Cancel training", key="recommend__cancel"):
+        jobs.cancel(job.job_id)
+    if job.state == "failed":
+        st.error(job.message)
+    if job.state == "done" and job.run_id and active_run() != job.run_id:
+        set_active_run(job.run_id)
+        st.session_state.pop(RUN_PICKER, None)
+    if job.state == "done":
+        st.success(f"Saved run {job.run_id}: see the Quality tab.")
+    return running
+
+
+@st.fragment(run_every=1.0)
+def _poll_job(data_dir: str) -> None:
+    if not _job_view(data_dir):
+        st.rerun()  # finished: one full rerun shows the new run in every tab
+
+
+def show_job(data_dir: str) -> None:
+    """Follow the session's recommender job (polls once a second while it runs)."""
+    job = resources.job_manager(data_dir).get(active_job())
+    if job is not None and job.state in ("queued", "running"):
+        _poll_job(data_dir)
+    else:
+        _job_view(data_dir)
+
+
+# ------------------------------------------------------------------ 2–4. the chosen run
+
+
+def pick_run(data_dir: str) -> RecRun | None:
+    """The next-item run to show (the newest, or the one just trained)."""
+    runs = list_rec_runs(resources.runs(data_dir))
+    if not runs:
+        st.info("No recommender run yet: train one in the first tab.")
+        return None
+    ids = [r["run_id"] for r in runs]
+    labels = {r["run_id"]: f"{r['run_id']} · {r['model']} · {r['table']} · HitRate@10 "
+                           f"{r['metrics'].get('hit_rate@10', 0):.3f}" for r in runs}
+    chosen = _pick("Recommender run", ids, active_run(), RUN_PICKER, format_func=labels.get)
+    set_active_run(chosen)
+    with errors_shown():
+        return rec_run(data_dir, chosen)
+
+
+def _metrics_table(run: RecRun) -> pd.DataFrame:
+    m = run.metrics
+    rows = {run.model_name: m, **{("item-to-item" if n == "transitions" else "most popular"): b
+                                  for n, b in m["baselines"].items() if n != run.model_name}}
+    keys = [*(f"hit_rate@{k}" for k in KS), *(f"ndcg@{k}" for k in KS), "mrr", "coverage@10"]
+    table = pd.DataFrame({name: {k: rep["metrics"][k] for k in keys} for name, rep in
+                          rows.items()}).T
+    table["HitRate@10 95% CI"] = [
+        "{:.3f}–{:.3f}".format(*rep["ci95"]["hit_rate@10"]) if rep.get("ci95") else ""
+        for rep in rows.values()]
+    return table
+
+
+def results_section(run: RecRun) -> None:
+    """Model against both baselines: headline numbers, table, figures, protocol."""
+    m, trans = run.metrics["metrics"], run.metrics["baselines"]["transitions"]["metrics"]
+    c = st.columns(4)
+    c[0].metric("HitRate@10", f"{m['hit_rate@10']:.3f}",
+                delta=f"{m['hit_rate@10'] - trans['hit_rate@10']:+.3f} vs item-to-item")
+    c[1].metric("NDCG@10", f"{m['ndcg@10']:.3f}",
+                delta=f"{m['ndcg@10'] - trans['ndcg@10']:+.3f} vs item-to-item")
+    c[2].metric("MRR", f"{m['mrr']:.3f}")
+    c[3].metric("Catalogue coverage @10", f"{m['coverage@10']:.0%}")
+    st.dataframe(_metrics_table(run), key="recommend__metrics")
+    left, right = st.columns(2)
+    left.plotly_chart(comparison_figure(run.metrics, run.model_name), key="recommend__hr")
+    right.plotly_chart(rank_curve_figure(run.ranks, run.model_name), key="recommend__ranks")
+    if run.history:
+        st.plotly_chart(training_figure(run.history), key="recommend__history")
+    st.caption(f"{run.metrics['users']:,} test users, {run.sequences.n_items:,} items. "
+               f"Protocol: {run.metrics['protocol']}.")
+
+
+def explore_section(run: RecRun) -> None:
+    """One user's history, recommendations and the rank of the truth; one item's neighbours."""
+    users = [str(u) for u in run.sequences.users]
+    c1, c2 = st.columns([3, 1])
+    user = c1.selectbox("User", users, key="recommend__user_pick")
+    k = c2.slider("List length K", 5, 50, 10, key="recommend__k")
+    with errors_shown():
+        rep = user_report(run, user, k)
+    truth = f"{rep.true_item['item']}" + (f" · {rep.true_item['name']}"
+                                          if rep.true_item["name"] else "")
+    st.markdown(f"Held-out next item: **{truth}** — ranked **{_rank(rep.rank)}** by "
+                f"{run.model_name} (item-to-item: {_rank(rep.baseline_ranks['transitions'])}, "
+                f"most popular: {_rank(rep.baseline_ranks['popular'])}).")
+    left, right = st.columns(2)
+    left.caption("History (most recent last)")
+    left.dataframe(rep.history, key="recommend__history_table")
+    right.caption(f"Top {k} after that history")
+    right.dataframe(rep.recommendations.assign(
+        next=rep.recommendations["item"].astype(str) == str(rep.true_item["item"])),
+        key="recommend__recs")
+    labels = run.sequences.item_labels
+    names = dict(zip(map(str, labels), run.sequences.item_names))
+    item = st.selectbox("Item", [str(x) for x in labels], key="recommend__item_pick",
+                        format_func=lambda v: f"{v} · {names[v]}" if names.get(v) else v)
+    how = "embedding cosine similarity" if run.network is not None else "items that followed it"
+    st.caption(f"Nearest items ({how})")
+    with errors_shown():
+        st.dataframe(similar_items(run, item), key="recommend__similar")
+
+
+def _rank(rank: float) -> str:
+    return "not recommendable (already seen)" if rank == float("inf") else f"#{rank:,.1f}"
+
+
+def value_section(run: RecRun, key: str = "recommend__value") -> None:
+    """Conversions and revenue of personalised against most-popular top-K lists."""
+    c = st.columns(5)
+    ctr = c[0].number_input("Click-through rate of a wanted item", 0.001, 1.0, 0.3, 0.01,
+                            key=f"{key}_ctr", help="Chance that a shown recommendation the "
+                                                   "customer wants is clicked.")
+    cvr = c[1].number_input("Conversion rate per click", 0.001, 1.0, 0.1, 0.01,
+                            key=f"{key}_cvr")
+    users = c[2].number_input("Customers", 1, 100_000_000, 10_000, 1000, key=f"{key}_users")
+    shown = c[3].number_input("Lists shown per customer", 1, 10_000, 4, key=f"{key}_imp")
+    k = c[4].slider("Items per list (K)", 1, 20, 10, key=f"{key}_k")
+    has_prices = bool(run.config["spec"].get("price"))
+    source = st.radio("Value of a conversion", ("item prices from the data",
+                                                 "average order value"),
+                      index=0 if has_prices else 1, horizontal=True, key=f"{key}_source")
+    aov = None
+    if source == "average order value":
+        aov = st.number_input("Average order value", 0.01, 1e9, 25.0, key=f"{key}_aov")
+    try:
+        r = simulate_run_value(run, ValueInputs(ctr, cvr, int(users), int(shown), int(k), aov),
+                               n_boot=300)
+    except AppError as err:
+        show_error(err)
+        return
+    ci = r.ci95
+    cols = st.columns(3)
+    cols[0].metric("Extra revenue vs most popular", f"{r.incremental_revenue:,.0f}",
+                   help="95% CI {:,.0f} – {:,.0f}".format(*ci["incremental_revenue"]))
+    cols[1].metric("Conversions (personalised)", f"{r.conversions['personalised']:,.0f}",
+                   delta=f"{r.incremental_conversions:+,.0f} vs most popular")
+    cols[2].metric("Revenue (personalised)", f"{r.revenue['personalised']:,.0f}",
+                   delta=f"{r.incremental_revenue:+,.0f} vs most popular")
+    st.caption(
+        f"{int(users) * int(shown):,} lists of {k}. Personalised: "
+        f"{r.conversions['personalised']:,.0f} conversions (95% CI "
+        "{:,.0f}–{:,.0f}), revenue {:,.0f} (95% CI {:,.0f}–{:,.0f}); ".format(
+            *ci["conversions_personalised"], r.revenue["personalised"],
+            *ci["revenue_personalised"]) +
+        f"most popular: {r.conversions['popular']:,.0f} conversions, revenue "
+        f"{r.revenue['popular']:,.0f}. Values from {r.value_source}; intervals resample the "
+        f"test users, whose held-out next item stands for what each customer wants.")
+    st.plotly_chart(value_figure(r), key=f"{key}_figure")
