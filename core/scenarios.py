@@ -120,18 +120,34 @@ def _values(pop: Population, column: str) -> np.ndarray:
     return values
 
 
-def run_scenario(settings: Settings, run: Run, table: str | None,
-                 inputs: ScenarioInputs) -> tuple[Population, ImpactResult]:
-    """Load the population, evaluate the policy rule and simulate the scenario.
+def simulate_population(pop: Population, inputs: ScenarioInputs) -> ImpactResult:
+    """Evaluate the policy rule and simulate a scenario on a loaded population.
 
     Args:
-        settings: Workspace settings.
-        run: A binary run.
-        table: A table the run scores, or None for its test split.
+        pop: From :func:`load_population`.
         inputs: The scenario's inputs.
 
     Returns:
-        ``(population, result)``; the population's notes are added to the result's.
+        The result; the population's notes are added to its notes.
+
+    Raises:
+        SimulationError: An invalid scenario.
+        SchemaError: A missing value column.
+        QueryError: The policy rule is refused.
+    """
+    econ = inputs.economics
+    values = _values(pop, econ.value_column) if econ.value_column else None
+    mask = policy_mask(pop.frame, inputs.policy) if inputs.policy else None
+    result = simulate_scenario(pop.outcomes(), pop.scores, inputs, values, mask, pop.expected)
+    return dataclasses.replace(result, notes=result.notes + pop.notes)
+
+
+def run_scenario(settings: Settings, run: Run, table: str | None,
+                 inputs: ScenarioInputs) -> tuple[Population, ImpactResult]:
+    """Load the population (the run's test split, or ``table``) and simulate the scenario.
+
+    Returns:
+        ``(population, result)``.
 
     Raises:
         SimulationError: The run is not binary, or the scenario is invalid.
@@ -142,11 +158,7 @@ def run_scenario(settings: Settings, run: Run, table: str | None,
         raise SimulationError(f"Targeting scenarios need a binary run (convert or not); run "
                               f"{run.run_id} is {run.config.get('task')}.")
     pop = load_population(settings, run, table)
-    econ = inputs.economics
-    values = _values(pop, econ.value_column) if econ.value_column else None
-    mask = policy_mask(pop.frame, inputs.policy) if inputs.policy else None
-    result = simulate_scenario(pop.outcomes(), pop.scores, inputs, values, mask, pop.expected)
-    return pop, dataclasses.replace(result, notes=result.notes + pop.notes)
+    return pop, simulate_population(pop, inputs)
 
 
 def _check_predicate(text: str) -> str:

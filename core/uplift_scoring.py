@@ -149,7 +149,17 @@ def uplift_population(settings: Settings, run: Run, table: str | None = None) ->
 
 def simulate_uplift_run(settings: Settings, run: Run, table: str | None,
                         inputs: ScenarioInputs) -> tuple[UpliftPopulation, dict]:
-    """Simulate treating the top of an uplift run's ranking; JSON-ready summary.
+    """Load an uplift run's population and simulate (see :func:`simulate_uplift_population`).
+
+    Returns:
+        ``(population, summary)``.
+    """
+    pop = uplift_population(settings, run, table)
+    return pop, simulate_uplift_population(pop, inputs)
+
+
+def simulate_uplift_population(pop: UpliftPopulation, inputs: ScenarioInputs) -> dict:
+    """Simulate treating the top of an uplift ranking; JSON-ready summary.
 
     The decision picks how many customers are treated (ranked by predicted uplift). The
     standard targeting numbers (``conversions_model``, ``conversion_lift``, ``profit_model``…)
@@ -158,17 +168,14 @@ def simulate_uplift_run(settings: Settings, run: Run, table: str | None,
     treated and control customers (see :mod:`core.uplift_sim`).
 
     Args:
-        settings: Workspace settings.
-        run: An uplift run.
-        table: A table with the run's features (plus target and treatment to measure), or
-            None for the run's test split.
+        pop: From :func:`uplift_population`.
         inputs: Decision and cost/value economics (no payoff matrix, value column or policy).
 
     Returns:
-        ``(population, summary)``; the summary holds the standard keys plus
+        The summary: it holds the standard keys plus
         ``incremental_conversions``, ``incremental_conversions_ci95``, ``incremental_profit``,
         ``incremental_profit_ci95``, ``propensity``, ``everyone`` and ``uplift`` (the full
-        :class:`~core.uplift_sim.UpliftSimulation` summary).
+        :class:`~core.uplift_sim.UpliftSimulation` summary with its ``curve``).
 
     Raises:
         SimulationError: Unsupported economics or an invalid decision.
@@ -178,7 +185,6 @@ def simulate_uplift_run(settings: Settings, run: Run, table: str | None,
         raise SimulationError("Uplift scenarios price incremental conversions with a contact "
                               "cost, a value per conversion and a fixed cost; payoff matrices, "
                               "value columns and policy rules apply to propensity runs.")
-    pop = uplift_population(settings, run, table)
     k = targeted_count(inputs.decision, np.sort(pop.uplift)[::-1], econ)
     frac = k / pop.uplift.size
     ui = UpliftInputs(frac, econ.contact_cost, econ.conversion_value, econ.fixed_cost,
@@ -195,7 +201,7 @@ def simulate_uplift_run(settings: Settings, run: Run, table: str | None,
     s = sim.summary()
     keys = ("incremental_conversions", "incremental_conversions_ci95", "incremental_profit",
             "incremental_profit_ci95", "propensity", "everyone")
-    return pop, {**std, **{k: s[k] for k in keys}, "uplift": s}
+    return {**std, **{k: s[k] for k in keys}, "uplift": {**s, "curve": sim.curve}}
 
 
 def _to_population(arm: dict, k: int, n: int, econ) -> dict:

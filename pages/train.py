@@ -76,3 +76,8 @@ elif choice is not None:
 
 if state.active_job():
     show_job(data_dir)
+
+if st.checkbox("This table has a randomised treatment column", key="train__uplift"):
+    from ui.uplift_views import uplift_training_form  # uplift section (Impact engineer)
+
+    uplift_training_form(data_dir, table, target, positive)

@@ -55,3 +55,43 @@ def curves(data_dir: str, run_id: str) -> dict:
     y, s = t[LABEL_COL].to_numpy(), t[SCORE_COL].to_numpy()
     return {"table": ThresholdTable.build(y, s), "roc": roc_points(y, s), "pr": pr_points(y, s),
             "ranking": ranking_metrics(y, s), "base_rate": float(np.mean(y)), "y": y, "s": s}
+
+
+@st.cache_resource(max_entries=4, ttl=600, show_spinner="Scoring the population …")
+def population(data_dir: str, run_id: str, table: str | None):
+    """The population of a targeting scenario (test split, or a table scored by the run)."""
+    from core.scenarios import load_population
+
+    return load_population(load_settings(data_dir), run(data_dir, run_id), table)
+
+
+@st.cache_data(max_entries=32, ttl=600, show_spinner="Simulating …")
+def scenario(data_dir: str, run_id: str, table: str | None, inputs_json: str):
+    """A simulated targeting scenario (inputs as JSON, so the cache key is plain text)."""
+    import json
+
+    from core.impact import ScenarioInputs
+    from core.scenarios import simulate_population
+
+    inputs = ScenarioInputs.from_dict(json.loads(inputs_json))
+    return simulate_population(population(data_dir, run_id, table), inputs)
+
+
+@st.cache_resource(max_entries=4, ttl=600, show_spinner="Scoring the population …")
+def uplift_population(data_dir: str, run_id: str, table: str | None):
+    """The population of an uplift scenario (test split, or a table the run scores)."""
+    from core.uplift_scoring import uplift_population as load
+
+    return load(load_settings(data_dir), run(data_dir, run_id), table)
+
+
+@st.cache_data(max_entries=32, ttl=600, show_spinner="Simulating …")
+def uplift_scenario(data_dir: str, run_id: str, table: str | None, inputs_json: str) -> dict:
+    """A simulated uplift scenario's summary, with its curves."""
+    import json
+
+    from core.impact import ScenarioInputs
+    from core.uplift_scoring import simulate_uplift_population
+
+    inputs = ScenarioInputs.from_dict(json.loads(inputs_json))
+    return simulate_uplift_population(uplift_population(data_dir, run_id, table), inputs)
