@@ -42,7 +42,7 @@ def fit_fold(cfg: ModelConfig, x: pd.DataFrame, y: np.ndarray, task: str, n_clas
         Model output for the test rows (see :func:`core.training.predict_raw`).
     """
     fit_idx, val_idx = _inner_split(train_idx, y, task, seed)
-    pre = TabularPreprocessor().fit(x.iloc[fit_idx])
+    pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(x.iloc[fit_idx])
     mean, std = (float(y[fit_idx].mean()), float(y[fit_idx].std()) or 1.0) \
         if task == "regression" and cfg.is_keras else (0.0, 1.0)
     data = FitData(pre.transform(x.iloc[fit_idx]), (y[fit_idx] - mean) / std,

@@ -325,6 +325,25 @@ def split_indices(y: np.ndarray, test_size: float, valid_size: float, seed: int,
     return Splits(np.sort(train), np.sort(valid), np.sort(test))
 
 
+def piecewise_linear(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Piecewise-linear encoding of a numeric column (Gorishniy et al., 2022, "On Embeddings for
+    Numerical Features in Tabular Deep Learning").
+
+    Bin t spans ``[edges[t], edges[t+1]]``; its feature is 0 below it, 1 above it and the
+    position inside it in between, so the vector reads like a soft thermometer code.
+
+    Args:
+        v: Values of shape (n_rows,), no NaN.
+        edges: Increasing bin edges of shape (n_bins + 1,), quantiles of the training values.
+
+    Returns:
+        float32 array of shape (n_rows, n_bins).
+    """
+    left, right = edges[:-1], edges[1:]
+    width = np.where(right > left, right - left, 1.0)
+    return np.clip((v[:, None] - left) / width, 0.0, 1.0).astype(np.float32)
+
+
 class TabularPreprocessor:
     """Impute, scale numeric columns and one-hot encode the others; JSON-serialisable.
 
@@ -334,6 +353,9 @@ class TabularPreprocessor:
 
     Args:
         max_categories: Most one-hot columns per categorical column.
+        numeric_bins: When > 0, each numeric column also gets a piecewise-linear encoding over
+            this many training quantile bins (:func:`piecewise_linear`), which lets a network
+            model thresholds the way trees do.
 
     Attributes:
         numeric_: ``{column: [median, mean, std]}`` learned on train.
@@ -343,8 +365,9 @@ class TabularPreprocessor:
         blocks_: ``(start, end, is_numeric)`` encoded range of each source column, in order.
     """
 
-    def __init__(self, max_categories: int = MAX_CATEGORIES) -> None:
+    def __init__(self, max_categories: int = MAX_CATEGORIES, numeric_bins: int = 0) -> None:
         self.max_categories = max_categories
+        self.numeric_bins = numeric_bins
 
     def fit(self, frame: pd.DataFrame) -> TabularPreprocessor:
         """Learn imputation values, scales and levels from the training rows.
@@ -357,6 +380,7 @@ class TabularPreprocessor:
         """
         self.numeric_: dict[str, list[float]] = {}
         self.categories_: dict[str, list[str]] = {}
+        self.edges_: dict[str, list[float]] = {}
         for col in frame.columns:
             s = frame[col]
             if ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s):
@@ -365,6 +389,10 @@ class TabularPreprocessor:
                 med = float(v.median()) if len(v) else 0.0
                 std = float(v.std(ddof=0)) if len(v) else 1.0
                 self.numeric_[col] = [med, float(v.mean()) if len(v) else 0.0, std or 1.0]
+                if self.numeric_bins:
+                    qs = np.linspace(0, 1, self.numeric_bins + 1)
+                    edges = np.unique(np.quantile(v, qs)) if len(v) else np.array([0.0])
+                    self.edges_[col] = [float(e) for e in edges]
             else:
                 top = self._as_text(s).value_counts().index[: self.max_categories]
                 self.categories_[col] = [str(x) for x in top]
@@ -381,8 +409,9 @@ class TabularPreprocessor:
         for col in self.columns_:
             start = len(names)
             if col in self.numeric_:
-                names.append(col)
-                sources.append(col)
+                bins = max(len(self.edges_.get(col, [])) - 1, 0)
+                names.extend([col, *(f"{col}~bin{b + 1}" for b in range(bins))])
+                sources.extend([col] * (bins + 1))
             else:
                 levels = [*self.categories_[col], "(other)"]
                 names.extend(f"{col}={lv}" for lv in levels)
@@ -426,6 +455,8 @@ class TabularPreprocessor:
                 v = pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
                 v = np.where(np.isfinite(v), v, med)
                 blocks.append(((v - mean) / std)[:, None])
+                if self.edges_.get(col) and len(self.edges_[col]) > 1:
+                    blocks.append(piecewise_linear(v, np.asarray(self.edges_[col])))
             else:
                 levels = self.categories_[col]
                 text = self._as_text(frame[col])
@@ -438,13 +469,15 @@ class TabularPreprocessor:
     def to_json(self) -> str:
         """Serialise the fitted state (no pickle)."""
         return json.dumps({"max_categories": self.max_categories, "columns": self.columns_,
-                           "numeric": self.numeric_, "categories": self.categories_})
+                           "numeric": self.numeric_, "categories": self.categories_,
+                           "numeric_bins": self.numeric_bins, "edges": self.edges_})
 
     @classmethod
     def from_json(cls, text: str) -> TabularPreprocessor:
         """Rebuild a fitted preprocessor from :meth:`to_json` output."""
         data = json.loads(text)
-        pre = cls(data["max_categories"])
+        pre = cls(data["max_categories"], data.get("numeric_bins", 0))
+        pre.edges_ = data.get("edges", {})
         pre.columns_ = data["columns"]
         pre.numeric_ = data["numeric"]
         pre.categories_ = data["categories"]

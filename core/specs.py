@@ -89,19 +89,22 @@ class ModelConfig:
         d_token: FT-Transformer token size (divisible by ``n_heads``).
         n_blocks: FT-Transformer blocks, 1–8.
         n_heads: FT-Transformer attention heads.
+        numeric_encoding: ``standard`` (standardised value), ``ple`` (standardised value plus a
+            16-bin piecewise-linear encoding, Gorishniy et al. 2022) or ``auto`` (PLE for the
+            Keras networks, standard for the scikit-learn baselines).
     """
 
     model: str = "mlp"
     hidden_units: tuple[int, ...] = (128, 64)
     activation: str = "relu"
-    dropout: float = 0.2
-    learning_rate: float = 1e-3
-    epochs: int = 30
-    batch_size: int = 256
+    dropout: float = 0.3
+    learning_rate: float = 3e-4
+    epochs: int = 60
+    batch_size: int = 512
     early_stopping: bool = True
-    patience: int = 4
+    patience: int = 8
     class_weight: str = "none"
-    optimizer: str = "adam"
+    optimizer: str = "adamw"
     lr_schedule: str = "constant"
     loss: str = "auto"
     batch_norm: bool = False
@@ -109,6 +112,7 @@ class ModelConfig:
     d_token: int = 32
     n_blocks: int = 2
     n_heads: int = 4
+    numeric_encoding: str = "auto"
 
     def __post_init__(self) -> None:
         checks = [
@@ -126,6 +130,8 @@ class ModelConfig:
             ("lr_schedule", self.lr_schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
             ("loss", self.loss in LOSSES, f"one of {', '.join(LOSSES)}"),
             ("l2", 0.0 <= self.l2 <= 1.0, "in [0, 1]"),
+            ("numeric_encoding", self.numeric_encoding in ("auto", "standard", "ple"),
+             "'auto', 'standard' or 'ple'"),
             ("n_blocks", 1 <= self.n_blocks <= 8, "an integer in [1, 8]"),
             ("d_token", 4 <= self.d_token <= 512 and self.d_token % self.n_heads == 0,
              "in [4, 512] and divisible by n_heads"),
@@ -135,6 +141,12 @@ class ModelConfig:
                 raise TrainingError(
                     f"{name} must be {allowed}; got {getattr(self, name)!r}."
                 )
+
+    @property
+    def numeric_bins(self) -> int:
+        """Piecewise-linear bins per numeric column (0 = plain standardisation)."""
+        ple = self.numeric_encoding == "ple" or (self.numeric_encoding == "auto" and self.is_keras)
+        return 16 if ple else 0
 
     @property
     def is_keras(self) -> bool:

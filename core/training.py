@@ -243,7 +243,7 @@ def train(
         data = load_task_data(con, spec)
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
-    pre = TabularPreprocessor().fit(data.x.iloc[splits.train])
+    pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(data.x.iloc[splits.train])
     enc = {k: pre.transform(data.x.iloc[getattr(splits, k)]) for k in ("train", "valid", "test")}
     scaling = _target_scaling(data.task, cfg, data.y[splits.train])
     fit_data = FitData(enc["train"], _scale(data.y[splits.train], scaling), enc["valid"],

@@ -83,7 +83,7 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
         data = load_task_data(con, spec)
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
-    pre = TabularPreprocessor().fit(data.x.iloc[splits.train])
+    pre = TabularPreprocessor(numeric_bins=base.numeric_bins).fit(data.x.iloc[splits.train])
     fit = FitData(pre.transform(data.x.iloc[splits.train]), data.y[splits.train],
                   pre.transform(data.x.iloc[splits.valid]), data.y[splits.valid])
     metric, direction = OBJECTIVES[data.task]

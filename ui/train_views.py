@@ -79,15 +79,17 @@ class TrainChoice(NamedTuple):
 def _network_inputs(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
     layers = c1.text_input("Hidden layers (units, comma-separated)", "128,64", key="train__layers")
+    d = ModelConfig()
     values = {
         "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation"),
-        "dropout": c3.slider("Dropout", 0.0, 0.8, 0.2, 0.05, key="train__dropout"),
-        "optimizer": c1.selectbox("Optimiser", OPTIMIZERS, key="train__optimizer"),
-        "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f",
+        "dropout": c3.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="train__dropout"),
+        "optimizer": c1.selectbox("Optimiser", OPTIMIZERS, OPTIMIZERS.index(d.optimizer),
+                                  key="train__optimizer"),
+        "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0, d.learning_rate, format="%.5f",
                                          key="train__lr"),
         "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule"),
-        "epochs": int(c1.number_input("Epochs (max)", 1, 500, 30, key="train__epochs")),
-        "batch_size": int(c2.number_input("Batch size", 8, 65536, 256, key="train__batch")),
+        "epochs": int(c1.number_input("Epochs (max)", 1, 500, d.epochs, key="train__epochs")),
+        "batch_size": int(c2.number_input("Batch size", 8, 65536, d.batch_size, key="train__batch")),
         "early_stopping": c3.checkbox("Early stopping (restore best weights)", True,
                                       key="train__early"),
     }

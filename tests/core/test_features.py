@@ -100,3 +100,22 @@ def test_preprocessor_missing_column_refused():
     pre = TabularPreprocessor().fit(pd.DataFrame({"a": [1.0, 2.0]}))
     with pytest.raises(SchemaError, match="lacks column"):
         pre.transform(pd.DataFrame({"b": [1.0]}))
+
+
+def test_piecewise_linear_encoding_hand_computed():
+    from core.features import piecewise_linear
+
+    out = piecewise_linear(np.array([0.0, 1.5, 3.0, 10.0]), np.array([1.0, 2.0, 4.0]))
+    assert out.tolist() == [[0.0, 0.0], [0.5, 0.0], [1.0, 0.5], [1.0, 1.0]]
+
+
+def test_preprocessor_with_bins_groups_to_source_columns():
+    train = pd.DataFrame({"n": np.arange(100.0), "c": ["a", "b"] * 50})
+    pre = TabularPreprocessor(numeric_bins=4).fit(train)
+    assert pre.feature_names_out_[:5] == ["n", "n~bin1", "n~bin2", "n~bin3", "n~bin4"]
+    assert pre.source_columns_.count("n") == 5
+    assert pre.blocks_[0] == (0, 5, True) and pre.numeric_indices_ == [0]
+    x = pre.transform(pd.DataFrame({"n": [49.5], "c": ["a"]}))
+    assert x[0, 1:5].tolist() == pytest.approx([1.0, 1.0, 0.0, 0.0], abs=0.02)
+    again = TabularPreprocessor.from_json(pre.to_json())
+    assert np.array_equal(again.transform(train), pre.transform(train))
