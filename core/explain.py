@@ -1,10 +1,19 @@
-"""SHAP explanations of a run, grouped back to the analyst's source columns.
+"""SHAP explanations of a run, budgeted, with a fallback chain, grouped to the analyst's columns.
 
 The explainer fits the model (Lundberg & Lee, 2017, "A Unified Approach to Interpreting Model
-Predictions"; the ``shap`` library): DeepExplainer (DeepLIFT-based) for Keras networks,
-TreeExplainer for gradient boosting, LinearExplainer for logistic regression, and a batched
-PermutationExplainer when the first choice fails. One-hot parts are summed into their column,
-which keeps additivity: base value + sum of SHAP values = model output.
+Predictions"; the ``shap`` library):
+
+- Keras networks: batched DeepLIFT (:mod:`core.deeplift`, shap.DeepExplainer's rule for dense
+  chains), then ``shap.DeepExplainer``, then ``shap.GradientExplainer`` (expected gradients);
+- gradient-boosted trees (``hgb``): ``shap.TreeExplainer`` (exact, log-odds);
+- logistic regression (``logreg``): ``shap.LinearExplainer`` (exact, log-odds);
+- anything that fails: a batched model-agnostic ``shap.PermutationExplainer`` (one antithetic
+  permutation per row, exact in sum); ``shap.KernelExplainer`` on a k-means summary of the
+  background can be asked for by name.
+
+Rows are explained in chunks under a row cap and a time budget, with progress. One-hot parts are
+summed into their source column, which keeps additivity: base value + sum of SHAP values = model
+output; the largest deviation is measured and reported, never hidden.
 """
 
 from __future__ import annotations
@@ -13,16 +22,21 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from core.errors import ExplainError
-from core.runs import Run
+from core.runs import LABEL_COL, SCORE_COL, Run
 
 log = logging.getLogger(__name__)
 BACKGROUND_MAX = 100
+KMEANS_CENTRES = 20
+ADDITIVITY_TOL = 1e-3
+CACHE_VERSION = 2
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -31,18 +45,26 @@ class Explanation:
 
     Attributes:
         values: SHAP values grouped to source columns, shape (n_rows, n_columns).
-        encoded_values: SHAP values per encoded feature, shape (n_rows, n_encoded).
+        encoded_values: SHAP values per encoded feature, shape (n_rows, n_encoded); shape
+            (n_rows, 0) when the explainer works per source column.
         columns: Source column names, length n_columns.
-        encoded_names: Encoded feature names, length n_encoded.
+        encoded_names: Encoded feature names, length n_encoded (empty with ``encoded_values``).
         base_value: Expected model output over the background (same units as ``output``).
         output: Model output for each explained row, shape (n_rows,).
         output_space: ``"probability"`` or ``"log-odds"``: the units of values and output.
         rows: The explained rows' raw values, shape (n_rows, n_columns).
         explainer: Name of the SHAP explainer that ran.
-        reason: Why that explainer was used.
+        reason: Why that explainer ran (and what failed before it).
         additivity_max_error: max |base_value + sum(values) - output| over rows.
         background_rows: Rows in the background sample.
         seconds: Wall time of the SHAP computation.
+        method: Key of the explainer (``deeplift``, ``deep``, ``gradient``, ``tree``, ``linear``,
+            ``permutation``, ``kernel``).
+        row_ids: Position of each explained row in the run's test split, shape (n_rows,).
+        labels: 0/1 label of each row, shape (n_rows,).
+        scores: The run's score (positive-class probability) of each row, shape (n_rows,).
+        encoded_rows: Encoded model input of each row, shape (n_rows, n_encoded).
+        requested_rows: Rows asked for; more than ``len(rows)`` when the time budget ran out.
     """
 
     values: np.ndarray
@@ -58,11 +80,27 @@ class Explanation:
     additivity_max_error: float
     background_rows: int
     seconds: float
+    method: str = ""
+    row_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    encoded_rows: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    requested_rows: int = 0
 
-    def importance(self) -> pd.DataFrame:
-        """Mean |SHAP value| per source column, largest first (columns ``feature``, ``mean_abs_shap``)."""
-        imp = np.abs(self.values).mean(axis=0)
-        df = pd.DataFrame({"feature": self.columns, "mean_abs_shap": imp})
+    @property
+    def additivity_ok(self) -> bool:
+        """Whether base value + SHAP values reproduce the model output within 1e-3."""
+        return self.additivity_max_error <= ADDITIVITY_TOL
+
+    def importance(self, encoded: bool = False) -> pd.DataFrame:
+        """Mean |SHAP value| per source column (or encoded feature), largest first.
+
+        Returns:
+            Columns ``feature`` and ``mean_abs_shap``.
+        """
+        values, names = ((self.encoded_values, self.encoded_names) if encoded
+                         else (self.values, self.columns))
+        df = pd.DataFrame({"feature": names, "mean_abs_shap": np.abs(values).mean(axis=0)})
         return df.sort_values("mean_abs_shap", ascending=False, ignore_index=True)
 
 
@@ -83,73 +121,363 @@ def group_by_source(encoded: np.ndarray, sources: list[str], columns: list[str])
     return encoded @ member
 
 
-def _deep(run: Run, bg: np.ndarray, x: np.ndarray):
+def predict_positive(model, x: np.ndarray) -> np.ndarray:
+    """Positive-class probability of encoded rows, shape (n_rows,).
+
+    Keras models are called directly in batches (no ``predict`` set-up per call), which is what
+    model-agnostic explainers need: thousands of small calls.
+    """
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(x)[:, 1]
+    x = np.asarray(x, dtype=np.float32)
+    parts = [np.asarray(model(x[i:i + 8192], training=False)) for i in range(0, len(x), 8192)]
+    return np.concatenate(parts).reshape(len(x), -1)[:, -1].astype(np.float64)
+
+
+def fast_predictor(model) -> Callable[[np.ndarray], np.ndarray]:
+    """A positive-class scorer for many small calls: a Keras network is traced once into a
+    ``tf.function`` (no per-call set-up, which dominates model-agnostic explainers)."""
+    if hasattr(model, "predict_proba"):
+        return lambda x: model.predict_proba(x)[:, 1]
+    import tensorflow as tf
+
+    width = int(model.inputs[0].shape[-1])
+    fn = tf.function(lambda t: model(t, training=False), reduce_retracing=True,
+                     input_signature=[tf.TensorSpec([None, width], tf.float32)])
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        parts = [fn(x[i:i + 65536]).numpy() for i in range(0, len(x), 65536)]
+        return np.concatenate(parts).reshape(len(x), -1)[:, -1].astype(np.float64)
+
+    return predict
+
+
+@dataclass
+class Prepared:
+    """An explainer set up on a background: ``explain(x) -> (values (n, d), output (n,))``."""
+
+    base_value: float
+    explain: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _quiet(fn: Callable) -> Callable:
+    def wrapped(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    return wrapped
+
+
+def _prep_deeplift(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    from core.deeplift import deeplift_shap, network_steps
+
+    steps = network_steps(model)
+    base = deeplift_shap(steps, bg[:1], bg)[1]
+    return Prepared(base, lambda x: (deeplift_shap(steps, x, bg)[0], predict_positive(model, x)))
+
+
+@_quiet
+def _prep_deep(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     import shap
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        explainer = shap.DeepExplainer(run.model, bg)
-        values = explainer.shap_values(x, check_additivity=False)
-    out = run.predict_encoded(x)
-    return np.asarray(values).reshape(len(x), -1), float(np.ravel(explainer.expected_value)[0]), out
+    explainer = shap.DeepExplainer(model, bg)
+
+    def run(x):
+        values = _quiet(explainer.shap_values)(x, check_additivity=False)
+        return np.asarray(values).reshape(len(x), -1), predict_positive(model, x)
+
+    return Prepared(float(np.ravel(explainer.expected_value)[-1]), run)
 
 
-def _tree(run: Run, bg: np.ndarray, x: np.ndarray):
+@_quiet
+def _prep_gradient(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     import shap
 
-    explainer = shap.TreeExplainer(run.model)
-    values = np.asarray(explainer.shap_values(x)).reshape(len(x), -1)
-    return values, float(np.ravel(explainer.expected_value)[0]), run.model.decision_function(x)
+    explainer = shap.GradientExplainer(model, bg)
+
+    def run(x):
+        values = _quiet(explainer.shap_values)(x, nsamples=200, rseed=0)
+        return np.asarray(values).reshape(len(x), -1), predict_positive(model, x)
+
+    return Prepared(float(predict_positive(model, bg).mean()), run)
 
 
-def _linear(run: Run, bg: np.ndarray, x: np.ndarray):
+def _prep_tree(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     import shap
 
-    explainer = shap.LinearExplainer(run.model, bg)
-    values = np.asarray(explainer.shap_values(x)).reshape(len(x), -1)
-    return values, float(np.ravel(explainer.expected_value)[0]), run.model.decision_function(x)
+    explainer = shap.TreeExplainer(model)
+    return Prepared(float(np.ravel(explainer.expected_value)[0]),
+                    lambda x: (np.asarray(explainer.shap_values(x)).reshape(len(x), -1),
+                               model.decision_function(x)))
 
 
-def _permutation(run: Run, bg: np.ndarray, x: np.ndarray):
+def _prep_linear(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     import shap
 
-    explainer = shap.PermutationExplainer(run.predict_encoded, shap.maskers.Independent(bg))
-    result = explainer(x, max_evals=2 * x.shape[1] + 1, silent=True)
-    values = np.asarray(result.values).reshape(len(x), -1)
-    return values, float(np.ravel(result.base_values)[0]), run.predict_encoded(x)
+    explainer = shap.LinearExplainer(model, bg)
+    return Prepared(float(np.ravel(explainer.expected_value)[0]),
+                    lambda x: (np.asarray(explainer.shap_values(x)).reshape(len(x), -1),
+                               model.decision_function(x)))
+
+
+def _prep_permutation(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    """Permutation SHAP over source columns: a column is masked by swapping its whole encoded
+    block (all its one-hot parts) for a background row's, so no impossible rows are scored.
+
+    The explainer sees each row as pool indices, one per column; the model function assembles
+    encoded rows block by block from the pool (background rows first, then the chunk's rows).
+    """
+    import shap
+
+    pool = {"x": bg}
+    score = fast_predictor(model)
+
+    def f(idx):
+        idx = np.asarray(idx, dtype=np.int64)
+        rows = np.empty((len(idx), bg.shape[1]), dtype=np.float32)
+        for j, cols in enumerate(blocks):
+            rows[:, cols] = pool["x"][idx[:, j][:, None], cols]
+        return score(rows)
+
+    bg_idx = np.repeat(np.arange(len(bg))[:, None], len(blocks), axis=1)
+    explainer = shap.PermutationExplainer(f, shap.maskers.Independent(bg_idx, len(bg)))
+
+    def run(x):
+        pool["x"] = np.vstack([bg, x])
+        idx = np.repeat(len(bg) + np.arange(len(x))[:, None], len(blocks), axis=1)
+        evals = 2 * len(blocks) + 1
+        result = explainer(idx, max_evals=evals, batch_size=evals, silent=True)
+        return np.asarray(result.values).reshape(len(x), -1), score(x)
+
+    return Prepared(float(score(bg).mean()), run)
+
+
+@_quiet
+def _prep_kernel(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    """Kernel SHAP over source columns (shap's grouped ``DenseData``) on a k-means summary of
+    the background (weighted centres, as the shap documentation recommends)."""
+    import shap
+    from shap.utils._legacy import DenseData
+
+    f = fast_predictor(model)
+    summary = shap.kmeans(bg, min(KMEANS_CENTRES, len(bg)))
+    data = DenseData(summary.data, [str(j) for j in range(len(blocks))], list(blocks),
+                     summary.weights)
+    explainer = shap.KernelExplainer(f, data)
+
+    def run(x):
+        values = _quiet(explainer.shap_values)(x, nsamples=2 * len(blocks) + 512, silent=True)
+        return np.asarray(values).reshape(len(x), -1), f(x)
+
+    return Prepared(float(np.ravel(explainer.expected_value)[0]), run)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One explainer.
+
+    Attributes:
+        name: Display name.
+        space: Units of its values and output (``probability`` or ``log-odds``).
+        chunk: Rows per call (progress and the time budget are checked between chunks).
+        prepare: ``prepare(model, background, blocks) -> Prepared``.
+        exact: Exact in sum by construction: a sum that misses the output counts as a failure.
+        grouped: Its values are per source column already (no per-encoded-feature values).
+    """
+
+    name: str
+    space: str
+    chunk: int
+    prepare: Callable[[object, np.ndarray, list[np.ndarray]], Prepared]
+    exact: bool = False
+    grouped: bool = False
 
 
 METHODS = {
-    "deep": ("DeepExplainer", "probability", _deep),
-    "tree": ("TreeExplainer", "log-odds", _tree),
-    "linear": ("LinearExplainer", "log-odds", _linear),
-    "permutation": ("PermutationExplainer", "probability", _permutation),
+    "deeplift": Method("DeepLIFT (batched DeepExplainer)", "probability", 1000, _prep_deeplift,
+                       exact=True),
+    "deep": Method("DeepExplainer", "probability", 100, _prep_deep),
+    "gradient": Method("GradientExplainer", "probability", 100, _prep_gradient),
+    "tree": Method("TreeExplainer", "log-odds", 1000, _prep_tree),
+    "linear": Method("LinearExplainer", "log-odds", 1000, _prep_linear),
+    "permutation": Method("PermutationExplainer (per column)", "probability", 50,
+                          _prep_permutation, grouped=True),
+    "kernel": Method("KernelExplainer (per column, k-means background)", "probability", 10,
+                     _prep_kernel, grouped=True),
+}
+WHY = {
+    "deeplift": "Keras network: DeepLIFT rescale rule, the rule shap.DeepExplainer applies, "
+                "batched over all rows and background rows at once; exact in sum.",
+    "deep": "Keras network: shap.DeepExplainer (DeepLIFT rules), exact in sum.",
+    "gradient": "Keras network: shap.GradientExplainer (expected gradients), approximate in sum.",
+    "tree": "Gradient-boosted trees: TreeExplainer computes exact SHAP values.",
+    "linear": "Logistic regression: LinearExplainer is exact for linear models.",
+    "permutation": "Model-agnostic: batched permutation SHAP over source columns (one "
+                   "antithetic permutation per row), exact in sum.",
+    "kernel": "Model-agnostic: KernelExplainer over source columns on a k-means summary of "
+              "the background.",
 }
 
 
-def choose_method(run: Run) -> tuple[str, str]:
-    """The explainer that fits a run's model, and why."""
-    if run.is_keras:
-        return "deep", "Keras network: DeepExplainer (DeepLIFT rules) is exact in sum and batched."
-    if run.config["model"] == "hgb":
-        return "tree", "Gradient-boosted trees: TreeExplainer computes exact SHAP values."
-    if run.config["model"] == "logreg":
-        return "linear", "Logistic regression: LinearExplainer is exact for linear models."
-    return "permutation", "No model-specific explainer: batched permutation SHAP."
+def method_chain(model, model_name: str) -> list[str]:
+    """Explainers to try for a model, best first; the last is the model-agnostic fallback."""
+    if hasattr(model, "layers") and not hasattr(model, "predict_proba"):
+        return ["deeplift", "deep", "gradient", "permutation"]
+    if model_name == "hgb":
+        return ["tree", "permutation"]
+    if model_name == "logreg":
+        return ["linear", "permutation"]
+    return ["permutation"]
+
+
+def _run_method(key: str, model, x: np.ndarray, bg: np.ndarray, blocks: list[np.ndarray],
+                budget_s: float | None, progress: Progress | None):
+    """Explain rows in chunks until done or over budget (at least one chunk)."""
+    method = METHODS[key]
+    started = time.perf_counter()
+    prepared = method.prepare(model, bg, blocks)
+    values, outputs = [], []
+    for start in range(0, len(x), method.chunk):
+        v, out = prepared.explain(x[start:start + method.chunk])
+        values.append(np.asarray(v, dtype=np.float64))
+        outputs.append(np.asarray(out, dtype=np.float64).reshape(-1))
+        done = start + len(v)
+        if start == 0 and method.exact:
+            err = np.max(np.abs(prepared.base_value + values[0].sum(1) - outputs[0]))
+            if err > ADDITIVITY_TOL:
+                raise ExplainError(f"{method.name} missed the model output by {err:.2e}")
+        if progress is not None:
+            progress(done, len(x), method.name)
+        if budget_s is not None and time.perf_counter() - started > budget_s and done < len(x):
+            log.info("%s stopped by the %s s budget after %d rows", key, budget_s, done)
+            break
+    return np.vstack(values), prepared.base_value, np.concatenate(outputs)
+
+
+def explain_encoded(model, model_name: str, x: np.ndarray, bg: np.ndarray,
+                    blocks: list[np.ndarray], method: str = "auto", budget_s: float | None = None,
+                    progress: Progress | None = None) -> dict:
+    """Run the first explainer of the chain that works on encoded rows.
+
+    Args:
+        model: A Keras network or a fitted scikit-learn classifier.
+        model_name: The run's model family (``mlp``, ``hgb``, ``logreg`` …).
+        x: Encoded rows of shape (n_rows, n_encoded).
+        bg: Encoded background rows of shape (n_background, n_encoded).
+        blocks: Encoded column indices of each source column (for per-column explainers).
+        method: ``"auto"`` (the chain of :func:`method_chain`) or a key of ``METHODS``.
+        budget_s: Time budget; explaining stops after the chunk that exceeds it.
+        progress: Called with ``(rows done, rows, explainer name)`` after each chunk.
+
+    Returns:
+        ``{"values", "base_value", "output", "method", "reason", "seconds"}``: values of shape
+        (n_done, n_encoded), or (n_done, n_columns) for a per-column explainer; fewer rows
+        than ``x`` when the budget ran out.
+
+    Raises:
+        ExplainError: Unknown method, or every explainer tried failed.
+    """
+    if method != "auto" and method not in METHODS:
+        raise ExplainError(f"method must be 'auto' or one of {', '.join(METHODS)}; got {method!r}.")
+    chain = method_chain(model, model_name) if method == "auto" else [method]
+    failures = []
+    for key in chain:
+        started = time.perf_counter()
+        try:
+            values, base, out = _run_method(key, model, x, bg, blocks, budget_s, progress)
+        except Exception as err:  # any SHAP failure → the next explainer, reported
+            log.warning("%s failed (%s: %s)", key, type(err).__name__, err)
+            failures.append(f"{METHODS[key].name} failed ({type(err).__name__}: {err})")
+            continue
+        why = WHY[key] if method == "auto" else f"{METHODS[key].name}, chosen by the user."
+        reason = "; ".join([*failures, f"used {METHODS[key].name}"]) + "." if failures else why
+        return {"values": values, "base_value": base, "output": out, "method": key,
+                "reason": reason, "seconds": time.perf_counter() - started}
+    raise ExplainError("SHAP failed for this model: " + "; ".join(failures) + ". Retrain the "
+                       "model, or choose another explainer.")
+
+
+def source_blocks(sources: list[str], columns: list[str]) -> list[np.ndarray]:
+    """Encoded column indices of each source column, in ``columns`` order."""
+    where = np.asarray(sources)
+    return [np.flatnonzero(where == c) for c in columns]
+
+
+def _rows(run: Run, n_rows: int, seed: int) -> np.ndarray:
+    test = run.test_frame
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(len(test), size=min(n_rows, len(test)), replace=False))
+
+
+def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
+                  background_rows: int = BACKGROUND_MAX, budget_s: float | None = None,
+                  progress: Progress | None = None, row_ids: np.ndarray | None = None,
+                  requested: int | None = None) -> Explanation:
+    """Explain raw rows with a run's model (test rows, or rows the analyst edited).
+
+    Args:
+        run: A saved binary run.
+        frame: Raw rows with the run's feature columns, shape (n_rows, n_features); may carry
+            ``__label`` / ``__score``.
+        method: ``"auto"`` or a key of ``METHODS``.
+        background_rows: Background rows (<= 100) from the saved training rows.
+        budget_s: Time budget in seconds (None = no limit).
+        progress: Called with ``(rows done, rows, explainer name)``.
+        row_ids: Test-split positions of the rows (default ``-1``: not test rows).
+        requested: Rows asked for (default ``len(frame)``).
+
+    Returns:
+        The :class:`Explanation`.
+
+    Raises:
+        ExplainError: Not a binary run, bad sizes, or every explainer failed.
+    """
+    task = run.config.get("task", "binary")
+    if task != "binary":
+        raise ExplainError(f"SHAP explanations cover binary runs for now; this run is {task}. "
+                           f"Evaluate it on the Evaluate page.")
+    if not 1 <= background_rows <= BACKGROUND_MAX:
+        raise ExplainError(f"background rows must be in 1..{BACKGROUND_MAX}; got {background_rows}.")
+    pre, rows = run.preprocessor, frame[run.features].reset_index(drop=True)
+    x = pre.transform(rows)
+    bg = pre.transform(run.background[run.features].head(background_rows))
+    blocks = source_blocks(pre.source_columns_, run.features)
+    r = explain_encoded(run.model, run.config.get("model", ""), x, bg, blocks, method, budget_s,
+                        progress)
+    n, m = len(r["values"]), METHODS[r["method"]]
+    if m.grouped:
+        grouped, encoded, names = r["values"], np.zeros((n, 0)), []
+    else:
+        grouped = group_by_source(r["values"], pre.source_columns_, run.features)
+        encoded, names = r["values"], list(pre.feature_names_out_)
+    err = float(np.max(np.abs(r["base_value"] + r["values"].sum(axis=1) - r["output"])))
+    labels = frame[LABEL_COL].to_numpy()[:n] if LABEL_COL in frame else np.full(n, -1)
+    scores = frame[SCORE_COL].to_numpy()[:n] if SCORE_COL in frame else run.predict(rows[:n])
+    return Explanation(
+        grouped, encoded, run.features, names, r["base_value"],
+        r["output"], m.space, rows.iloc[:n], m.name, r["reason"], err, len(bg),
+        round(r["seconds"], 3), r["method"],
+        np.asarray(row_ids if row_ids is not None else np.full(len(frame), -1))[:n],
+        np.asarray(labels, dtype=int), np.asarray(scores, dtype=np.float64), x[:n],
+        requested or len(frame))
 
 
 def explain_run(
     run: Run, n_rows: int = 1000, seed: int = 42, method: str = "auto",
-    background_rows: int = BACKGROUND_MAX,
+    background_rows: int = BACKGROUND_MAX, budget_s: float | None = None,
+    progress: Progress | None = None,
 ) -> Explanation:
-    """Compute SHAP values for a sample of the run's test rows.
+    """Compute SHAP values for a seeded sample of the run's test rows.
 
     Args:
-        run: A saved run.
+        run: A saved binary run.
         n_rows: Test rows to explain (a seeded random sample when the test split is larger).
         seed: Seed of the row sample.
-        method: ``"auto"`` or one of ``deep``, ``tree``, ``linear``, ``permutation``.
+        method: ``"auto"`` or one of ``METHODS``.
         background_rows: Background rows (<= 100) drawn from the saved training rows.
+        budget_s: Time budget in seconds; fewer rows are explained when it runs out.
+        progress: Called with ``(rows done, rows, explainer name)`` after each chunk.
 
     Returns:
         The :class:`Explanation`.
@@ -159,65 +487,46 @@ def explain_run(
     """
     if n_rows < 1:
         raise ExplainError(f"rows must be at least 1; got {n_rows}.")
-    if method != "auto" and method not in METHODS:
-        raise ExplainError(f"method must be 'auto' or one of {', '.join(METHODS)}; got {method!r}.")
-    test = run.test_frame
-    rng = np.random.default_rng(seed)
-    take = np.sort(rng.choice(len(test), size=min(n_rows, len(test)), replace=False))
-    rows = test.iloc[take][run.features].reset_index(drop=True)
-    pre = run.preprocessor
-    x = pre.transform(rows)
-    bg = pre.transform(run.background[run.features].head(min(background_rows, BACKGROUND_MAX)))
-    chosen, reason = choose_method(run) if method == "auto" else (method, "Chosen by the user.")
-    started = time.perf_counter()
-    try:
-        values, base, out = METHODS[chosen][2](run, bg, x)
-    except Exception as err:  # any SHAP failure → documented fallback
-        if chosen == "permutation":
-            raise ExplainError(f"SHAP failed for this model: {err}.") from err
-        log.warning("%s failed (%s); falling back to permutation", chosen, err)
-        reason = f"{METHODS[chosen][0]} failed ({type(err).__name__}: {err}); used the fallback."
-        chosen = "permutation"
-        values, base, out = _permutation(run, bg, x)
-    seconds = time.perf_counter() - started
-    out = np.asarray(out, dtype=np.float64).reshape(-1)
-    grouped = group_by_source(values, pre.source_columns_, run.features)
-    err = float(np.max(np.abs(base + values.sum(axis=1) - out)))
-    name, space, _ = METHODS[chosen]
-    return Explanation(grouped, values, run.features, pre.feature_names_out_, base, out, space,
-                       rows, name, reason, err, len(bg), round(seconds, 3))
+    take = _rows(run, n_rows, seed)
+    return explain_frame(run, run.test_frame.iloc[take], method, background_rows, budget_s,
+                         progress, row_ids=take, requested=len(take))
+
+
+_ARRAYS = ("values", "encoded_values", "output", "row_ids", "labels", "scores", "encoded_rows")
+_META = ("columns", "encoded_names", "base_value", "output_space", "explainer", "reason",
+         "additivity_max_error", "background_rows", "seconds", "method", "requested_rows")
 
 
 def save_explanation(run: Run, exp: Explanation) -> None:
-    """Cache an explanation in the run folder (``explain.npz`` + ``explain.json``)."""
-    np.savez_compressed(run.folder / "explain.npz", values=exp.values,
-                        encoded_values=exp.encoded_values, output=exp.output)
+    """Cache an explanation in the run folder (``explain.npz``, ``explain_rows.parquet``,
+    ``explain.json`` written last, so a half-written cache is never read)."""
+    np.savez_compressed(run.folder / "explain.npz", **{k: getattr(exp, k) for k in _ARRAYS})
     exp.rows.to_parquet(run.folder / "explain_rows.parquet", index=False)
-    meta = {k: getattr(exp, k) for k in ("columns", "encoded_names", "base_value", "output_space",
-                                         "explainer", "reason", "additivity_max_error",
-                                         "background_rows", "seconds")}
+    meta = {k: getattr(exp, k) for k in _META} | {"version": CACHE_VERSION}
     (run.folder / "explain.json").write_text(json.dumps(meta))
 
 
 def load_explanation(run: Run) -> Explanation | None:
-    """The cached explanation of a run, or None."""
+    """The cached explanation of a run, or None (also for a cache of an older version)."""
     meta_path = run.folder / "explain.json"
     if not meta_path.exists():
         return None
     meta = json.loads(meta_path.read_text())
+    if meta.pop("version", None) != CACHE_VERSION:
+        return None
     arrays = np.load(run.folder / "explain.npz")
     rows = pd.read_parquet(run.folder / "explain_rows.parquet")
-    return Explanation(arrays["values"], arrays["encoded_values"], meta["columns"],
-                       meta["encoded_names"], meta["base_value"], arrays["output"],
-                       meta["output_space"], rows, meta["explainer"], meta["reason"],
-                       meta["additivity_max_error"], meta["background_rows"], meta["seconds"])
+    return Explanation(rows=rows, **{k: arrays[k] for k in _ARRAYS}, **meta)
 
 
-def explain_cached(run: Run, n_rows: int = 1000, seed: int = 42) -> Explanation:
-    """Return the cached explanation when it covers ``n_rows``, else compute and cache it."""
+def explain_cached(run: Run, n_rows: int = 1000, seed: int = 42, method: str = "auto",
+                   budget_s: float | None = None, progress: Progress | None = None) -> Explanation:
+    """The cached explanation when it was asked for the same rows and method, else compute and
+    cache a new one."""
     cached = load_explanation(run)
-    if cached is not None and len(cached.rows) == min(n_rows, len(run.test_frame)):
+    want = min(n_rows, len(run.test_frame))
+    if cached is not None and cached.requested_rows == want and method in ("auto", cached.method):
         return cached
-    exp = explain_run(run, n_rows, seed)
+    exp = explain_run(run, n_rows, seed, method, budget_s=budget_s, progress=progress)
     save_explanation(run, exp)
     return exp
