@@ -96,8 +96,8 @@ def event_setup(data_dir: str) -> tuple[EventColumns, SequenceOptions] | None:
     with errors_shown(), connect(settings) as con:
         tables = [t.table for t in list_tables(con)]
     if not tables:
-        st.info("Load an event table (one row per purchase, view or rating) on the Data page.")
-        st.page_link("pages/data.py", label="Go to Data", icon=":material/database:")
+        st.info("Load an event table (one row per purchase, view or rating) on the **Data** "
+                "page first.")
         return None
     table = _pick("Event table", tables, "online_retail", "recommend__table")
     with errors_shown(), connect(settings) as con:
