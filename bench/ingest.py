@@ -9,7 +9,9 @@ each method, interleaved, every load in a fresh Python process into a fresh Duck
 * ``duckdb``:  ``CREATE TABLE t AS SELECT * FROM read_csv(path)``;
 * ``pandas``:  ``pandas.read_csv(path)`` then ``CREATE TABLE t AS SELECT * FROM frame``.
 
-Peak memory is the child process's maximum resident set size (``ru_maxrss``), imports included.
+Peak memory is the child process's maximum resident set size (``ru_maxrss``), imports included;
+CPU seconds of the load itself (user + system, imports excluded) are reported next to wall time because on a shared
+machine wall time depends on what else runs (the 1-minute load average is printed too).
 Prints one JSON object with medians and the ratios LiftLab/DuckDB and LiftLab/pandas.
 
 Usage: ``python bench/ingest.py [--rows 1000000] [--repeat 3] [--dir /tmp]``
@@ -34,31 +36,31 @@ _CHILD = {
     "duckdb": """
 import duckdb
 con = duckdb.connect(DB)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), _cpu()
 con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [CSV])
 con.close()
-seconds = time.perf_counter() - t0
+seconds, cpu = time.perf_counter() - t0, _cpu() - c0
 """,
     "liftlab": """
 from core.config import load_settings
 from core.ingest import IngestOptions, ingest_file
 from core.warehouse import connect
 settings = load_settings(os.path.dirname(DB))
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), _cpu()
 with connect(settings) as con:
     ingest_file(con, CSV, IngestOptions(table="t"))
-seconds = time.perf_counter() - t0
+seconds, cpu = time.perf_counter() - t0, _cpu() - c0
 """,
     "pandas": """
 import duckdb
 import pandas as pd
 con = duckdb.connect(DB)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), _cpu()
 frame = pd.read_csv(CSV)
 con.register("frame", frame)
 con.execute("CREATE TABLE t AS SELECT * FROM frame")
 con.close()
-seconds = time.perf_counter() - t0
+seconds, cpu = time.perf_counter() - t0, _cpu() - c0
 """,
 }
 
@@ -66,10 +68,17 @@ _WRAPPER = """
 import json, os, resource, sys, time
 sys.path.insert(0, {root!r})
 CSV, DB = {csv!r}, {db!r}
+
+
+def _cpu():
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
 {body}
 rows = __import__("duckdb").connect(DB, read_only=True).execute("SELECT count(*) FROM t").fetchone()[0]
-print(json.dumps({{"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rows": rows}}))
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({{"seconds": seconds, "peak_mb": use.ru_maxrss / 1024, "rows": rows,
+                  "cpu_s": cpu}}))
 """
 
 
@@ -118,6 +127,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--dir", default="/tmp")
     args = p.parse_args()
+    load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(dir=args.dir, prefix="liftlab_bench_"))
     csv = workdir / f"bench_{args.rows}x20.csv"
     t0 = time.perf_counter()
@@ -128,6 +138,7 @@ def main() -> None:
         for method in runs:
             runs[method].append(run_once(method, csv, workdir))
     med = {m: {"seconds": round(statistics.median(r["seconds"] for r in rs), 3),
+               "cpu_s": round(statistics.median(r["cpu_s"] for r in rs), 2),
                "peak_mb": round(statistics.median(r["peak_mb"] for r in rs), 1),
                "rows": rs[0]["rows"], "all_seconds": [round(r["seconds"], 3) for r in rs]}
            for m, rs in runs.items()}
@@ -142,6 +153,9 @@ def main() -> None:
         **med,
         "ratio_time_liftlab_vs_duckdb": round(med["liftlab"]["seconds"] / med["duckdb"]["seconds"], 3),
         "ratio_time_liftlab_vs_pandas": round(med["liftlab"]["seconds"] / med["pandas"]["seconds"], 3),
+        "ratio_cpu_liftlab_vs_duckdb": round(med["liftlab"]["cpu_s"] / med["duckdb"]["cpu_s"], 3),
+        "ratio_cpu_liftlab_vs_pandas": round(med["liftlab"]["cpu_s"] / med["pandas"]["cpu_s"], 3),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "ratio_peak_liftlab_vs_duckdb": round(med["liftlab"]["peak_mb"] / med["duckdb"]["peak_mb"], 3),
     }))
 

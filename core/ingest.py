@@ -33,7 +33,7 @@ from core.ingest_formats import (
 )
 from core.ingest_types import refine_text_columns
 from core.names import clean_column_names, default_table_name
-from core.warehouse import META_SCHEMA, quote_ident, table_exists
+from core.warehouse import META_SCHEMA, quote_ident, table_exists, transaction
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -423,13 +423,8 @@ def _ingest(con, path, suffix, options, source_name, tmp, note: str | None = Non
         plan.warnings[:1] = [note]  # replaces the "chosen by you" line of the retry
     table = _resolve_table_name(con, options.table or default_table_name(source_name),
                                 options.if_exists)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         report = _write(con, table, plan, source_name)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     log.info("ingested %s into %s (%d rows)", source_name, table, report.rows)
     return report
 

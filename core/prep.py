@@ -24,7 +24,9 @@ import duckdb
 
 from core.errors import SchemaError
 from core.prep_steps import Rel, Step, apply_step, fit_step
-from core.warehouse import META_SCHEMA, quote_ident, require_table, table_columns, table_exists
+from core.warehouse import (
+    META_SCHEMA, quote_ident, require_table, table_columns, table_exists, transaction,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -226,15 +228,10 @@ def apply_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe,
 
 
 def _write(con, table: str, fitted: FittedRecipe, out: str, store: bool) -> PrepResult:
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         result = _run(con, table, fitted, out)
         if store:
             _store(con, fitted)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     log.info("recipe %s: %s -> %s (%d rows)", fitted.recipe.name, table, out, result.rows)
     return result
 

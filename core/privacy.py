@@ -21,7 +21,7 @@ import duckdb
 from core.config import Settings
 from core.errors import SchemaError
 from core.profile import kind_of
-from core.warehouse import META_SCHEMA, quote_ident, require_table, table_columns
+from core.warehouse import META_SCHEMA, quote_ident, require_table, table_columns, transaction
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +153,11 @@ def save_marks(con: duckdb.DuckDBPyConnection, table: str, marks: list[PersonalM
     unknown = [m.column for m in marks if m.column not in known]
     if unknown:
         raise SchemaError(f"Table '{table}' has no column(s) {', '.join(unknown)}.")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"DELETE FROM {META_SCHEMA}.personal WHERE table_name = ?", [table])
         for m in marks:
             con.execute(f"INSERT INTO {META_SCHEMA}.personal VALUES (?, ?, ?, ?)",
                         [table, m.column, m.action, m.param])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def personal_key(settings: Settings) -> bytes:

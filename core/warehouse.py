@@ -139,6 +139,25 @@ def connect(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block in one transaction: committed when it ends, rolled back on any error.
+
+    Args:
+        con: Open connection not already inside a transaction.
+
+    Yields:
+        Nothing; use ``con`` inside the block.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 @dataclass(frozen=True)
 class TableInfo:
     """One user table in the warehouse.
