@@ -394,9 +394,11 @@ def write_targeted_table(settings: Settings, frame: pd.DataFrame, name: str,
     if not name:
         raise SchemaError("Give the targeted-list table a name, e.g. campaign_may_targets.")
     with connect(settings) as con:
-        if table_exists(con, name) and not replace:
-            raise SchemaError(f"A table named '{name}' exists already; choose another name or "
-                              f"allow replacing it.")
+        exists = table_exists(con, name)
+    if exists and not replace:
+        raise SchemaError(f"A table named '{name}' exists already; choose another name or "
+                          f"allow replacing it.")
+    with connect(settings) as con:
         con.register("targeted_frame", frame)
         con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT * FROM targeted_frame")
         con.unregister("targeted_frame")

@@ -1,0 +1,78 @@
+"""A/B planner and readout against hand computations."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from core.abtest import ab_counts, plan_ab, read_ab
+from core.errors import SchemaError, SimulationError
+from core.warehouse import connect
+
+
+def _hand_n(p1, p2, alpha=0.05, power=0.8):
+    """n per arm = 2 ((z_{1-α/2} + z_power) / h)², h = Cohen's arcsine effect size."""
+    h = 2 * math.asin(math.sqrt(p2)) - 2 * math.asin(math.sqrt(p1))
+    return 2 * ((norm.ppf(1 - alpha / 2) + norm.ppf(power)) / h) ** 2
+
+
+@pytest.mark.parametrize("p1,p2,alpha,power", [(0.10, 0.12, 0.05, 0.8), (0.11, 0.37, 0.05, 0.9),
+                                               (0.30, 0.25, 0.01, 0.8)])
+def test_sample_size_matches_the_arcsine_formula(p1, p2, alpha, power):
+    plan = plan_ab(p1, p2, alpha, power, daily_volume=500)
+    # statsmodels also adds the (negligible) far tail, hence ceil within one customer
+    assert plan.per_arm - 1 <= _hand_n(p1, p2, alpha, power) <= plan.per_arm
+    assert plan.total == 2 * plan.per_arm
+    assert plan.days == math.ceil(plan.total / 500)
+    assert plan.relative_lift == pytest.approx(p2 / p1 - 1)
+
+
+def test_cohens_table_value():
+    # Cohen (1988), Table 6.4.1: h = 0.2, α = .05 two-sided, power .80 -> n = 392 per group
+    p1 = 0.5
+    p2 = math.sin(math.asin(math.sqrt(p1)) + 0.1) ** 2  # h = 0.2 exactly
+    assert plan_ab(p1, p2).per_arm in (392, 393)
+
+
+def test_readout_against_a_pooled_z_test():
+    r = read_ab(100, 1000, 130, 1000, predicted_lift=0.5)
+    pooled = 230 / 2000
+    z = (0.13 - 0.10) / math.sqrt(pooled * (1 - pooled) * (2 / 1000))
+    assert r.p_value == pytest.approx(2 * norm.sf(z), rel=1e-9)
+    assert r.lift == pytest.approx(0.3) and r.difference == pytest.approx(0.03)
+    assert r.lift_ci95[0] < 0.3 < r.lift_ci95[1] and r.significant
+    assert r.difference_ci95[0] < 0.03 < r.difference_ci95[1]
+    assert r.prediction_inside is True
+    assert read_ab(100, 1000, 130, 1000, predicted_lift=0.9).prediction_inside is False
+
+
+def test_readout_interval_agrees_with_statsmodels():
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    r = read_ab(48, 900, 70, 880)
+    lo, hi = confint_proportions_2indep(70, 880, 48, 900, method="score", compare="ratio")
+    assert r.lift_ci95 == pytest.approx([lo - 1, hi - 1])
+    assert not read_ab(100, 1000, 104, 1000).significant
+
+
+def test_counts_from_a_results_table(con):
+    frame = pd.DataFrame({"arm": ["control"] * 4 + ["model"] * 6,
+                          "bought": ["yes", "no", "no", "no", "yes", "yes", "yes", "no", "no",
+                                     None]})
+    con.register("f", frame)
+    con.execute("CREATE TABLE results AS SELECT * FROM f")
+    assert ab_counts(con, "results", "arm", "bought", "yes", "control") == (1, 4, 3, 5)
+    with pytest.raises(SchemaError, match="Both arms"):
+        ab_counts(con, "results", "arm", "bought", "yes", "nobody")
+
+
+def test_invalid_ab_inputs():
+    with pytest.raises(SimulationError, match="no change"):
+        plan_ab(0.1, 0.1)
+    with pytest.raises(SimulationError, match="conversion rate"):
+        plan_ab(0.0, 0.1)
+    with pytest.raises(SimulationError, match="Arm B"):
+        read_ab(10, 100, 120, 100)
