@@ -108,6 +108,18 @@ class PrepResult:
     fitted: FittedRecipe
 
 
+def _refuse_personal(con, table: str) -> None:
+    """Raw personal values must not flow into prepared tables (and from there into models)."""
+    marked = [c for (c,) in con.execute(
+        f"SELECT column_name FROM {META_SCHEMA}.personal WHERE table_name = ? ORDER BY 1",
+        [table]).fetchall()]
+    if marked:
+        raise SchemaError(
+            f"Table '{table}' has columns marked as personal data ({', '.join(marked)}). Prepare "
+            f"its protected copy instead (Data → Personal data → Write protected copy), so "
+            f"personal values never reach a prepared table or a model.")
+
+
 def _needs(steps: tuple[Step, ...], source: list[str]) -> tuple[str, ...]:
     """Source columns read by the steps (columns created by earlier steps are not needed)."""
     known = set(source)
@@ -126,9 +138,11 @@ def fit_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe) -> Fi
         The :class:`FittedRecipe`.
 
     Raises:
-        SchemaError: Unknown table, or a step that does not fit the data (named in the message).
+        SchemaError: Unknown table, a table with columns marked as personal data, or a step
+            that does not fit the data (named in the message).
     """
     require_table(con, table)
+    _refuse_personal(con, table)
     rel = Rel(f"SELECT * FROM {quote_ident(table)}")
     params = []
     for step in recipe.steps:
@@ -145,6 +159,7 @@ def fit_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe) -> Fi
 
 def _relation(con, table: str, fitted: FittedRecipe) -> tuple[Rel, list[tuple[str, int, int]]]:
     require_table(con, table)
+    _refuse_personal(con, table)
     have = {c for c, _ in table_columns(con, table)}
     missing = [c for c in fitted.needs if c not in have]
     if missing:

@@ -128,3 +128,16 @@ def test_bad_marks_are_refused(ws):
             save_marks(con, "customers", [PersonalMark("nope")])
         with pytest.raises(SchemaError, match="No column of 'customers' is marked"):
             protect_table(con, ws, "customers")
+
+
+def test_prepare_refuses_raw_personal_columns_but_takes_the_protected_copy(ws):
+    from core.prep import Recipe, apply_recipe
+    from core.prep_steps import Step
+
+    recipe = Recipe("r", (Step("drop_columns", ("plan",)),))
+    with connect(ws) as con:
+        protect_table(con, ws, "customers", marks=_marks())
+        with pytest.raises(SchemaError, match=r"columns marked as personal data \(E_mail, Full_Name"):
+            apply_recipe(con, "customers", recipe, "customers_ready")
+        result = apply_recipe(con, "customers_protected", recipe, "customers_ready")
+    assert result.rows == 4 and all(v.startswith("p_") for v in result.preview["E_mail"])
