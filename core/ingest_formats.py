@@ -248,7 +248,7 @@ _NESTED = ("STRUCT", "MAP", "UNION")
 
 def _plan_typed(con, path: Path, reader: str, what: str, fix: str) -> Plan:
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {reader}(?)", [str(path)]).fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM {reader}", [str(path)]).fetchall()
     except duckdb.Error as err:
         raise IngestError(f"The file is not {what} ({str(err).splitlines()[0]}). {fix}") from err
     raw = [r[0] for r in described]
@@ -256,23 +256,24 @@ def _plan_typed(con, path: Path, reader: str, what: str, fix: str) -> Plan:
     parts, notes = [], []
     for (orig, typ, *_), name in zip(described, names):
         expr = quote_ident(orig)
-        if typ.startswith(_NESTED) or typ.endswith("]"):
+        if typ.startswith(_NESTED) or typ.endswith("]") or typ == "JSON":
             expr, typ = f"CAST(to_json({expr}) AS VARCHAR)", "VARCHAR"
-            notes.append(f"'{orig}' holds nested values; kept as JSON text.")
+            notes.append(f"'{orig}' holds nested or mixed-type values; kept as JSON text.")
         parts.append(f"{expr} AS {quote_ident(name)}")
-    sql = f"SELECT {', '.join(parts)} FROM {reader}(?)"
+    sql = f"SELECT {', '.join(parts)} FROM {reader}"
     return Plan(lambda full, rejects: (sql, [str(path)]), raw, renames + notes)
 
 
 def plan_parquet(con, path: Path) -> Plan:
     """Plan a Parquet file (nested columns become JSON text)."""
-    return _plan_typed(con, path, "read_parquet", "a readable Parquet file",
+    return _plan_typed(con, path, "read_parquet(?)", "a readable Parquet file",
                        "Export it again as Parquet, or as CSV.")
 
 
 def plan_json(con, path: Path) -> Plan:
-    """Plan a JSON array of objects or NDJSON file (nested values become JSON text)."""
-    return _plan_typed(con, path, "read_json_auto", "valid JSON or NDJSON",
+    """Plan a JSON array of objects or NDJSON file (types over the whole file; nested values
+    become JSON text)."""
+    return _plan_typed(con, path, "read_json_auto(?, sample_size := -1)", "valid JSON or NDJSON",
                        "It must be an array of objects or one object per line.")
 
 

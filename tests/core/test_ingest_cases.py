@@ -344,8 +344,11 @@ def test_json_ndjson_and_nested_values(con, tmp_path):
     r = ingest_file(con, p)
     assert _column(con, r.table, "addr") == ['{"city":"Köln"}', '{"city":"Lyon"}']
     q = tmp_path / "rows.ndjson"
-    q.write_text('{"a": 1, "b": "x"}\n{"a": 2, "b": "y"}\n')
-    assert ingest_file(con, q).rows == 2
+    q.write_text("".join(json.dumps({"a": i, "b": "x"}) + "\n" for i in range(25000))
+                 + json.dumps({"a": "late text", "b": "y"}) + "\n")
+    r = ingest_file(con, q)
+    assert r.rows == 25001 and {c.name: c.type for c in r.columns}["a"] == "VARCHAR"
+    assert _column(con, r.table, "a")[-1] == '"late text"'  # mixed types kept as JSON text
 
 
 def test_replace_or_keep_both_question(con):
