@@ -168,3 +168,38 @@ def test_tuning_lists_trials_and_trains_the_best(bank_ws):
     assert len(units) == tuning["best_params"]["n_layers"]
     with pytest.raises(TrainingError, match="Keras models"):
         tune(s, DatasetSpec("bank", "y"), ModelConfig(model="hgb"), n_trials=1)
+
+
+@pytest.mark.parametrize("model", ["wide_deep", "ft_transformer"])
+def test_other_networks_train_end_to_end(bank_ws, model):
+    s, _ = bank_ws
+    r = train(s, DatasetSpec("bank", "y", exclude=("duration",)),
+              ModelConfig(model=model, hidden_units=(16,), d_token=8, n_heads=2, n_blocks=1,
+                          epochs=8, batch_size=256, learning_rate=1e-3))
+    run = load_run(s, r.run_id)
+    assert run.config["model"] == model and r.metrics["metrics"]["roc_auc"] > 0.65
+    assert np.allclose(run.predict(run.test_frame), run.test_frame[SCORE_COL], atol=1e-5)
+
+
+def test_mlp_same_seed_same_metrics(bank_ws):
+    s, _ = bank_ws
+    spec = DatasetSpec("bank", "y", exclude=("duration",), seed=7)
+    cfg = ModelConfig(hidden_units=(16,), epochs=2, early_stopping=False)
+    a, b = train(s, spec, cfg), train(s, spec, cfg)
+    assert a.metrics["metrics"] == b.metrics["metrics"]
+
+
+def test_two_jobs_at_once_both_finish_and_infinite_inputs_are_imputed(bank_ws):
+    from core.jobs import JobManager
+    from core.warehouse import connect
+
+    s, _ = bank_ws
+    with connect(s) as con:
+        con.execute("CREATE OR REPLACE TABLE bank_inf AS SELECT * REPLACE ("
+                    "CASE WHEN age > 60 THEN 'inf'::DOUBLE ELSE age::DOUBLE END AS age) FROM bank")
+    jobs = JobManager(s)
+    first = jobs.submit_training(DatasetSpec("bank_inf", "y"), ModelConfig(model="logreg"))
+    second = jobs.submit_training(DatasetSpec("bank", "y"), ModelConfig(model="hgb"))
+    done = [jobs.wait(j, timeout=300) for j in (first, second)]
+    assert [d.state for d in done] == ["done", "done"], [d.message for d in done]
+    assert load_run(s, done[0].run_id).metrics["metrics"]["roc_auc"] > 0.6
