@@ -8,7 +8,7 @@ from core.features import infer_task, summarize_target
 from core.specs import TASKS, DatasetSpec
 from core.warehouse import connect, list_tables, table_columns
 from ui import resources, state
-from ui.train_views import model_form, show_job
+from ui.train_views import model_form, recent_jobs_table, show_job
 from ui.widgets import errors_shown, link_to, page_setup, show_error
 
 data_dir = page_setup()
@@ -76,6 +76,7 @@ elif choice is not None:
 
 if state.active_job():
     show_job(data_dir)
+recent_jobs_table(data_dir)
 
 if st.checkbox("This table has a randomised treatment column", key="train__uplift"):
     from ui.uplift_views import uplift_training_form  # uplift section (Impact engineer)

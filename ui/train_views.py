@@ -57,6 +57,17 @@ def _live(data_dir: str) -> None:
         st.rerun()  # job ended: one full rerun shows the final state and stops polling
 
 
+def recent_jobs_table(data_dir: str) -> None:
+    """Jobs recorded in the workspace, including those a stopped server left *interrupted*."""
+    from core.jobs import recent_jobs
+
+    jobs = recent_jobs(resources.settings(), limit=10)
+    if jobs:
+        with st.expander(f"Recent jobs ({len(jobs)})"):
+            st.dataframe([{k: j[k] for k in ("state", "created_at", "run_id", "message")}
+                          for j in jobs], hide_index=True, width="stretch")
+
+
 def show_job(data_dir: str) -> None:
     """Show the active job; polls once a second while it runs."""
     job = resources.job_manager(data_dir).get(state.active_job())
