@@ -17,6 +17,7 @@ import numpy as np
 from core import __version__
 from core.config import load_settings
 from core.errors import AppError
+from core.review_cli import add_evaluate_arguments, add_explain_arguments, add_report_parser
 
 log = logging.getLogger("core.cli")
 
@@ -137,33 +138,21 @@ def cmd_runs(args, settings) -> dict:
 
 
 def cmd_evaluate(args, settings) -> dict:
-    from core.metrics import evaluate_binary, to_jsonable
-    from core.runs import LABEL_COL, SCORE_COL, load_run
+    from core.review_cli import evaluate_command
 
-    run = load_run(settings, args.run_id)
-    if not 0.0 <= args.threshold <= 1.0:
-        raise AppError(f"--threshold must be in [0, 1]; got {args.threshold}.")
-    t = run.test_frame
-    rep = evaluate_binary(t[LABEL_COL].to_numpy(), t[SCORE_COL].to_numpy(), args.threshold)
-    return {"run_id": run.run_id, "threshold": rep.threshold, "rows": int(len(t)),
-            "positive_class": run.config["positive_class"],
-            "metrics": to_jsonable(rep.metrics), "confusion": rep.confusion, "notes": rep.notes}
+    return evaluate_command(args, settings)
 
 
 def cmd_explain(args, settings) -> dict:
-    from core.explain import explain_run, save_explanation
-    from core.runs import load_run
+    from core.review_cli import explain_command
 
-    run = load_run(settings, args.run_id)
-    exp = explain_run(run, n_rows=args.rows, seed=args.seed)
-    save_explanation(run, exp)
-    imp = exp.importance()
-    return {"run_id": run.run_id, "explainer": exp.explainer, "reason": exp.reason,
-            "output_space": exp.output_space, "base_value": exp.base_value,
-            "rows": int(len(exp.rows)), "background_rows": exp.background_rows,
-            "importance": [{"feature": f, "mean_abs_shap": float(v)}
-                           for f, v in zip(imp["feature"], imp["mean_abs_shap"])],
-            "additivity_max_error": exp.additivity_max_error, "seconds": exp.seconds}
+    return explain_command(args, settings)
+
+
+def cmd_report(args, settings) -> dict:
+    from core.review_cli import report_command
+
+    return report_command(args, settings)
 
 
 def cmd_score(args, settings) -> dict:
@@ -350,10 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="test metrics of a run at a threshold")
     s.add_argument("run_id")
     s.add_argument("--threshold", type=float, default=0.5)
+    add_evaluate_arguments(s)
     s = sub.add_parser("explain", help="SHAP values for test rows of a run")
     s.add_argument("run_id")
     s.add_argument("--rows", type=int, default=1000)
     s.add_argument("--seed", type=int, default=42)
+    add_explain_arguments(s)
+    add_report_parser(sub)
     s = sub.add_parser("score", help="score a table with a run")
     s.add_argument("run_id")
     s.add_argument("--table", required=True)
@@ -380,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql": cmd_sql,
             "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
-            "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend}
+            "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
+            "report": cmd_report}
 
 
 def _default(o):

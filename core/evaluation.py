@@ -422,3 +422,52 @@ class SegmentTables:
         key = pd.to_numeric(df[sort_by], errors="coerce") if sort_by in df else df["rows"]
         order = np.lexsort((-df["rows"].to_numpy(), key.fillna(np.inf).to_numpy()))
         return df.iloc[order].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ScoredSet:
+    """A run's scored test split, whatever its task.
+
+    Attributes:
+        task: ``binary``, ``multiclass`` or ``regression``.
+        y: Labels: 0/1, class index, or actual value; shape (n,).
+        output: Binary: positive-class score (n,); multiclass: probabilities (n, k);
+            regression: prediction (n,).
+        classes: Class names (binary: ``[negative, positive]``; empty for regression).
+        frame: Raw feature columns of the test rows, shape (n, n_features), for segments.
+    """
+
+    task: str
+    y: np.ndarray
+    output: np.ndarray
+    classes: list[str]
+    frame: pd.DataFrame
+
+
+def scored_set(run) -> ScoredSet:
+    """Read a run's test split (``__label`` plus ``__score`` or ``__proba_<k>`` columns).
+
+    Raises:
+        SchemaError: The task is not one LiftLab evaluates, or its columns are missing.
+    """
+    from core.runs import LABEL_COL, SCORE_COL
+
+    t, task = run.test_frame, run.config.get("task", "binary")
+    features = t[[c for c in run.features if c in t.columns]]
+    if task == "binary":
+        classes = [str(run.config.get("negative_class", "negative")),
+                   str(run.config.get("positive_class", "positive"))]
+        return ScoredSet(task, t[LABEL_COL].to_numpy(), t[SCORE_COL].to_numpy(), classes, features)
+    if task == "multiclass":
+        cols = sorted((c for c in t.columns if c.startswith("__proba_")),
+                      key=lambda c: int(c.rsplit("_", 1)[1]))
+        if not cols:
+            raise SchemaError(f"Run {run.run_id} has no class probabilities (__proba_<k> columns) "
+                              f"in its test split; retrain it.")
+        classes = [str(c) for c in run.config.get("classes", range(len(cols)))]
+        return ScoredSet(task, t[LABEL_COL].to_numpy(), t[cols].to_numpy(), classes, features)
+    if task == "regression":
+        return ScoredSet(task, t[LABEL_COL].to_numpy(float), t[SCORE_COL].to_numpy(float), [],
+                         features)
+    raise SchemaError(f"Run {run.run_id} is a '{task}' run; the Evaluate step covers binary, "
+                      f"multiclass and regression runs.")
