@@ -13,9 +13,10 @@ facts make that cheap without changing the distribution:
 
 Customers before the window are inside the top share in every resample, those after it outside
 (checked per resample; the window widens and the draw repeats in the rare case it was too
-narrow). Customers that carry a value (e.g. revenue of a converter) keep individual weights
-wherever they are, so value sums stay exact. The result has the same distribution as drawing all
-``n_boot × n`` weights.
+narrow). Customers that carry a value (e.g. revenue of a converter) outside the window are
+resampled one by one through Poisson splitting (N ~ Poisson(m) uniform draws with replacement
+stand for m Poisson(1) weights), so value sums stay exact. The result has the same distribution
+as drawing all ``n_boot × n`` weights.
 """
 
 from __future__ import annotations
@@ -144,40 +145,55 @@ def _draw(cells, n_cells, values, fraction, h, n_boot, seed) -> PrefixDraws | No
     return PrefixDraws(top, total, top_v, total_v, cells.size)
 
 
+def _block(rng, b: int, units: np.ndarray, cells, n_cells: int, v) -> tuple:
+    """Cell counts and value sums of Poisson(1)-weighted valued customers outside the window.
+
+    Poisson splitting: weighting m customers by independent Poisson(1) draws is the same as
+    drawing N ~ Poisson(m) customers uniformly with replacement, which needs N cheap integers
+    instead of m Poisson draws per resample.
+
+    Returns:
+        ``(counts (b, n_cells), sums (b, n_values) or None)``.
+    """
+    counts = np.zeros((b, n_cells))
+    if units.size == 0:
+        return counts, None if v is None else np.zeros((b, v.shape[1]))
+    size = rng.poisson(units.size, b)
+    idx = rng.integers(0, units.size, int(size.sum()))
+    owner = np.repeat(np.arange(b), size)
+    counts += np.bincount(owner * n_cells + cells[units][idx],
+                          minlength=b * n_cells).reshape(b, -1)
+    columns = np.ascontiguousarray(v[units].T)  # (n_values, m): fast gathers
+    sums = np.column_stack([np.bincount(owner, weights=col[idx], minlength=b)
+                            for col in columns])
+    return counts, sums
+
+
 def _draw_chunk(rng, b, cells, n_cells, v, fraction, lay: _Layout):
     w_win = rng.poisson(1.0, (b, lay.window.size)).astype(np.float64)
-    w_pre = rng.poisson(1.0, (b, lay.pre_units.size)).astype(np.float64)
-    w_post = rng.poisson(1.0, (b, lay.post_units.size)).astype(np.float64)
+    pre_cells, pre_v = _block(rng, b, lay.pre_units, cells, n_cells, v)
+    post_cells, post_v = _block(rng, b, lay.post_units, cells, n_cells, v)
     agg_pre = rng.poisson(lay.pre_counts, (b, n_cells)).astype(np.float64)
     agg_post = rng.poisson(lay.post_counts, (b, n_cells)).astype(np.float64)
     oh_win = _onehot(cells[lay.window], n_cells)
-    top_fixed = agg_pre + w_pre @ _onehot(cells[lay.pre_units], n_cells)
-    total = top_fixed + agg_post + w_post @ _onehot(cells[lay.post_units], n_cells) + w_win @ oh_win
+    top_fixed = agg_pre + pre_cells
+    total = top_fixed + agg_post + post_cells + w_win @ oh_win
     target = fraction * total.sum(axis=1)
     before = top_fixed.sum(axis=1)
     cum = before[:, None] + np.cumsum(w_win, axis=1)
     reach = cum[:, -1] if lay.window.size else before
     if np.any(before > target + 1e-9) or np.any(reach < target - 1e-9):
         return None
+    v_win = None if v is None else v[lay.window]
+    total_v = None if v is None else pre_v + w_win @ v_win + post_v
     if lay.window.size == 0:
-        return top_fixed, total, *_values(v, lay, w_pre, w_win, w_post, None, None)
+        return top_fixed, total, pre_v, total_v
     j = np.argmax(cum >= target[:, None] - 1e-9, axis=1)
     over = cum[np.arange(b), j] - target
     inside = w_win * (np.arange(lay.window.size)[None, :] <= j[:, None])
     top = top_fixed + inside @ oh_win - over[:, None] * oh_win[j]
-    return top, total, *_values(v, lay, w_pre, w_win, w_post, inside, (j, over))
-
-
-def _values(v, lay: _Layout, w_pre, w_win, w_post, inside, cut):
-    if v is None:
-        return None, None
-    v_win = v[lay.window]
-    fixed = w_pre @ v[lay.pre_units]
-    total = fixed + w_win @ v_win + w_post @ v[lay.post_units]
-    if inside is None:
-        return fixed, total
-    j, over = cut
-    return fixed + inside @ v_win - over[:, None] * v_win[j], total
+    top_v = None if v is None else pre_v + inside @ v_win - over[:, None] * v_win[j]
+    return top, total, top_v, total_v
 
 
 def percentile_ci(draws: np.ndarray) -> list[float] | None:

@@ -289,7 +289,9 @@ def _customer_draws(r: _Ranked, k: int, econ: Economics, inputs: ScenarioInputs)
     y = np.rint(r.y).astype(np.int64)
     pol = np.zeros_like(y) if r.mask is None else r.mask.astype(np.int64)
     rev = y * r.value
-    vals = np.column_stack([rev, rev * pol]) if r.valued and econ.payoff is None else None
+    vals = None
+    if r.valued and econ.payoff is None:
+        vals = np.column_stack([rev, rev * pol]) if r.mask is not None else rev[:, None]
     d = prefix_bootstrap(y + 2 * pol, k / y.size, inputs.n_bootstrap, inputs.seed,
                          values=vals, n_cells=4)
     sc = d.scale
@@ -298,8 +300,9 @@ def _customer_draws(r: _Ranked, k: int, econ: Economics, inputs: ScenarioInputs)
     if vals is None:  # one value per conversion: revenue follows the counts
         v = econ.conversion_value
         return {**out, "rev": out["tp"] * v, "rev_all": out["p"] * v, "rev_pol": out["tp_pol"] * v}
+    rev_pol = d.total_value[:, 1] * sc if r.mask is not None else np.zeros_like(sc)
     return {**out, "rev": d.top_value[:, 0] * sc, "rev_all": d.total_value[:, 0] * sc,
-            "rev_pol": d.total_value[:, 1] * sc}
+            "rev_pol": rev_pol}
 
 
 def _outcome_draws(r: _Ranked, k: int, econ: Economics, inputs: ScenarioInputs) -> dict:
