@@ -16,8 +16,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
+
 from core.errors import SchemaError, SimulationError
-from core.warehouse import quote_ident, require_table, table_columns
+from core.features import _label
+from core.warehouse import read_table
 
 
 @dataclass(frozen=True)
@@ -176,38 +179,43 @@ def read_ab(conversions_a: int, customers_a: int, conversions_b: int, customers_
                      p < alpha, predicted_lift, inside, alpha)
 
 
-def ab_counts(con, table: str, group: str, outcome: str, positive: str,
-              control_value: str) -> tuple[int, int, int, int]:
-    """Count customers and converters per arm in a results table.
+def ab_counts_frame(frame: pd.DataFrame, group: str, outcome: str, positive: str,
+                    control_value: str) -> tuple[int, int, int, int]:
+    """Count customers and converters per arm in results with one row per customer.
 
     Args:
-        con: Open warehouse connection.
-        table: Table with one row per customer.
+        frame: The results, e.g. an uploaded CSV or a warehouse table.
         group: Column naming the arm.
         outcome: Column with the outcome.
         positive: The outcome value that counts as a conversion (compared as text).
         control_value: The value of ``group`` for arm A; every other value is arm B.
 
     Returns:
-        ``(conversions_a, customers_a, conversions_b, customers_b)``.
+        ``(conversions_a, customers_a, conversions_b, customers_b)``; rows with a missing arm
+        or outcome are left out.
+
+    Raises:
+        SchemaError: Unknown column, or an arm without rows.
+    """
+    missing = [c for c in (group, outcome) if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"The results have no column(s) {', '.join(missing)}; their columns "
+                          f"are {', '.join(map(str, frame.columns))}.")
+    rows = frame[[group, outcome]].dropna()
+    is_a = rows[group].map(_label) == str(control_value)
+    won = rows[outcome].map(_label) == str(positive)
+    if is_a.all() or not is_a.any():
+        raise SchemaError(f"Both arms need rows: '{group}' = '{control_value}' for A and any "
+                          f"other value for B.")
+    return int(won[is_a].sum()), int(is_a.sum()), int(won[~is_a].sum()), int((~is_a).sum())
+
+
+def ab_counts(con, table: str, group: str, outcome: str, positive: str,
+              control_value: str) -> tuple[int, int, int, int]:
+    """:func:`ab_counts_frame` on a warehouse table.
 
     Raises:
         SchemaError: Unknown table or column, or an arm without rows.
     """
-    require_table(con, table)
-    cols = {c for c, _ in table_columns(con, table)}
-    missing = [c for c in (group, outcome) if c not in cols]
-    if missing:
-        raise SchemaError(f"Table '{table}' has no column(s) {', '.join(missing)}.")
-    g, o = quote_ident(group), quote_ident(outcome)
-    rows = con.execute(
-        f"SELECT CAST({g} AS VARCHAR) = ? AS is_a, count(*), "
-        f"count_if(CAST({o} AS VARCHAR) = ?) FROM {quote_ident(table)} "
-        f"WHERE {g} IS NOT NULL AND {o} IS NOT NULL GROUP BY 1", [control_value, positive]
-    ).fetchall()
-    by = {bool(a): (int(n), int(c)) for a, n, c in rows}
-    if True not in by or False not in by:
-        raise SchemaError(f"Both arms need rows: '{group}' = '{control_value}' for A and any "
-                          f"other value for B.")
-    (na, ca), (nb, cb) = by[True], by[False]
-    return ca, na, cb, nb
+    return ab_counts_frame(read_table(con, table, [group, outcome]), group, outcome, positive,
+                           control_value)

@@ -135,10 +135,7 @@ def uplift_curve(y, t, score) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(treated_count, incremental_conversions)``, 1-D, starting at (0, 0).
     """
-    y, t, s = _check(y, t, score)
-    o = rank_order(s)
-    x, up, _ = _curves(np.ones((1, y.size)), y[o], t[o], _ends(s[o]))
-    return x[0], up[0]
+    return _plain_curve(y, t, score, 1)
 
 
 def qini_curve(y, t, score) -> tuple[np.ndarray, np.ndarray]:
@@ -147,10 +144,14 @@ def qini_curve(y, t, score) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(treated_count, qini)``, 1-D, starting at (0, 0).
     """
+    return _plain_curve(y, t, score, 2)
+
+
+def _plain_curve(y, t, score, which: int) -> tuple[np.ndarray, np.ndarray]:
     y, t, s = _check(y, t, score)
     o = rank_order(s)
-    x, _, qi = _curves(np.ones((1, y.size)), y[o], t[o], _ends(s[o]))
-    return x[0], qi[0]
+    curves = _curves(np.ones((1, y.size)), y[o], t[o], _ends(s[o]))
+    return curves[0][0], curves[which][0]
 
 
 def uplift_at_k(y, t, score, k: float) -> float:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from core.abtest import ab_counts, plan_ab, read_ab
+from core.abtest import ab_counts_frame, plan_ab, read_ab
+from core.errors import SchemaError
 from core.impact_plots import ab_figure
-from core.warehouse import connect, list_tables, table_columns
+from core.warehouse import connect, list_tables, read_table
 from ui import resources
 from ui.widgets import errors_shown
 
@@ -34,32 +36,47 @@ def planner(base_rate: float, expected_rate: float, key: str, arms: str) -> None
                 help=f"At {volume:,} customers a day")
 
 
-def _counts_from_table(key: str) -> tuple[int, int, int, int] | None:
+def _results_frame(source: str, key: str) -> pd.DataFrame | None:
+    """The results as a frame: an uploaded CSV (read in memory) or a warehouse table."""
+    if source == "Upload a CSV":
+        upload = st.file_uploader("Results (one row per customer: arm, outcome)", ["csv"],
+                                  key=f"{key}__upload")
+        if upload is None:
+            return None
+        with errors_shown():
+            try:
+                return pd.read_csv(upload)
+            except (ValueError, UnicodeDecodeError) as err:
+                raise SchemaError(f"The file is not a readable CSV ({err}).") from err
     settings = resources.settings()
     with errors_shown(), connect(settings) as con:
         tables = [t.table for t in list_tables(con)]
-    c = st.columns(5)
-    table = c[0].selectbox("Results table", tables, key=f"{key}__table")
-    if table is None:
+        table = st.selectbox("Results table", tables, key=f"{key}__table")
+        return None if table is None else read_table(con, table)
+
+
+def _counts(source: str, key: str) -> tuple[int, int, int, int] | None:
+    frame = _results_frame(source, key)
+    if frame is None:
         return None
-    with errors_shown(), connect(settings) as con:
-        cols = [n for n, _ in table_columns(con, table)]
-    group = c[1].selectbox("Arm column", cols, key=f"{key}__group")
-    outcome = c[2].selectbox("Outcome column", cols, index=min(1, len(cols) - 1),
+    cols = list(frame.columns)
+    c = st.columns(4)
+    group = c[0].selectbox("Arm column", cols, key=f"{key}__group")
+    outcome = c[1].selectbox("Outcome column", cols, index=min(1, len(cols) - 1),
                              key=f"{key}__outcome")
-    control = c[3].text_input("Arm A value", "control", key=f"{key}__control")
-    positive = c[4].text_input("Converted value", "yes", key=f"{key}__positive")
-    with errors_shown(), connect(settings) as con:
-        return ab_counts(con, table, group, outcome, positive, control)
+    control = c[2].text_input("Arm A value", "control", key=f"{key}__control")
+    positive = c[3].text_input("Converted value", "yes", key=f"{key}__positive")
+    with errors_shown():
+        return ab_counts_frame(frame, group, outcome, positive, control)
 
 
 def readout(predicted_lift: float | None, key: str) -> None:
     """Lift with its interval and p-value, and whether the prediction falls inside it."""
     st.markdown("**Read the result.**")
-    source = st.radio("Results", ("Type the counts", "From a table"), horizontal=True,
-                      key=f"{key}__source")
-    if source == "From a table":
-        counts = _counts_from_table(key)
+    source = st.radio("Results", ("Type the counts", "From a table", "Upload a CSV"),
+                      horizontal=True, key=f"{key}__source")
+    if source != "Type the counts":
+        counts = _counts(source, key)
         if counts is None:
             return
     else:

@@ -76,3 +76,13 @@ def test_invalid_ab_inputs():
         plan_ab(0.0, 0.1)
     with pytest.raises(SimulationError, match="Arm B"):
         read_ab(10, 100, 120, 100)
+
+
+def test_counts_from_an_uploaded_frame_with_numeric_codes():
+    from core.abtest import ab_counts_frame
+
+    frame = pd.DataFrame({"group": [0, 0, 0, 1, 1, 1, 1], "converted": [1.0, 0, 0, 1, 1, 0,
+                                                                        None]})
+    assert ab_counts_frame(frame, "group", "converted", "1", "0") == (1, 3, 2, 3)
+    with pytest.raises(SchemaError, match="no column"):
+        ab_counts_frame(frame, "arm", "converted", "1", "0")
