@@ -84,8 +84,12 @@ def load_population(settings: Settings, run: Run, table: str | None = None) -> P
         The :class:`Population`.
 
     Raises:
+        SimulationError: The run does not predict a yes/no outcome.
         SchemaError: The table does not exist or lacks a feature of the run.
     """
+    if run.config.get("task", "binary") != "binary":
+        raise SimulationError(f"Targeting scenarios need a binary run (convert or not); run "
+                              f"{run.run_id} is {run.config.get('task')}. Pick a binary run.")
     spec = run.config["spec"]
     if table is None:
         t = run.test_frame
@@ -154,9 +158,6 @@ def run_scenario(settings: Settings, run: Run, table: str | None,
         SchemaError: A missing table or column.
         QueryError: The policy rule is refused.
     """
-    if run.config.get("task", "binary") != "binary":
-        raise SimulationError(f"Targeting scenarios need a binary run (convert or not); run "
-                              f"{run.run_id} is {run.config.get('task')}.")
     pop = load_population(settings, run, table)
     return pop, simulate_population(pop, inputs)
 

@@ -10,6 +10,7 @@ from ui.widgets import page_setup, require_run
 data_dir = page_setup()
 st.title("Impact")
 run = require_run(data_dir, "impact__run")
+views.require_binary(run)
 if is_uplift(run):
     uplift_impact(data_dir, run)
     st.stop()

@@ -23,6 +23,15 @@ TEST_SPLIT = "The run's test split"
 BAD_LIKE = ("bad", "default", "defaulted", "2", "yes", "1", "true", "risk")
 
 
+def require_binary(run) -> None:
+    """Stop with a pointer when the run does not predict a yes/no outcome."""
+    task = run.config.get("task", "binary")
+    if task not in ("binary", "uplift"):
+        st.info(f"This run predicts a {task} target; targeting scenarios need a yes/no outcome "
+                f"(convert or not). Pick a binary run, or train one on the Train page.")
+        st.stop()
+
+
 def population_choice(data_dir: str, run_table: str, key: str) -> str | None:
     """Radio + table picker for the population; returns the table, or None for the test split."""
     with errors_shown(), connect(resources.settings()) as con:
