@@ -4,7 +4,7 @@ A scenario contacts the best-scored customers of a population (the run's test sp
 table a run scored) by one of four decision rules, and prices the result with either a contact
 cost and a value per conversion (optionally a per-customer value column) or a payoff matrix, plus
 a fixed campaign cost. Two references stand beside it: random targeting of the same size, and the
-current policy written as a rule (see :func:`core.scenarios.policy_mask`).
+current policy written as a rule (see :func:`core.policy.policy_mask`).
 
 Uncertainty: with observed outcomes, percentile 95% intervals of an exact Poisson bootstrap over
 customers (Efron & Tibshirani, 1993; Hanley & MacGibbon, 2006; see :mod:`core.bootstrap`), in
@@ -323,7 +323,8 @@ def _outcome_draws(r: _Ranked, k: int, econ: Economics, inputs: ScenarioInputs) 
             "k_pol": np.full(len(s), kp), "tp_pol": s[:, 4], "rev_pol": s[:, 5]}
 
 
-def simulate_targeting(y_true: np.ndarray, scores: np.ndarray, inputs: ImpactInputs) -> ImpactResult:
+def simulate_targeting(y_true: np.ndarray, scores: np.ndarray,
+                       inputs: ImpactInputs) -> ImpactResult:
     """Simulate contacting the top-scored fraction of a population (the original contract).
 
     Args:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.bootstrap import percentile_ci, prefix_bootstrap
+from core.bootstrap import percentile_ci
 from core.errors import SchemaError, SimulationError
 
 CURVE_POINTS = 100

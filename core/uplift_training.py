@@ -36,7 +36,7 @@ import pandas as pd
 from core.config import Settings
 from core.errors import SchemaError, TrainingError
 from core.features import TabularPreprocessor, _label, load_xy, split_indices, summarize_target
-from core.runs import LABEL_COL, SCORE_COL, Run, new_run_id, write_run_folder
+from core.runs import LABEL_COL, SCORE_COL, new_run_id, write_run_folder
 from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.training import FitData, TrainingCancelled, TrainResult, fit_baseline, fit_keras
 from core.uplift import uplift_report, uplift_scores

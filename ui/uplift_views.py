@@ -105,8 +105,9 @@ def _train(data_dir: str, spec: DatasetSpec, cfg: ModelConfig, up: UpliftConfig)
     state.set_active_run(result.run_id)
     m, ci = result.metrics["metrics"], result.metrics["ci95"]
     cols = st.columns(4)
+    labels = ("Qini coefficient", "AUUC", "Uplift in top 10%", "Uplift in top 30%")
     for col, key, label in zip(cols, ("qini_coefficient", "auuc", "uplift_at_10", "uplift_at_30"),
-                               ("Qini coefficient", "AUUC", "Uplift in top 10%", "Uplift in top 30%")):
+                               labels):
         lo_hi = ci.get(key)
         col.metric(label, f"{m[key]:.3f}",
                    help=f"95% CI {lo_hi[0]:.3f} – {lo_hi[1]:.3f}" if lo_hi else None)

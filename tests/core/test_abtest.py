@@ -10,7 +10,6 @@ from scipy.stats import norm
 
 from core.abtest import ab_counts, plan_ab, read_ab
 from core.errors import SchemaError, SimulationError
-from core.warehouse import connect
 
 
 def _hand_n(p1, p2, alpha=0.05, power=0.8):

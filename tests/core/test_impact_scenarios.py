@@ -9,8 +9,9 @@ import pytest
 from core.credit import credit_view
 from core.errors import QueryError, SimulationError
 from core.impact import Decision, Economics, ScenarioInputs, simulate_scenario
+from core.policy import policy_mask
 from core.scenarios import (Population, compare_scenarios, delete_scenario, list_scenarios,
-                            policy_mask, save_scenario, simulate_population, targeted_list,
+                            save_scenario, simulate_population, targeted_list,
                             write_targeted_table)
 from core.warehouse import connect, read_table
 from tests.conftest import SHARED
