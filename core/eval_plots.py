@@ -1,5 +1,10 @@
 """Plotly figures for the Evaluate and Explain pages and the review report. Pure functions: they
-take precomputed arrays and return figures; nothing here computes metrics or renders."""
+take precomputed arrays and return figures; nothing here computes metrics or renders.
+
+Figures carry no template: setting one copies a large object per figure (tens of milliseconds),
+Streamlit applies its own theme anyway, and the report sets ``plotly_white`` when it exports. That
+keeps a threshold move on the Evaluate page fast.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,99 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.plots import (
-    MODEL_COLOR,
-    NEG_COLOR,
-    POS_COLOR,
-    RANDOM_COLOR,
-    _color_values,
-    _layout,
-    confusion_figure,
-    pr_figure,
-    roc_figure,
-)
+from core.plots import MODEL_COLOR, NEG_COLOR, POS_COLOR, RANDOM_COLOR, _color_values
 
 PERFECT_COLOR = "#2ca02c"
 METRIC_COLORS = {"precision": "#9467bd", "recall": "#ff7f0e", "f1": MODEL_COLOR}
 MAX_POINTS = 5000
 
 
-def _threshold_line(fig: go.Figure, threshold: float) -> None:
-    fig.add_vline(x=threshold, line_color=POS_COLOR, line_dash="dot",
-                  annotation_text=f"threshold {threshold:.3f}", annotation_position="top")
+def _figure(data: list, title: str, x: str, y: str, height: int = 380, xaxis: dict | None = None,
+            yaxis: dict | None = None, **layout) -> go.Figure:
+    """A figure with its whole layout given to the constructor (several times faster than
+    ``update_layout`` calls, which matters on every threshold move)."""
+    return go.Figure(data, layout={
+        "title": {"text": title}, "height": height,
+        "xaxis": {"title": {"text": x}, **(xaxis or {})},
+        "yaxis": {"title": {"text": y}, **(yaxis or {})},
+        "margin": {"l": 50, "r": 20, "t": 50, "b": 45},
+        "legend": {"orientation": "h", "y": -0.2}, **layout})
+
+
+def _vline(x: float, label: str | None = None, color: str = POS_COLOR) -> dict:
+    """A vertical line across the plot as layout ``shapes`` (and ``annotations``)."""
+    out = {"shapes": [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x,
+                       "y0": 0, "y1": 1, "line": {"color": color, "dash": "dot"}}]}
+    if label:
+        out["annotations"] = [{"x": x, "y": 1.0, "xref": "x", "yref": "paper", "text": label,
+                               "showarrow": False, "yanchor": "bottom"}]
+    return out
+
+
+def _hline(y: float, color: str = RANDOM_COLOR) -> dict:
+    return {"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": y, "y1": y,
+            "line": {"color": color, "dash": "dash"}}
+
+
+def _threshold_line(threshold: float) -> dict:
+    return _vline(threshold, f"threshold {threshold:.3f}")
+
+
+def _marker(x: float, y: float, threshold: float) -> go.Scatter:
+    return go.Scatter(x=[x], y=[y], mode="markers", name=f"threshold {threshold:.3f}",
+                      marker={"size": 12, "color": POS_COLOR, "line": {"width": 1,
+                                                                        "color": "white"}})
+
+
+def roc_threshold_figure(roc: dict, auc: float | None, point: dict, threshold: float,
+                         ci: list[float] | None = None) -> go.Figure:
+    """ROC curve with the chance diagonal and the current threshold's operating point.
+
+    Args:
+        roc: ``fpr``, ``tpr`` arrays (thinned).
+        auc: ROC-AUC (None when undefined).
+        point: ``fpr`` and ``tpr`` at the threshold.
+        threshold: The current threshold.
+        ci: Bootstrap 95% interval of the AUC, shown in the legend.
+    """
+    auc_text = "undefined" if auc is None else f"{auc:.3f}"
+    ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+    return _figure([
+        go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", line={"color": MODEL_COLOR},
+                   name=f"model (AUC {auc_text}{ci_text})"),
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="random",
+                   line={"dash": "dash", "color": RANDOM_COLOR}),
+        _marker(point["fpr"], point["tpr"], threshold),
+    ], "ROC curve", "False-positive rate", "True-positive rate (recall)")
+
+
+def pr_threshold_figure(pr: dict, ap: float | None, base_rate: float, point: dict,
+                        threshold: float, ci: list[float] | None = None) -> go.Figure:
+    """Precision-recall curve with the base-rate line and the current threshold's point."""
+    ap_text = "undefined" if ap is None else f"{ap:.3f}"
+    ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+    return _figure([
+        go.Scatter(x=pr["recall"], y=pr["precision"], mode="lines", line={"color": MODEL_COLOR},
+                   name=f"model (PR-AUC {ap_text}{ci_text})"),
+        go.Scatter(x=[0, 1], y=[base_rate, base_rate], mode="lines", name="random (base rate)",
+                   line={"dash": "dash", "color": RANDOM_COLOR}),
+        _marker(point["tpr"], point["precision"], threshold),
+    ], "Precision-recall curve", "Recall", "Precision", yaxis={"range": [0, 1.02]})
+
+
+def confusion_share_figure(confusion: list[list[int]], positive: str, negative: str,
+                           threshold: float) -> go.Figure:
+    """2×2 confusion matrix: count and share of the actual class in each cell."""
+    z = np.asarray(confusion, dtype=float)
+    share = z / np.maximum(z.sum(axis=1, keepdims=True), 1)
+    names = (("TN", "FP"), ("FN", "TP"))
+    text = [[f"{names[i][j]}<br>{int(z[i, j]):,}<br>{share[i, j]:.0%} of actual"
+             for j in range(2)] for i in range(2)]
+    labels = [f"{negative} (negative)", f"{positive} (positive)"]
+    heat = go.Heatmap(z=share, x=labels, y=labels, text=text, texttemplate="%{text}",
+                      colorscale="Blues", zmin=0, zmax=1, showscale=False)
+    return _figure([heat], f"Confusion matrix at {threshold:.3f} ({int(z.sum()):,} rows)",
+                   "Predicted", "Actual", height=360, yaxis={"autorange": "reversed"})
 
 
 def sweep_figure(sweep: dict, threshold: float, n_rows: int) -> go.Figure:
@@ -37,11 +115,10 @@ def sweep_figure(sweep: dict, threshold: float, n_rows: int) -> go.Figure:
         threshold: The current threshold.
         n_rows: Rows in the evaluation set (stated in the title).
     """
-    fig = go.Figure([go.Scatter(x=sweep["threshold"], y=sweep[k], mode="lines", name=k,
-                                line={"color": c}) for k, c in METRIC_COLORS.items()])
-    _threshold_line(fig, threshold)
-    fig.update_yaxes(range=[0, 1.02])
-    return _layout(fig, f"Threshold sweep ({n_rows:,} test rows)", "Threshold", "Value")
+    lines = [go.Scatter(x=sweep["threshold"], y=sweep[k], mode="lines", name=k,
+                        line={"color": c}) for k, c in METRIC_COLORS.items()]
+    return _figure(lines, f"Threshold sweep ({n_rows:,} test rows)", "Threshold", "Value",
+                   yaxis={"range": [0, 1.02]}, **_threshold_line(threshold))
 
 
 def calibration_figure(cal: dict, n_rows: int) -> go.Figure:
@@ -52,50 +129,42 @@ def calibration_figure(cal: dict, n_rows: int) -> go.Figure:
         n_rows: Rows in the evaluation set.
     """
     sizes = 6 + 14 * np.sqrt(cal["count"] / max(cal["count"].max(), 1))
-    fig = go.Figure([
+    top = min(float(max(np.max(cal["prob_pred"]), np.max(cal["prob_true"]), 0.05)) * 1.05, 1.0)
+    return _figure([
         go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                    line={"dash": "dash", "color": RANDOM_COLOR}),
         go.Scatter(x=cal["prob_pred"], y=cal["prob_true"], mode="lines+markers", name="model",
                    marker={"size": sizes, "color": MODEL_COLOR},
                    hovertext=[f"{c:,} rows" for c in cal["count"]]),
-    ])
-    top = float(max(np.max(cal["prob_pred"]), np.max(cal["prob_true"]), 0.05)) * 1.05
-    fig.update_xaxes(range=[0, min(top, 1.0)])
-    fig.update_yaxes(range=[0, min(top, 1.0)])
-    return _layout(fig, f"Calibration (ECE {cal['ece']:.3f}; {n_rows:,} test rows, "
-                        f"{len(cal['count'])} bins)", "Mean score in bin", "Observed positive rate")
+    ], f"Calibration (ECE {cal['ece']:.3f}; {n_rows:,} test rows, {len(cal['count'])} bins)",
+        "Mean score in bin", "Observed positive rate", xaxis={"range": [0, top]},
+        yaxis={"range": [0, top]})
 
 
 def distribution_figure(hist: dict, threshold: float, positive: str, negative: str) -> go.Figure:
     """Score distribution of each class (share of the class per bin), threshold marked."""
     mids = (hist["edges"][:-1] + hist["edges"][1:]) / 2
-    fig = go.Figure()
-    for key, name, color in (("neg", negative, NEG_COLOR), ("pos", positive, POS_COLOR)):
-        counts = hist[key]
-        fig.add_trace(go.Bar(x=mids, y=counts / max(counts.sum(), 1), name=f"{name} "
-                             f"({counts.sum():,} rows)", marker_color=color, opacity=0.6))
-    fig.update_layout(barmode="overlay", bargap=0)
-    _threshold_line(fig, threshold)
-    fig.update_yaxes(tickformat=".0%")
-    return _layout(fig, "Score distribution by actual class", "Score", "Share of the class")
+    bars = [go.Bar(x=mids, y=hist[key] / max(hist[key].sum(), 1), marker_color=color,
+                   name=f"{name} ({hist[key].sum():,} rows)", opacity=0.6)
+            for key, name, color in (("neg", negative, NEG_COLOR), ("pos", positive, POS_COLOR))]
+    return _figure(bars, "Score distribution by actual class", "Score", "Share of the class",
+                   yaxis={"tickformat": ".0%"}, barmode="overlay", bargap=0,
+                   **_threshold_line(threshold))
 
 
 def decile_gains_figure(deciles: pd.DataFrame) -> go.Figure:
     """Cumulative gains by decile with the random and perfect-model lines."""
     x = np.r_[0.0, deciles["cum_share"]]
-    fig = go.Figure([
+    n = int(deciles["rows"].sum())
+    return _figure([
         go.Scatter(x=x, y=np.r_[0.0, deciles["cum_gain"]], mode="lines+markers", name="model",
                    line={"color": MODEL_COLOR}),
         go.Scatter(x=x, y=x, mode="lines", name="random",
                    line={"dash": "dash", "color": RANDOM_COLOR}),
         go.Scatter(x=x, y=np.r_[0.0, deciles["perfect_gain"]], mode="lines", name="perfect model",
                    line={"dash": "dot", "color": PERFECT_COLOR}),
-    ])
-    fig.update_xaxes(tickformat=".0%")
-    fig.update_yaxes(tickformat=".0%")
-    n = int(deciles["rows"].sum())
-    return _layout(fig, f"Cumulative gains by decile ({n:,} test rows)",
-                   "Share contacted (best scores first)", "Share of positives reached")
+    ], f"Cumulative gains by decile ({n:,} test rows)", "Share contacted (best scores first)",
+        "Share of positives reached", xaxis={"tickformat": ".0%"}, yaxis={"tickformat": ".0%"})
 
 
 def decile_lift_figure(deciles: pd.DataFrame) -> go.Figure:
@@ -104,17 +173,15 @@ def decile_lift_figure(deciles: pd.DataFrame) -> go.Figure:
     base = deciles["positives"].sum() / max(deciles["rows"].sum(), 1)
     perfect = deciles["perfect_gain"] / deciles["cum_share"]
     labels = [f"D{d}" for d in deciles["decile"]]
-    fig = go.Figure([
+    return _figure([
         go.Bar(x=labels, y=deciles["lift"], name="lift of the decile", marker_color=MODEL_COLOR,
                opacity=0.7),
         go.Scatter(x=labels, y=deciles["cum_lift"], mode="lines+markers", name="cumulative lift",
                    line={"color": POS_COLOR}),
         go.Scatter(x=labels, y=perfect, mode="lines", name="perfect model (cumulative)",
                    line={"dash": "dot", "color": PERFECT_COLOR}),
-    ])
-    fig.add_hline(y=1.0, line_dash="dash", line_color=RANDOM_COLOR)
-    return _layout(fig, f"Lift by decile (base rate {base:.1%})", "Decile (D1 = best scores)",
-                   "Lift (× base rate)")
+    ], f"Lift by decile (base rate {base:.1%})", "Decile (D1 = best scores)",
+        "Lift (× base rate)", shapes=[_hline(1.0)])
 
 
 def multiclass_confusion_figure(confusion: list[list[int]], classes: list[str]) -> go.Figure:
@@ -122,11 +189,11 @@ def multiclass_confusion_figure(confusion: list[list[int]], classes: list[str]) 
     z = np.asarray(confusion, dtype=float)
     share = z / np.maximum(z.sum(axis=1, keepdims=True), 1)
     text = [[f"{int(c):,}<br>{s:.0%}" for c, s in zip(row, srow)] for row, srow in zip(z, share)]
-    fig = go.Figure(go.Heatmap(z=share, x=classes, y=classes, text=text, texttemplate="%{text}",
-                               colorscale="Blues", zmin=0, zmax=1, showscale=False))
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, f"Confusion matrix ({int(z.sum()):,} test rows)", "Predicted", "Actual",
-                   height=max(340, 40 * len(classes) + 120))
+    heat = go.Heatmap(z=share, x=classes, y=classes, text=text, texttemplate="%{text}",
+                      colorscale="Blues", zmin=0, zmax=1, showscale=False)
+    return _figure([heat], f"Confusion matrix ({int(z.sum()):,} test rows)", "Predicted",
+                   "Actual", height=max(340, 40 * len(classes) + 120),
+                   yaxis={"autorange": "reversed"})
 
 
 def _sample(n: int, seed: int = 0) -> np.ndarray:
@@ -139,24 +206,21 @@ def predicted_actual_figure(y: np.ndarray, pred: np.ndarray) -> go.Figure:
     """Predicted against actual values with the identity line (at most 5,000 points drawn)."""
     i = _sample(len(y))
     lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
-    fig = go.Figure([
+    return _figure([
         go.Scatter(x=y[i], y=pred[i], mode="markers", name="rows",
                    marker={"size": 4, "color": MODEL_COLOR, "opacity": 0.5}),
         go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="perfect",
                    line={"dash": "dash", "color": RANDOM_COLOR}),
-    ])
-    return _layout(fig, f"Predicted vs actual ({len(i):,} of {len(y):,} test rows shown)",
-                   "Actual", "Predicted")
+    ], f"Predicted vs actual ({len(i):,} of {len(y):,} test rows shown)", "Actual", "Predicted")
 
 
 def residual_figure(y: np.ndarray, pred: np.ndarray) -> go.Figure:
     """Residuals (actual − predicted) against the prediction, with the zero line."""
     i = _sample(len(y))
-    fig = go.Figure(go.Scatter(x=pred[i], y=(y - pred)[i], mode="markers", name="rows",
-                               marker={"size": 4, "color": MODEL_COLOR, "opacity": 0.5}))
-    fig.add_hline(y=0, line_dash="dash", line_color=RANDOM_COLOR)
-    return _layout(fig, f"Residuals ({len(i):,} of {len(y):,} test rows shown)", "Predicted",
-                   "Actual − predicted")
+    dots = go.Scatter(x=pred[i], y=(y - pred)[i], mode="markers", name="rows",
+                      marker={"size": 4, "color": MODEL_COLOR, "opacity": 0.5})
+    return _figure([dots], f"Residuals ({len(i):,} of {len(y):,} test rows shown)", "Predicted",
+                   "Actual − predicted", shapes=[_hline(0.0)])
 
 
 def importance_comparison_figure(shap_imp: pd.DataFrame, perm: pd.DataFrame, n_shap: int,
@@ -173,16 +237,13 @@ def importance_comparison_figure(shap_imp: pd.DataFrame, perm: pd.DataFrame, n_s
     order = list(shap_imp["feature"][:top])[::-1]
     s = shap_imp.set_index("feature")["mean_abs_shap"]
     p = perm.set_index("feature")["importance"].clip(lower=0)
-    fig = go.Figure([
+    return _figure([
         go.Bar(y=order, x=(s / max(s.sum(), 1e-12)).reindex(order), orientation="h",
                name=f"mean |SHAP| ({n_shap:,} rows)", marker_color=MODEL_COLOR),
         go.Bar(y=order, x=(p / max(p.sum(), 1e-12)).reindex(order), orientation="h",
                name=f"permutation: ROC-AUC drop ({n_perm:,} rows)", marker_color=POS_COLOR),
-    ])
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(tickformat=".0%")
-    return _layout(fig, "Importance: SHAP vs permutation (share of total)", "Share of total", "",
-                   height=max(360, 34 * len(order) + 110))
+    ], "Importance: SHAP vs permutation (share of total)", "Share of total", "",
+        height=max(360, 34 * len(order) + 110), xaxis={"tickformat": ".0%"}, barmode="group")
 
 
 def dependence_figure(x: pd.Series, shap_values: np.ndarray, column: str,
@@ -207,11 +268,11 @@ def dependence_figure(x: pd.Series, shap_values: np.ndarray, column: str,
                       showscale=True, colorbar={"title": color_column, "tickvals": [0, 1],
                                                 "ticktext": ["low", "high"]})
         hover = [f"{color_column} = {v}" for v in color.astype(str)]
-    fig = go.Figure(go.Scatter(x=xs, y=shap_values, mode="markers", marker=marker, hovertext=hover, name=column))
-    fig.add_hline(y=0, line_color=RANDOM_COLOR)
+    dots = go.Scatter(x=xs, y=shap_values, mode="markers", marker=marker, hovertext=hover,
+                      name=column)
     by = f", coloured by {color_column}" if color_column else ""
-    return _layout(fig, f"Dependence: {column}{by} ({len(x):,} test rows)", column,
-                   f"SHAP value ({output_space})")
+    return _figure([dots], f"Dependence: {column}{by} ({len(x):,} test rows)", column,
+                   f"SHAP value ({output_space})", shapes=[_hline(0.0)])
 
 
 def binary_figures(ev, rep) -> dict[str, go.Figure]:
@@ -225,19 +286,28 @@ def binary_figures(ev, rep) -> dict[str, go.Figure]:
         Figures keyed ``confusion``, ``roc``, ``pr``, ``sweep``, ``distribution``, ``gains``,
         ``lift`` and (for probability scores) ``calibration``.
     """
+    return {**threshold_figures(ev, rep), **static_figures(ev)}
+
+
+def threshold_figures(ev, rep) -> dict[str, go.Figure]:
+    """The charts that move with the threshold: ``confusion``, ``roc``, ``pr``, ``sweep``,
+    ``distribution``."""
     t, m, point = rep.threshold, rep.metrics, ev.point(rep.threshold)
-    n = len(ev.y)
-    roc, pr = ev.curves["roc"], ev.curves["pr"]
-    figs = {
-        "confusion": confusion_figure(rep.confusion, ev.positive, ev.negative),
-        "roc": roc_figure(roc["fpr"], roc["tpr"], m["roc_auc"], (point["fpr"], point["tpr"])),
-        "pr": pr_figure(pr["recall"], pr["precision"], m["pr_auc"], ev.base_rate,
-                        (point["tpr"], point["precision"])),
-        "sweep": sweep_figure(ev.sweep, t, n),
+    ci = rep.ci95
+    return {
+        "confusion": confusion_share_figure(rep.confusion, ev.positive, ev.negative, t),
+        "roc": roc_threshold_figure(ev.curves["roc"], m["roc_auc"], point, t, ci.get("roc_auc")),
+        "pr": pr_threshold_figure(ev.curves["pr"], m["pr_auc"], ev.base_rate, point, t,
+                                  ci.get("pr_auc")),
+        "sweep": sweep_figure(ev.sweep, t, len(ev.y)),
         "distribution": distribution_figure(ev.histogram, t, ev.positive, ev.negative),
-        "gains": decile_gains_figure(ev.deciles),
-        "lift": decile_lift_figure(ev.deciles),
     }
+
+
+def static_figures(ev) -> dict[str, go.Figure]:
+    """The charts that do not depend on the threshold: ``calibration`` (probability scores
+    only), ``gains``, ``lift``."""
+    figs = {"gains": decile_gains_figure(ev.deciles), "lift": decile_lift_figure(ev.deciles)}
     if ev.calibration:
-        figs["calibration"] = calibration_figure(ev.calibration, n)
+        figs["calibration"] = calibration_figure(ev.calibration, len(ev.y))
     return figs

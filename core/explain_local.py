@@ -55,7 +55,10 @@ def _join(parts: list[str]) -> str:
 
 def explain_in_words(contrib: pd.Series, base_value: float, output: float, space: str,
                      positive: str = "positive", top: int = 3) -> str:
-    """One plain-language sentence: why the score is above or below the average.
+    """One plain-language sentence: why the score is above or below the baseline.
+
+    The baseline is the model's expected output over the background rows (the SHAP base
+    value), shown as a probability.
 
     Args:
         contrib: SHAP value per ``"column = value"`` label.
@@ -66,7 +69,7 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
         top: Most drivers named.
 
     Returns:
-        E.g. "The probability of 'yes' is 62.0%, higher than the average of 10.0%, mainly because
+        E.g. "The probability of 'yes' is 62.0%, higher than the baseline of 10.0%, mainly because
         poutcome = success (+0.210), month = mar (+0.080); age = 35 (−0.020) pulls it down."
     """
     up = output >= base_value
@@ -76,7 +79,7 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
     drivers = drivers.reindex(drivers.abs().sort_values(ascending=False).index)[:top]
     against = contrib[contrib < 0] if up else contrib[contrib > 0]
     text = (f"The probability of '{positive}' is {score:.1%}, {'higher' if up else 'lower'} than "
-            f"the average of {avg:.1%}")
+            f"the baseline of {avg:.1%}")
     if len(drivers):
         named = [f"{k} ({v:+.3f}{units})" for k, v in drivers.items()]
         text += f", mainly because {_join(named)}"

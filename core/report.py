@@ -99,7 +99,7 @@ def svg_only(fig: go.Figure) -> go.Figure:
 def figure_html(fig: go.Figure) -> str:
     """One chart as an HTML fragment (plotly.js is embedded once in the page head)."""
     fig = svg_only(fig)
-    fig.update_layout(width=FIGURE_WIDTH, autosize=False)
+    fig.update_layout(width=FIGURE_WIDTH, autosize=False, template="plotly_white")
     return ('<div class="chart">' + fig.to_html(full_html=False, include_plotlyjs=False,
                                                 config={"displayModeBar": False,
                                                         "staticPlot": False}) + "</div>")

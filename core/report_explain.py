@@ -50,12 +50,12 @@ def _example_rows(exp, threshold: float) -> list[tuple[str, int]]:
     return picks
 
 
-def _local(exp, title: str, i: int, positive: str) -> str:
+def _local(exp, title: str, i: int, positive: str, negative: str) -> str:
     from core.explain_local import contributions, explain_in_words
     from core.plots import waterfall_figure
 
     c = contributions(exp, i)
-    label = {1: positive, 0: "not " + positive}.get(int(exp.labels[i]), "unknown")
+    label = {1: positive, 0: negative}.get(int(exp.labels[i]), "unknown")
     words = explain_in_words(c, exp.base_value, float(exp.output[i]), exp.output_space, positive)
     top = c.reindex(c.abs().sort_values(ascending=False).index)[:8]
     df = pd.DataFrame({"column = value": top.index, "SHAP value": top.to_numpy()})
@@ -83,7 +83,7 @@ def explanation_sections(exp, note: str, ev, threshold: float) -> list[str]:
                    figure_html(importance_figure(imp, len(exp.rows))),
                    figure_html(beeswarm_figure(exp.values, exp.rows, exp.columns,
                                                list(imp["feature"]))), anchor="shap")
-    local = section("SHAP: three customers", *(_local(exp, t, i, ev.positive)
+    local = section("SHAP: three customers", *(_local(exp, t, i, ev.positive, ev.negative)
                                                for t, i in _example_rows(exp, threshold)),
                     anchor="shap-local")
     return [glob, local]

@@ -95,3 +95,46 @@ def uplift_scenario(data_dir: str, run_id: str, table: str | None, inputs_json: 
 
     inputs = ScenarioInputs.from_dict(json.loads(inputs_json))
     return simulate_uplift_population(uplift_population(data_dir, run_id, table), inputs)
+
+
+@st.cache_resource(max_entries=4)
+def scored(data_dir: str, run_id: str):
+    """A run's scored test split, any task (:class:`core.evaluation.ScoredSet`)."""
+    from core.evaluation import scored_set
+
+    return scored_set(run(data_dir, run_id))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Computing curves, intervals and deciles once …")
+def evaluation(data_dir: str, run_id: str):
+    """Everything threshold-independent about a binary run's test split, computed once."""
+    from core.evaluation import evaluate_scores
+
+    s = scored(data_dir, run_id)
+    return evaluate_scores(s.y, s.output, s.classes[1], s.classes[0])
+
+
+@st.cache_resource(max_entries=16, show_spinner="Splitting the test rows into segments …")
+def segments(data_dir: str, run_id: str, column: str):
+    """Per-segment cumulative counts of one column (cut at any threshold instantly)."""
+    from core.evaluation import SegmentTables
+
+    ev, s = evaluation(data_dir, run_id), scored(data_dir, run_id)
+    return SegmentTables.build(ev.y, ev.s, s.frame[column], column)
+
+
+@st.cache_resource(max_entries=4)
+def explanation(data_dir: str, run_id: str, stamp: float):
+    """The run's cached SHAP explanation (``stamp``: the cache file's mtime), or None."""
+    from core.explain import load_explanation
+
+    return load_explanation(run(data_dir, run_id))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Shuffling each column to measure permutation "
+                                               "importance …")
+def permutation_importance(data_dir: str, run_id: str):
+    """Permutation importance (ROC-AUC drop) of a binary run on up to 2,000 test rows."""
+    from core.explain_local import permutation_importance_run
+
+    return permutation_importance_run(run(data_dir, run_id))

@@ -83,7 +83,7 @@ def test_evaluate_page_threshold_updates_metrics(app_env):
     at.slider(key="evaluate__threshold").set_value(0.05).run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Recall"] > recall_05
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 8  # 5 threshold charts, calibration, gains, lift
 
 
 def test_explain_page_computes_and_caches(app_env):
@@ -95,7 +95,7 @@ def test_explain_page_computes_and_caches(app_env):
     assert not at.exception
     assert any("LinearExplainer" in c.value for c in at.caption)
     assert any("Additivity" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4  # importance, beeswarm, waterfall, dependence
 
 
 def test_impact_page_shows_lift(app_env):

@@ -1,0 +1,87 @@
+"""The review report: self-contained HTML with every section, numbers equal to the Evaluate step,
+a PDF printed by headless Chromium, the CLI command, and plain errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from core.cli import main
+from core.report import ReportError, ReportOptions, find_chromium, svg_only, write_report
+from core.runs import load_run
+from tests.core.review_fixtures import multiclass_run
+
+SECTIONS = ["summary", "data", "preparation", "model card", "metrics", "curves", "segments",
+            "shap global", "shap local"]
+
+
+def _external_refs(text: str) -> list[str]:
+    """Resources the page would load: script/link/img tags pointing outside the file (text
+    inside inline scripts, such as plotly.js's attribution strings, loads nothing)."""
+    markup = re.sub(r"<script[^>]*>.*?</script>", "<script></script>", text, flags=re.S)
+    return (re.findall(r"<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=", markup)
+            + re.findall(r"<script[^>]*\bsrc=", text))
+
+
+def test_svg_only_replaces_webgl_traces():
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Scattergl(x=[1, 2], y=[3, 4], name="a"), go.Bar(x=[1], y=[2])])
+    out = svg_only(fig)
+    assert [t.type for t in out.data] == ["scatter", "bar"] and list(out.data[0].y) == [3, 4]
+
+
+def test_multiclass_report_is_self_contained(settings, tmp_path):
+    rid, _, _ = multiclass_run(settings)
+    out = write_report(settings, load_run(settings, rid), tmp_path / "mc.html")
+    text = (tmp_path / "mc.html").read_text()
+    assert out["format"] == "html" and out["sections"] == ["summary", "metrics"]
+    assert "bronze" in text and "Confusion matrix" in text and not _external_refs(text)
+
+
+def test_missing_folder_and_missing_chromium(settings, tmp_path, monkeypatch):
+    rid, _, _ = multiclass_run(settings)
+    with pytest.raises(ReportError, match="does not exist"):
+        write_report(settings, load_run(settings, rid), tmp_path / "nope" / "r.html")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("LIFTLAB_CHROMIUM", raising=False)
+    with pytest.raises(ReportError, match="Chromium, which is not installed"):
+        find_chromium()
+
+
+@pytest.mark.slow
+def test_binary_report_html_every_section_and_values(bank_ws, tmp_path):
+    s, runs = bank_ws
+    run = load_run(s, runs["hgb"])
+    opts = ReportOptions(threshold=0.3, rows=120, scenario={"contact_cost": 5,
+                                                            "conversion_value": 100,
+                                                            "fraction": 0.2})
+    out = write_report(s, run, tmp_path / "r.html", opts)
+    text = (tmp_path / "r.html").read_text()
+    assert out["sections"] == [*SECTIONS, "business scenario"] and out["threshold"] == 0.3
+    assert not _external_refs(text) and "Plotly" in text and len(text) > 3_000_000
+    assert text.count('class="chart"') >= 12
+    for heading in ("Intended use", "Limitations", "Metrics at threshold 0.300", "Segments by",
+                    "Highest score", "Lowest score", "Additivity", "Business scenario",
+                    "Profile highlights", "TreeExplainer"):
+        assert heading in text, heading
+    code = main(["--data-dir", str(s.data_dir), "evaluate", runs["hgb"], "--threshold", "0.3"])
+    assert code == 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_pdf_via_cli(bank_ws, tmp_path, capsys):
+    s, runs = bank_ws
+    pdf = tmp_path / "review.pdf"
+    code = main(["--data-dir", str(s.data_dir), "report", runs["logreg"], "--out", str(pdf),
+                 "--rows", "80"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["format"] == "pdf" and out["sections"] == SECTIONS
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 6
+    code = main(["--data-dir", str(s.data_dir), "report", runs["logreg"], "--out",
+                 str(tmp_path / "x.html"), "--contact-cost", "5"])
+    assert code == 2 and "both --contact-cost and --conversion-value" in capsys.readouterr().err

@@ -1,0 +1,250 @@
+"""Explain page views: compute (budgeted, with progress), global and local explanations,
+dependence, what-if, and the review report export."""
+
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import AppError
+from core.eval_plots import dependence_figure, importance_comparison_figure
+from core.explain import explain_cached
+from core.explain_local import (
+    contributions,
+    explain_in_words,
+    explain_test_row,
+    explainer_names,
+    row_order,
+    strongest_interaction,
+    what_if,
+)
+from core.plots import beeswarm_figure, importance_figure, waterfall_figure
+from ui import resources, state
+from ui.widgets import errors_shown, show_error
+
+ROW_MODES = {"rank": "Score rank", "surprising": "Most surprising errors", "id": "Test row id"}
+
+
+def _cache_stamp(run) -> float:
+    path = run.folder / "explain.json"
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+def cached_explanation(data_dir: str, run):
+    """The run's cached explanation (read once per cache file), or None."""
+    return resources.explanation(data_dir, run.run_id, _cache_stamp(run))
+
+
+def compute_controls(data_dir: str, run):
+    """Rows, explainer and time budget; computes when asked. Returns the explanation or None."""
+    n_test = len(run.test_frame)
+    names = {"auto": "Automatic (fits the model)", **explainer_names()}
+    c1, c2, c3 = st.columns([1, 2, 1])
+    rows = c1.number_input("Test rows to explain", 10, n_test, min(1000, n_test), 100,
+                           key="explain__rows")
+    method = c2.selectbox("Explainer", list(names), format_func=names.get, key="explain__method")
+    budget = c3.number_input("Time budget (s)", 5, 3600, 120, 5, key="explain__budget")
+    exp = cached_explanation(data_dir, run)
+    fits = exp is not None and exp.requested_rows == rows and method in ("auto", exp.method)
+    label = f"Compute SHAP values for {rows:,} rows" if exp is None else "Recompute"
+    if st.button(label, type="primary" if not fits else "secondary", key="explain__go"):
+        bar = st.progress(0.0, text="Preparing the explainer …")
+
+        def progress(done: int, total: int, name: str) -> None:
+            bar.progress(done / total, text=f"{name}: {done:,} of {total:,} rows")
+
+        with errors_shown():
+            explain_cached(run, int(rows), method=method, budget_s=float(budget),
+                           progress=progress)
+        bar.empty()
+        return cached_explanation(data_dir, run)
+    if exp is None:
+        st.info("SHAP values are computed once per run and cached, so reopening this page is "
+                "instant. Keras networks take about a second for 1,000 rows.")
+    return exp
+
+
+def status(exp) -> None:
+    """Which explainer ran and why, the sample, and the additivity check."""
+    budget = (f" (the time budget stopped it: {exp.requested_rows:,} asked)"
+              if exp.requested_rows > len(exp.rows) else "")
+    st.caption(f"Explainer: **{exp.explainer}**. {exp.reason} · **{len(exp.rows):,} test rows** "
+               f"explained{budget}, background {exp.background_rows} training rows · "
+               f"{exp.seconds:.1f} s · values in {exp.output_space}")
+    text = (f"Additivity: base value {exp.base_value:.4f} + sum of SHAP values matches the "
+            f"model output within {exp.additivity_max_error:.2e}")
+    if exp.additivity_ok:
+        st.caption(f":material/check_circle: {text}.")
+    else:
+        st.warning(f"{text}, more than 1e-3: the values do not add up to the score exactly "
+                   f"(an approximate explainer). Read them as indicative.")
+
+
+def global_view(data_dir: str, run, exp) -> None:
+    """Mean |SHAP| bar, beeswarm, and the comparison with permutation importance."""
+    encoded = st.toggle("Show encoded features (one-hot parts separately)", key="explain__encoded",
+                        disabled=not exp.encoded_names,
+                        help=None if exp.encoded_names else f"{exp.explainer} works per column.")
+    imp = exp.importance(encoded=encoded)
+    left, right = st.columns(2)
+    left.plotly_chart(importance_figure(imp, len(exp.rows)), key="explain__importance")
+    if encoded:
+        rows = pd.DataFrame(exp.encoded_rows, columns=exp.encoded_names)
+        fig = beeswarm_figure(exp.encoded_values, rows, exp.encoded_names, list(imp["feature"]))
+    else:
+        fig = beeswarm_figure(exp.values, exp.rows, exp.columns, list(imp["feature"]))
+    right.plotly_chart(fig, key="explain__beeswarm")
+    if st.toggle("Compare with permutation importance", key="explain__perm"):
+        with errors_shown():
+            perm = resources.permutation_importance(data_dir, run.run_id)
+        st.plotly_chart(importance_comparison_figure(exp.importance(), perm, len(exp.rows),
+                                                     min(2000, len(run.test_frame))),
+                        key="explain__perm_chart")
+        st.caption("Permutation importance: the drop in test ROC-AUC when one column's values "
+                   "are shuffled (scikit-learn). It measures what the score needs; SHAP measures "
+                   "what moves it. Columns far apart in the two deserve a look.")
+
+
+def _pick_row(run, exp):
+    mode = st.radio("Choose a row by", list(ROW_MODES), format_func=ROW_MODES.get,
+                    horizontal=True, key="explain__row_mode")
+    if mode == "id":
+        row_id = st.number_input("Test row id (position in the test split)", 0,
+                                 len(run.test_frame) - 1, int(exp.row_ids[0]), 1,
+                                 key="explain__row_id")
+        with errors_shown():
+            return explain_test_row(run, exp, int(row_id))
+    order = row_order(exp, mode, state.threshold())
+    if not order.size:
+        st.info(f"No explained row is misclassified at threshold {state.threshold():.3f}.")
+        return None
+    label = "Score rank (1 = highest)" if mode == "rank" else "Mistake rank (1 = most confident)"
+    pick = st.slider(label, 1, len(order), 1, key=f"explain__rank_{mode}") if len(order) > 1 else 1
+    return exp, int(order[pick - 1])
+
+
+def local_view(run, exp) -> tuple | None:
+    """Waterfall, raw values and the sentence for one row. Returns ``(explanation, i)``."""
+    st.subheader("One customer")
+    picked = _pick_row(run, exp)
+    if picked is None:
+        return None
+    one, i = picked
+    positive = run.config.get("positive_class", "positive")
+    c = contributions(one, i)
+    negative = run.config.get("negative_class", f"not {positive}")
+    actual = {1: positive, 0: negative}.get(int(one.labels[i]), "unknown")
+    st.markdown(f"**Test row {int(one.row_ids[i])}** · score **{one.scores[i]:.3f}** · actual "
+                f"**{actual}**")
+    st.info(explain_in_words(c, one.base_value, float(one.output[i]), one.output_space, positive))
+    left, right = st.columns([3, 2])
+    left.plotly_chart(waterfall_figure(c, one.base_value, float(one.output[i]), one.output_space),
+                      key="explain__waterfall")
+    raw = one.rows.iloc[i]
+    right.dataframe(pd.DataFrame({"value": raw.astype(str).to_numpy(), "SHAP value": one.values[i]},
+                                 index=one.columns), width="stretch")
+    return one, i
+
+
+def dependence_view(exp) -> None:
+    """A column's value against its SHAP value, coloured by its strongest interacting column."""
+    st.subheader("Dependence")
+    order = list(exp.importance()["feature"])
+    column = st.selectbox("Column", order, key="explain__dep_col")
+    partner = strongest_interaction(exp, column)
+    options = [c for c in exp.columns if c != column]
+    colour = st.selectbox("Colour by (default: the strongest interaction)", options,
+                          index=options.index(partner) if partner in options else 0,
+                          key=f"explain__dep_color_{column}")
+    j = exp.columns.index(column)
+    st.plotly_chart(dependence_figure(exp.rows[column], exp.values[:, j], column,
+                                      exp.rows[colour], colour, exp.output_space),
+                    key="explain__dependence")
+
+
+def _edit_inputs(run, raw: pd.Series) -> dict:
+    pre, values = run.preprocessor, {}
+    cols = st.columns(3)
+    for k, name in enumerate(run.features):
+        col = cols[k % 3]
+        if name in pre.numeric_:
+            v = pd.to_numeric(pd.Series([raw[name]]), errors="coerce").iloc[0]
+            values[name] = col.number_input(name, value=float(v) if pd.notna(v) else 0.0,
+                                            key=f"explain__wi_{name}")
+        else:
+            levels = list(dict.fromkeys([str(raw[name]), *pre.categories_[name]]))
+            values[name] = col.selectbox(name, levels, key=f"explain__wi_{name}")
+    return values
+
+
+def what_if_view(run, picked) -> None:
+    """Edit the chosen row's values and see the new score and explanation."""
+    if picked is None:
+        return
+    one, i = picked
+    with st.expander("What if? Edit this row and see the new score", icon=":material/edit:"):
+        with st.form("explain__what_if"):
+            values = _edit_inputs(run, one.rows.iloc[i])
+            go = st.form_submit_button("Score the edited row")
+        if not go:
+            return
+        edited = pd.DataFrame([values])
+        with errors_shown():
+            new = what_if(run, one, edited)
+        st.metric("New score", f"{new.scores[0]:.3f}", delta=f"{new.scores[0] - one.scores[i]:+.3f}")
+        c = contributions(new, 0)
+        st.info(explain_in_words(c, new.base_value, float(new.output[0]), new.output_space,
+                                 run.config.get("positive_class", "positive")))
+        st.plotly_chart(waterfall_figure(c, new.base_value, float(new.output[0]),
+                                         new.output_space), key="explain__what_if_chart")
+
+
+def report_view(data_dir: str, run, exp) -> None:
+    """Download the review report (HTML, or PDF printed by headless Chromium)."""
+    from core.report import ReportOptions
+
+    st.subheader("Review report")
+    inputs = state.impact_inputs()
+    scenario = ({k: inputs[k] for k in ("contact_cost", "conversion_value", "fraction")}
+                if inputs and {"contact_cost", "conversion_value"} <= set(inputs) else None)
+    options = ReportOptions(threshold=state.threshold(), rows=len(exp.rows), scenario=scenario)
+    st.caption(f"Summary, data profile, preparation, model card, metrics with intervals at "
+               f"threshold {options.threshold:.3f}, curves, segments, SHAP global and three "
+               f"customers" + (", and your Impact scenario." if scenario else "."))
+    settings = resources.settings()
+    left, right = st.columns(2)
+    for col, fmt, mime in ((left, "html", "text/html"), (right, "pdf", "application/pdf")):
+        col.download_button(f"Download the report ({fmt.upper()})",
+                            functools.partial(_report, settings, run, fmt, options, exp),
+                            file_name=f"review-{run.run_id}.{fmt}", mime=mime,
+                            key=f"explain__report_{fmt}", icon=":material/download:")
+
+
+def _report(settings, run, fmt, options, exp) -> bytes:
+    from core.report import report_bytes
+
+    try:
+        return report_bytes(settings, run, fmt, options, exp)
+    except AppError as err:  # runs off the script thread: return the message as the file
+        return f"The report could not be built: {err}".encode()
+
+
+def show(data_dir: str, run) -> None:
+    """The Explain page body."""
+    if run.config.get("task", "binary") != "binary":
+        st.info("SHAP explanations cover binary runs for now; open the Evaluate page for this run.")
+        return
+    exp = compute_controls(data_dir, run)
+    if exp is None:
+        return
+    status(exp)
+    try:
+        global_view(data_dir, run, exp)
+        picked = local_view(run, exp)
+        what_if_view(run, picked)
+        dependence_view(exp)
+    except AppError as err:
+        show_error(err)
+    report_view(data_dir, run, exp)
