@@ -44,20 +44,35 @@ class NetworkScorer:
     def __init__(self, network) -> None:
         import keras
 
-        from models.sequence import EMBEDDING_LAYER, HIDDEN_LAYER
+        from models.sequence import EMBEDDING_LAYER, HIDDEN_LAYER, REPEAT_LAYER
 
         self.network = network
         self.window = int(network.input_shape[1])
         self.encoder = keras.Model(network.input, network.get_layer(HIDDEN_LAYER).output)
         self.embedding_layer = network.get_layer(EMBEDDING_LAYER)
+        self.repeat_layer = network.get_layer(REPEAT_LAYER)
+
+    @property
+    def repeat_score(self) -> float:
+        """The learned logit added to items the user already had (< 0: repeats are rare)."""
+        return float(np.asarray(self.repeat_layer.get_weights()[0]))
 
     def __call__(self, histories: list[np.ndarray]) -> np.ndarray:
-        """Softmax probabilities of the next item, shape (n_histories, n_items + 1)."""
+        """Softmax probabilities of the next item, shape (n_histories, n_items + 1).
+
+        The repeat score applies to every item of a history, also those older than the
+        window the network reads.
+        """
         x = pad_left(histories, self.window)
         hidden = np.asarray(self.encoder.predict(x, batch_size=256, verbose=0))[:, -1, :]
         table, bias = (np.asarray(w, dtype=np.float64)
                        for w in self.embedding_layer.get_weights())
         logits = hidden.astype(np.float64) @ table.T + bias
+        rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+        if len(rows):
+            seen = np.zeros_like(logits, dtype=bool)
+            seen[rows, np.concatenate(histories)] = True
+            logits += self.repeat_score * seen
         logits[:, 0] = -np.inf
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)

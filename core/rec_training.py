@@ -28,6 +28,7 @@ from core.sequences import (
     SequenceOptions,
     SequenceSplit,
     build_sequences,
+    check_fields,
     leave_last_out,
     training_windows,
 )
@@ -53,12 +54,6 @@ class RecTrainingCancelled(TrainingError):
     default_title = "Training cancelled"
 
 
-def _check(obj, checks) -> None:
-    for name, ok, allowed in checks:
-        if not ok:
-            raise TrainingError(f"{name} must be {allowed}; got {getattr(obj, name)!r}.")
-
-
 @dataclass(frozen=True)
 class NetOptions:
     """Architecture and training details of the neural models.
@@ -82,7 +77,7 @@ class NetOptions:
     patience: int = 5
 
     def __post_init__(self) -> None:
-        _check(self, [
+        check_fields(self, TrainingError, [
             ("cell", self.cell in ("gru", "lstm"), "'gru' or 'lstm'"),
             ("blocks", 1 <= self.blocks <= 8, "an integer in [1, 8]"),
             ("heads", 1 <= self.heads <= 16, "an integer in [1, 16]"),
@@ -118,7 +113,7 @@ class RecModelConfig:
     net: NetOptions = field(default_factory=NetOptions)
 
     def __post_init__(self) -> None:
-        _check(self, [
+        check_fields(self, TrainingError, [
             ("model", self.model in REC_MODELS, f"one of {', '.join(REC_MODELS)}"),
             ("epochs", 1 <= self.epochs <= 1000, "an integer in [1, 1000]"),
             ("embed_dim", 8 <= self.embed_dim <= 1024, "an integer in [8, 1024]"),

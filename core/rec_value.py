@@ -24,6 +24,7 @@ import numpy as np
 
 from core.errors import SimulationError
 from core.rec_metrics import RankStats, bootstrap_ci, per_user
+from core.sequences import check_fields
 
 MAX_K_CURVE = 20
 
@@ -50,7 +51,7 @@ class ValueInputs:
     order_value: float | None = None
 
     def __post_init__(self) -> None:
-        checks = [
+        check_fields(self, SimulationError, [
             ("ctr", 0.0 < self.ctr <= 1.0, "in (0, 1]"),
             ("conversion_rate", 0.0 < self.conversion_rate <= 1.0, "in (0, 1]"),
             ("users", self.users >= 1, "a whole number >= 1"),
@@ -58,10 +59,7 @@ class ValueInputs:
             ("k", 1 <= self.k <= 100, "a whole number in [1, 100]"),
             ("order_value", self.order_value is None or self.order_value > 0,
              "> 0 (or empty to use item prices)"),
-        ]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise SimulationError(f"{name} must be {allowed}; got {getattr(self, name)!r}.")
+        ])
 
     @property
     def scale(self) -> float:
@@ -168,19 +166,7 @@ def simulate_value(model: RankStats, popular: RankStats, values: np.ndarray,
 
 def simulate_run_value(run, inputs: ValueInputs, n_boot: int = 500,
                        seed: int = 42) -> ValueResult:
-    """:func:`simulate_value` on a saved next-item run's test users.
-
-    Args:
-        run: A :class:`core.rec_runs.RecRun`.
-        inputs: The scenario.
-        n_boot: Bootstrap resamples over users.
-        seed: Seed of the bootstrap.
-
-    Returns:
-        The :class:`ValueResult`.
-
-    Raises:
-        SimulationError: No prices in the data and no order value given.
-    """
+    """:func:`simulate_value` on a saved :class:`core.rec_runs.RecRun`'s test users, each
+    wanting their held-out last item (raises :class:`SimulationError` as it does)."""
     values = target_values(run.sequences.item_values, run.test_targets, inputs.order_value)
     return simulate_value(run.ranks["model"], run.ranks["popular"], values, inputs, n_boot, seed)

@@ -28,11 +28,24 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from core.errors import SchemaError
+from core.errors import AppError, SchemaError
 from core.warehouse import quote_ident, require_table, table_columns
 
 CANCEL_PREFIX = "C"
 MIN_EVENTS_PER_USER = 3  # one to train on, one to validate, one to test
+
+
+def check_fields(obj, error: type[AppError], checks: list[tuple[str, bool, str]]) -> None:
+    """Raise ``error`` naming the first field whose check failed, what is allowed and its value.
+
+    Args:
+        obj: The config object (its attribute supplies the value received).
+        error: The :class:`~core.errors.AppError` subclass to raise.
+        checks: ``(field, ok, allowed)`` triples, e.g. ``("k", 1 <= k <= 100, "in [1, 100]")``.
+    """
+    for name, ok, allowed in checks:
+        if not ok:
+            raise error(f"{name} must be {allowed}; got {getattr(obj, name)!r}.")
 
 
 @dataclass(frozen=True)
@@ -91,15 +104,12 @@ class SequenceOptions:
     exclude_seen: bool = False
 
     def __post_init__(self) -> None:
-        checks = [
+        check_fields(self, SchemaError, [
             ("min_item", self.min_item >= 1, "an integer >= 1"),
             ("min_user", self.min_user >= MIN_EVENTS_PER_USER,
              f"an integer >= {MIN_EVENTS_PER_USER} (train, validation and test need one each)"),
             ("max_len", self.max_len >= self.min_user, f"an integer >= min_user ({self.min_user})"),
-        ]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise SchemaError(f"{name} must be {allowed}; got {getattr(self, name)!r}.")
+        ])
 
 
 @dataclass(frozen=True)
@@ -207,7 +217,8 @@ def _value_expr(cols: EventColumns) -> str:
 def _events_sql(cols: EventColumns, opts: SequenceOptions) -> tuple[str, list]:
     """SQL creating the kept events (user_id, item, ts, value, name) and its parameters."""
     where, params = _filters(cols, opts)
-    name = f"CAST({quote_ident(cols.name)} AS VARCHAR)" if cols.name else "CAST(NULL AS VARCHAR)"
+    name = (f"nullif(trim(CAST({quote_ident(cols.name)} AS VARCHAR)), '')" if cols.name
+            else "CAST(NULL AS VARCHAR)")
     sql = f"""
     WITH base AS (
         SELECT CAST({quote_ident(cols.user)} AS VARCHAR) AS user_id, {quote_ident(cols.item)} AS item,

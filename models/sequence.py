@@ -5,7 +5,8 @@ and return logits over the whole catalogue at every position, shape (batch, wind
 n_items + 1); position t predicts the item that follows step t (the sequence-to-sequence setup).
 Input and output share one item embedding (``item_embedding``): logits are the last hidden
 state (layer ``hidden``) times every item's vector, plus a per-item bias — SASRec's prediction
-layer, and GRU4Rec's "constrained embedding" option. Training uses cross-entropy over the full
+layer, and GRU4Rec's "constrained embedding" option — plus one learned score for items the user
+already had (layer ``repeat_bias``; Ren et al., 2019). Training uses cross-entropy over the full
 catalogue, or a sampled softmax when the catalogue is large (Jean et al., 2015), which is how
 both families are trained in recent comparisons (Klenitskiy & Vasilev, 2023).
 
@@ -19,13 +20,13 @@ import functools
 PAD = 0
 HIDDEN_LAYER = "hidden"
 EMBEDDING_LAYER = "item_embedding"
+REPEAT_LAYER = "repeat_bias"
 
 
 def custom_objects() -> dict:
     """Register and return LiftLab's saved custom Keras layers (pass to ``load_model``)."""
-    layers = _layers()
-    return {"liftlab>PositionEmbedding": layers["PositionEmbedding"],
-            "liftlab>ItemEmbedding": layers["ItemEmbedding"]}
+    return {f"liftlab>{name}": layer for name, layer in _layers().items()
+            if name != "SampledLogits"}
 
 
 @functools.cache
@@ -67,6 +68,39 @@ def _layers() -> dict:
         def get_config(self):
             return {**super().get_config(), "n_rows": self.n_rows, "dim": self.dim}
 
+    def seen_before(items, n_rows: int):
+        """(batch, window, n_rows) 1.0 where the item occurred at or before each step."""
+        hot = ops.one_hot(items, n_rows)
+        real = ops.cast(ops.greater(ops.arange(n_rows), PAD), hot.dtype)  # padding never counts
+        return ops.cast(ops.greater(ops.cumsum(hot, axis=1), 0), hot.dtype) * real
+
+    @keras.saving.register_keras_serializable(package="liftlab")
+    class RepeatBias(keras.layers.Layer):
+        """Adds one learned score to every item the user already had up to each step.
+
+        A repeat-aware output (Ren et al., 2019, "RepeatNet", AAAI): it learns to push seen
+        items down where nobody takes an item twice (films) and up where people re-buy.
+        Called on ``[logits (batch, window, n_rows), items (batch, window)]``.
+        """
+
+        def __init__(self, n_rows: int, **kwargs):
+            super().__init__(**kwargs)
+            self.n_rows = n_rows
+            self.supports_masking = True
+
+        def build(self, input_shape):
+            self.repeat = self.add_weight(shape=(), name="repeat", initializer="zeros")
+
+        def call(self, inputs):
+            logits, items = inputs
+            return logits + self.repeat * seen_before(items, self.n_rows)
+
+        def compute_mask(self, inputs, mask=None):
+            return mask[0] if isinstance(mask, list | tuple) else mask
+
+        def get_config(self):
+            return {**super().get_config(), "n_rows": self.n_rows}
+
     @keras.saving.register_keras_serializable(package="liftlab")
     class PositionEmbedding(keras.layers.Layer):
         """Adds a learned vector per position to a (batch, window, dim) sequence."""
@@ -94,9 +128,11 @@ def _layers() -> dict:
         full-catalogue output.
         """
 
-        def __init__(self, items, n_items: int, negatives: int, seed: int = 0, **kwargs):
+        def __init__(self, items, repeat, n_items: int, negatives: int, seed: int = 0,
+                     **kwargs):
             super().__init__(**kwargs)
-            self.items, self.n_items, self.negatives = items, n_items, negatives
+            self.items, self.repeat, self.n_items = items, repeat, n_items
+            self.negatives = negatives
             self.seed_generator = keras.random.SeedGenerator(seed)
             self.supports_masking = True  # padding is masked in the loss instead
 
@@ -104,21 +140,35 @@ def _layers() -> dict:
             return None
 
         def call(self, inputs):
-            hidden, targets = inputs
+            hidden, targets, items = inputs
             table, bias = self.items.embeddings, self.items.bias
             neg = keras.random.randint((self.negatives,), 1, self.n_items + 1,
                                        seed=self.seed_generator)
-            targets = ops.cast(targets, "int32")
+            targets, items = ops.cast(targets, "int32"), ops.cast(items, "int32")
             pos = ops.sum(hidden * ops.take(table, targets, axis=0), axis=-1)
-            pos = pos + ops.take(bias, targets)
+            pos = pos + ops.take(bias, targets) + self.repeat.repeat * self._seen_target(
+                items, targets)
             negl = ops.matmul(hidden, ops.transpose(ops.take(table, neg, axis=0)))
-            negl = negl + ops.take(bias, neg)
+            seen_neg = ops.cumsum(ops.cast(ops.equal(ops.expand_dims(items, -1), neg),
+                                           negl.dtype), axis=1)
+            negl = negl + ops.take(bias, neg) + self.repeat.repeat * ops.cast(
+                ops.greater(seen_neg, 0), negl.dtype)
             hit = ops.equal(ops.expand_dims(targets, -1), neg)  # accidental hits do not count
             negl = ops.where(hit, -1e9, negl)
             return ops.concatenate([ops.expand_dims(pos, -1), negl], axis=-1)
 
+        @staticmethod
+        def _seen_target(items, targets):
+            """(batch, window): whether step t's target occurred at steps <= t."""
+            same = ops.equal(ops.expand_dims(targets, -1), ops.expand_dims(items, 1))
+            window = ops.shape(items)[1]
+            causal = ops.greater_equal(ops.expand_dims(ops.arange(window), 1),
+                                       ops.expand_dims(ops.arange(window), 0))
+            hits = ops.logical_and(same, ops.expand_dims(causal, 0))
+            return ops.cast(ops.any(hits, axis=-1), "float32")
+
     return {"ItemEmbedding": ItemEmbedding, "PositionEmbedding": PositionEmbedding,
-            "SampledLogits": SampledLogits}
+            "RepeatBias": RepeatBias, "SampledLogits": SampledLogits}
 
 
 def _inputs(window: int, n_items: int, embed_dim: int):
@@ -127,6 +177,11 @@ def _inputs(window: int, n_items: int, embed_dim: int):
     items = keras.Input(shape=(window,), dtype="int32", name="items")
     layer = _layers()["ItemEmbedding"](n_items + 1, embed_dim, name=EMBEDDING_LAYER)
     return items, layer, layer(items)
+
+
+def _output(table, hidden, items, n_items: int):
+    """Tied item logits plus the learned repeat bias (layer ``repeat_bias``)."""
+    return _layers()["RepeatBias"](n_items + 1, name=REPEAT_LAYER)([table(hidden), items])
 
 
 def build_gru4rec(
@@ -167,7 +222,7 @@ def build_gru4rec(
     layer = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
     x = layer(embed_dim, return_sequences=True, name=cell)(x)
     x = keras.layers.Dropout(dropout, name=HIDDEN_LAYER)(x)
-    return keras.Model(items, table(x), name=f"gru4rec_{cell}")
+    return keras.Model(items, _output(table, x, items, n_items), name=f"gru4rec_{cell}")
 
 
 def build_sasrec(
@@ -218,7 +273,7 @@ def build_sasrec(
         f = layers.Dense(embed_dim, name=f"block{b}_ffn2")(layers.Dropout(dropout)(f))
         x = layers.Add(name=f"block{b}_residual2")([x, layers.Dropout(dropout)(f)])
     x = layers.LayerNormalization(epsilon=1e-6, name=HIDDEN_LAYER)(x)
-    return keras.Model(items, table(x), name="sasrec")
+    return keras.Model(items, _output(table, x, items, n_items), name="sasrec")
 
 
 def _sampled_loss(targets, logits):
@@ -259,10 +314,11 @@ def training_model(network, n_items: int, learning_rate: float = 1e-3, sampled: 
             from_logits=True, ignore_class=PAD))
         return network
     targets = keras.Input(shape=network.input_shape[1:], dtype="int32", name="targets")
-    layer = _layers()["SampledLogits"](network.get_layer(EMBEDDING_LAYER), n_items,
+    layer = _layers()["SampledLogits"](network.get_layer(EMBEDDING_LAYER),
+                                       network.get_layer(REPEAT_LAYER), n_items,
                                        min(negatives, n_items), seed, name="sampled_logits")
     hidden = network.get_layer(HIDDEN_LAYER).output
-    model = keras.Model([network.input, targets], layer([hidden, targets]),
+    model = keras.Model([network.input, targets], layer([hidden, targets, network.input]),
                         name=f"{network.name}_sampled")
     model.compile(optimizer=optimizer, loss=_sampled_loss)
     return model

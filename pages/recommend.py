@@ -23,10 +23,10 @@ with build:
 
 with quality:
     run = views.pick_run(data_dir)
-    if run is not None:
-        views.results_section(run)
-if run is not None:
-    with explore:
-        views.explore_section(run)
-    with value:
-        views.value_section(run)
+for tab, section in ((quality, views.results_section), (explore, views.explore_section),
+                     (value, views.value_section)):
+    with tab:
+        if run is not None:
+            section(run)
+        elif tab is not quality:
+            st.info("No recommender run yet: train one in the first tab.")

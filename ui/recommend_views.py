@@ -193,6 +193,9 @@ def train_form(data_dir: str, cols: EventColumns, opts: SequenceOptions) -> None
     st.session_state[ACTIVE_JOB] = job_id
 
 
+_STATUS = {"queued": "running", "running": "running", "done": "complete"}
+
+
 def _job_view(data_dir: str) -> bool:
     """Draw the followed job; True while it is queued or running."""
     jobs = resources.job_manager(data_dir)
@@ -200,17 +203,16 @@ def _job_view(data_dir: str) -> bool:
     if job is None:
         return False
     running = job.state in ("queued", "running")
-    st.markdown(f"**{job.label}** · {job.state}")
-    if job.epochs:
-        st.progress(min(job.epoch / job.epochs, 1.0),
-                    text=f"Epoch {job.epoch} of at most {job.epochs}")
-    st.caption(job.message)
-    if job.history:
-        st.plotly_chart(training_figure(job.history), key=f"recommend__job_{job.epoch}")
+    with st.status(f"{job.label}: {job.message}", state=_STATUS.get(job.state, "error"),
+                   expanded=running or bool(job.history)):
+        if running and job.epochs:
+            st.progress(job.epoch / job.epochs, text=f"{job.epoch} of at most {job.epochs} "
+                                                     f"epochs (stops early when validation "
+                                                     f"NDCG@10 stalls)")
+        if job.history:
+            st.plotly_chart(training_figure(job.history), key=f"recommend__job_{job.epoch}")
     if running and st.button("Cancel training", key="recommend__cancel"):
         jobs.cancel(job.job_id)
-    if job.state == "failed":
-        st.error(job.message)
     if job.state == "done" and job.run_id and active_run() != job.run_id:
         set_active_run(job.run_id)
         st.session_state.pop(RUN_PICKER, None)
@@ -293,9 +295,9 @@ def explore_section(run: RecRun) -> None:
     k = c2.slider("List length K", 5, 50, 10, key="recommend__k")
     with errors_shown():
         rep = user_report(run, user, k)
-    truth = f"{rep.true_item['item']}" + (f" · {rep.true_item['name']}"
-                                          if rep.true_item["name"] else "")
-    st.markdown(f"Held-out next item: **{truth}** — ranked **{_rank(rep.rank)}** by "
+    truth = f"`{rep.true_item['item']}`" + (f" {_plain_md(rep.true_item['name'])}"
+                                            if rep.true_item["name"] else "")
+    st.markdown(f"Held-out next item: {truth} — ranked **{_rank(rep.rank)}** by "
                 f"{run.model_name} (item-to-item: {_rank(rep.baseline_ranks['transitions'])}, "
                 f"most popular: {_rank(rep.baseline_ranks['popular'])}).")
     left, right = st.columns(2)
@@ -313,6 +315,11 @@ def explore_section(run: RecRun) -> None:
     st.caption(f"Nearest items ({how})")
     with errors_shown():
         st.dataframe(similar_items(run, item), key="recommend__similar")
+
+
+def _plain_md(text: str) -> str:
+    """Data text shown literally inside Markdown (no stray bold, links or code)."""
+    return "".join(f"\\{c}" if c in "\\`*_{}[]()#+-.!|<>~$" else c for c in str(text))
 
 
 def _rank(rank: float) -> str:
