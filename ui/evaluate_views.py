@@ -3,6 +3,8 @@ charts, segments; multiclass and regression runs."""
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +13,6 @@ from core.eval_plots import (
     multiclass_confusion_figure,
     predicted_actual_figure,
     residual_figure,
-    static_figures,
     threshold_figures,
 )
 from core.evaluation import ThresholdPolicy, choose_threshold
@@ -36,6 +37,7 @@ POLICY_LABELS = {"best_f1": "Best F1", "recall": "Reach a target recall",
 
 def show(data_dir: str, run) -> None:
     """The Evaluate page body for a run of any task."""
+    resources.freeze_heap("tensorflow" in sys.modules)
     task = run.config.get("task", "binary")
     if task == "binary":
         binary_view(data_dir, run)
@@ -141,7 +143,7 @@ def binary_view(data_dir: str, run) -> None:
                f"base rate {ev.base_rate:.1%} · intervals: bootstrap 95%")
     threshold_view(data_dir, run)
     st.subheader("Calibration and gains")
-    figs = static_figures(ev)
+    figs = resources.static_figures(data_dir, run.run_id)
     for col, name in zip(st.columns(3), ("calibration", "gains", "lift")):
         if name in figs:
             col.plotly_chart(figs[name], key=f"evaluate__{name}")

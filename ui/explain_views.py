@@ -4,6 +4,7 @@ dependence, what-if, and the review report export."""
 from __future__ import annotations
 
 import functools
+import sys
 
 import pandas as pd
 import streamlit as st
@@ -233,6 +234,7 @@ def _report(settings, run, fmt, options, exp) -> bytes:
 
 def show(data_dir: str, run) -> None:
     """The Explain page body."""
+    resources.freeze_heap("tensorflow" in sys.modules)
     if run.config.get("task", "binary") != "binary":
         st.info("SHAP explanations cover binary runs for now; open the Evaluate page for this run.")
         return

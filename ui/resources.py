@@ -138,3 +138,28 @@ def permutation_importance(data_dir: str, run_id: str):
     from core.explain_local import permutation_importance_run
 
     return permutation_importance_run(run(data_dir, run_id))
+
+
+@st.cache_resource(max_entries=4)
+def static_figures(data_dir: str, run_id: str) -> dict:
+    """Calibration, gains and lift charts of a binary run (threshold-independent; never mutated)."""
+    from core.eval_plots import static_figures as build
+
+    return build(evaluation(data_dir, run_id))
+
+
+@st.cache_resource(max_entries=2)
+def freeze_heap(tensorflow_loaded: bool) -> bool:
+    """Put the objects of the libraries loaded so far out of the garbage collector's reach, once
+    per process (and once more after TensorFlow loads: the key says whether it has).
+
+    Streamlit collects garbage after every rerun (``runner.postScriptGC``); with TensorFlow's
+    millions of objects in the heap that full collection alone took 0.3–0.7 s per threshold
+    move. ``gc.freeze`` (after one collection) moves the long-lived objects to a permanent
+    generation, so later collections only scan what reruns allocate.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    return tensorflow_loaded
