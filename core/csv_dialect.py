@@ -2,7 +2,7 @@
 
 The separator is chosen by parsing the first lines with each candidate (``,`` ``;`` tab ``|``) and
 keeping the one that gives the most consistent number of fields; DuckDB's ``sniff_csv`` then finds
-quote, escape, header and leading lines to skip. Footer lines (``Total;;1.234,56``,
+quote, escape, header and leading lines to skip (on a copy of the file's first 256 KiB). Footer lines (``Total;;1.234,56``,
 ``Exported by SAP on …``) are found in the file's tail so they can be cut off and reported instead
 of breaking type detection. Only the file's head and tail are read here.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import duckdb
 from core.errors import IngestError
 
 DELIMITERS = (",", ";", "\t", "|")
-_HEAD_BYTES = 1 << 20
+_HEAD_BYTES = 1 << 18  # 256 KiB: thousands of lines, and little memory held during the load
 _TAIL_BYTES = 1 << 16
 _MAX_FOOTER_LINES = 10
 _TOTAL_WORDS = re.compile(
@@ -47,6 +48,7 @@ class CsvDialect:
         decimal_comma: Numbers are written ``1.234,56`` (``,`` decimal, ``.`` thousands).
         footer_lines: Trailing lines that are totals or notes, not data (as written).
         footer_offset: Byte offset where the footer starts, None without a footer.
+        head_rows: The first data rows (up to 500) as written, for a first look at the values.
     """
 
     delimiter: str
@@ -58,6 +60,7 @@ class CsvDialect:
     decimal_comma: bool = False
     footer_lines: tuple[str, ...] = ()
     footer_offset: int | None = None
+    head_rows: tuple[tuple[str, ...], ...] = ()
 
 
 def _read_head(path: Path) -> str:
@@ -71,7 +74,8 @@ def _read_head(path: Path) -> str:
 
 
 def _rows(text: str, delimiter: str, quote: str = '"', limit: int = 500) -> list[list[str]]:
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quote or '"')
+    lines = text.splitlines(keepends=True)[: limit * 3]  # enough even with quoted newlines
+    reader = csv.reader(io.StringIO("".join(lines)), delimiter=delimiter, quotechar=quote or '"')
     out = []
     try:
         for row in reader:
@@ -214,7 +218,12 @@ def sniff_dialect(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | N
     """
     head = _read_head(path)
     delim = delimiter or detect_delimiter(head)
-    sniffed = _duck_sniff(con, path, delim, header)
+    with tempfile.TemporaryDirectory() as tmp:
+        # DuckDB sniffs a copy of the head: its read buffer is then the head's size, not 32 MB
+        # of the big file, which would stay in the process's memory for the whole load.
+        head_copy = Path(tmp) / "head.csv"
+        head_copy.write_text(head, encoding="utf-8")
+        sniffed = _duck_sniff(con, head_copy, delim, header)
     quote = _one_char(sniffed["Quote"], '"')
     args = {"delim": delim, "quote": quote, "skip": int(sniffed.get("SkipRows") or 0)}
     ncols = len(sniffed["Columns"])
@@ -227,4 +236,5 @@ def sniff_dialect(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | N
     footer, offset = find_footer(path, delim, quote, ncols)
     body = _rows("".join(head.splitlines(keepends=True)[args["skip"] + has_header:]), delim, quote)
     return CsvDialect(delim, quote, _one_char(sniffed["Escape"], quote), has_header, args["skip"],
-                      names, _is_decimal_comma(body, delim), footer, offset)
+                      names, _is_decimal_comma(body, delim), footer, offset,
+                      tuple(tuple(r) for r in body))

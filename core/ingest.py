@@ -21,22 +21,19 @@ import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 
-from core.encodings import EncodingGuess, guess_encoding, preview_text
+from core.encodings import guess_encoding
 from core.errors import IngestError
 from core.ingest_formats import (
-    MISSING_MARKERS, UNKNOWN_MARKERS, EncodingUncertainError, Plan, choose_encoding, copy_upload,
-    detect_encoding_at, excel_sheets, plan_excel, plan_json, plan_parquet, plan_text, read_head,
+    MISSING_MARKERS, SUPPORTED, UNKNOWN_MARKERS, EncodingUncertainError, Plan, copy_upload,
+    detect_encoding_at, excel_sheets, file_kind, plan_file, suffix_of,
 )
+from core.ingest_preview import FilePreview, inspect_file
 from core.ingest_types import refine_text_columns
 from core.names import clean_column_names, default_table_name
 from core.warehouse import META_SCHEMA, quote_ident, table_exists, transaction
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "MISSING_MARKERS", "UNKNOWN_MARKERS", "SUPPORTED", "ColumnReport", "EncodingUncertainError",
@@ -47,11 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
-PARQUET_SUFFIXES = {".parquet", ".pq"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-JSON_SUFFIXES = {".json", ".ndjson", ".jsonl"}
-SUPPORTED = sorted(CSV_SUFFIXES | PARQUET_SUFFIXES | EXCEL_SUFFIXES | JSON_SUFFIXES)
 IF_EXISTS = ("fail", "replace", "keep_both")
 _MAX_REJECT_SHARE = 0.1
 
@@ -120,31 +112,6 @@ class IngestReport:
     def to_dict(self) -> dict:
         """JSON-ready form used by the command line."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class FilePreview:
-    """What LiftLab detected in a file before loading it, for the analyst to confirm.
-
-    Attributes:
-        kind: ``"text"``, ``"excel"``, ``"parquet"`` or ``"json"``.
-        encoding: The encoding guess (text formats), or None.
-        previews: Candidate encoding -> first non-ASCII lines decoded with it.
-        delimiter: Detected or chosen separator (text formats).
-        header: Whether a header row was found (text formats and Excel).
-        sheets: Sheet names (Excel).
-        rows: The first rows as they would be loaded, of shape (<= 20, n_columns).
-        warnings: Notes such as footer lines or renamed headers.
-    """
-
-    kind: str
-    encoding: EncodingGuess | None
-    previews: dict[str, str]
-    delimiter: str | None
-    header: bool | None
-    sheets: tuple[str, ...]
-    rows: pd.DataFrame
-    warnings: tuple[str, ...] = ()
 
 
 class _WrongEncoding(Exception):
@@ -227,54 +194,6 @@ def load_report(con: duckdb.DuckDBPyConnection, table: str) -> dict | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
-# ---------------------------------------------------------------- planning
-
-
-def _suffix(path: Path, source_name: str) -> str:
-    suffix = Path(source_name).suffix.lower() or path.suffix.lower()
-    if suffix not in SUPPORTED:
-        raise IngestError(
-            f"'{source_name}' is not a supported file type ({suffix or 'no extension'}). "
-            f"Supported: {', '.join(SUPPORTED)}. Export the data as CSV or Parquet."
-        )
-    return suffix
-
-
-def file_kind(filename: str) -> str:
-    """``"text"``, ``"excel"``, ``"parquet"`` or ``"json"`` from a file name's extension.
-
-    Raises:
-        IngestError: Unsupported extension.
-    """
-    return _kind(_suffix(Path(filename), filename))
-
-
-def _kind(suffix: str) -> str:
-    if suffix in EXCEL_SUFFIXES:
-        return "excel"
-    if suffix in PARQUET_SUFFIXES:
-        return "parquet"
-    return "json" if suffix in JSON_SUFFIXES else "text"
-
-
-def _plan(con, path: Path, suffix: str, options: IngestOptions, tmp: Path) -> Plan:
-    if suffix in PARQUET_SUFFIXES:
-        return plan_parquet(con, path)
-    if suffix in JSON_SUFFIXES:
-        return plan_json(con, path)
-    if suffix in EXCEL_SUFFIXES:
-        return plan_excel(con, path, options, tmp)
-    sample = read_head(path)
-    if not sample.strip():
-        raise IngestError("The file is empty: it has no header and no data rows. Nothing was "
-                          "loaded; export the file again with its data.")
-    encoding, note = choose_encoding(sample, options.encoding)
-    plan = plan_text(con, path, encoding, options, tmp)
-    if encoding not in {"utf-8", "ascii"}:
-        plan.warnings.insert(0, note)
-    return plan
-
-
 # ---------------------------------------------------------------- writing
 
 
@@ -285,31 +204,57 @@ def _rejected_lines(con, rejects_table: str) -> list[tuple[int, list[str], str, 
     ).fetchall()
 
 
-def _load(con, q: str, plan: Plan) -> list[tuple[int, list[str], str, int]]:
-    """CREATE the table from the plan; returns the rejected lines (text formats)."""
-    for full_sample in (False, True):
-        tag = uuid.uuid4().hex[:12]
-        rejects = (f"liftlab_rej_{tag}", f"liftlab_scan_{tag}") if plan.text else None
-        sql, params = plan.select(full_sample, rejects)
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE {q} AS {sql}", params)
-        except duckdb.Error as err:
-            raise IngestError(
-                f"The file could not be parsed: {str(err).splitlines()[0]}. Check the separator "
-                f"and encoding, or fix the line named above."
-            ) from err
-        if rejects is None:
+class _Retry(Exception):
+    """The strict read failed; load again (after a rollback) in the given mode."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(mode)
+        self.mode = mode
+
+
+def _create(con, q: str, plan: Plan, full_sample: bool, rejects) -> None:
+    sql, params = plan.select(full_sample, rejects)
+    con.execute(f"CREATE OR REPLACE TABLE {q} AS {sql}", params)
+
+
+def _load(con, q: str, plan: Plan, mode: str) -> list[tuple[int, list[str], str, int]]:
+    """CREATE the table from the plan; returns the rejected lines.
+
+    Modes: ``sampled`` reads strictly with types from DuckDB's sample (the common, fastest
+    case); ``whole`` strictly with types over the whole file (a later value did not fit);
+    ``tolerant`` skips and records malformed lines (in ``liftlab_rej_*`` temporary tables).
+    A failing strict read raises :class:`_Retry` with the next mode.
+    """
+    try:
+        if mode != "tolerant":
+            _create(con, q, plan, mode == "whole", None)
             return []
-        bad = _rejected_lines(con, rejects[0])
-        con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects[0])}")
-        con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects[1])}")
-        broken = [b for b in bad if "INVALID ENCODING" in b[1] or "INVALID UNICODE" in b[1]]
-        if broken:
-            raise _WrongEncoding(int(min(b[3] for b in broken)))
-        if full_sample or not any(set(b[1]) == {"CAST"} for b in bad):
-            return bad
-        log.info("a value did not fit the sampled types; reading %s again over the whole file", q)
-    return []
+        tag = uuid.uuid4().hex[:12]
+        rejects = (f"liftlab_rej_{tag}", f"liftlab_scan_{tag}")
+        _create(con, q, plan, True, rejects)
+    except duckdb.ConversionException as err:
+        if mode == "sampled":
+            log.info("a value did not fit the sampled types; reading %s with whole-file types", q)
+            raise _Retry("whole") from err
+        if mode == "whole":
+            raise _Retry("tolerant") from err
+        raise _parse_error(err) from err
+    except duckdb.Error as err:
+        if mode != "tolerant" and plan.text:
+            raise _Retry("tolerant") from err
+        raise _parse_error(err) from err
+    bad = _rejected_lines(con, rejects[0])
+    con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects[0])}")
+    con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects[1])}")
+    broken = [b for b in bad if "INVALID ENCODING" in b[1] or "INVALID UNICODE" in b[1]]
+    if broken:
+        raise _WrongEncoding(int(min(b[3] for b in broken)))
+    return bad
+
+
+def _parse_error(err: Exception) -> IngestError:
+    return IngestError(f"The file could not be parsed: {str(err).splitlines()[0]}. Check the "
+                       f"separator and encoding, or fix the line named above.")
 
 
 def _dropped_notes(bad, rows: int) -> list[str]:
@@ -345,16 +290,18 @@ def _missing_notes(columns: list[ColumnReport], markers: bool) -> list[str]:
             if markers and c.missing and c.type in ("BIGINT", "DOUBLE")]
 
 
-def _write(con, table: str, plan: Plan, source_name: str) -> IngestReport:
+def _write(con, table: str, plan: Plan, source_name: str, mode: str) -> IngestReport:
     q = quote_ident(table)
-    bad = _load(con, q, plan)
+    bad = _load(con, q, plan, mode)
     rows = int(con.execute(f"SELECT count(*) FROM {q}").fetchone()[0])
     if rows == 0:
         raise IngestError(f"'{source_name}' has a header but no data rows. Nothing was loaded; "
                           f"export the file again with its data.")
     warnings = plan.warnings + _dropped_notes(bad, rows)
     if plan.text:
-        warnings += refine_text_columns(con, table)
+        warnings += refine_text_columns(con, table, plan.meta["markers"],
+                                        plan.meta.get("decimal_comma", False),
+                                        plan.meta.get("head_rows", ()))
     columns = _columns(con, q, plan.raw)
     warnings += _missing_notes(columns, plan.text)
     report = IngestReport(table, rows, columns, warnings, plan.meta.get("encoding"),
@@ -399,7 +346,7 @@ def ingest_file(
     source_name = source_name or path.name
     if not path.is_file():
         raise IngestError(f"No file at {path}. Check the path.")
-    suffix = _suffix(path, source_name)
+    suffix = suffix_of(path, source_name)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         try:
             return _ingest(con, path, suffix, options, source_name, Path(tmp))
@@ -418,13 +365,19 @@ def ingest_file(
 
 def _ingest(con, path, suffix, options, source_name, tmp, note: str | None = None
             ) -> IngestReport:
-    plan = _plan(con, path, suffix, options, tmp)
+    plan = plan_file(con, path, suffix, options, tmp)
     if note:
         plan.warnings[:1] = [note]  # replaces the "chosen by you" line of the retry
     table = _resolve_table_name(con, options.table or default_table_name(source_name),
                                 options.if_exists)
-    with transaction(con):
-        report = _write(con, table, plan, source_name)
+    mode = "sampled"
+    while True:
+        try:
+            with transaction(con):
+                report = _write(con, table, plan, source_name, mode)
+            break
+        except _Retry as retry:  # rolled back; read again more carefully
+            mode = retry.mode
     log.info("ingested %s into %s (%d rows)", source_name, table, report.rows)
     return report
 
@@ -455,62 +408,3 @@ def ingest_bytes(
         return ingest_file(con, target, options, source_name=filename, workdir=workdir)
 
 
-# ---------------------------------------------------------------- preview
-
-
-def _head_copy(path: Path, encoding: str, tmp: Path, lines: int = 200) -> Path:
-    """The first ``lines`` lines of a text file, as UTF-8, for a quick preview."""
-    text = read_head(path).decode(encoding, errors="replace")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    target = tmp / "head.csv"
-    target.write_text("".join(text.splitlines(keepends=True)[:lines]), encoding="utf-8")
-    return target
-
-
-def _preview_rows(con, plan: Plan, limit: int = 20) -> pd.DataFrame:
-    sql, params = plan.select(False, None)
-    frame = con.execute(f"SELECT * FROM ({sql}) LIMIT {int(limit)}", params).df()
-    return frame
-
-
-def inspect_file(path: str | Path, source_name: str | None = None,
-                 options: IngestOptions | None = None) -> FilePreview:
-    """Detect encoding, separator, header and sheets, and read the first rows, without loading.
-
-    Only the file's head (and an Excel sheet's first rows) is read, so this is quick for large
-    files. An uncertain encoding is reported in ``encoding.certain`` with one preview per
-    candidate instead of raising.
-
-    Args:
-        path: The file.
-        source_name: The name the analyst knows the file by.
-        options: Choices already made (encoding, delimiter, sheet, header).
-
-    Returns:
-        The :class:`FilePreview`.
-
-    Raises:
-        IngestError: Unsupported, empty or unreadable file.
-    """
-    options = options or IngestOptions()
-    path = Path(path)
-    suffix = _suffix(path, source_name or path.name)
-    con = duckdb.connect()  # in memory: a preview never touches the warehouse
-    with con, tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        if suffix in EXCEL_SUFFIXES or suffix in PARQUET_SUFFIXES or suffix in JSON_SUFFIXES:
-            plan = _plan(con, path, suffix, options, tmp)
-            sheets = tuple(excel_sheets(path)) if suffix in EXCEL_SUFFIXES else ()
-            return FilePreview(_kind(suffix), None, {}, None, plan.meta.get("header"), sheets,
-                               _preview_rows(con, plan), tuple(plan.warnings))
-        sample = read_head(path)
-        if not sample.strip():
-            raise IngestError("The file is empty: it has no header and no data rows.")
-        guess = guess_encoding(sample) if not options.encoding else None
-        encoding = options.encoding or guess.encoding
-        previews = {e: preview_text(sample, e) for e in (guess.candidates if guess else ())}
-        plan = plan_text(con, _head_copy(path, encoding, tmp), "utf-8", options, tmp)
-        return FilePreview("text", guess, previews, plan.meta.get("delimiter"),
-                           plan.meta.get("header"), (),
-                           _preview_rows(con, plan), tuple(plan.warnings))

@@ -26,9 +26,15 @@ from core.warehouse import quote_ident
 
 MISSING_MARKERS = ["", " ", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "-"]
 UNKNOWN_MARKERS = ["unknown", "Unknown", "UNKNOWN"]
+NAN_WORDS = ["", "NaN", "nan"]
 # BOOLEAN is left out on purpose: a Yes/No or true/false column keeps the analyst's own labels.
 TYPE_CANDIDATES = ["BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "VARCHAR"]
 HEAD_BYTES = 1 << 20
+CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+JSON_SUFFIXES = {".json", ".ndjson", ".jsonl"}
+SUPPORTED = sorted(CSV_SUFFIXES | PARQUET_SUFFIXES | EXCEL_SUFFIXES | JSON_SUFFIXES)
 
 
 class EncodingUncertainError(IngestError):
@@ -62,7 +68,9 @@ class Plan:
             temporary rejects tables (text formats only).
         raw: Headers as written in the file.
         warnings: Notes gathered while reading.
-        meta: ``encoding``, ``delimiter``, ``sheet`` and ``skipped`` (footer lines) when known.
+        meta: ``encoding``, ``delimiter``, ``header``, ``sheet``, ``skipped`` (footer lines),
+            ``markers`` (missing-value markers), ``decimal_comma`` and ``head_rows`` (the first
+            data rows as written) when known.
         text: Whether rows may be rejected and text columns re-typed (CSV and Excel).
     """
 
@@ -111,11 +119,13 @@ def _cut_footer(path: Path, offset: int, owned: bool, workdir: Path) -> Path:
     return target
 
 
-def _csv_select(path: Path, d: CsvDialect, names: list[str], markers: list[str]):
+def _csv_select(path: Path, d: CsvDialect, names: list[str]):
     def select(full_sample: bool, rejects: tuple[str, str] | None) -> tuple[str, list]:
+        # Only NaN words as NULL strings (DuckDB would read them as the number NaN): a longer
+        # list costs time on every field; the other markers are handled after the load.
         args = {"delim": d.delimiter, "quote": d.quote, "escape": d.escape, "header": d.header,
                 "skip": d.skip_rows, "names": names, "sample_size": -1 if full_sample else 20480,
-                "nullstr": markers, "auto_type_candidates": TYPE_CANDIDATES,
+                "nullstr": NAN_WORDS, "auto_type_candidates": TYPE_CANDIDATES,
                 "dateformat": "%Y-%m-%d"}
         if d.decimal_comma:
             args.update(decimal_separator=",", thousands=".")
@@ -161,9 +171,11 @@ def plan_text(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, options
         warnings.append("Numbers are written with a decimal comma and '.' thousands "
                         "(1.234,56); read as numbers accordingly.")
     names, renames = clean_column_names(list(dialect.columns))
-    markers = MISSING_MARKERS + (UNKNOWN_MARKERS if options.unknown_as_missing else [])
-    return Plan(_csv_select(readable, dialect, names, markers), list(dialect.columns),
-                warnings + renames, meta, text=True)
+    meta["markers"] = MISSING_MARKERS + (UNKNOWN_MARKERS if options.unknown_as_missing else [])
+    meta["decimal_comma"] = dialect.decimal_comma
+    meta["head_rows"] = dialect.head_rows
+    return Plan(_csv_select(readable, dialect, names), list(dialect.columns), warnings + renames,
+                meta, text=True)
 
 
 def _cell(value) -> str:
@@ -300,3 +312,70 @@ def copy_upload(data, target: Path) -> None:
             if hasattr(data, "seek"):
                 data.seek(0)
             shutil.copyfileobj(data, out, 1 << 20)
+
+
+def suffix_of(path: Path, source_name: str) -> str:
+    """The file's extension (from the analyst's name for it first), checked to be supported.
+
+    Raises:
+        IngestError: Unsupported extension.
+    """
+    suffix = Path(source_name).suffix.lower() or path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise IngestError(
+            f"'{source_name}' is not a supported file type ({suffix or 'no extension'}). "
+            f"Supported: {', '.join(SUPPORTED)}. Export the data as CSV or Parquet."
+        )
+    return suffix
+
+
+def file_kind(filename: str) -> str:
+    """``"text"``, ``"excel"``, ``"parquet"`` or ``"json"`` from a file name's extension.
+
+    Raises:
+        IngestError: Unsupported extension.
+    """
+    return kind_of_suffix(suffix_of(Path(filename), filename))
+
+
+def kind_of_suffix(suffix: str) -> str:
+    """``text``, ``excel``, ``parquet`` or ``json`` for a supported extension."""
+    if suffix in EXCEL_SUFFIXES:
+        return "excel"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    return "json" if suffix in JSON_SUFFIXES else "text"
+
+
+def plan_file(con, path: Path, suffix: str, options, tmp: Path) -> Plan:
+    """Plan any supported file by its extension.
+
+    Args:
+        con: Any DuckDB connection (for sniffing and DESCRIBE).
+        path: The file.
+        suffix: Its extension (see :func:`suffix_of`).
+        options: :class:`core.ingest.IngestOptions`.
+        tmp: Folder for temporary copies.
+
+    Returns:
+        The :class:`Plan`.
+
+    Raises:
+        IngestError: Empty or unreadable file.
+        EncodingUncertainError: The encoding must be chosen.
+    """
+    if suffix in PARQUET_SUFFIXES:
+        return plan_parquet(con, path)
+    if suffix in JSON_SUFFIXES:
+        return plan_json(con, path)
+    if suffix in EXCEL_SUFFIXES:
+        return plan_excel(con, path, options, tmp)
+    sample = read_head(path)
+    if not sample.strip():
+        raise IngestError("The file is empty: it has no header and no data rows. Nothing was "
+                          "loaded; export the file again with its data.")
+    encoding, note = choose_encoding(sample, options.encoding)
+    plan = plan_text(con, path, encoding, options, tmp)
+    if encoding not in {"utf-8", "ascii"}:
+        plan.warnings.insert(0, note)
+    return plan

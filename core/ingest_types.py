@@ -1,11 +1,15 @@
-"""Second look at text columns after a load: numbers DuckDB's sample missed, and dates.
+"""Second look at text columns after a load: numbers with missing markers, and dates.
 
-DuckDB types CSV columns from a sample and widens on failure, so a column that is empty in the
-sample stays text; and LiftLab lets DuckDB parse ISO dates only, because a ``03/04/2024`` column
-could be read either way. This module samples each text column, and for the ones that look like
-numbers or dates checks *every* value in SQL before converting: numbers when all values are
-numbers; dates when every value matches a known format and day/month order is unambiguous.
-Ambiguous day/month columns stay text and are reported, never silently swapped.
+LiftLab reads CSVs with DuckDB's default NULL handling (empty cells, plus the words ``NaN``/``nan``
+that DuckDB would otherwise read as a number), because a long list of NULL strings slows the
+reader on every field of every row. The file's first rows then propose candidates among the text
+columns: columns whose values, missing markers (``NA``, ``N/A``, ``null``, ``-`` …) aside, all
+look like numbers (or are all empty), or all look like dates. Every value of a candidate is
+checked in SQL before it is converted: to BIGINT/DOUBLE when all values are numbers or markers
+(this also covers a column that DuckDB's own sample saw empty), to DATE/TIMESTAMP when every
+value matches a known format and the day/month order is unambiguous; the markers become NULL.
+Ambiguous day/month columns stay text and are reported, never silently swapped. Other text
+columns keep their values as written.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ import duckdb
 
 from core.warehouse import quote_ident
 
-_SAMPLE_ROWS = 2000
 _INT = r"[-+]?(0|[1-9][0-9]*)"
-_NUM = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+# No leading zeros (``007`` is a code, not a number), as in DuckDB's own type detection.
+_NUM = r"[-+]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?"
 _ISO = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
 _ISO_TIME = _ISO + r"[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
 _DMY = r"([0-9]{1,2})[/-]([0-9]{1,2})[/-][0-9]{4}"
 _DOT = r"([0-9]{1,2})\.([0-9]{1,2})\.[0-9]{4}"
 _LOOKS_NUMERIC = re.compile(_NUM)
+_DECIMAL_COMMA = re.compile(r"[-+]?([1-9][0-9]{0,2}(\.[0-9]{3})+|0|[1-9][0-9]*)(,[0-9]+)?")
 _LOOKS_DATE = re.compile(f"{_ISO}|{_ISO_TIME}|{_DMY}|{_DOT}")
 
 
@@ -53,53 +58,70 @@ class DateCounts:
     dot_second_gt12: int
 
 
-def _text_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
-            if r[1] == "VARCHAR"]
+def _candidates(con, table: str, markers: list[str], number: re.Pattern,
+                head_rows: tuple[tuple[str, ...], ...]) -> tuple[list[str], list[str]]:
+    """Text columns whose first values (markers aside) all look like numbers, or like dates.
 
-
-def _candidates(con, table: str, columns: list[str]) -> tuple[list[str], list[str]]:
-    """Split text columns into (looks numeric, looks like dates) from a random sample."""
-    if not columns:
-        return [], []
-    select = ", ".join(quote_ident(c) for c in columns)
-    sample = con.execute(
-        f"SELECT {select} FROM {quote_ident(table)} USING SAMPLE {_SAMPLE_ROWS} ROWS"
-    ).fetchall()
+    The first rows only propose (a column empty there is proposed as numbers); every value is
+    checked in SQL before a column is converted.
+    """
+    described = con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
+    skip = set(markers)
     numeric, dates = [], []
-    for i, col in enumerate(columns):
-        values = [str(r[i]).strip() for r in sample if r[i] is not None]
-        if all(_LOOKS_NUMERIC.fullmatch(v) for v in values):
+    for i, (col, typ, *_) in enumerate(described):
+        if typ != "VARCHAR":
+            continue
+        values = [r[i].strip() for r in head_rows
+                  if len(r) > i and r[i].strip() and r[i] not in skip]
+        if all(number.fullmatch(v) for v in values):
             numeric.append(col)
         elif all(_LOOKS_DATE.fullmatch(v) for v in values):
             dates.append(col)
     return numeric, dates
 
 
-def _fix_numeric(con, table: str, col: str) -> str | None:
+def _markers_to_null(con, table: str, col: str, markers: list[str]) -> None:
+    q = quote_ident(col)
+    con.execute(f"UPDATE {quote_ident(table)} SET {q} = NULL WHERE {q} IN (SELECT unnest($m))",
+                {"m": markers})
+
+
+def _numeric_sql(col: str, decimal_comma: bool) -> str:
+    value = f"trim({quote_ident(col)})"
+    if decimal_comma:
+        value = f"replace(replace({value}, '.', ''), ',', '.')"
+    return value
+
+
+def _fix_numeric(con, table: str, col: str, markers: list[str], decimal_comma: bool) -> None:
+    """Convert a text column to BIGINT/DOUBLE when every value is a number or a missing marker
+    (checked in SQL over the whole column); the markers become NULL."""
     q, t = quote_ident(col), quote_ident(table)
-    n, n_int, n_num = con.execute(
-        f"SELECT count({q}), count_if(regexp_full_match(trim({q}), ?)), "
-        f"count_if(regexp_full_match(trim({q}), ?)) FROM {t}", [_INT, _NUM]
-    ).fetchone()
-    if n == 0 or n_num < n:
-        return None
-    target = "BIGINT" if n_int == n else "DOUBLE"
+    value = _numeric_sql(col, decimal_comma)
+    n, n_marker, n_int, n_num = con.execute(
+        f"SELECT count({q}), count_if({q} IN (SELECT unnest($m))), "
+        f"count_if(regexp_full_match({value}, $int)), count_if(regexp_full_match({value}, $num)) "
+        f"FROM {t}", {"int": _INT, "num": _NUM, "m": markers}).fetchone()
+    if n == n_marker or n_num < n - n_marker:
+        return
+    if n_marker:
+        _markers_to_null(con, table, col, markers)
+    target = "BIGINT" if n_int == n - n_marker else "DOUBLE"
     try:
-        con.execute(f"ALTER TABLE {t} ALTER {q} SET DATA TYPE {target} USING trim({q})::{target}")
-    except duckdb.ConversionException:
-        con.execute(f"ALTER TABLE {t} ALTER {q} SET DATA TYPE DOUBLE USING trim({q})::DOUBLE")
-        target = "DOUBLE"
-    return f"'{col}' holds only numbers (the first rows were empty); read as {target}."
+        con.execute(f"ALTER TABLE {t} ALTER {q} SET DATA TYPE {target} USING {value}::{target}")
+    except duckdb.ConversionException:  # an integer too large for BIGINT
+        con.execute(f"ALTER TABLE {t} ALTER {q} SET DATA TYPE DOUBLE USING {value}::DOUBLE")
 
 
-def date_counts(con: duckdb.DuckDBPyConnection, table: str, col: str) -> DateCounts:
+def date_counts(con: duckdb.DuckDBPyConnection, table: str, col: str,
+                markers: list[str] | None = None) -> DateCounts:
     """Count a text column's values by date pattern over the whole table.
 
     Args:
         con: Open connection.
         table: Table name.
         col: Text column.
+        markers: Missing-value markers, left out of every count.
 
     Returns:
         The :class:`DateCounts`.
@@ -117,8 +139,8 @@ def date_counts(con: duckdb.DuckDBPyConnection, table: str, col: str) -> DateCou
             count_if(regexp_full_match({q}, $dot)),
             count_if(regexp_full_match({q}, $dot)
                      AND TRY_CAST(regexp_extract({q}, $dot, 2) AS INT) > 12)
-        FROM {quote_ident(table)}""",
-        {"iso": _ISO, "isot": _ISO_TIME, "dmy": _DMY, "dot": _DOT},
+        FROM {quote_ident(table)} WHERE NOT {quote_ident(col)} IN (SELECT unnest($m))""",
+        {"iso": _ISO, "isot": _ISO_TIME, "dmy": _DMY, "dot": _DOT, "m": markers or []},
     ).fetchone()
     return DateCounts(*[int(v) for v in row])
 
@@ -151,8 +173,8 @@ def date_formats(c: DateCounts) -> tuple[list[str], str | None]:
     return formats, None
 
 
-def _fix_dates(con, table: str, col: str) -> str | None:
-    counts = date_counts(con, table, col)
+def _fix_dates(con, table: str, col: str, markers: list[str]) -> str | None:
+    counts = date_counts(con, table, col, markers)
     formats, problem = date_formats(counts)
     if problem:
         return (f"'{col}' {problem}; it was kept as text. Convert it in Prepare (date parts) "
@@ -166,6 +188,7 @@ def _fix_dates(con, table: str, col: str) -> str | None:
         return (f"'{col}' looks like dates but {counts.n - ok} value(s) are not valid dates "
                 f"(e.g. 31/02); it was kept as text.")
     target = "TIMESTAMP" if counts.timed else "DATE"
+    _markers_to_null(con, table, col, markers)
     # ALTER cannot take parameters; the formats are this module's own constants, not user input.
     literal = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in formats) + "]"
     con.execute(f"ALTER TABLE {t} ALTER {q} SET DATA TYPE {target} "
@@ -176,17 +199,27 @@ def _fix_dates(con, table: str, col: str) -> str | None:
     return f"'{col}' read as {target} ({', '.join(kinds)} formats)."
 
 
-def refine_text_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Convert text columns of a fresh table that hold only numbers or unambiguous dates.
+def refine_text_columns(con: duckdb.DuckDBPyConnection, table: str, markers: list[str],
+                        decimal_comma: bool = False,
+                        head_rows: tuple[tuple[str, ...], ...] = ()) -> list[str]:
+    """Convert text columns that hold only numbers or clear dates (and missing markers).
+
+    Markers become NULL in the columns converted to numbers or dates; other text columns keep
+    their values as written (only empty cells are missing there).
 
     Args:
         con: Open connection inside the ingest's transaction.
         table: The freshly loaded table.
+        markers: Missing-value markers (``NA``, ``-`` …).
+        decimal_comma: Numbers are written ``1.234,56``.
+        head_rows: The file's first data rows as written, one tuple per row in column order.
 
     Returns:
-        One plain-language note per converted or deliberately unconverted column.
+        Notes on dates that were (or deliberately were not) converted.
     """
-    numeric, dates = _candidates(con, table, _text_columns(con, table))
-    notes = [_fix_numeric(con, table, c) for c in numeric]
-    notes += [_fix_dates(con, table, c) for c in dates]
+    number = _DECIMAL_COMMA if decimal_comma else _LOOKS_NUMERIC
+    numeric, dates = _candidates(con, table, markers, number, head_rows)
+    for col in numeric:
+        _fix_numeric(con, table, col, markers, decimal_comma)
+    notes = [_fix_dates(con, table, col, markers) for col in dates]
     return [n for n in notes if n]
