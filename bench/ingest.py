@@ -9,7 +9,8 @@ each method, interleaved, every load in a fresh Python process into a fresh Duck
 * ``duckdb``:  ``CREATE TABLE t AS SELECT * FROM read_csv(path)``;
 * ``pandas``:  ``pandas.read_csv(path)`` then ``CREATE TABLE t AS SELECT * FROM frame``.
 
-Peak memory is the child process's maximum resident set size (``ru_maxrss``), imports included;
+Every timing opens the database file, loads, and closes it (so the write is complete), as
+LiftLab's ingest does. Peak memory is the child process's maximum resident set size (``ru_maxrss``), imports included;
 CPU seconds of the load itself (user + system, imports excluded) are reported next to wall time because on a shared
 machine wall time depends on what else runs (the 1-minute load average is printed too).
 Prints one JSON object with medians and the ratios LiftLab/DuckDB and LiftLab/pandas.
@@ -35,8 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 _CHILD = {
     "duckdb": """
 import duckdb
-con = duckdb.connect(DB)
 t0, c0 = time.perf_counter(), _cpu()
+con = duckdb.connect(DB)
 con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [CSV])
 con.close()
 seconds, cpu = time.perf_counter() - t0, _cpu() - c0
@@ -54,8 +55,8 @@ seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     "pandas": """
 import duckdb
 import pandas as pd
-con = duckdb.connect(DB)
 t0, c0 = time.perf_counter(), _cpu()
+con = duckdb.connect(DB)
 frame = pd.read_csv(CSV)
 con.register("frame", frame)
 con.execute("CREATE TABLE t AS SELECT * FROM frame")
