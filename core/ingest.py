@@ -2,13 +2,15 @@
 
 CSV/TSV/TXT are read by DuckDB's own ``read_csv`` (streamed, never whole into pandas) after the
 encoding is detected (charset-normalizer, see :mod:`core.encodings`) and, when it is not UTF-8,
-the file is transcoded to UTF-8 in chunks. Types come from DuckDB's sample and are widened over the
-whole file when any later value does not fit (the load is then repeated with whole-file
-inference), text columns that hold only numbers or unambiguous dates are converted
-(:mod:`core.ingest_types`), missing markers become NULL and are counted, and footer lines or
-malformed rows are counted in the report, never dropped silently. Headers are made unique and
-SQL-safe with the originals kept in the catalog. Every write happens in one transaction: a failed
-ingest leaves no table and no catalog row.
+the file is transcoded to UTF-8 in chunks; Excel sheets are streamed row by row into a CSV first.
+The first read is strict with types from DuckDB's sample; when a later value does not fit, the
+load is rolled back and repeated with whole-file types, and when lines are malformed it is
+repeated once more, skipping and counting them. Text columns that hold only numbers (with missing
+markers such as ``NA`` or ``-``, which become NULL and are counted) or unambiguous dates are then
+converted (:mod:`core.ingest_types`). Footer lines and malformed rows are listed in the report,
+never dropped silently. Headers are made unique and SQL-safe with the originals kept in the
+catalog. Every write happens in one transaction: a failed ingest leaves no table and no catalog
+row.
 """
 
 from __future__ import annotations

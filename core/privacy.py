@@ -20,7 +20,7 @@ import duckdb
 
 from core.config import Settings
 from core.errors import SchemaError
-from core.profile import kind_of
+from core.profile import kind_of, looks_like_id
 from core.warehouse import META_SCHEMA, quote_ident, require_table, table_columns, transaction
 
 log = logging.getLogger(__name__)
@@ -128,8 +128,7 @@ def suggest_personal(con: duckdb.DuckDBPyConnection, table: str) -> list[Suggest
             out.append(Suggestion(name, "its values are e-mail addresses"))
         elif n and kind_of(typ) == "text" and phones >= 0.8 * n:
             out.append(Suggestion(name, "its values look like phone numbers"))
-        elif n >= 20 and distinct >= 0.95 * n and kind_of(typ) in ("text", "numeric") \
-                and not typ.startswith(("DOUBLE", "FLOAT")):
+        elif looks_like_id(typ, n, distinct):
             out.append(Suggestion(name, "it identifies single rows (ID-like)"))
     return out
 

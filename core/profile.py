@@ -225,13 +225,25 @@ def _column(con, t: str, name: str, typ: str, rows: int, counts, original: str,
                          hist, hidden=hidden)
 
 
+def looks_like_id(duck_type: str, present: int, distinct: int) -> bool:
+    """Whether a column identifies single rows: text or integers, nearly all values distinct.
+
+    Args:
+        duck_type: DuckDB type of the column.
+        present: Non-missing values (at least 20 are needed to judge).
+        distinct: Distinct non-missing values.
+    """
+    return (kind_of(duck_type) in ("text", "numeric")
+            and not duck_type.startswith(("DOUBLE", "FLOAT", "REAL", "DECIMAL"))
+            and present >= 20 and distinct >= 0.95 * present)
+
+
 def _column_warnings(c: ColumnProfile, rows: int) -> list[str]:
     shown = f"'{c.original_name}'"
     out = []
     if c.distinct <= 1:
         out.append(f"{shown} is constant ({c.distinct} distinct value); it cannot help a model.")
-    elif (c.kind in ("text", "numeric") and not c.type.startswith(("DOUBLE", "FLOAT"))
-          and rows - c.missing >= 20 and c.distinct >= 0.95 * (rows - c.missing)):
+    elif looks_like_id(c.type, rows - c.missing, c.distinct):
         out.append(f"{shown} looks like an ID ({c.distinct:,} distinct values in "
                    f"{rows - c.missing:,} rows); leave it out of the features.")
     if c.missing_pct > 50:
