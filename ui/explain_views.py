@@ -59,8 +59,7 @@ def compute_controls(data_dir: str, run):
         with errors_shown():
             explain_cached(run, int(rows), method=method, budget_s=float(budget),
                            progress=progress)
-        bar.empty()
-        return cached_explanation(data_dir, run)
+        st.rerun()
     if exp is None:
         st.info("SHAP values are computed once per run and cached, so reopening this page is "
                 "instant. Keras networks take about a second for 1,000 rows.")
@@ -165,7 +164,9 @@ def dependence_view(exp) -> None:
                     key="explain__dependence")
 
 
-def _edit_inputs(run, raw: pd.Series) -> dict:
+def _edit_inputs(run, raw: pd.Series, row_key: str) -> dict:
+    """One input per feature, prefilled with the row's values (keys carry the row, so another
+    row starts from its own values)."""
     pre, values = run.preprocessor, {}
     cols = st.columns(3)
     for k, name in enumerate(run.features):
@@ -173,10 +174,10 @@ def _edit_inputs(run, raw: pd.Series) -> dict:
         if name in pre.numeric_:
             v = pd.to_numeric(pd.Series([raw[name]]), errors="coerce").iloc[0]
             values[name] = col.number_input(name, value=float(v) if pd.notna(v) else 0.0,
-                                            key=f"explain__wi_{name}")
+                                            key=f"explain__wi_{row_key}_{name}")
         else:
             levels = list(dict.fromkeys([str(raw[name]), *pre.categories_[name]]))
-            values[name] = col.selectbox(name, levels, key=f"explain__wi_{name}")
+            values[name] = col.selectbox(name, levels, key=f"explain__wi_{row_key}_{name}")
     return values
 
 
@@ -187,7 +188,7 @@ def what_if_view(run, picked) -> None:
     one, i = picked
     with st.expander("What if? Edit this row and see the new score", icon=":material/edit:"):
         with st.form("explain__what_if"):
-            values = _edit_inputs(run, one.rows.iloc[i])
+            values = _edit_inputs(run, one.rows.iloc[i], str(int(one.row_ids[i])))
             go = st.form_submit_button("Score the edited row")
         if not go:
             return

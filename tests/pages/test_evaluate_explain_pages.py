@@ -130,7 +130,7 @@ def test_explain_page_local_rows_what_if_and_report(bank_ws, monkeypatch):
     assert not at.exception and any("Test row 7" in m.value for m in at.markdown)
     at.toggle(key="explain__encoded").set_value(True).run()
     assert not at.exception
-    at.selectbox(key="explain__wi_poutcome").select("success").run()
+    next(b for b in at.selectbox if b.label == "poutcome").select("success").run()
     at.button[-1].click().run()  # the what-if form's submit button
     assert not at.exception and any(m.label == "New score" for m in at.metric)
     labels = [d.label for d in at.get("download_button")]
