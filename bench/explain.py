@@ -29,15 +29,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["LIFTLAB_LOAD_SAMPLE"] = "0"
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
-from core.explain import BACKGROUND_MAX, explain_run, fast_predictor  # noqa: E402
+from core.explain import BACKGROUND_MAX, explain_run  # noqa: E402
+from core.explainers import fast_predictor  # noqa: E402
 from core.ingest import IngestOptions, ingest_file  # noqa: E402
-from core.runs import load_run, write_run_folder  # noqa: E402
+from core.runs import load_run  # noqa: E402
 from core.specs import DatasetSpec, ModelConfig  # noqa: E402
 from core.training import train  # noqa: E402
 from core.warehouse import connect  # noqa: E402
+from tests.core.review_fixtures import binary_run  # noqa: E402  (the scored-run layout)
 
 SHARED = ROOT.parent / "shared" / "data" / "bank_marketing" / "bank-additional-full.csv"
 BANK = SHARED if SHARED.exists() else ROOT / "data" / "samples" / "bank-additional-full.csv"
@@ -88,33 +89,12 @@ def bench_shap(run, rows: int, kernel_rows: int) -> dict:
             "speedup_vs_shap_deep": round(deep.seconds / ours.seconds, 1)}
 
 
-def _scored_run(settings, n: int) -> str:
-    rng = np.random.default_rng(0)
-    y = (rng.random(n) < 0.1).astype(np.int8)
-    test = pd.DataFrame({"segment": rng.choice(["north", "south", "east", "west"], n),
-                         "x": rng.normal(size=n), "__label": y,
-                         "__score": np.clip(rng.normal(0.3 + 0.3 * y, 0.18), 0, 1)})
-    run_id = f"{datetime.now():%Y%m%d-%H%M%S}-synthetic-1m00"
-    config = {"run_id": run_id, "created_at": datetime.now().isoformat(timespec="seconds"),
-              "task": "binary", "model": "synthetic", "positive_class": "yes",
-              "negative_class": "no", "features": ["segment", "x"], "rows": {"test": n},
-              "spec": {"table": "synthetic", "target": "y", "exclude": []}}
-
-    def files(folder):
-        (folder / "config.json").write_text(json.dumps(config))
-        (folder / "metrics.json").write_text(json.dumps({"metrics": {}}))
-        test.to_parquet(folder / "test.parquet", index=False)
-
-    write_run_folder(settings, run_id, config, {"metrics": {}}, files)
-    return run_id
-
-
 def bench_threshold(settings, n: int, moves: int = 9) -> dict:
     """AppTest: open the Evaluate page on ``n`` scored rows, then move the threshold."""
     from streamlit.testing.v1 import AppTest
 
     os.environ["LIFTLAB_DATA_DIR"] = str(settings.data_dir)
-    run_id = _scored_run(settings, n)
+    run_id = binary_run(settings, n, run_id=f"{datetime.now():%Y%m%d-%H%M%S}-synthetic-1m00")
     at = AppTest.from_file(str(ROOT / "pages" / "evaluate.py"), default_timeout=600)
     at.session_state["active_run"] = run_id
     started = time.perf_counter()

@@ -166,7 +166,8 @@ def _slope(name: str, zx: np.ndarray, zr: np.ndarray) -> np.ndarray:
 
 
 def deeplift_shap(steps: list[Step], x: np.ndarray, background: np.ndarray,
-                  weights: np.ndarray | None = None, max_pairs: int = 20_000) -> tuple[np.ndarray, float]:
+                  weights: np.ndarray | None = None,
+                  max_pairs: int = 20_000) -> tuple[np.ndarray, float]:
     """DeepSHAP values of rows against a background.
 
     Args:
@@ -181,7 +182,8 @@ def deeplift_shap(steps: list[Step], x: np.ndarray, background: np.ndarray,
         network output over the background; ``base_value + values.sum(1)`` is the output.
     """
     bg = np.asarray(background, dtype=np.float64)
-    w = np.full(len(bg), 1.0 / len(bg)) if weights is None else np.asarray(weights) / np.sum(weights)
+    w = (np.full(len(bg), 1.0 / len(bg)) if weights is None
+         else np.asarray(weights) / np.sum(weights))
     out_bg, pre_bg = _forward(steps, bg)
     chunk = max(1, max_pairs // len(bg))
     acts = [s for s in steps if s.kind == "act"]

@@ -1,10 +1,10 @@
-"""A run's evaluation, computed once: curves, calibration, deciles, threshold policies, segments.
+"""A run's evaluation, computed once: curves, calibration, deciles, and the scored test split.
 
 :func:`evaluate_scores` does every threshold-independent computation on a scored evaluation set
 once (one sort, then cumulative counts), so cutting it at any threshold with
 :meth:`BinaryEvaluation.at` is a binary search plus a few multinomial draws, instant on a million
-rows. Threshold policies (:func:`choose_threshold`) and per-segment tables
-(:class:`SegmentTables`) reuse the same cumulative counts.
+rows. Threshold policies (:mod:`core.thresholds`) and per-segment tables (:mod:`core.segments`)
+reuse the same cumulative counts.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from core.metrics import (
     ranking_ci,
     ranking_metrics,
     threshold_ci,
-    threshold_metrics,
 )
 
-POLICIES = ("best_f1", "recall", "precision", "top_k", "cost")
 CURVE_POINTS = 2000
 
 
@@ -52,7 +50,8 @@ def counts_at(table: ThresholdTable, thresholds: np.ndarray) -> tuple[np.ndarray
     return tp, fp
 
 
-def _rates(tp, fp, n_pos: int) -> dict[str, np.ndarray]:
+def rate_curves(tp, fp, n_pos: int) -> dict[str, np.ndarray]:
+    """Precision, recall and F1 from true/false positive counts (NaN where undefined)."""
     tp, fp = np.asarray(tp, dtype=float), np.asarray(fp, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
@@ -76,7 +75,7 @@ def curves_from_table(table: ThresholdTable) -> dict[str, dict[str, np.ndarray]]
         roc = {"fpr": np.r_[0.0, fp / table.n_neg] if table.n_neg else np.r_[0.0, 0 * fp],
                "tpr": np.r_[0.0, tp / table.n_pos] if table.n_pos else np.r_[0.0, 0 * tp],
                "thresholds": np.r_[np.inf, thr]}
-    rates = _rates(tp, fp, table.n_pos)
+    rates = rate_curves(tp, fp, table.n_pos)
     pr = {"precision": np.r_[1.0, rates["precision"]], "recall": np.r_[0.0, rates["recall"]],
           "thresholds": np.r_[np.inf, thr]}
     return {"roc": roc, "pr": pr}
@@ -195,12 +194,14 @@ class BinaryEvaluation:
     def point(self, threshold: float) -> dict[str, float]:
         """The threshold's position on the charts: ``fpr``, ``tpr`` (= recall), ``precision``."""
         (tn, fp), (fn, tp) = self.table.confusion(threshold).tolist()
-        return {"fpr": fp / (fp + tn) if fp + tn else 0.0, "tpr": tp / (tp + fn) if tp + fn else 0.0,
+        return {"fpr": fp / (fp + tn) if fp + tn else 0.0,
+                "tpr": tp / (tp + fn) if tp + fn else 0.0,
                 "precision": tp / (tp + fp) if tp + fp else 1.0}
 
 
 def evaluate_scores(y: np.ndarray, s: np.ndarray, positive: str = "positive",
-                    negative: str = "negative", n_boot: int = 200, seed: int = 0) -> BinaryEvaluation:
+                    negative: str = "negative", n_boot: int = 200,
+                    seed: int = 0) -> BinaryEvaluation:
     """Precompute a binary evaluation once (about a second on a million rows).
 
     Args:
@@ -223,205 +224,12 @@ def evaluate_scores(y: np.ndarray, s: np.ndarray, positive: str = "positive",
     return BinaryEvaluation(
         y=y, s=s, positive=positive, negative=negative, table=table,
         ranking=ranking_metrics(y, s), ranking_ci=ranking_ci(table, n_boot, seed),
-        curves=curves_from_table(table), sweep={"threshold": grid, **_rates(tp, fp, table.n_pos)},
+        curves=curves_from_table(table),
+        sweep={"threshold": grid, **rate_curves(tp, fp, table.n_pos)},
         calibration=calibration_bins(y, s) if probability else {},
         histogram=score_histogram(y, s), deciles=decile_table(y, s),
         base_rate=float(y.mean()),
     )
-
-
-@dataclass(frozen=True)
-class ThresholdPolicy:
-    """A rule that picks the decision threshold for the analyst.
-
-    Attributes:
-        kind: ``best_f1``; ``recall`` or ``precision`` (reach ``target``); ``top_k`` (flag the
-            best-scored ``target`` share, in (0, 1]); ``cost`` (lowest ``cost_fp × FP +
-            cost_fn × FN``).
-        target: Target recall / precision / share, in (0, 1].
-        cost_fp: Cost of one false positive (>= 0).
-        cost_fn: Cost of one false negative (>= 0).
-    """
-
-    kind: str = "best_f1"
-    target: float | None = None
-    cost_fp: float = 1.0
-    cost_fn: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in POLICIES:
-            raise SchemaError(f"policy must be one of {', '.join(POLICIES)}; got {self.kind!r}.")
-        if self.kind in ("recall", "precision", "top_k") and not (
-                self.target is not None and 0.0 < self.target <= 1.0):
-            raise SchemaError(f"The {self.kind} policy needs a target in (0, 1], e.g. 0.8; "
-                              f"got {self.target!r}.")
-        if self.cost_fp < 0 or self.cost_fn < 0 or self.cost_fp + self.cost_fn == 0:
-            raise SchemaError(f"Costs must be >= 0 and not both 0; got false positive "
-                              f"{self.cost_fp}, false negative {self.cost_fn}.")
-
-
-@dataclass(frozen=True)
-class PolicyChoice:
-    """The threshold a policy picked, and why.
-
-    Attributes:
-        threshold: Scores ``>=`` this are predicted positive.
-        explanation: One plain-language sentence.
-        flagged: Rows predicted positive at that threshold.
-        expected_cost: ``cost_fp × FP + cost_fn × FN`` (cost policy only, else None).
-    """
-
-    threshold: float
-    explanation: str
-    flagged: int
-    expected_cost: float | None = None
-
-
-def _pick(table: ThresholdTable, policy: ThresholdPolicy) -> tuple[int, float | None]:
-    """Index into ``table.thresholds`` (-1 = flag nobody) chosen by the policy."""
-    tp, fp = table.tp.astype(float), table.fp.astype(float)
-    rates = _rates(tp, fp, table.n_pos)
-    if policy.kind == "best_f1":
-        return int(np.nanargmax(rates["f1"])) if table.n_pos else 0, None
-    if policy.kind == "recall":
-        ok = np.flatnonzero(rates["recall"] >= policy.target - 1e-12)
-        return (int(ok[0]) if ok.size else table.thresholds.size - 1), None
-    if policy.kind == "precision":
-        ok = np.flatnonzero(rates["precision"] >= policy.target - 1e-12)
-        if not ok.size:
-            best = np.nanmax(rates["precision"]) if table.n_pos else 0.0
-            raise SchemaError(f"No threshold reaches precision {policy.target:.0%} on this "
-                              f"evaluation set (the highest is {best:.1%}). Lower the target.")
-        return int(ok[-1]), None
-    if policy.kind == "top_k":
-        want = int(np.ceil(policy.target * (table.n_pos + table.n_neg) - 1e-9))
-        return int(np.searchsorted(tp + fp, max(want, 1), side="left")), None
-    cost = np.r_[policy.cost_fn * table.n_pos,
-                 policy.cost_fp * fp + policy.cost_fn * (table.n_pos - tp)]
-    best = int(np.argmin(cost))
-    return best - 1, float(cost[best])
-
-
-def choose_threshold(table: ThresholdTable, policy: ThresholdPolicy) -> PolicyChoice:
-    """Pick the threshold a policy asks for.
-
-    ``best_f1`` maximises F1; ``recall`` takes the highest threshold whose recall reaches the
-    target (so precision is as high as it can be); ``precision`` the lowest threshold whose
-    precision reaches it (so recall is as high as it can be); ``top_k`` the threshold that flags
-    the best-scored share (ties at the cut are all flagged); ``cost`` minimises
-    ``cost_fp × FP + cost_fn × FN`` (flagging nobody included).
-
-    Args:
-        table: The evaluation set's :class:`ThresholdTable`.
-        policy: The rule.
-
-    Returns:
-        The :class:`PolicyChoice`.
-
-    Raises:
-        SchemaError: The precision target cannot be reached.
-    """
-    k, cost = _pick(table, policy)
-    if k < 0:
-        t = float(np.nextafter(table.thresholds[0], np.inf))
-        conf = table.confusion(t)
-    else:
-        t = float(table.thresholds[k])
-        conf = table.confusion(t)
-    m = threshold_metrics(conf)
-    flagged = int(conf[0, 1] + conf[1, 1])
-    n = int(conf.sum())
-    return PolicyChoice(t, _explain_choice(policy, t, m, flagged, n, cost), flagged, cost)
-
-
-def _pct(v: float | None) -> str:
-    return "undefined" if v is None else f"{v:.1%}"
-
-
-def _explain_choice(policy, t, m, flagged, n, cost) -> str:
-    at = f"Threshold {t:.4f} flags {flagged:,} of {n:,} rows ({flagged / max(n, 1):.1%})"
-    tail = f"precision {_pct(m['precision'])}, recall {_pct(m['recall'])}, F1 {_pct(m['f1'])}"
-    if policy.kind == "best_f1":
-        return f"{at}: the highest F1 on the evaluation set ({tail})."
-    if policy.kind == "recall":
-        return f"{at}: the highest threshold that reaches recall {policy.target:.0%} ({tail})."
-    if policy.kind == "precision":
-        return f"{at}: the lowest threshold that keeps precision at {policy.target:.0%} ({tail})."
-    if policy.kind == "top_k":
-        return f"{at}: the best-scored {policy.target:.0%}, ties at the cut included ({tail})."
-    return (f"{at}: the lowest expected cost, {cost:,.2f} with a false positive costing "
-            f"{policy.cost_fp:g} and a false negative {policy.cost_fn:g} ({tail}).")
-
-
-def segment_labels(values: pd.Series, bins: int = 5, max_levels: int = 12) -> pd.Series:
-    """Group a column into segments: quantile bins for numbers, top levels for the rest.
-
-    Args:
-        values: The column, shape (n_samples,).
-        bins: Quantile bins for a numeric column with more than ``bins`` distinct values.
-        max_levels: Most levels kept for other columns; the rest become ``(other)``.
-
-    Returns:
-        Text labels of shape (n_samples,); missing values are ``(missing)``.
-    """
-    v = pd.Series(values).reset_index(drop=True)
-    numeric = pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)
-    if numeric and v.nunique() > bins:
-        cut = pd.qcut(pd.to_numeric(v, errors="coerce"), bins, duplicates="drop")
-        text = cut.map(lambda iv: f"{iv.left:,.4g} – {iv.right:,.4g}").astype(object)
-    else:
-        text = v.map(lambda x: None if pd.isna(x) else str(x)).astype(object)
-        top = text.value_counts().index[:max_levels]
-        text = text.where(text.isin(top) | text.isna(), "(other)")
-    return text.where(text.notna(), "(missing)").astype(str)
-
-
-@dataclass(frozen=True)
-class SegmentTables:
-    """Per-segment cumulative counts of one column, built once, cut at any threshold.
-
-    Attributes:
-        column: The segmenting column.
-        labels: Segment names.
-        tables: One :class:`ThresholdTable` per segment.
-        ranking: ROC-AUC and PR-AUC per segment (None when the segment has one class).
-    """
-
-    column: str
-    labels: list[str]
-    tables: list[ThresholdTable]
-    ranking: list[dict]
-
-    @classmethod
-    def build(cls, y: np.ndarray, s: np.ndarray, values: pd.Series, column: str) -> SegmentTables:
-        """Split the evaluation set by :func:`segment_labels` of ``values``."""
-        labels = segment_labels(values).to_numpy()
-        names, tables, ranking = [], [], []
-        for name in pd.unique(labels):
-            mask = labels == name
-            names.append(str(name))
-            tables.append(ThresholdTable.build(y[mask], s[mask]))
-            r = ranking_metrics(y[mask], s[mask])
-            ranking.append({"roc_auc": r["roc_auc"], "pr_auc": r["pr_auc"]})
-        return cls(column, names, tables, ranking)
-
-    def at(self, threshold: float, sort_by: str = "f1") -> pd.DataFrame:
-        """Metrics per segment at a threshold, worst ``sort_by`` first (undefined last).
-
-        Returns:
-            Columns ``segment``, ``rows``, ``positives``, ``base_rate``, every
-            :func:`~core.metrics.threshold_metrics` key, ``roc_auc`` and ``pr_auc``.
-        """
-        rows = []
-        for name, table, rank in zip(self.labels, self.tables, self.ranking):
-            n = table.n_pos + table.n_neg
-            rows.append({"segment": name, "rows": n, "positives": table.n_pos,
-                         "base_rate": table.n_pos / n if n else None,
-                         **threshold_metrics(table.confusion(threshold)), **rank})
-        df = pd.DataFrame(rows)
-        key = pd.to_numeric(df[sort_by], errors="coerce") if sort_by in df else df["rows"]
-        order = np.lexsort((-df["rows"].to_numpy(), key.fillna(np.inf).to_numpy()))
-        return df.iloc[order].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ExplainError
-from core.explain import METHODS, Explanation, explain_frame
+from core.explain import Explanation, explain_frame
+from core.explainers import METHODS
 from core.runs import LABEL_COL, Run
 
 ROW_CHOICES = ("rank", "surprising", "id")
@@ -213,7 +214,8 @@ def permutation_importance_run(run: Run, rows: int = 2000, repeats: int = 5,
     test = run.test_frame
     take = np.sort(np.random.default_rng(seed).choice(len(test), min(rows, len(test)),
                                                       replace=False))
-    frame, y = test.iloc[take][run.features].reset_index(drop=True), test[LABEL_COL].to_numpy()[take]
+    frame = test.iloc[take][run.features].reset_index(drop=True)
+    y = test[LABEL_COL].to_numpy()[take]
     if len(np.unique(y)) < 2:
         raise ExplainError("Permutation importance needs both classes among the test rows; "
                            "these have one class only.")

@@ -1,4 +1,4 @@
-"""Evaluation metrics for binary, multiclass and regression runs, computed once and cut at any threshold.
+"""Binary evaluation metrics, computed once and cut at any threshold.
 
 Threshold-independent numbers (ROC-AUC, PR-AUC, log loss, Brier score) come from scikit-learn.
 Threshold-dependent ones come from a :class:`ThresholdTable` of cumulative counts over the sorted
@@ -8,7 +8,9 @@ n rows with replacement gives multinomial counts per (score, class) cell, so a r
 O(cells), not O(rows).
 
 A value that is undefined (precision with nothing predicted positive, ROC-AUC on one class) is
-``None`` and comes with a plain-language note; it is never shown as 0 or NaN.
+``None`` and comes with a plain-language note; it is never shown as 0 or NaN. Multiclass and
+regression metrics live in :mod:`core.metrics_multi`, per-run precomputation, threshold policies
+and segments in :mod:`core.evaluation`.
 """
 
 from __future__ import annotations
@@ -309,12 +311,13 @@ def undefined_notes(metrics: dict, threshold: float, positive: str = "positive",
     notes = []
     if metrics.get("recall") is None:
         notes.append(f"The evaluation set has only one class (no '{positive}' rows): recall is "
-                     f"undefined, and so are ROC-AUC and PR-AUC. A stratified split keeps both classes in the test "
-                     f"set; retrain with more data or a stratified split.")
+                     f"undefined, and so are ROC-AUC and PR-AUC. A stratified split keeps both "
+                     f"classes in the test set; retrain with more data or a stratified split.")
     elif metrics.get("specificity") is None:
         notes.append(f"The evaluation set has only one class (no '{negative}' rows): "
-                     f"specificity is undefined, and so are ROC-AUC and PR-AUC. A stratified split keeps both classes in the "
-                     f"test set; retrain with more data or a stratified split.")
+                     f"specificity is undefined, and so are ROC-AUC and PR-AUC. A stratified "
+                     f"split keeps both classes in the test set; retrain with more data or a "
+                     f"stratified split.")
     if metrics.get("precision") is None:
         notes.append(f"Precision is undefined: no row scores at or above {threshold:.3f}, so "
                      f"nothing is predicted '{positive}'. Lower the threshold.")
@@ -341,7 +344,8 @@ def evaluate_binary(
         negative: Name of the negative class, for notes.
 
     Returns:
-        The :class:`MetricsReport` (without intervals; see :func:`ranking_ci`, :func:`threshold_ci`).
+        The :class:`MetricsReport` (without intervals; see :func:`ranking_ci` and
+        :func:`threshold_ci`).
     """
     table = table or ThresholdTable.build(y_true, y_score)
     ranking = ranking or ranking_metrics(y_true, y_score)
@@ -367,7 +371,8 @@ def pr_points(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, np.ndarray]:
     return {"precision": p, "recall": r, "thresholds": thr}
 
 
-def gains_curve(y_true: np.ndarray, y_score: np.ndarray, points: int = 100) -> dict[str, np.ndarray]:
+def gains_curve(y_true: np.ndarray, y_score: np.ndarray,
+                points: int = 100) -> dict[str, np.ndarray]:
     """Cumulative gains and lift over the contacted fraction, best scores first.
 
     Ties are broken by a stable sort, so the curve is deterministic.
@@ -379,8 +384,8 @@ def gains_curve(y_true: np.ndarray, y_score: np.ndarray, points: int = 100) -> d
             customers); each is rounded to a whole number of customers.
 
     Returns:
-        ``fraction`` (n_points,), exact share contacted, ``gain`` (share of all positives captured), ``lift``
-        (gain ÷ fraction), ``positives`` (positives captured, count), ``contacted`` (count).
+        ``fraction`` (n_points,), exact share contacted, ``gain`` (share of all positives
+        captured), ``lift`` (gain ÷ fraction), ``positives`` (positives captured, count), ``contacted`` (count).
     """
     y_true, y_score = _check(y_true, y_score)
     order = np.argsort(-y_score, kind="mergesort")

@@ -134,7 +134,8 @@ def evaluate_regression(y_true: np.ndarray, y_pred: np.ndarray) -> RegressionRep
     """
     from sklearn import metrics as skm
 
-    y, p = np.asarray(y_true, dtype=np.float64).ravel(), np.asarray(y_pred, dtype=np.float64).ravel()
+    y = np.asarray(y_true, dtype=np.float64).ravel()
+    p = np.asarray(y_pred, dtype=np.float64).ravel()
     if y.size == 0 or y.size != p.size or not (np.isfinite(y).all() and np.isfinite(p).all()):
         raise SchemaError(f"Regression evaluation needs equal-length finite values; got {y.size} "
                           f"actual and {p.size} predicted.")

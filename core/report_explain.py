@@ -136,7 +136,11 @@ def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None) -> s
 
 def other_task_sections(run: Run, scored) -> tuple[list[str], list[str]]:
     """Summary and metrics of a multiclass or regression run (SHAP covers binary runs)."""
-    from core.eval_plots import multiclass_confusion_figure, predicted_actual_figure, residual_figure
+    from core.eval_plots import (
+        multiclass_confusion_figure,
+        predicted_actual_figure,
+        residual_figure,
+    )
     from core.metrics_multi import evaluate_multiclass, evaluate_regression
 
     head = section("Summary", paragraph(f"{scored.task.capitalize()} run {run.run_id}: model "

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
-import numpy as np
 import pandas as pd
 
 from core.config import Settings
 from core.errors import AppError
-from core.evaluation import BinaryEvaluation, SegmentTables, evaluate_scores, scored_set
+from core.evaluation import BinaryEvaluation, evaluate_scores, scored_set
 from core.report import (
     ReportOptions,
     bullet_list,
@@ -20,6 +19,7 @@ from core.report import (
     table_html,
 )
 from core.runs import Run
+from core.segments import SegmentTables
 
 log = logging.getLogger(__name__)
 METRIC_LABELS = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
@@ -42,8 +42,9 @@ def metrics_table(rep) -> pd.DataFrame:
 
 def _summary(run: Run, rep, exp) -> str:
     m = rep.metrics
-    items = [f"Model: {run.config.get('model')} on table '{run.config['spec']['table']}', target "
-             f"'{run.config['spec']['target']}' (positive class '{run.config.get('positive_class')}').",
+    spec = run.config["spec"]
+    items = [f"Model: {run.config.get('model')} on table '{spec['table']}', target "
+             f"'{spec['target']}' (positive class '{run.config.get('positive_class')}').",
              f"Ranking quality: ROC-AUC {_num3(m['roc_auc'])} (95% {_ci(rep.ci95.get('roc_auc'))}),"
              f" PR-AUC {_num3(m['pr_auc'])}.",
              f"At threshold {rep.threshold:.3f}: precision {_num3(m['precision'])}, recall "
@@ -66,12 +67,14 @@ def _profile(settings: Settings, run: Run) -> list[str]:
         from core.profile import profile_table
 
         with connect(settings) as con:
-            prof = profile_table(con, spec["table"], spec["target"], run.config.get("positive_class"))
+            prof = profile_table(con, spec["table"], spec["target"],
+                                 run.config.get("positive_class"))
     except (ImportError, AppError) as err:
         return [f"No profile: {err}"]
     out = [f"Table '{prof.table}': {prof.rows:,} rows, {len(prof.columns)} columns."]
-    out += [f"Target balance: " + ", ".join(f"{lbl} {share:.1%} ({n:,})"
-                                            for lbl, n, share in prof.balance)] if prof.balance else []
+    if prof.balance:
+        out.append("Target balance: " + ", ".join(f"{lbl} {share:.1%} ({n:,})"
+                                                  for lbl, n, share in prof.balance))
     ranked = sorted((c for c in prof.columns if c.target_auc is not None),
                     key=lambda c: -c.target_auc)[:5]
     if ranked:

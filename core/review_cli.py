@@ -47,7 +47,7 @@ def add_report_parser(sub) -> None:
 
 
 def _threshold(args, table) -> tuple[float, dict | None]:
-    from core.evaluation import ThresholdPolicy, choose_threshold
+    from core.thresholds import ThresholdPolicy, choose_threshold
 
     if args.policy is None:
         if not 0.0 <= args.threshold <= 1.0:
@@ -61,7 +61,7 @@ def _threshold(args, table) -> tuple[float, dict | None]:
 
 
 def _segment_rows(scored, ev, column: str, threshold: float) -> list[dict]:
-    from core.evaluation import SegmentTables
+    from core.segments import SegmentTables
 
     if column not in scored.frame.columns:
         raise AppError(f"--segment: the run has no feature column '{column}'. Its columns are: "

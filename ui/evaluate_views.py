@@ -15,7 +15,7 @@ from core.eval_plots import (
     residual_figure,
     threshold_figures,
 )
-from core.evaluation import ThresholdPolicy, choose_threshold
+from core.thresholds import ThresholdPolicy, choose_threshold
 from core.metrics_multi import evaluate_multiclass, evaluate_regression
 from ui import resources, state
 from ui.widgets import errors_shown, fmt

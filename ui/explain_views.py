@@ -195,7 +195,8 @@ def what_if_view(run, picked) -> None:
         edited = pd.DataFrame([values])
         with errors_shown():
             new = what_if(run, one, edited)
-        st.metric("New score", f"{new.scores[0]:.3f}", delta=f"{new.scores[0] - one.scores[i]:+.3f}")
+        st.metric("New score", f"{new.scores[0]:.3f}",
+                  delta=f"{new.scores[0] - one.scores[i]:+.3f}")
         c = contributions(new, 0)
         st.info(explain_in_words(c, new.base_value, float(new.output[0]), new.output_space,
                                  run.config.get("positive_class", "positive")))

@@ -117,7 +117,7 @@ def evaluation(data_dir: str, run_id: str):
 @st.cache_resource(max_entries=16, show_spinner="Splitting the test rows into segments …")
 def segments(data_dir: str, run_id: str, column: str):
     """Per-segment cumulative counts of one column (cut at any threshold instantly)."""
-    from core.evaluation import SegmentTables
+    from core.segments import SegmentTables
 
     ev, s = evaluation(data_dir, run_id), scored(data_dir, run_id)
     return SegmentTables.build(ev.y, ev.s, s.frame[column], column)

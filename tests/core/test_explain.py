@@ -11,14 +11,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from core.errors import ExplainError
-from core.explain import (
-    METHODS,
-    Method,
-    Prepared,
-    explain_encoded,
-    group_by_source,
-    source_blocks,
-)
+from core.explain import explain_encoded, group_by_source, source_blocks
+from core.explainers import METHODS, Method, Prepared
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ def _run(capsys, *args):
 
 
 def test_explain_method_choices_match_the_explainers():
-    from core.explain import METHODS
+    from core.explainers import METHODS
 
     assert set(EXPLAIN_METHODS) == {"auto", *METHODS}
 
@@ -53,7 +53,8 @@ def test_evaluate_contract_policy_and_segments(capsys, bank_ws):
     assert code == 0 and out["threshold"] == 0.3 and out["task"] == "binary"
     pred = (score >= 0.3).astype(int)
     assert out["confusion"] == skm.confusion_matrix(y, pred).tolist()
-    assert out["metrics"]["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    assert out["metrics"]["balanced_accuracy"] == pytest.approx(
+        skm.balanced_accuracy_score(y, pred))
     assert out["metrics"]["brier"] == pytest.approx(skm.brier_score_loss(y, score))
     lo, hi = out["ci95"]["roc_auc"]
     assert lo < out["metrics"]["roc_auc"] < hi

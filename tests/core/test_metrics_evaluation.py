@@ -10,17 +10,10 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
 from core.errors import SchemaError
-from core.evaluation import (
-    SegmentTables,
-    ThresholdPolicy,
-    calibration_bins,
-    choose_threshold,
-    curves_from_table,
-    decile_table,
-    evaluate_scores,
-    segment_labels,
-)
+from core.evaluation import calibration_bins, curves_from_table, decile_table, evaluate_scores
 from core.metrics import ThresholdTable
+from core.segments import SegmentTables, segment_labels
+from core.thresholds import ThresholdPolicy, choose_threshold
 
 
 @pytest.fixture
@@ -129,7 +122,8 @@ def test_cost_policy_minimises_expected_cost(scored):
     c = choose_threshold(ThresholdTable.build(y, s), ThresholdPolicy("cost", cost_fp=1, cost_fn=5))
     costs = [(r[2] * 1 + r[3] * 5, r[0]) for r in _brute(y, s)]
     assert c.expected_cost == pytest.approx(min(costs)[0])
-    c = choose_threshold(ThresholdTable.build(y, s), ThresholdPolicy("cost", cost_fp=100, cost_fn=1))
+    c = choose_threshold(ThresholdTable.build(y, s),
+                         ThresholdPolicy("cost", cost_fp=100, cost_fn=1))
     assert c.flagged == 0 and c.expected_cost == pytest.approx(y.sum())  # flag nobody
 
 

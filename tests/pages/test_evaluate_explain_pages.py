@@ -7,26 +7,23 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
-from streamlit.testing.v1 import AppTest
 
-from core.evaluation import ThresholdPolicy, choose_threshold
+from core.thresholds import ThresholdPolicy, choose_threshold
 from core.metrics import ThresholdTable
 from core.runs import load_run
-from tests.conftest import ROOT
 from tests.core.review_fixtures import multiclass_run, regression_run, write_scored_run
-
-TIMEOUT = 180
-
-
-def _page(path: str, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT)
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
-
+from tests.pages.test_pages import _run as _page
 
 def _metrics(at) -> dict:
     return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture
+def bank_env(bank_ws, monkeypatch):
+    """The trained bank workspace, as the app's data directory."""
+    s, runs = bank_ws
+    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(s.data_dir))
+    return s, runs
 
 
 @pytest.fixture
@@ -52,16 +49,16 @@ def test_regression_view_explains_nothing_and_says_why(synthetic_env):
     at = _page("pages/evaluate.py", active_run=rid)
     assert not at.exception
     m = _metrics(at)
-    assert m["R²"] == f"{skm.r2_score(y, p):.3f}" and m["MAE"] == f"{skm.mean_absolute_error(y, p):.3f}"
+    assert m["R²"] == f"{skm.r2_score(y, p):.3f}"
+    assert m["MAE"] == f"{skm.mean_absolute_error(y, p):.3f}"
     assert len(at.get("plotly_chart")) == 2
     at = _page("pages/explain.py", active_run=rid)
     assert not at.exception and any("binary runs" in i.value for i in at.info)
 
 
 @pytest.mark.slow
-def test_policies_set_the_threshold(bank_ws, monkeypatch):
-    s, runs = bank_ws
-    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(s.data_dir))
+def test_policies_set_the_threshold(bank_env):
+    s, runs = bank_env
     t = load_run(s, runs["hgb"]).test_frame
     y, score = t["__label"].to_numpy(), t["__score"].to_numpy()
     at = _page("pages/evaluate.py", active_run=runs["hgb"])
@@ -96,9 +93,8 @@ def test_unreachable_precision_warns_and_keeps_the_threshold(synthetic_env):
 
 
 @pytest.mark.slow
-def test_segments_and_undefined_precision(bank_ws, monkeypatch):
-    s, runs = bank_ws
-    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(s.data_dir))
+def test_segments_and_undefined_precision(bank_env):
+    s, runs = bank_env
     at = _page("pages/evaluate.py", active_run=runs["logreg"])
     at.slider(key="evaluate__threshold").set_value(1.0).run()
     assert not at.exception and _metrics(at)["Precision"] == "undefined"
@@ -112,9 +108,8 @@ def test_segments_and_undefined_precision(bank_ws, monkeypatch):
 
 
 @pytest.mark.slow
-def test_explain_page_local_rows_what_if_and_report(bank_ws, monkeypatch):
-    s, runs = bank_ws
-    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(s.data_dir))
+def test_explain_page_local_rows_what_if_and_report(bank_env):
+    s, runs = bank_env
     at = _page("pages/explain.py", active_run=runs["hgb"])
     at.number_input(key="explain__rows").set_value(120).run()
     at.button(key="explain__go").click().run()
@@ -138,9 +133,8 @@ def test_explain_page_local_rows_what_if_and_report(bank_ws, monkeypatch):
 
 
 @pytest.mark.slow
-def test_explain_page_forced_fallback_is_named(bank_ws, monkeypatch):
-    s, runs = bank_ws
-    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(s.data_dir))
+def test_explain_page_forced_fallback_is_named(bank_env):
+    s, runs = bank_env
     at = _page("pages/explain.py", active_run=runs["logreg"])
     at.number_input(key="explain__rows").set_value(20).run()
     at.selectbox(key="explain__method").select("permutation").run()
