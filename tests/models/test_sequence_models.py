@@ -51,12 +51,12 @@ def test_transitions_never_reorder_counts():
 # ---------------------------------------------------------------- Keras (slow: builds and fits)
 
 
-def _fit(network, x, y, sampled=False, epochs=40):
+def _fit(network, x, y, sampled=False, epochs=40, n_items=N_ITEMS):
     import keras
 
     from models.sequence import training_model
 
-    trainer = training_model(network, N_ITEMS, 1e-2, sampled=sampled, negatives=4)
+    trainer = training_model(network, n_items, 1e-2, sampled=sampled, negatives=4)
     hist = trainer.fit([x, y] if sampled else x, y, epochs=epochs, batch_size=16, verbose=0)
     keras.backend.clear_session(free_memory=False)
     return hist.history["loss"]
@@ -122,6 +122,32 @@ def test_gru_skips_left_padding():
     long = padded.predict(np.array([[0, 0, 0, 0, 2, 3]], dtype=np.int32), verbose=0)[0, -1]
     short = exact.predict(np.array([[2, 3]], dtype=np.int32), verbose=0)[0, -1]
     assert np.allclose(long, short, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_repeat_bias_scores_seen_items_and_learns_its_sign():
+    import keras
+
+    from core.sequences import training_windows
+    from models.sequence import REPEAT_LAYER, build_gru4rec
+
+    keras.utils.set_random_seed(3)
+    network = build_gru4rec(N_ITEMS, WINDOW, 8, dropout=0.0)
+    layer = network.get_layer(REPEAT_LAYER)
+    x = np.array([[0, 0, 0, 1, 2, 1]], dtype=np.int32)
+    before = network.predict(x, verbose=0)[0]
+    layer.set_weights([np.array(2.0, dtype="float32")])
+    shift = network.predict(x, verbose=0)[0] - before
+    expected = np.zeros_like(shift)
+    expected[3:, 1] = 2.0  # item 1 from step 3 on, item 2 from step 4 on, padding never
+    expected[4:, 2] = 2.0
+    assert np.allclose(shift, expected, atol=1e-5)
+    rng = np.random.default_rng(0)  # nobody takes an item twice: the bias must turn negative
+    seqs = [rng.permutation(np.arange(1, 13)) for _ in range(60)]
+    keras.utils.set_random_seed(3)
+    network = build_gru4rec(12, 12, 8, dropout=0.0)
+    _fit(network, *training_windows(seqs, 12), epochs=15, n_items=12)
+    assert float(network.get_layer(REPEAT_LAYER).get_weights()[0]) < -0.5
 
 
 def test_builders_reject_bad_shapes():
