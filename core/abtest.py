@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.errors import SchemaError, SimulationError
-from core.features import _label
+from core.features import label_text
 from core.warehouse import read_table
 
 
@@ -202,8 +202,8 @@ def ab_counts_frame(frame: pd.DataFrame, group: str, outcome: str, positive: str
         raise SchemaError(f"The results have no column(s) {', '.join(missing)}; their columns "
                           f"are {', '.join(map(str, frame.columns))}.")
     rows = frame[[group, outcome]].dropna()
-    is_a = rows[group].map(_label) == str(control_value)
-    won = rows[outcome].map(_label) == str(positive)
+    is_a = rows[group].map(label_text) == str(control_value)
+    won = rows[outcome].map(label_text) == str(positive)
     if is_a.all() or not is_a.any():
         raise SchemaError(f"Both arms need rows: '{group}' = '{control_value}' for A and any "
                           f"other value for B.")

@@ -90,7 +90,8 @@ def _train_spec_and_config(args):
     overrides = {"model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
                  "hidden_units": units, "activation": args.activation, "dropout": args.dropout,
                  "learning_rate": args.learning_rate, "optimizer": args.optimizer,
-                 "loss": args.loss, "class_weight": args.class_weight}
+                 "loss": args.loss, "class_weight": args.class_weight,
+                 "data_pipeline": args.pipeline}
     return spec, ModelConfig(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -125,7 +126,8 @@ def cmd_train(args, settings) -> dict:
     out = {"run_id": result.run_id, "task": c["task"], "model": c["model"], "device": c["device"],
            "positive_class": c["positive_class"], "rows": c["rows"],
            "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
-           "cv": cv, "duration_s": c["duration_s"]}
+           "cv": cv, "data_pipeline": c.get("data_pipeline", "memory"),
+           "duration_s": c["duration_s"]}
     if "tuning" in c:
         out["tuning"] = c["tuning"]
     return out
@@ -327,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loss", choices=["auto", "binary_crossentropy",
                                       "sparse_categorical_crossentropy", "mse", "mae", "huber"])
     s.add_argument("--class-weight", choices=["none", "balanced"])
+    s.add_argument("--pipeline", choices=["auto", "memory", "stream"],
+                   help="stream: feed a Keras network from shuffled Parquet snapshots in batches "
+                        "(tables larger than memory); auto streams from 20M feature cells")
     s.add_argument("--tune-trials", type=int, help="Optuna hyper-parameter search with N trials")
     s.add_argument("--tune-timeout", type=float, default=600.0, help="search budget in seconds")
     s.add_argument("--config", help="config.json of an earlier run, to reproduce it")

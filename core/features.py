@@ -22,7 +22,7 @@ YES_LIKE = ("yes", "y", "true", "t", "1", "1.0", "positive", "pos", "churn", "ch
 MAX_CATEGORIES = 50
 
 
-def _label(value) -> str:
+def label_text(value) -> str:
     """Text form of a target label, stable across int/float/bool/str (``1.0`` → ``"1"``)."""
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
@@ -96,7 +96,7 @@ def summarize_target(con, table: str, target: str) -> TargetSummary:
         f"SELECT {q}, count(*) AS n FROM {quote_ident(table)} GROUP BY 1 ORDER BY n DESC, 1"
     ).fetchall()
     missing = sum(int(n) for v, n in rows if v is None)
-    present = [(_label(v), int(n)) for v, n in rows if v is not None]
+    present = [(label_text(v), int(n)) for v, n in rows if v is not None]
     labels = [v for v, _ in present]
     counts = [n for _, n in present]
     pos, reason = (None, "")
@@ -220,7 +220,7 @@ def load_task_data(con, spec: DatasetSpec) -> TaskData:
                 f"target must be numeric. Choose multiclass, or clean the column."
             )
         return TaskData(frame[features], y.to_numpy(np.float64), task, [], features)
-    labels = frame[spec.target].map(_label)
+    labels = frame[spec.target].map(label_text)
     classes = sorted(labels.unique().tolist())
     if len(classes) < 3 or len(classes) > MAX_CLASSES:
         raise SchemaError(
@@ -271,7 +271,7 @@ def load_xy(con, spec: DatasetSpec) -> tuple[pd.DataFrame, np.ndarray, tuple[str
     features = resolve_features(con, spec)
     frame = read_table(con, spec.table, [*features, spec.target])
     frame = frame[frame[spec.target].notna()].reset_index(drop=True)
-    y = (frame[spec.target].map(_label) == positive).to_numpy(dtype=np.int32)
+    y = (frame[spec.target].map(label_text) == positive).to_numpy(dtype=np.int32)
     negative = next(c for c in summary.classes if c != positive)
     return frame[features], y, (negative, positive), features
 
@@ -402,7 +402,7 @@ class TabularPreprocessor:
 
     @staticmethod
     def _as_text(s: pd.Series) -> pd.Series:
-        return s.map(lambda v: "(missing)" if pd.isna(v) else _label(v))
+        return s.map(lambda v: "(missing)" if pd.isna(v) else label_text(v))
 
     def _build_names(self) -> None:
         names, sources, blocks = [], [], []
@@ -448,23 +448,22 @@ class TabularPreprocessor:
             raise SchemaError(
                 f"The data lacks column(s) the model was trained on: {', '.join(missing)}."
             )
-        blocks = []
-        for col in self.columns_:
+        out = np.empty((len(frame), len(self.feature_names_out_)), dtype=np.float32)
+        for col, (start, end, _) in zip(self.columns_, self.blocks_, strict=True):
             if col in self.numeric_:
                 med, mean, std = self.numeric_[col]
                 v = pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
                 v = np.where(np.isfinite(v), v, med)
-                blocks.append(((v - mean) / std)[:, None])
-                if self.edges_.get(col) and len(self.edges_[col]) > 1:
-                    blocks.append(piecewise_linear(v, np.asarray(self.edges_[col])))
+                out[:, start] = (v - mean) / std
+                if end - start > 1:
+                    out[:, start + 1:end] = piecewise_linear(v, np.asarray(self.edges_[col]))
             else:
                 levels = self.categories_[col]
-                text = self._as_text(frame[col])
-                codes = pd.Categorical(text, categories=levels).codes
-                onehot = np.zeros((len(frame), len(levels) + 1), dtype=np.float32)
-                onehot[np.arange(len(frame)), np.where(codes < 0, len(levels), codes)] = 1.0
-                blocks.append(onehot)
-        return np.hstack(blocks).astype(np.float32)
+                codes = pd.Categorical(self._as_text(frame[col]), categories=levels).codes
+                out[:, start:end] = 0.0
+                pos = np.where(codes < 0, len(levels), codes).astype(np.int64)
+                out[np.arange(len(frame)), start + pos] = 1.0
+        return out
 
     def to_json(self) -> str:
         """Serialise the fitted state (no pickle)."""

@@ -44,7 +44,8 @@ class RunArtifacts:
         metrics: JSON-ready test metrics.
         preprocessor: The fitted preprocessor.
         model: A Keras model or a fitted scikit-learn estimator.
-        test_frame: Raw test features plus ``__label`` (0/1) and ``__score`` columns.
+        test_frame: Raw test features plus ``__label`` (0/1) and ``__score`` columns, or the
+            path of a Parquet file holding them (copied into the run).
         background: Up to a few hundred raw training rows, for SHAP backgrounds.
         history: Per-epoch training history (empty for baselines).
     """
@@ -54,7 +55,7 @@ class RunArtifacts:
     metrics: dict
     preprocessor: TabularPreprocessor
     model: object
-    test_frame: pd.DataFrame
+    test_frame: pd.DataFrame | Path
     background: pd.DataFrame
     history: list[dict]
 
@@ -114,7 +115,10 @@ def _write_files(folder: Path, art: RunArtifacts) -> None:
     (folder / "metrics.json").write_text(json.dumps(art.metrics, indent=2))
     (folder / "history.json").write_text(json.dumps(art.history))
     (folder / "preprocessor.json").write_text(art.preprocessor.to_json())
-    art.test_frame.to_parquet(folder / "test.parquet", index=False)
+    if isinstance(art.test_frame, Path):  # written already, e.g. by a streamed run
+        shutil.copyfile(art.test_frame, folder / "test.parquet")
+    else:
+        art.test_frame.to_parquet(folder / "test.parquet", index=False)
     art.background.to_parquet(folder / "background.parquet", index=False)
     if hasattr(art.model, "save") and hasattr(art.model, "layers"):
         art.model.save(folder / "model.keras")

@@ -22,7 +22,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import SchemaError, SimulationError
-from core.features import _label
+from core.features import label_text
 from core.impact import ImpactResult, ScenarioInputs, simulate_scenario
 from core.policy import policy_mask, sandbox_connection
 from core.runs import LABEL_COL, SCORE_COL, Run
@@ -99,7 +99,7 @@ def load_population(settings: Settings, run: Run, table: str | None = None) -> P
     target, notes = spec["target"], []
     if target in frame.columns and frame[target].notna().any():
         frame = frame[frame[target].notna()].reset_index(drop=True)
-        y = (frame[target].map(_label) == run.config["positive_class"]).to_numpy(np.int64)
+        y = (frame[target].map(label_text) == run.config["positive_class"]).to_numpy(np.int64)
     else:
         y = None
         if run.config.get("model_config", {}).get("class_weight") == "balanced":

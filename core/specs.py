@@ -20,6 +20,12 @@ TASKS = ("binary", "multiclass", "regression")
 OPTIMIZERS = ("adam", "adamw", "adagrad", "rmsprop", "sgd")
 LOSSES = ("auto", "binary_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "huber")
 SCHEDULES = ("constant", "cosine")
+PIPELINES = ("auto", "memory", "stream")
+PIPELINE_LABELS = {
+    "auto": "Auto (stream from 20 million feature cells)",
+    "memory": "In memory",
+    "stream": "Streamed batches (tables larger than memory)",
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ class ModelConfig:
         numeric_encoding: ``standard`` (standardised value), ``ple`` (standardised value plus a
             16-bin piecewise-linear encoding, Gorishniy et al. 2022) or ``auto`` (PLE for the
             Keras networks, standard for the scikit-learn baselines).
+        data_pipeline: ``memory`` (read the table into memory), ``stream`` (Keras networks:
+            shuffled Parquet snapshots fed through ``tf.data`` in batches, for tables larger
+            than memory; see :mod:`core.streaming`) or ``auto`` (stream a Keras network when
+            the table has at least 20 million feature cells).
     """
 
     model: str = "mlp"
@@ -113,6 +123,7 @@ class ModelConfig:
     n_blocks: int = 2
     n_heads: int = 4
     numeric_encoding: str = "auto"
+    data_pipeline: str = "auto"
 
     def __post_init__(self) -> None:
         checks = [
@@ -132,6 +143,7 @@ class ModelConfig:
             ("l2", 0.0 <= self.l2 <= 1.0, "in [0, 1]"),
             ("numeric_encoding", self.numeric_encoding in ("auto", "standard", "ple"),
              "'auto', 'standard' or 'ple'"),
+            ("data_pipeline", self.data_pipeline in PIPELINES, "'auto', 'memory' or 'stream'"),
             ("n_blocks", 1 <= self.n_blocks <= 8, "an integer in [1, 8]"),
             ("d_token", 4 <= self.d_token <= 512 and self.d_token % self.n_heads == 0,
              "in [4, 512] and divisible by n_heads"),

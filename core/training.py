@@ -67,6 +67,23 @@ class FitData:
     y_valid: np.ndarray
 
 
+@dataclass(frozen=True)
+class StreamFit:
+    """Streamed splits for fitting (see :mod:`core.streaming`).
+
+    Attributes:
+        train: ``tf.data.Dataset`` of shuffled ``(x, y)`` training batches.
+        valid: ``tf.data.Dataset`` of validation batches.
+        n_train: Training rows.
+        class_counts: Training rows per class index (empty for regression).
+    """
+
+    train: object
+    valid: object
+    n_train: int
+    class_counts: list[int]
+
+
 def _emit(progress: Progress | None, **event) -> None:
     if progress is not None:
         progress(event)
@@ -91,10 +108,15 @@ def _keras_callback(progress, should_stop, epochs):
 
 def class_weights(y: np.ndarray, mode: str) -> dict | None:
     """Inverse-frequency class weights (``n / (k · n_c)``, as scikit-learn's "balanced")."""
+    return weights_from_counts(np.bincount(y).tolist(), mode)
+
+
+def weights_from_counts(counts: list[int], mode: str) -> dict | None:
+    """:func:`class_weights` from the row count of each class index."""
     if mode != "balanced":
         return None
-    counts = np.bincount(y)
-    return {k: float(len(y) / (len(counts) * c)) for k, c in enumerate(counts) if c}
+    n = sum(counts)
+    return {k: float(n / (len(counts) * c)) for k, c in enumerate(counts) if c}
 
 
 def build_network(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int):
@@ -123,7 +145,7 @@ def _learning_rate(cfg: ModelConfig, steps: int):
 
 
 def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int,
-              data: FitData, seed: int, progress: Progress | None = None,
+              data: FitData | StreamFit, seed: int, progress: Progress | None = None,
               should_stop: Callable[[], bool] | None = None, strategy=None):
     """Build, compile and fit a Keras network with early stopping on validation loss.
 
@@ -132,7 +154,7 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
         pre: The fitted preprocessor (gives the input layout).
         task: binary, multiclass or regression.
         n_classes: Number of classes (multiclass).
-        data: Encoded train/validation arrays.
+        data: Encoded train/validation arrays, or streamed datasets (batched already).
         seed: Seed for weights, dropout and shuffling (``keras.utils.set_random_seed``).
         progress: Epoch events.
         should_stop: Polled every batch; True stops training.
@@ -152,7 +174,9 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     strategy = strategy or training_strategy()
-    steps = cfg.epochs * int(np.ceil(len(data.x_train) / cfg.batch_size))
+    streamed = isinstance(data, StreamFit)
+    n_train = data.n_train if streamed else len(data.x_train)
+    steps = cfg.epochs * int(np.ceil(n_train / cfg.batch_size))
     with strategy.scope():
         model = build_network(cfg, pre, task, n_classes)
         compile_model(model, task, cfg.resolved_loss(task),
@@ -162,10 +186,17 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=cfg.patience, restore_best_weights=True))
-    weights = class_weights(data.y_train, cfg.class_weight) if task != "regression" else None
-    hist = model.fit(data.x_train, data.y_train, validation_data=(data.x_valid, data.y_valid),
-                     epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0,
-                     callbacks=callbacks, class_weight=weights)
+    weights = None
+    if task != "regression":
+        weights = (weights_from_counts(data.class_counts, cfg.class_weight) if streamed
+                   else class_weights(data.y_train, cfg.class_weight))
+    if streamed:
+        inputs = {"x": data.train, "validation_data": data.valid, "shuffle": False}
+    else:
+        inputs = {"x": data.x_train, "y": data.y_train, "batch_size": cfg.batch_size,
+                  "validation_data": (data.x_valid, data.y_valid)}
+    hist = model.fit(**inputs, epochs=cfg.epochs, verbose=0, callbacks=callbacks,
+                     class_weight=weights)
     history = [{k: float(v[i]) for k, v in hist.history.items()}
                for i in range(len(hist.history.get("loss", [])))]
     if any(not np.isfinite(h.get("loss", 0.0)) for h in history):
@@ -237,10 +268,17 @@ def train(
         TrainingError: NaN loss or a model that cannot be fitted.
         TrainingCancelled: ``should_stop`` returned True; nothing was saved.
     """
+    from core.streaming import use_streaming
+
     started = time.perf_counter()
     _emit(progress, stage="load", message=f"Reading table {spec.table}")
     with connect(settings) as con:
-        data = load_task_data(con, spec)
+        streamed = use_streaming(con, spec, cfg)
+        data = None if streamed else load_task_data(con, spec)
+    if streamed:
+        from core.training_stream import train_streamed
+
+        return train_streamed(settings, spec, cfg, progress, should_stop)
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
     pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(data.x.iloc[splits.train])
@@ -248,7 +286,7 @@ def train(
     scaling = _target_scaling(data.task, cfg, data.y[splits.train])
     fit_data = FitData(enc["train"], _scale(data.y[splits.train], scaling), enc["valid"],
                        _scale(data.y[splits.valid], scaling))
-    device = _device_label(cfg)
+    device = device_label(cfg)
     _emit(progress, stage="fit", message=f"Training {cfg.model} on {device}")
     if cfg.is_keras:
         model, history = fit_keras(cfg, pre, data.task, len(data.classes), fit_data, spec.seed,
@@ -263,7 +301,12 @@ def train(
     y_test = data.y[splits.test]
     metrics = headline_metrics(data.task, y_test, out)
     run_id = new_run_id(cfg.model)
-    config = _run_config(run_id, spec, cfg, data, splits, pre, history, device, scaling, started)
+    rows = {"table": int(len(data.y)), "train": int(len(splits.train)),
+            "valid": int(len(splits.valid)), "test": int(len(splits.test))}
+    rate = float(data.y[splits.train].mean()) if data.task == "binary" else None
+    config = run_config(run_id, spec, cfg, RunShape(data.task, data.classes, data.features, rows,
+                                                    rate, "memory"),
+                        pre, history, device, scaling, started)
     _emit(progress, stage="save", message="Saving run")
     rng = np.random.default_rng(spec.seed)
     bg_idx = rng.choice(splits.train, size=min(BACKGROUND_ROWS, len(splits.train)), replace=False)
@@ -287,24 +330,46 @@ def test_frame(x: pd.DataFrame, y: np.ndarray, out: np.ndarray, task: str) -> pd
     return frame.assign(**{SCORE_COL: np.asarray(out, dtype=np.float64)})
 
 
-def _run_config(run_id, spec, cfg, data: TaskData, splits, pre, history, device, scaling,
-                started) -> dict:
-    binary = data.task == "binary"
+@dataclass(frozen=True)
+class RunShape:
+    """What a run learned from, for its config.json.
+
+    Attributes:
+        task: binary, multiclass or regression.
+        classes: Class labels in index order.
+        features: Feature columns.
+        rows: Row counts: ``table``, ``train``, ``valid``, ``test``.
+        positive_rate_train: Share of positives in the training split (binary), else None.
+        pipeline: ``memory`` or ``stream``.
+    """
+
+    task: str
+    classes: list[str]
+    features: list[str]
+    rows: dict
+    positive_rate_train: float | None
+    pipeline: str
+
+
+def run_config(run_id, spec, cfg, shape: RunShape, pre, history, device, scaling,
+               started) -> dict:
+    """The config.json content of a finished run."""
+    binary = shape.task == "binary"
     return {
         "run_id": run_id, "created_at": datetime.now().isoformat(timespec="seconds"),
-        "task": data.task, "model": cfg.model, "spec": to_dict(spec), "model_config": to_dict(cfg),
-        "positive_class": data.classes[1] if binary else None,
-        "negative_class": data.classes[0] if binary else None,
-        "classes": data.classes, "features": data.features, "device": device,
-        "rows": {"table": int(len(data.y)), "train": int(len(splits.train)),
-                 "valid": int(len(splits.valid)), "test": int(len(splits.test))},
-        "positive_rate_train": float(data.y[splits.train].mean()) if binary else None,
+        "task": shape.task, "model": cfg.model, "spec": to_dict(spec),
+        "model_config": to_dict(cfg),
+        "positive_class": shape.classes[1] if binary else None,
+        "negative_class": shape.classes[0] if binary else None,
+        "classes": shape.classes, "features": shape.features, "device": device,
+        "rows": shape.rows, "positive_rate_train": shape.positive_rate_train,
         "target_scaling": scaling, "encoded_features": len(pre.feature_names_out_),
+        "data_pipeline": shape.pipeline,
         "epochs_run": len(history), "duration_s": round(time.perf_counter() - started, 2),
     }
 
 
-def _device_label(cfg: ModelConfig) -> str:
+def device_label(cfg: ModelConfig) -> str:
     if not cfg.is_keras:
         return "CPU (scikit-learn)"
     from core.device import detect_devices

@@ -15,7 +15,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import SchemaError, SimulationError
-from core.features import _label
+from core.features import label_text
 from core.impact import Decision, ScenarioInputs, simulate_scenario, targeted_count
 from core.runs import LABEL_COL, SCORE_COL, Run
 from core.uplift import UpliftInputs
@@ -141,8 +141,8 @@ def uplift_population(settings: Settings, run: Run, table: str | None = None) ->
         known = frame[target].notna() & frame[up["treatment"]].notna()
         if known.any():
             frame = frame[known].reset_index(drop=True)
-            y = (frame[target].map(_label) == run.config["positive_class"]).to_numpy(np.int64)
-            t = (frame[up["treatment"]].map(_label) == up["treated_value"]).to_numpy(np.int64)
+            y = (frame[target].map(label_text) == run.config["positive_class"]).to_numpy(np.int64)
+            t = (frame[up["treatment"]].map(label_text) == up["treated_value"]).to_numpy(np.int64)
     p_t, p_c, uplift = predict_uplift(run, frame)
     return UpliftPopulation(table, frame, y, t, p_t, p_c, uplift)
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import SchemaError, TrainingError
-from core.features import TabularPreprocessor, _label, load_xy, split_indices, summarize_target
+from core.features import TabularPreprocessor, label_text, load_xy, split_indices, summarize_target
 from core.runs import LABEL_COL, SCORE_COL, new_run_id, write_run_folder
 from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.training import FitData, TrainingCancelled, TrainResult, fit_baseline, fit_keras
@@ -114,7 +114,7 @@ def _load(settings: Settings, spec: DatasetSpec, up: UpliftConfig):
         treated, control = resolve_treated(con, spec.table, up.treatment, up.treated_value)
         x, y, classes, features = load_xy(con, load_spec)
     keep = x[up.treatment].notna().to_numpy()
-    t = (x[up.treatment].map(_label) == treated).to_numpy(np.int64)[keep]
+    t = (x[up.treatment].map(label_text) == treated).to_numpy(np.int64)[keep]
     x = x.loc[keep].drop(columns=[up.treatment]).reset_index(drop=True)
     cells = np.bincount(y[keep] * 2 + t, minlength=4)
     if cells.min() < 5:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from core.config import SAMPLES_DIR, Settings
 from core.errors import SchemaError
-from core.features import _label
+from core.features import label_text
 from core.ingest import IngestOptions, ingest_file
 from core.runs import LABEL_COL, SCORE_COL, Run
 from core.warehouse import connect, get_meta, quote_ident, read_table, require_table, set_meta
@@ -80,7 +80,7 @@ def population_for(settings: Settings, run: Run, table: str | None) -> tuple[np.
             f"Simulate on the run's test split, or on a table with observed outcomes."
         )
     frame = frame[frame[target].notna()]
-    y = (frame[target].map(_label) == run.config["positive_class"]).to_numpy(dtype=np.int64)
+    y = (frame[target].map(label_text) == run.config["positive_class"]).to_numpy(dtype=np.int64)
     return y, run.predict(frame)
 
 

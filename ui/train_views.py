@@ -8,7 +8,8 @@ import streamlit as st
 
 from core.errors import AppError
 from core.plots import history_figure
-from core.specs import ACTIVATIONS, MODEL_LABELS, MODELS, OPTIMIZERS, SCHEDULES, ModelConfig
+from core.specs import (ACTIVATIONS, MODEL_LABELS, MODELS, OPTIMIZERS, PIPELINE_LABELS, PIPELINES,
+                        SCHEDULES, ModelConfig)
 from ui import resources, state
 from ui.widgets import link_to, show_error
 
@@ -110,6 +111,12 @@ def _network_inputs(model: str) -> dict:
     if model == "ft_transformer":
         values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64], 1, key="train__dtoken"))
         values["n_blocks"] = int(c2.number_input("Transformer blocks", 1, 8, 2, key="train__blocks"))
+    values["data_pipeline"] = c3.selectbox(
+        "Data pipeline", PIPELINES, format_func=PIPELINE_LABELS.get, key="train__pipeline",
+        help="Streamed: the table is split and shuffled in DuckDB, written once to Parquet "
+             "snapshots and fed to the network in batches, so a table larger than memory "
+             "trains; the warehouse stays free for other work meanwhile. Cross-validation and "
+             "tuning read the table into memory.")
     values["hidden_units"] = tuple(int(u) for u in layers.replace(" ", "").split(",") if u)
     return values
 

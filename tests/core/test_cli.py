@@ -102,3 +102,18 @@ def test_train_with_cv_and_reproduce_from_config(capsys, bank_ws):
     assert again["metrics"] == out["metrics"]
     code, _, err = _run(capsys, "--data-dir", d, "train", "--config", str(CASES / "empty.csv"))
     assert code == 2 and "not a LiftLab run config" in err
+
+
+@pytest.mark.slow
+def test_train_streamed_pipeline_and_its_refusal(capsys, bank_ws):
+    s, _ = bank_ws
+    d = str(s.data_dir)
+    code, out, _ = _run(capsys, "--data-dir", d, "train", "--table", "bank", "--target", "y",
+                        "--exclude", "duration", "--epochs", "2", "--hidden-units", "16",
+                        "--pipeline", "stream")
+    assert code == 0 and out["data_pipeline"] == "stream" and out["model"] == "mlp"
+    assert out["rows"] == {"table": 6000, "train": 4200, "valid": 600, "test": 1200}
+    assert 0.5 < out["metrics"]["roc_auc"] <= 1.0
+    code, _, err = _run(capsys, "--data-dir", d, "train", "--table", "bank", "--target", "y",
+                        "--model", "hgb", "--pipeline", "stream")
+    assert code == 2 and "streamed pipeline trains Keras networks only" in err

@@ -1,0 +1,451 @@
+"""Streamed training data: a table too big to hold in memory, fed to Keras through ``tf.data``.
+
+The table is split and shuffled in DuckDB, written once to Parquet snapshots in a temporary
+folder (so the warehouse is held only for the export and a CLI or the app can write meanwhile),
+then read back through an in-memory DuckDB in chunks of a few thousand rows, encoded with the
+run's preprocessor and handed to ``model.fit`` as a ``tf.data.Dataset``.
+
+How the export stays bounded and still shuffled: every row gets a seeded hash ``h``; the split
+(stratified per class for classification) is ranked on a narrow ``(rowid, y, h)`` projection;
+the wide rows are then written in ``K`` buckets (``h % K``), each sorted by split and ``h``, so
+no single sort holds more than ``1/K`` of the table, and reading one split's rows bucket after
+bucket gives a uniform random order. DuckDB's memory is capped meanwhile
+(:func:`capped_memory`), since its buffer pool would otherwise keep every scanned block. Each
+epoch reads the buckets in a new order and permutes rows within a chunk. Memory while training
+is a few encoded chunks (:data:`CHUNK_BYTES`), whatever the table's size; ``bench/train.py``
+measures it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from core.errors import SchemaError
+from core.features import MAX_CLASSES, label_text, check_binary_target, resolve_features, summarize_target
+from core.specs import DatasetSpec, ModelConfig
+from core.warehouse import quote_ident, require_table, table_columns
+
+STREAM_CELLS = 20_000_000
+"""``rows × features`` from which the ``auto`` pipeline streams (1M rows × 20 columns)."""
+PREPROCESSOR_ROWS = 200_000
+"""Training rows the preprocessor is fitted on when streaming (a uniform random sample)."""
+BUCKET_BYTES = 24 * 2**20
+"""Rough size of one export bucket: the most one DuckDB sort holds at once."""
+MAX_BUCKETS = 4096
+EXPORT_MB = 48
+"""DuckDB's memory cap during an export, in MiB (raised on an out-of-memory error)."""
+MAX_EXPORT_MB = 4096
+CHUNK_BYTES = 8 * 2**20
+"""Target size of one encoded float32 chunk."""
+ROW_GROUP = 16_384
+"""Rows per Parquet row group of a snapshot (small groups keep the writer's buffers small)."""
+LABEL = "__y"
+SPLIT = "__split"
+SPLITS = ("test", "valid", "train")
+"""Split names by code (0 test, 1 validation, 2 train), the order of the stratified ranks."""
+_CAP_LOCK = threading.Lock()
+_CAP_USERS: dict[str, int] = {}
+
+
+@dataclass(frozen=True)
+class StreamedSplits:
+    """Train / validation / test snapshots of a table, written as shuffled Parquet buckets.
+
+    Attributes:
+        folder: The temporary folder holding the files (the caller removes it).
+        files: Bucket files, each holding rows of every split (``__split``), sorted by split
+            and then by the row hash.
+        counts: Rows of each split.
+        label_counts: Rows per class index of each split (classification), else empty.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        classes: Class labels in index order (binary: ``[negative, positive]``).
+        features: Feature column names, in table order.
+        rows: Rows with a target (the table's rows minus missing targets).
+    """
+
+    folder: Path
+    files: list[Path]
+    counts: dict[str, int]
+    label_counts: dict[str, list[int]]
+    task: str
+    classes: list[str]
+    features: list[str]
+    rows: int
+    y_train_stats: list[float] = field(default_factory=list)
+
+
+def table_cells(con, spec: DatasetSpec) -> int:
+    """``rows × feature columns`` of a spec's table (what decides the ``auto`` pipeline)."""
+    require_table(con, spec.table)
+    rows = con.execute(f"SELECT count(*) FROM {quote_ident(spec.table)}").fetchone()[0]
+    return int(rows) * len(resolve_features(con, spec))
+
+
+def use_streaming(con, spec: DatasetSpec, cfg: ModelConfig) -> bool:
+    """Whether a run reads its table in streamed batches rather than into memory.
+
+    ``stream`` always does (Keras models only), ``memory`` never; ``auto`` streams a Keras model
+    when the table has at least :data:`STREAM_CELLS` feature cells.
+
+    Raises:
+        SchemaError: ``stream`` was asked for a scikit-learn baseline, which fits in memory.
+    """
+    if cfg.data_pipeline == "memory":
+        return False
+    if not cfg.is_keras:
+        if cfg.data_pipeline == "stream":
+            raise SchemaError(
+                f"The streamed pipeline trains Keras networks only; {cfg.model} is fitted in "
+                f"memory. Choose the memory pipeline (or 'auto') for it.")
+        return False
+    return cfg.data_pipeline == "stream" or table_cells(con, spec) >= STREAM_CELLS
+
+
+def _label_sql(con, spec: DatasetSpec, task: str) -> tuple[str, list, list[str]]:
+    """SQL expression of the encoded target, its bound values, and the class labels."""
+    target = quote_ident(spec.target)
+    if task == "regression":
+        bad = con.execute(
+            f"SELECT count(*) FROM {quote_ident(spec.table)} WHERE {target} IS NOT NULL "
+            f"AND TRY_CAST({target} AS DOUBLE) IS NULL").fetchone()[0]
+        if bad:
+            raise SchemaError(
+                f"'{spec.target}' has {bad} non-numeric values; a regression target must be "
+                f"numeric. Choose multiclass, or clean the column.")
+        return f"CAST({target} AS DOUBLE)", [], []
+    raw = [r[0] for r in con.execute(
+        f"SELECT DISTINCT {target} FROM {quote_ident(spec.table)} WHERE {target} IS NOT NULL "
+        f"LIMIT {MAX_CLASSES + 1}").fetchall()]
+    if task == "binary":
+        summary = summarize_target(con, spec.table, spec.target)
+        positive = check_binary_target(summary, spec.target, spec.positive_class)
+        negative = next(c for c in summary.classes if c != positive)
+        hits = [v for v in raw if label_text(v) == positive]
+        marks = ", ".join("?" for _ in hits)
+        return f"CASE WHEN {target} IN ({marks}) THEN 1 ELSE 0 END", hits, [negative, positive]
+    classes = sorted({label_text(v) for v in raw})
+    if not 3 <= len(classes) <= MAX_CLASSES:
+        raise SchemaError(
+            f"A multiclass target needs 3–{MAX_CLASSES} labels; '{spec.target}' has "
+            f"{len(classes)}. Use binary for two labels.")
+    cases, params = [], []
+    for v in raw:
+        cases.append(f"WHEN {target} = ? THEN {classes.index(label_text(v))}")
+        params.append(v)
+    return f"CASE {' '.join(cases)} END", params, classes
+
+
+def _split_table(con, spec: DatasetSpec, y_sql: str, params: list, stratify: bool) -> None:
+    """Temp table ``__ll_split(rid, y, h, split)``: a seeded, stratified split (0 test,
+    1 validation, 2 train) ranked on a narrow projection of the table."""
+    part = "PARTITION BY y" if stratify else ""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE __ll_split AS
+        SELECT rid, y, h, CASE WHEN r <= round(n * {float(spec.test_size)!r}) THEN 0
+                               WHEN r <= round(n * {float(spec.test_size + spec.valid_size)!r})
+                               THEN 1 ELSE 2 END AS split
+        FROM (SELECT rid, y, h, row_number() OVER ({part} ORDER BY h) AS r,
+                     count(*) OVER ({part}) AS n
+              FROM (SELECT rowid AS rid, {y_sql} AS y, hash(rowid, {int(spec.seed)}) AS h
+                    FROM {quote_ident(spec.table)}
+                    WHERE {quote_ident(spec.target)} IS NOT NULL))""", params)
+
+
+def _select_list(con, spec: DatasetSpec, features: list[str]) -> str:
+    """Feature columns as written to the snapshot: DECIMAL and HUGEINT become DOUBLE (as
+    ``read_table`` hands them to pandas)."""
+    types = dict(table_columns(con, spec.table))
+    out = []
+    for c in features:
+        t = types[c].upper()
+        q = quote_ident(c)
+        out.append(f"CAST(f.{q} AS DOUBLE) AS {q}" if t.startswith(("DECIMAL", "HUGEINT"))
+                   else f"f.{q}")
+    return ", ".join(out)
+
+
+@contextlib.contextmanager
+def capped_memory(con, key: str, mb: int) -> Iterator[list[int]]:
+    """Cap DuckDB's memory while an export runs, then lift the cap.
+
+    DuckDB keeps every table block it scans in its buffer pool (up to 80% of RAM by default),
+    so a plain export's memory grows with the table. Under a cap it evicts and spills to disk
+    instead. The cap is per database instance, which every connection of this process to the
+    same file shares; exports running at once share it too, and the last one to finish lifts
+    it (``RESET memory_limit``; LiftLab sets no other limit).
+
+    Args:
+        con: Open connection.
+        key: The database file (one counter per file).
+        mb: The cap in MiB.
+
+    Yields:
+        A one-item list holding the cap in force; :func:`_with_retry` raises it on an
+        out-of-memory error.
+    """
+    with _CAP_LOCK:
+        _CAP_USERS[key] = _CAP_USERS.get(key, 0) + 1
+        con.execute(f"SET memory_limit = '{int(mb)}MiB'")
+    cap = [int(mb)]
+    try:
+        yield cap
+    finally:
+        with _CAP_LOCK:
+            _CAP_USERS[key] -= 1
+            if not _CAP_USERS[key]:
+                del _CAP_USERS[key]
+                con.execute("RESET memory_limit")
+
+
+def _with_retry(con, run, cap: list[int]) -> None:
+    """Run one export step; on DuckDB's out-of-memory error double the cap and retry (up to
+    :data:`MAX_EXPORT_MB`)."""
+    while True:
+        try:
+            run()
+            return
+        except duckdb.OutOfMemoryException:
+            if cap[0] * 2 > MAX_EXPORT_MB:
+                raise
+            cap[0] *= 2
+            con.execute(f"SET memory_limit = '{cap[0]}MiB'")
+
+
+def export_splits(con, spec: DatasetSpec, task: str, folder: Path,
+                  should_stop=None) -> StreamedSplits:
+    """Split, shuffle and write a table to Parquet buckets for streamed training.
+
+    Args:
+        con: Open warehouse connection (held only while exporting).
+        spec: Table, target, features, split sizes and seed.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        folder: An empty folder for the files.
+        should_stop: Polled between buckets; True stops the export (files are left for the
+            caller to remove).
+
+    Returns:
+        The :class:`StreamedSplits`.
+
+    Raises:
+        SchemaError: Bad table, target or features; a class with fewer than 5 rows; fewer
+            than 20 rows.
+    """
+    features = resolve_features(con, spec)
+    y_sql, params, classes = _label_sql(con, spec, task)
+    key = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
+                      "current_database()").fetchone()[0] or ":memory:"
+    with capped_memory(con, str(key), EXPORT_MB) as cap:
+        try:
+            return _export(con, spec, task, folder, features, y_sql, params, classes, cap,
+                           should_stop)
+        finally:
+            con.execute("DROP TABLE IF EXISTS __ll_split")
+
+
+def _export(con, spec, task, folder, features, y_sql, params, classes, cap,
+            should_stop) -> StreamedSplits:
+    stratify = task != "regression"
+    _with_retry(con, lambda: _split_table(con, spec, y_sql, params, stratify), cap)
+    counts_rows = con.execute(
+        "SELECT split, y, count(*) FROM __ll_split GROUP BY ALL ORDER BY ALL"
+        if stratify else "SELECT split, 0, count(*) FROM __ll_split GROUP BY ALL").fetchall()
+    counts = {s: 0 for s in SPLITS}
+    label_counts = {s: [0] * len(classes) for s in SPLITS}
+    for split, y, n in counts_rows:
+        name = SPLITS[int(split)]
+        counts[name] += int(n)
+        if stratify:
+            label_counts[name][int(y)] += int(n)
+    rows = sum(counts.values())
+    if stratify and min(sum(label_counts[s][k] for s in SPLITS) for k in range(len(classes))) < 5:
+        raise SchemaError("A class of the target has fewer than 5 rows; at least 5 of each class "
+                          "are needed to split into train, validation and test. Load more data.")
+    if rows < 20 or min(counts.values()) == 0:
+        raise SchemaError(f"Only {rows} rows with a target; too few to train, validate and test.")
+    stats = []
+    if task == "regression":
+        stats = [float(v) for v in con.execute(
+            f"SELECT avg(y), coalesce(stddev_pop(y), 0) FROM __ll_split WHERE split = "
+            f"{SPLITS.index('train')}").fetchone()]
+    select = _select_list(con, spec, features)
+    width = (len(features) + 2) * 16
+    buckets = max(1, min(MAX_BUCKETS, math.ceil(rows * width / BUCKET_BYTES)))
+    files: list[Path] = []
+    for k in range(buckets):
+        if should_stop is not None and should_stop():
+            break
+        path = folder / f"bucket-{k:03d}.parquet"
+        sql = (f"COPY (SELECT {select}, s.y AS {LABEL}, s.split AS {SPLIT} "
+               f"FROM {quote_ident(spec.table)} f JOIN __ll_split s ON f.rowid = s.rid "
+               f"WHERE s.h % {buckets} = {k} ORDER BY s.split, s.h) TO {_literal(path)} "
+               f"(FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP})")
+        _with_retry(con, lambda sql=sql: con.execute(sql), cap)
+        files.append(path)
+    return StreamedSplits(folder, files, counts, label_counts, task, classes, features, rows,
+                          stats)
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _split_query(files: list[Path], name: str) -> str:
+    """Rows of one split from the given buckets, in file order (row groups of the other splits
+    are skipped by their statistics, since each bucket is sorted by split)."""
+    listed = ", ".join(_literal(p) for p in files)
+    return (f"SELECT * EXCLUDE ({SPLIT}) FROM read_parquet([{listed}]) "
+            f"WHERE {SPLIT} = {SPLITS.index(name)}")
+
+
+def iter_frames(files: list[Path], name: str, chunk_rows: int, order_seed: int | None = None
+                ) -> Iterator[pd.DataFrame]:
+    """Read one split of the snapshot in chunks through an in-memory DuckDB (the same pandas
+    types as :func:`core.warehouse.read_table`).
+
+    Args:
+        files: Bucket files, read in this order (shuffled when ``order_seed`` is given).
+        name: ``train``, ``valid`` or ``test``.
+        chunk_rows: Rows per chunk (rounded up to DuckDB's 2,048-row vectors).
+        order_seed: Seed of the bucket order; None keeps the given order.
+
+    Yields:
+        DataFrames of at most about ``chunk_rows`` rows, features plus ``__y``.
+    """
+    order = list(files)
+    if order_seed is not None:
+        np.random.default_rng(order_seed).shuffle(order)
+    vectors = max(1, math.ceil(chunk_rows / 2048))
+    with duckdb.connect() as mem:
+        mem.execute("SET threads = 1")
+        for path in order:
+            res = mem.execute(_split_query([path], name))
+            while True:
+                frame = res.fetch_df_chunk(vectors)
+                if frame.empty:
+                    break
+                yield frame
+
+
+def head_frame(files: list[Path], name: str, rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows of a split (a uniform random sample, since the files are
+    hash-ordered), features plus ``__y``."""
+    parts, n = [], 0
+    for frame in iter_frames(files, name, min(rows, 65536)):
+        parts.append(frame)
+        n += len(frame)
+        if n >= rows:
+            break
+    return pd.concat(parts, ignore_index=True).iloc[:rows]
+
+
+def chunk_rows_for(n_encoded: int, batch_size: int) -> int:
+    """Rows per encoded chunk: about :data:`CHUNK_BYTES` of float32, a multiple of the batch."""
+    rows = max(batch_size, CHUNK_BYTES // max(4 * n_encoded, 1))
+    return int(math.ceil(rows / batch_size) * batch_size)
+
+
+def encoded_batches(splits: StreamedSplits, name: str, pre, batch_size: int,
+                    shuffle_seed: int | None, scaling: list[float] | None = None
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Encoded mini-batches of one split; all full but the last.
+
+    Args:
+        splits: The snapshots.
+        name: ``train``, ``valid`` or ``test``.
+        pre: A fitted :class:`~core.features.TabularPreprocessor`.
+        batch_size: Rows per batch.
+        shuffle_seed: Seed of the file order and of the permutation inside each chunk; None
+            reads in file order.
+        scaling: ``[mean, std]`` to standardise a regression target, or None.
+
+    Yields:
+        ``(x, y)``: float32 of shape (batch, n_encoded) and the target of shape (batch,)
+        (float32; int32 class indices for multiclass).
+    """
+    rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
+    chunk = chunk_rows_for(len(pre.feature_names_out_), batch_size)
+    y_type = np.int32 if splits.task == "multiclass" else np.float32
+    carry_x = carry_y = None
+    for frame in iter_frames(splits.files, name, chunk, shuffle_seed):
+        x = pre.transform(frame)
+        y = frame[LABEL].to_numpy(np.float64)
+        if scaling is not None:
+            y = (y - scaling[0]) / scaling[1]
+        y = y.astype(y_type)
+        order = rng.permutation(len(y)) if rng is not None else np.arange(len(y))
+        start = 0
+        if carry_x is not None:  # top up the previous chunk's last, partial batch
+            start = min(batch_size - len(carry_y), len(y))
+            carry_x = np.concatenate([carry_x, x[order[:start]]])
+            carry_y = np.concatenate([carry_y, y[order[:start]]])
+            if len(carry_y) < batch_size:
+                continue
+            yield carry_x, carry_y
+        carry_x = carry_y = None
+        while start + batch_size <= len(y):
+            idx = order[start:start + batch_size]
+            yield x[idx], y[idx]
+            start += batch_size
+        if start < len(y):
+            carry_x, carry_y = x[order[start:]], y[order[start:]]
+    if carry_x is not None:
+        yield carry_x, carry_y
+
+
+def keras_dataset(splits: StreamedSplits, name: str, pre, batch_size: int, seed: int | None,
+                  scaling: list[float] | None = None):
+    """A ``tf.data.Dataset`` of encoded batches of one split, with a known number of steps.
+
+    Each pass (epoch) reads the split anew; with a ``seed`` every pass shuffles differently
+    (seed, seed + 1, …). Batches are prefetched while the model trains.
+
+    Returns:
+        A dataset of ``(x, y)`` with ``ceil(rows / batch_size)`` batches.
+    """
+    import tensorflow as tf
+
+    passes = [0]
+
+    def generate():
+        shuffle = None if seed is None else seed + passes[0]
+        passes[0] += 1
+        yield from encoded_batches(splits, name, pre, batch_size, shuffle, scaling)
+
+    n_enc = len(pre.feature_names_out_)
+    y_dtype = tf.int32 if splits.task == "multiclass" else tf.float32
+    ds = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec((None, n_enc), tf.float32), tf.TensorSpec((None,), y_dtype)))
+    steps = math.ceil(splits.counts[name] / batch_size)
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
+
+
+def write_scored(splits: StreamedSplits, name: str, outputs: pd.DataFrame, path: Path) -> None:
+    """Write a split's raw rows beside their outputs (``__label``, ``__score``, …) to Parquet,
+    row for row in file order, without holding the rows in memory.
+
+    Args:
+        splits: The snapshots.
+        name: The split whose files were scored in order.
+        outputs: One row per scored row, same order, e.g. ``__label`` and ``__score``.
+        path: The Parquet file to write.
+    """
+    with duckdb.connect() as mem:
+        mem.register("__outputs", outputs)
+        mem.execute(f"COPY (SELECT t.* EXCLUDE ({LABEL}), o.* FROM "
+                    f"({_split_query(splits.files, name)}) t POSITIONAL JOIN __outputs o) "
+                    f"TO {_literal(path)} (FORMAT parquet)")
+
+
+def remove(splits_folder: Path) -> None:
+    """Delete a snapshot folder (best effort)."""
+    shutil.rmtree(splits_folder, ignore_errors=True)
