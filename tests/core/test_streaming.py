@@ -154,3 +154,24 @@ def test_streamed_refuses_a_tiny_class(con, settings):
     with pytest.raises(SchemaError, match="fewer than 5 rows"):
         train(settings, DatasetSpec("tiny", "y"), ModelConfig(data_pipeline="stream"))
     assert list_runs(settings) == [] and not list((settings.data_dir / "tmp").glob("stream-*"))
+
+
+def test_export_caps_duckdb_memory_retries_when_short_and_lifts_the_cap(con, tmp_path,
+                                                                         monkeypatch):
+    _table(con, 5000)
+    default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    seen = []
+    real = streaming._with_retry
+
+    def spy(c, run, cap):
+        seen.append(c.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        real(c, run, cap)
+        seen.append(cap[0])
+
+    monkeypatch.setattr(streaming, "_with_retry", spy)
+    monkeypatch.setattr(streaming, "EXPORT_MB", 1)  # far too little: DuckDB runs out at once
+    got = export_splits(con, DatasetSpec("events", "y"), "binary", tmp_path)
+    assert seen[0] == "1.0 MiB"  # the cap is in force while the split is ranked
+    assert seen[1] > 1  # the cap was doubled until the split query fitted
+    assert sum(got.counts.values()) == 5000
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == default

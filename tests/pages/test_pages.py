@@ -72,6 +72,25 @@ def test_train_page_trains_a_baseline(app_env):
     assert any(m.label == "ROC-AUC" for m in at.metric)
 
 
+def test_train_page_streams_a_dnn(app_env):
+    s, _ = app_env
+    at = _run("pages/train.py", active_table="bank")
+    assert at.selectbox(key="train__pipeline").value == "auto"
+    at.text_input(key="train__layers").input("16")
+    at.number_input(key="train__epochs").set_value(2)
+    at.selectbox(key="train__pipeline").select("stream")
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    from ui.resources import job_manager
+
+    job = job_manager(str(s.data_dir)).wait(at.session_state["active_job"], timeout=120)
+    assert job.state == "done", job.message
+    config = load_run(s, job.run_id).config
+    assert config["data_pipeline"] == "stream" and config["model_config"]["hidden_units"] == [16]
+    assert config["epochs_run"] == 2
+
+
 def test_evaluate_page_threshold_updates_metrics(app_env):
     s, runs = app_env
     at = _run("pages/evaluate.py", active_run=runs["hgb"])
