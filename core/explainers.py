@@ -81,14 +81,35 @@ def _prep_deeplift(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     return Prepared(base, lambda x: (deeplift_shap(steps, x, bg)[0], predict_positive(model, x)))
 
 
+def _restoring_tf_gradients(fn):
+    """Call ``fn`` and put TensorFlow's ``record_gradient`` back afterwards.
+
+    shap's TF DeepExplainer swaps ``tensorflow.python.eager.execute.record_gradient`` for its
+    own and restores it only when the explained call succeeds; after a failure every later
+    gradient in the process looks up ``shap_<op>`` entries that no longer exist, so training
+    fails with "gradient registry has no entry for: shap_…". This wrapper restores it always.
+    """
+    def wrapped(*args, **kwargs):
+        from tensorflow.python.eager import execute as tf_execute
+
+        original = tf_execute.record_gradient
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            tf_execute.record_gradient = original
+
+    return wrapped
+
+
 @_quiet
 def _prep_deep(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     import shap
 
-    explainer = shap.DeepExplainer(model, bg)
+    explainer = _restoring_tf_gradients(shap.DeepExplainer)(model, bg)
 
     def run(x):
-        values = _quiet(explainer.shap_values)(x, check_additivity=False)
+        values = _quiet(_restoring_tf_gradients(explainer.shap_values))(
+            x, check_additivity=False)
         return np.asarray(values).reshape(len(x), -1), predict_positive(model, x)
 
     return Prepared(float(np.ravel(explainer.expected_value)[-1]), run)

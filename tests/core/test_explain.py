@@ -196,3 +196,8 @@ def test_unsupported_network_falls_back_to_shap():
     assert r["method"] in ("deep", "gradient", "permutation")
     assert r["reason"].startswith("DeepLIFT (batched DeepExplainer) failed (UnsupportedNetwork")
     assert r["values"].shape[0] == 12
+    # a failed shap.DeepExplainer must not leave TensorFlow's gradient recording patched:
+    # the next training in the same process (the app's server) still works
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    hist = model.fit(x, (x[:, 0] > 0).astype("float32"), epochs=1, verbose=0)
+    assert np.isfinite(hist.history["loss"][0])
