@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.plots import MODEL_COLOR, NEG_COLOR, POS_COLOR, RANDOM_COLOR, _color_values
+from core.plots import (LEGEND_BELOW, MARGIN, MODEL_COLOR, NEG_COLOR, POS_COLOR, RANDOM_COLOR,
+                        _color_values, title_layout)
 
 PERFECT_COLOR = "#2ca02c"
 METRIC_COLORS = {"precision": "#9467bd", "recall": "#ff7f0e", "f1": MODEL_COLOR}
@@ -24,11 +25,10 @@ def _figure(data: list, title: str, x: str, y: str, height: int = 380, xaxis: di
     """A figure with its whole layout given to the constructor (several times faster than
     ``update_layout`` calls, which matters on every threshold move)."""
     return go.Figure(data, layout={
-        "title": {"text": title}, "height": height,
+        "title": title_layout(title), "height": height + 30,
         "xaxis": {"title": {"text": x}, **(xaxis or {})},
         "yaxis": {"title": {"text": y}, **(yaxis or {})},
-        "margin": {"l": 50, "r": 20, "t": 50, "b": 45},
-        "legend": {"orientation": "h", "y": -0.2}, **layout})
+        "margin": MARGIN, "legend": LEGEND_BELOW, **layout})
 
 
 def _vline(x: float, label: str | None = None, color: str = POS_COLOR) -> dict:
@@ -136,7 +136,7 @@ def calibration_figure(cal: dict, n_rows: int) -> go.Figure:
         go.Scatter(x=cal["prob_pred"], y=cal["prob_true"], mode="lines+markers", name="model",
                    marker={"size": sizes, "color": MODEL_COLOR},
                    hovertext=[f"{c:,} rows" for c in cal["count"]]),
-    ], f"Calibration (ECE {cal['ece']:.3f}; {n_rows:,} test rows, {len(cal['count'])} bins)",
+    ], f"Calibration (ECE {cal['ece']:.3f} · {n_rows:,} test rows · {len(cal['count'])} bins)",
         "Mean score in bin", "Observed positive rate", xaxis={"range": [0, top]},
         yaxis={"range": [0, top]})
 
@@ -264,9 +264,17 @@ def dependence_figure(x: pd.Series, shap_values: np.ndarray, column: str,
     marker = {"size": 6, "opacity": 0.7, "color": MODEL_COLOR}
     hover = None
     if color is not None:
-        marker.update(color=_color_values(color), colorscale="RdBu_r", cmin=0, cmax=1,
-                      showscale=True, colorbar={"title": color_column, "tickvals": [0, 1],
-                                                "ticktext": ["low", "high"]})
+        if pd.api.types.is_numeric_dtype(color) and not pd.api.types.is_bool_dtype(color):
+            values, ticks, names, scale = _color_values(color), [0, 1], ["low", "high"], "RdBu_r"
+        else:  # levels have no order: one colour each, named on the colour bar
+            cat = pd.Categorical(color.astype(str))
+            k = max(len(cat.categories) - 1, 1)
+            values = cat.codes / k
+            shown = list(range(0, len(cat.categories), max(1, len(cat.categories) // 10)))
+            ticks, names, scale = [i / k for i in shown], [cat.categories[i] for i in shown], \
+                "Turbo"
+        marker.update(color=values, colorscale=scale, cmin=0, cmax=1, showscale=True,
+                      colorbar={"title": color_column, "tickvals": ticks, "ticktext": names})
         hover = [f"{color_column} = {v}" for v in color.astype(str)]
     dots = go.Scatter(x=xs, y=shap_values, mode="markers", marker=marker, hovertext=hover,
                       name=column)

@@ -55,7 +55,7 @@ def _join(parts: list[str]) -> str:
 
 
 def explain_in_words(contrib: pd.Series, base_value: float, output: float, space: str,
-                     positive: str = "positive", top: int = 3) -> str:
+                     positive: str = "positive", top: int = 3, calibrated: bool = True) -> str:
     """One plain-language sentence: why the score is above or below the baseline.
 
     The baseline is the model's expected output over the background rows (the SHAP base
@@ -68,6 +68,8 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
         space: ``"probability"`` or ``"log-odds"`` (converted to a probability for the text).
         positive: The positive class, as the analyst named it.
         top: Most drivers named.
+        calibrated: False when the scores are not probabilities (e.g. a model trained with
+            balanced class weights): the sentence then speaks of a score, and says why.
 
     Returns:
         E.g. "The probability of 'yes' is 62.0%, higher than the baseline of 10.0%, mainly because
@@ -79,15 +81,22 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
     drivers = contrib[contrib > 0] if up else contrib[contrib < 0]
     drivers = drivers.reindex(drivers.abs().sort_values(ascending=False).index)[:top]
     against = contrib[contrib < 0] if up else contrib[contrib > 0]
-    text = (f"The probability of '{positive}' is {score:.1%}, {'higher' if up else 'lower'} than "
-            f"the baseline of {avg:.1%}")
+    what = "probability" if calibrated else "score"
+    text = (f"The {what} of '{positive}' is {score:.1%}, {'higher' if up else 'lower'} than "
+            f"the baseline {what} of {avg:.1%}")
     if len(drivers):
         named = [f"{k} ({v:+.3f}{units})" for k, v in drivers.items()]
         text += f", mainly because {_join(named)}"
     if len(against):
         k = against.abs().idxmax()
         text += f"; {k} ({against[k]:+.3f}{units}) pulls it {'down' if up else 'up'}"
-    return text + "."
+    text += "."
+    if space == "log-odds":
+        text += " Contributions add up on the model's log-odds scale, not in percentage points."
+    if not calibrated:
+        text += (" The model was trained with balanced class weights, so its scores overstate "
+                 "the probability; compare rows with each other, not with the base rate.")
+    return text
 
 
 def row_order(exp: Explanation, how: str = "rank", threshold: float = 0.5) -> np.ndarray:

@@ -12,10 +12,25 @@ MODEL_COLOR = "#2c7fb8"
 RANDOM_COLOR = "#999999"
 
 
+LEGEND_BELOW = {"orientation": "h", "y": -0.3, "yanchor": "top"}
+"""A horizontal legend under the x-axis title (not over it)."""
+MARGIN = {"l": 50, "r": 20, "t": 72, "b": 80}
+
+
+def title_layout(title: str) -> dict:
+    """A chart title whose parenthesised detail becomes a smaller subtitle line, so titles fit
+    narrow columns: ``"Calibration (ECE 0.257; 8,238 rows)"`` → title "Calibration",
+    subtitle "ECE 0.257; 8,238 rows"."""
+    main, sep, rest = title.partition(" (")
+    if not sep or not rest.endswith(")"):
+        return {"text": title}
+    return {"text": main, "subtitle": {"text": rest[:-1]}}
+
+
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 45}, template="plotly_white",
-                      legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(title=title_layout(title), xaxis_title=x, yaxis_title=y,
+                      height=height + 30, margin=MARGIN, template="plotly_white",
+                      legend=LEGEND_BELOW)
     return fig
 
 
@@ -73,40 +88,53 @@ def confusion_figure(confusion: list[list[int]], positive: str, negative: str) -
     return _layout(fig, "Confusion matrix", "Predicted", "Actual", height=340)
 
 
-def history_figure(history: list[dict]) -> go.Figure:
-    """Training and validation loss (binary cross-entropy) per epoch."""
+def history_figure(history: list[dict], loss_name: str = "loss") -> go.Figure:
+    """Training and validation loss per epoch (integer epoch ticks).
+
+    Args:
+        history: One dict of Keras logs per epoch (``loss``, ``val_loss``).
+        loss_name: The loss as the field names it, e.g. "binary cross-entropy".
+    """
     fig = go.Figure()
     epochs = list(range(1, len(history) + 1))
     for key, name in (("loss", "training loss"), ("val_loss", "validation loss")):
         values = [h.get(key) for h in history]
         if any(v is not None for v in values):
             fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name=name))
-    return _layout(fig, "Loss (binary cross-entropy) per epoch", "Epoch", "Loss", height=320)
+    fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, int(np.ceil(len(epochs) / 12))))
+    return _layout(fig, f"{loss_name[:1].upper()}{loss_name[1:]} per epoch", "Epoch", "Loss",
+                   height=320)
 
 
-def importance_figure(importance: pd.DataFrame, n_rows: int, top: int = 15) -> go.Figure:
-    """Horizontal bar of mean |SHAP value| per column (largest at the top)."""
+def importance_figure(importance: pd.DataFrame, n_rows: int, top: int = 20) -> go.Figure:
+    """Horizontal bar of mean |SHAP value| per column (largest at the top); the title says
+    when only the top columns are shown."""
     df = importance.head(top).iloc[::-1]
     fig = go.Figure(go.Bar(x=df["mean_abs_shap"], y=df["feature"], orientation="h",
                            marker_color=MODEL_COLOR))
-    return _layout(fig, f"Global importance: mean |SHAP value| ({n_rows:,} test rows)",
+    shown = (f"top {len(df)} of {len(importance)} columns, " if len(importance) > len(df)
+             else "")
+    return _layout(fig, f"Mean |SHAP value| ({shown}{n_rows:,} test rows)",
                    "mean |SHAP value|", "", height=max(320, 26 * len(df) + 90))
 
 
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
 def _color_values(series: pd.Series) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        v = pd.to_numeric(series, errors="coerce").astype(float).to_numpy()
-        lo, hi = np.nanpercentile(v, [5, 95]) if np.isfinite(v).any() else (0.0, 1.0)
-        return np.clip((v - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    codes = pd.Categorical(series.astype(str)).codes.astype(float)
-    return codes / max(codes.max(), 1)
+    """Numeric values scaled to [0, 1] between their 5th and 95th percentiles."""
+    v = pd.to_numeric(series, errors="coerce").astype(float).to_numpy()
+    lo, hi = np.nanpercentile(v, [5, 95]) if np.isfinite(v).any() else (0.0, 1.0)
+    return np.clip((v - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
 
 
 def beeswarm_figure(values: np.ndarray, rows: pd.DataFrame, columns: list[str], order: list[str],
                     top: int = 12, seed: int = 0) -> go.Figure:
     """Beeswarm-style summary: one dot per row and column at its SHAP value.
 
-    Colour is the column's value (low blue → high red; categories by level code).
+    Colour is a numeric column's value (low blue → high red); categorical columns, whose
+    levels have no order, are grey (the hover names each row's level).
 
     Args:
         values: SHAP values of shape (n_rows, n_columns).
@@ -119,20 +147,27 @@ def beeswarm_figure(values: np.ndarray, rows: pd.DataFrame, columns: list[str], 
     rng = np.random.default_rng(seed)
     shown = order[:top][::-1]
     fig = go.Figure()
+    scale_shown = False
     for i, col in enumerate(shown):
         j = columns.index(col)
+        if _is_numeric(rows[col]):
+            marker = {"size": 5, "color": _color_values(rows[col]), "colorscale": "RdBu_r",
+                      "cmin": 0, "cmax": 1, "showscale": not scale_shown,
+                      "colorbar": {"title": "value", "tickvals": [0, 1],
+                                   "ticktext": ["low", "high"]}}
+            scale_shown = True
+        else:
+            marker = {"size": 5, "color": RANDOM_COLOR}
         fig.add_trace(go.Scattergl(
             x=values[:, j], y=i + rng.uniform(-0.3, 0.3, len(values)), mode="markers",
-            marker={"size": 5, "color": _color_values(rows[col]), "colorscale": "RdBu_r",
-                    "cmin": 0, "cmax": 1, "showscale": i == len(shown) - 1,
-                    "colorbar": {"title": "value", "tickvals": [0, 1], "ticktext": ["low", "high"]}},
-            name=col, showlegend=False,
+            marker=marker, name=col, showlegend=False,
             hovertext=[f"{col} = {v}" for v in rows[col].astype(str)],
         ))
     fig.update_yaxes(tickvals=list(range(len(shown))), ticktext=shown)
     fig.add_vline(x=0, line_color=RANDOM_COLOR)
-    return _layout(fig, f"SHAP values per row ({len(values):,} test rows)", "SHAP value", "",
-                   height=max(360, 30 * len(shown) + 100))
+    more = f"top {len(shown)} of {len(order)} columns, " if len(order) > len(shown) else ""
+    return _layout(fig, f"SHAP value per row ({more}{len(values):,} rows; categories grey)",
+                   "SHAP value", "", height=max(360, 30 * len(shown) + 100))
 
 
 def waterfall_figure(contrib: pd.Series, base_value: float, output: float, output_space: str,

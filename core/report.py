@@ -73,6 +73,8 @@ def _num(v, pattern: str = "{:.3f}") -> str:
     if isinstance(v, int | np.integer):
         return f"{int(v):,}"
     if isinstance(v, float | np.floating):
+        if v != 0 and abs(v) < 0.001:  # e.g. a learning rate of 3e-4, not "0.000"
+            return f"{v:.2g}"
         return pattern.format(v)
     return str(v)
 

@@ -50,13 +50,15 @@ def _example_rows(exp, threshold: float) -> list[tuple[str, int]]:
     return picks
 
 
-def _local(exp, title: str, i: int, positive: str, negative: str) -> str:
+def _local(exp, title: str, i: int, positive: str, negative: str,
+           calibrated: bool = True) -> str:
     from core.explain_local import contributions, explain_in_words
     from core.plots import waterfall_figure
 
     c = contributions(exp, i)
     label = {1: positive, 0: negative}.get(int(exp.labels[i]), "unknown")
-    words = explain_in_words(c, exp.base_value, float(exp.output[i]), exp.output_space, positive)
+    words = explain_in_words(c, exp.base_value, float(exp.output[i]), exp.output_space, positive,
+                             calibrated=calibrated)
     top = c.reindex(c.abs().sort_values(ascending=False).index)[:8]
     df = pd.DataFrame({"column = value": top.index, "SHAP value": top.to_numpy()})
     return (f"<h3>{title}: test row {int(exp.row_ids[i])} (score {exp.scores[i]:.3f}, actual "
@@ -65,7 +67,8 @@ def _local(exp, title: str, i: int, positive: str, negative: str) -> str:
                                            exp.output_space)) + table_html(df, "{:+.4f}"))
 
 
-def explanation_sections(exp, note: str, ev, threshold: float) -> list[str]:
+def explanation_sections(exp, note: str, ev, threshold: float,
+                         calibrated: bool = True) -> list[str]:
     """SHAP global (importance, beeswarm) and three local explanations."""
     from core.plots import beeswarm_figure, importance_figure
 
@@ -83,9 +86,9 @@ def explanation_sections(exp, note: str, ev, threshold: float) -> list[str]:
                    figure_html(importance_figure(imp, len(exp.rows))),
                    figure_html(beeswarm_figure(exp.values, exp.rows, exp.columns,
                                                list(imp["feature"]))), anchor="shap")
-    local = section("SHAP: three customers", *(_local(exp, t, i, ev.positive, ev.negative)
-                                               for t, i in _example_rows(exp, threshold)),
-                    anchor="shap-local")
+    local = section("SHAP: three customers",
+                    *(_local(exp, t, i, ev.positive, ev.negative, calibrated)
+                      for t, i in _example_rows(exp, threshold)), anchor="shap-local")
     return [glob, local]
 
 

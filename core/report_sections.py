@@ -238,7 +238,7 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
     parts = [_summary(run, rep, exp), _data(settings, run), _preparation(settings, run),
              _model_card(run, ev, exp, options), _metrics(ev, rep, figs), _curves(figs),
              _segments(run, ev, scored.frame, threshold, options.segment),
-             *explanation_sections(exp, exp_note, ev, threshold)]
+             *explanation_sections(exp, exp_note, ev, threshold, run.calibrated_scores)]
     names = ["summary", "data", "preparation", "model card", "metrics", "curves", "segments",
              "shap global", "shap local"]
     scenario = scenario_section(settings, run, ev, options.scenario)

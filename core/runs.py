@@ -188,6 +188,12 @@ class Run:
         """binary, multiclass or regression."""
         return self.config.get("task", "binary")
 
+    @property
+    def calibrated_scores(self) -> bool:
+        """False when balanced class weights were used: the scores then overstate the
+        probability of the rare class and read as a ranking, not a probability."""
+        return self.config.get("model_config", {}).get("class_weight", "none") != "balanced"
+
     def predict_encoded(self, x: np.ndarray) -> np.ndarray:
         """Model output for encoded rows.
 

@@ -15,6 +15,7 @@ data_dir = page_setup()
 settings = resources.settings()
 st.title("Train")
 st.caption(f"Training device: **{resources.device_label()}**")
+job_area = st.container()  # the job's progress and result, above the long form
 
 with errors_shown(), connect(settings) as con:
     tables = [t.table for t in list_tables(con)]
@@ -75,7 +76,9 @@ elif choice is not None:
         show_error(err)
 
 if state.active_job():
-    show_job(data_dir)
+    with job_area:
+        show_job(data_dir)
+        st.divider()
 recent_jobs_table(data_dir)
 
 if st.checkbox("This table has a randomised treatment column", key="train__uplift"):

@@ -22,6 +22,7 @@ from ui.widgets import errors_shown, fmt
 
 THRESHOLD_KEY = "evaluate__threshold"
 POLICY_NOTE = "evaluate__policy_note"
+THRESHOLD_RUN = "evaluate__threshold_run"
 METRICS = (("accuracy", "Accuracy"), ("balanced_accuracy", "Balanced accuracy"),
            ("precision", "Precision"), ("recall", "Recall"), ("specificity", "Specificity"),
            ("f1", "F1"), ("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("log_loss", "Log loss"),
@@ -118,6 +119,10 @@ def _segment_view(data_dir: str, run, threshold: float) -> None:
 def threshold_view(data_dir: str, run) -> None:
     """Threshold control and everything that depends on it (reruns alone, instantly)."""
     ev = resources.evaluation(data_dir, run.run_id)
+    if st.session_state.get(THRESHOLD_RUN) != run.run_id:  # another run: its own threshold
+        st.session_state[THRESHOLD_RUN] = run.run_id
+        st.session_state[THRESHOLD_KEY] = state.threshold()
+        st.session_state.pop(POLICY_NOTE, None)
     policy_picker(ev)
     st.session_state.setdefault(THRESHOLD_KEY, state.threshold())
     t = st.slider("Decision threshold (score ≥ threshold → predicted positive)", 0.0, 1.0,

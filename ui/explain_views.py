@@ -138,7 +138,8 @@ def local_view(run, exp) -> tuple | None:
     actual = {1: positive, 0: negative}.get(int(one.labels[i]), "unknown")
     st.markdown(f"**Test row {int(one.row_ids[i])}** · score **{one.scores[i]:.3f}** · actual "
                 f"**{actual}**")
-    st.info(explain_in_words(c, one.base_value, float(one.output[i]), one.output_space, positive))
+    st.info(explain_in_words(c, one.base_value, float(one.output[i]), one.output_space, positive,
+                             calibrated=run.calibrated_scores))
     left, right = st.columns([3, 2])
     left.plotly_chart(waterfall_figure(c, one.base_value, float(one.output[i]), one.output_space),
                       key="explain__waterfall")
@@ -199,7 +200,8 @@ def what_if_view(run, picked) -> None:
                   delta=f"{new.scores[0] - one.scores[i]:+.3f}")
         c = contributions(new, 0)
         st.info(explain_in_words(c, new.base_value, float(new.output[0]), new.output_space,
-                                 run.config.get("positive_class", "positive")))
+                                 run.config.get("positive_class", "positive"),
+                                 calibrated=run.calibrated_scores))
         st.plotly_chart(waterfall_figure(c, new.base_value, float(new.output[0]),
                                          new.output_space), key="explain__what_if_chart")
 

@@ -13,6 +13,7 @@ RUN = "active_run"
 JOB = "active_job"
 THRESHOLD = "threshold"
 IMPACT = "impact_inputs"
+ANNOUNCED = "announced_jobs"
 
 _DEFAULTS = {TABLE: None, RUN: None, JOB: None, THRESHOLD: 0.5, IMPACT: None}
 
@@ -43,6 +44,15 @@ def set_active_run(run_id: str | None) -> None:
     if st.session_state.get(RUN) != run_id:
         st.session_state[RUN] = run_id
         st.session_state[THRESHOLD] = 0.5
+
+
+def announce_run(job_id: str, run_id: str) -> None:
+    """Make a finished job's run the active run, once: showing the job again later (e.g. on
+    the next visit to Train) must not undo the analyst's own choice of run."""
+    announced = st.session_state.setdefault(ANNOUNCED, [])
+    if job_id not in announced:
+        announced.append(job_id)
+        set_active_run(run_id)
 
 
 def active_job() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import streamlit as st
@@ -13,6 +14,13 @@ from core.specs import (ACTIVATIONS, MODEL_LABELS, MODELS, OPTIMIZERS, PIPELINE_
 from ui import resources, state
 from ui.widgets import link_to, show_error
 
+HEADLINES = {
+    "binary": {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1 @0.5",
+               "accuracy": "Accuracy @0.5"},
+    "multiclass": {"accuracy": "Accuracy", "f1_macro": "F1 (macro)",
+                   "f1_weighted": "F1 (weighted)", "log_loss": "Log loss"},
+    "regression": {"mae": "MAE", "rmse": "RMSE", "r2": "R²"},
+}
 _ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
           "done": ":material/check_circle:", "failed": ":material/error:",
           "cancelled": ":material/cancel:"}
@@ -31,7 +39,14 @@ def _render(data_dir: str) -> bool:
         eta_text = f" · about {eta:.0f} s left" if eta is not None else ""
         st.progress(min(job.epoch / job.epochs, 1.0),
                     text=f"Epoch {job.epoch} of at most {job.epochs}{eta_text}")
-    st.caption(job.message)
+    elapsed = ""
+    if active and job.started_at:
+        elapsed = f" · {time.time() - job.started_at:.0f} s elapsed"
+    st.caption(job.message + elapsed)
+    if active and not job.epochs:
+        st.progress(0.0 if job.state == "queued" else 0.5,
+                    text="Fitting (scikit-learn reports no progress until it finishes)"
+                    if job.state == "running" else "Waiting for the worker")
     if job.history:
         st.plotly_chart(history_figure(job.history), key=f"train__loss_{job.epoch}")
     if active and st.button("Cancel training", key="train__cancel"):
@@ -39,13 +54,13 @@ def _render(data_dir: str) -> bool:
     if job.state == "failed":
         st.error(job.message)
     if job.state == "done" and job.run_id:
-        state.set_active_run(job.run_id)
+        state.announce_run(job.job_id, job.run_id)
         run = resources.run(data_dir, job.run_id)
         m = run.metrics["metrics"]
-        cols = st.columns(4)
-        for col, key, label in zip(cols, ("roc_auc", "pr_auc", "f1", "accuracy"),
-                                   ("ROC-AUC", "PR-AUC", "F1 @0.5", "Accuracy @0.5")):
-            col.metric(label, "undefined" if m[key] is None else f"{m[key]:.3f}")
+        labels = HEADLINES.get(run.config.get("task", "binary"), HEADLINES["binary"])
+        for col, (key, label) in zip(st.columns(len(labels)), labels.items()):
+            value = m.get(key)
+            col.metric(label, "undefined" if value is None else f"{value:.3f}")
         for note in run.metrics.get("notes", []):
             st.warning(note)
         link_to("pages/evaluate.py", "Evaluate this run", ":material/target:")
@@ -126,9 +141,16 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
 
     Args:
         task: binary, multiclass or regression (class weights only for classification).
-        positive_share: Share of the positive class (binary); class weights are pre-ticked
-            below 20%.
+        positive_share: Share of the positive class (binary); below 20% class weights are
+            offered with their trade-off (off by default, so scores stay calibrated).
     """
+    if task == "binary" and positive_share < 0.2:
+        st.info(f"The positive class is only **{positive_share:.1%}** of rows. **Class weights "
+                f"(balanced)** are offered below for such imbalance: they raise recall at the "
+                f"0.5 threshold, but the scores then overstate probabilities, which the Explain "
+                f"and Impact pages read as probabilities. Without them, a lower threshold on "
+                f"Evaluate finds the same customers and keeps scores calibrated.",
+                icon=":material/balance:")
     model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model")
     with st.form("train__form"):
         try:
@@ -138,14 +160,16 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
             values = None
         c1, c2, c3 = st.columns(3)
         weights = task != "regression" and c1.checkbox(
-            "Class weights (balanced)", positive_share < 0.2, key="train__weights",
-            help=f"Positive class share is {positive_share:.1%}; weights help when it is rare.")
+            "Class weights (balanced)", False, key="train__weights",
+            help=f"Positive class share is {positive_share:.1%}. Balanced weights make the "
+                 f"rare class count as much as the common one: recall at threshold 0.5 rises, "
+                 f"but scores then overstate probabilities.")
         seed = int(c2.number_input("Seed", 0, 2**31 - 1, 42, key="train__seed"))
         cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, 0, key="train__cv"))
         trials = int(c1.number_input("Tune hyper-parameters (Optuna trials, 0 = no)", 0, 200, 0,
                                      key="train__trials", disabled=model in ("logreg", "hgb")))
         budget = float(c2.number_input("Tuning time budget (s)", 10, 7200, 300,
-                                       key="train__budget"))
+                                       key="train__budget", disabled=model in ("logreg", "hgb")))
         submitted = st.form_submit_button("Train", type="primary")
     if not submitted:
         return None

@@ -52,7 +52,8 @@ def test_train_page_defaults(app_env):
     assert at.radio(key="train__positive_y").value == "yes"
     features = at.multiselect(key="train__features_bank_y").value
     assert "duration" not in features and "age" in features and "y" not in features
-    assert at.checkbox(key="train__weights").value is True  # 11% positives < 20%
+    assert at.checkbox(key="train__weights").value is False  # offered, not imposed
+    assert any("of rows. **Class weights (balanced)** are offered" in i.value for i in at.info)
 
 
 def test_train_page_trains_a_baseline(app_env):
@@ -103,6 +104,37 @@ def test_evaluate_page_threshold_updates_metrics(app_env):
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Recall"] > recall_05
     assert len(at.get("plotly_chart")) == 8  # 5 threshold charts, calibration, gains, lift
+
+
+def test_evaluate_run_switch_resets_threshold_and_policy_note(app_env):
+    s, runs = app_env
+    at = _run("pages/evaluate.py", active_run=runs["hgb"])
+    at.radio(key="evaluate__policy").set_value("top_k").run()
+    at.button(key="evaluate__apply").click().run()
+    flagged = at.slider(key="evaluate__threshold").value
+    assert flagged != 0.5 and "flags" in at.success[0].value
+    at.selectbox(key="evaluate__run").select(runs["mlp"]).run()
+    assert not at.exception
+    assert at.slider(key="evaluate__threshold").value == 0.5
+    assert not at.success  # the other run's policy note is gone
+    mlp = load_run(s, runs["mlp"]).metrics["metrics"]
+    assert {m.label: m.value for m in at.metric}["Recall"] == f"{mlp['recall']:.3f}"
+
+
+def test_train_page_does_not_undo_the_chosen_run(app_env):
+    s, runs = app_env
+    at = _run("pages/train.py", active_table="bank")
+    at.selectbox(key="train__model").select("logreg")
+    at.button[0].click()
+    at.run()
+    from ui.resources import job_manager
+
+    job = job_manager(str(s.data_dir)).wait(at.session_state["active_job"], timeout=120)
+    at.run()
+    assert at.session_state["active_run"] == job.run_id  # a finished job's run, once
+    at.session_state["active_run"] = runs["hgb"]  # the analyst picks another run elsewhere
+    at.run()
+    assert at.session_state["active_run"] == runs["hgb"]
 
 
 def test_explain_page_computes_and_caches(app_env):
