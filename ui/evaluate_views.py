@@ -111,8 +111,10 @@ def _segment_view(data_dir: str, run, threshold: float) -> None:
     st.caption(f"Every metric per segment of **{column}** at threshold {threshold:.3f}, worst "
                f"{metric} first. Empty cells are undefined (one class, or nothing predicted "
                f"positive), never 0.")
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"base_rate": st.column_config.NumberColumn(format="percent")})
+    config = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
+              if pd.api.types.is_float_dtype(table[c])}
+    config["base_rate"] = st.column_config.NumberColumn(format="percent")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=config)
 
 
 @st.fragment
