@@ -183,7 +183,8 @@ def guess_encoding(sample: bytes) -> EncodingGuess:
     if western is not None and plausible_text(western):
         same_as_latin1 = not any(0x80 <= b <= 0x9F for b in sample)
         note = ("Windows Western (cp1252" + (", identical to latin-1 for this file" if
-                same_as_latin1 else "") + "): not UTF-8, and cp1252 reads it as plain text.")
+                same_as_latin1 else "") + "), as Excel saves CSV files on Windows; the file is "
+                "not UTF-8 and every character reads correctly as cp1252.")
         return EncodingGuess("cp1252", True, ("cp1252",), note)
     return _from_detector(sample)
 

@@ -32,7 +32,7 @@ from core.ingest_formats import (
     MISSING_MARKERS, SUPPORTED, UNKNOWN_MARKERS, EncodingUncertainError, Plan, copy_upload,
     detect_encoding_at, excel_sheets, file_kind, plan_file, suffix_of,
 )
-from core.ingest_preview import FilePreview, inspect_file
+from core.ingest_preview import FilePreview, inspect_file, split_notes
 from core.ingest_types import refine_text_columns
 from core.names import clean_column_names, default_table_name
 from core.warehouse import META_SCHEMA, quote_ident, table_exists, transaction
@@ -41,7 +41,7 @@ __all__ = [
     "MISSING_MARKERS", "UNKNOWN_MARKERS", "SUPPORTED", "ColumnReport", "EncodingUncertainError",
     "FilePreview", "IngestOptions", "IngestReport", "clean_column_names", "default_table_name",
     "detect_encoding", "excel_sheets", "file_kind", "ingest_bytes", "ingest_file", "inspect_file",
-    "load_report", "planned_table_name",
+    "load_report", "planned_table_name", "split_notes",
 ]
 
 log = logging.getLogger(__name__)

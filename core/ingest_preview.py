@@ -48,6 +48,33 @@ class FilePreview:
     warnings: tuple[str, ...] = ()
 
 
+# How a file was read, not something to check: a confidently detected (or chosen) encoding and
+# the Excel sheet read. See :func:`split_notes`.
+_INFO_PREFIXES = ("Encoding: ", "Read sheet ")
+_INFO_SUFFIXES = ("(chosen by you).",)
+
+
+def split_notes(messages: list[str]) -> tuple[list[str], list[str]]:
+    """Split an ingest report's messages into informational notes and warnings.
+
+    A confidently detected encoding (``Encoding: Windows Western (cp1252) …``), an encoding
+    the analyst chose and the sheet read are notes: the file was read as intended. Renamed
+    headers, dropped or footer lines, missing markers and an encoding that changed part-way
+    through are warnings the analyst should look at.
+
+    Args:
+        messages: ``IngestReport.warnings`` (or the stored report's ``warnings``).
+
+    Returns:
+        ``(notes, warnings)``, each in the original order.
+    """
+    notes, warnings = [], []
+    for m in messages:
+        informational = m.startswith(_INFO_PREFIXES) or m.endswith(_INFO_SUFFIXES)
+        (notes if informational else warnings).append(m)
+    return notes, warnings
+
+
 def _head_copy(path: Path, encoding: str, tmp: Path, lines: int = 200) -> Path:
     """The first ``lines`` lines of a text file, as UTF-8, for a quick preview."""
     text = read_head(path).decode(encoding, errors="replace")

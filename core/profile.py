@@ -301,16 +301,19 @@ def leakage_warnings(cols: list[ColumnProfile]) -> list[str]:
     for i, c in enumerate(scored):
         others = [o.target_auc for o in scored if o is not c]
         best_other = max(others) if others else 0.5
+        auc = f"AUC {c.target_auc:.2f}"
         why = None
         if c.target_auc >= LEAK_AUC:
-            why = "predicts the target almost perfectly on its own"
+            why = f"predicts the target almost perfectly on its own ({auc})"
         elif i == 0 and c.target_auc >= 0.8 and c.target_auc - best_other >= LEAK_GAP:
-            why = f"predicts the target far better than any other column (next best {best_other:.2f})"
+            why = (f"predicts the target on its own with {auc}, far better than any other "
+                   f"column (the next best reaches AUC {best_other:.2f})")
         elif _POST_OUTCOME.search(c.name) and c.target_auc >= 0.7:
-            why = "has a name that suggests it is only known after the outcome"
+            why = (f"predicts the target on its own with {auc}, and its name suggests it is "
+                   f"only known after the outcome")
         if why:
-            out.append(f"Possible leakage: '{c.original_name}' {why} (AUC {c.target_auc:.2f}). If "
-                       f"it is recorded after the outcome (like a call's duration), exclude it.")
+            out.append(f"Possible leakage: '{c.original_name}' {why}; if it is recorded after "
+                       f"the outcome (like a call's duration), exclude it.")
     return out
 
 

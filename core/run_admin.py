@@ -153,12 +153,145 @@ def _register(settings: Settings, run: Run) -> None:
                      json.dumps(run.metrics["metrics"])])
 
 
+TASK_LABELS = {"binary": "binary classifier", "multiclass": "multiclass classifier",
+               "regression": "regression model", "next_item": "next-item recommender",
+               "uplift": "uplift model"}
+
+_KERAS = ("epochs", "batch_size", "learning_rate", "optimizer", "lr_schedule", "loss", "dropout",
+          "early_stopping", "patience", "class_weight", "numeric_encoding", "data_pipeline")
+_REC_NEURAL = ("epochs", "batch_size", "learning_rate", "embed_dim", "window", "seed",
+               "net.dropout", "net.softmax", "net.negatives", "net.patience")
+MODEL_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "mlp": (*_KERAS, "hidden_units", "activation", "batch_norm", "l2"),
+    "wide_deep": (*_KERAS, "hidden_units", "activation"),
+    "ft_transformer": (*_KERAS, "d_token", "n_blocks", "n_heads"),
+    "logreg": ("class_weight", "numeric_encoding"),
+    "hgb": ("class_weight", "numeric_encoding"),
+    "popular": ("seed",),
+    "transitions": ("seed",),
+    "gru4rec": (*_REC_NEURAL, "net.cell"),
+    "sasrec": (*_REC_NEURAL, "net.blocks", "net.heads"),
+}
+NOT_USED = "—"
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def model_parameters(model: str, model_config: dict) -> dict:
+    """The settings of a run's model config that its model family actually uses.
+
+    A histogram gradient boosting run carries the form's epochs and batch size in its config,
+    but never used them; they are left out here. Nested settings are flattened
+    (``net.cell``) and the model name itself is not repeated.
+
+    Args:
+        model: The model family (``mlp``, ``hgb``, ``sasrec``, …).
+        model_config: The run's ``model_config`` as saved in config.json.
+
+    Returns:
+        Setting name -> value, in the family's order; every setting (but ``model``) for a
+        family LiftLab does not know.
+    """
+    flat = _flatten(model_config)
+    flat.pop("model", None)
+    used = MODEL_PARAMETERS.get(model)
+    if used is None:
+        return flat
+    return {k: flat[k] for k in used if k in flat}
+
+
+def default_comparison(runs: list[dict]) -> list[str]:
+    """The two runs the Runs page compares by default: the newest comparable pair.
+
+    Runs of the same task on the same table and target are preferred; failing that, two runs
+    of the same task. Runs of different tasks share no metric, so they are never paired.
+
+    Args:
+        runs: Run summaries, newest first (as :func:`core.runs.list_runs` returns them).
+
+    Returns:
+        Two run ids (newer first), or an empty list when no two runs are comparable.
+    """
+    rules = (lambda r: (r["task"], r["table"], r["target"]), lambda r: r["task"])
+    for key in rules:
+        for i, a in enumerate(runs):
+            for b in runs[i + 1:]:
+                if key(a) == key(b):
+                    return [a["run_id"], b["run_id"]]
+    return []
+
+
+def comparison_problem(runs: list[dict]) -> tuple[str, str] | None:
+    """Why the chosen runs cannot be compared metric by metric, or only with care.
+
+    Args:
+        runs: Summaries of the chosen runs (dicts with ``run_id``, ``task``, ``table``,
+            ``target`` and ``model``).
+
+    Returns:
+        None when they are comparable; ``("error", message)`` when their tasks differ (they
+        share no metric); ``("note", message)`` when they learn different tables or targets.
+    """
+    tasks = {r["task"] for r in runs}
+    if len(tasks) > 1:
+        kinds = "; ".join(f"{r['run_id']} is a {TASK_LABELS.get(r['task'], r['task'])}"
+                          for r in runs)
+        return "error", (f"These runs cannot be compared: they solve different tasks and share "
+                         f"no metric ({kinds}). Pick runs of the same task.")
+    problems = {f"{r['table']} → {r['target']}" for r in runs}
+    if len(problems) > 1:
+        return "note", (f"These runs learn different data ({', '.join(sorted(problems))}): "
+                        f"their metrics measure different problems, so compare them with care.")
+    return None
+
+
+def _shown(value) -> str:
+    if value is None:
+        return NOT_USED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_shown(v) for v in value) if value else "(none)"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _run_parameters(run: Run) -> dict[str, str]:
+    c = run.config
+    values = {"model": c["model"], "task": c.get("task")}
+    if c.get("learner"):
+        values["learner"] = c["learner"]
+    values.update({f"model.{k}": v
+                   for k, v in model_parameters(c["model"], c.get("model_config", {})).items()})
+    values.update({f"data.{k}": v for k, v in c.get("spec", {}).items()})
+    if values.get("data.features") == []:
+        values["data.features"] = "all but the target and excluded columns"
+    values.update({"device": c.get("device"), "rows.train": c.get("rows", {}).get("train"),
+                   "duration_s": c.get("duration_s")})
+    return {k: _shown(v) for k, v in values.items()}
+
+
 def compare_runs(settings: Settings, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Side-by-side metrics and the parameters that differ between 2–4 runs.
 
+    Only the settings each run's model family uses are listed (see :func:`model_parameters`);
+    a setting one run does not use reads ``—`` in its column.
+
     Returns:
-        ``(metrics, params)``: metrics indexed by metric name with one column per run; params
-        with one row per differing setting (model config, spec, device, rows).
+        ``(metrics, params)``: metrics (floats) indexed by metric name with one column per run,
+        metrics no chosen run has left out; params (text) with one row per differing setting
+        (model, model config, data spec, device, training rows, seconds).
 
     Raises:
         AppError: Fewer than 2 or more than 4 runs.
@@ -166,18 +299,10 @@ def compare_runs(settings: Settings, run_ids: list[str]) -> tuple[pd.DataFrame, 
     if not 2 <= len(run_ids) <= 4:
         raise AppError(f"Compare 2 to 4 runs; {len(run_ids)} selected.")
     runs = [load_run(settings, r) for r in run_ids]
-    metrics = pd.DataFrame({r.run_id: r.metrics["metrics"] for r in runs})
-    flat = {}
-    for r in runs:
-        c = r.config
-        values = {f"model.{k}": v for k, v in c.get("model_config", {}).items()}
-        values.update({f"data.{k}": v for k, v in c["spec"].items()})
-        values.update({"model": c["model"], "task": c.get("task"), "device": c.get("device"),
-                       "rows.train": c.get("rows", {}).get("train"),
-                       "duration_s": c.get("duration_s")})
-        flat[r.run_id] = {k: json.dumps(v) if isinstance(v, list | dict) else v
-                          for k, v in values.items()}
-    params = pd.DataFrame(flat)
-    differs = params.astype(str).nunique(axis=1) > 1
-    return metrics, params[differs]
-
+    numbers = {r.run_id: {k: float(v) for k, v in r.metrics["metrics"].items()
+                          if isinstance(v, int | float) and not isinstance(v, bool)}
+               for r in runs}
+    metrics = pd.DataFrame(numbers, columns=run_ids, dtype=float).dropna(how="all")
+    params = pd.DataFrame({r.run_id: _run_parameters(r) for r in runs}, columns=run_ids)
+    params = params.fillna(NOT_USED)
+    return metrics, params[params.nunique(axis=1) > 1]

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import resources, state
-from ui.runs_views import comparison, importer, manage, runs_table
+from ui.runs_views import comparison, default_pair, importer, manage, runs_table
 from ui.widgets import page_setup, run_label
 
 data_dir = page_setup()
@@ -20,10 +20,14 @@ labels = {r["run_id"]: run_label(r) for r in runs}
 ids = list(labels)
 
 st.subheader("Compare")
-chosen = st.multiselect("Pick 2 to 4 runs", ids, default=ids[:2] if len(ids) >= 2 else [],
+chosen = st.multiselect("Pick 2 to 4 runs", ids, default=default_pair(runs),
                         format_func=labels.get, max_selections=4, key="runs__compare")
 if len(chosen) >= 2:
-    comparison(data_dir, chosen)
+    by_id = {r["run_id"]: r for r in runs}
+    comparison(data_dir, [by_id[r] for r in chosen])
+elif len(ids) >= 2:
+    st.caption("Pick two runs of the same task (a classifier, a regression, a recommender …) "
+               "to compare their metrics and settings.")
 
 st.subheader("Manage a run")
 current = state.active_run()

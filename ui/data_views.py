@@ -15,17 +15,17 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import Settings, load_settings
-from core.errors import AppError
+from core.errors import AppError, QueryError
 from core.features import summarize_target
 from core.ingest import (
     SUPPORTED, FilePreview, IngestOptions, IngestReport, excel_sheets, file_kind, ingest_file,
-    inspect_file, load_report, planned_table_name,
+    inspect_file, load_report, planned_table_name, split_notes,
 )
 from core.privacy import ACTIONS, PersonalMark, k_anonymity, load_marks, protect_table, \
     save_marks, suggest_personal
 from core.profile import TableProfile, profile_table
 from core.profile_plots import association_figure, balance_figure, column_figure
-from core.sql import DEFAULT_LIMIT, MAX_LIMIT, run_query
+from core.sql import DEFAULT_LIMIT, MAX_LIMIT, QueryFailed, run_query
 from core.warehouse import TableInfo, connect, list_tables, original_names, read_table, \
     table_columns
 from ui import state
@@ -121,32 +121,56 @@ def _if_exists(settings: Settings, filename: str, table: str | None) -> str:
 
 
 def show_report(report: IngestReport) -> None:
-    """The outcome of a load: rows, encoding, separator, every warning and rename."""
+    """The outcome of a load: rows, encoding, separator, every warning and rename.
+
+    How the file was read (a confidently detected encoding, the sheet) is an informational
+    note; anything the analyst should check (renames, dropped lines, missing markers) a warning.
+    """
     st.success(f"Loaded **{report.rows:,} rows** × {len(report.columns)} columns into table "
                f"`{report.table}`" + (f" (encoding {report.encoding}, separator "
                                       f"{report.delimiter!r})" if report.encoding else "") + ".")
-    for warning in report.warnings:
+    notes, warnings = split_notes(report.warnings)
+    for note in notes:
+        st.caption(f":material/info: {note}")
+    for warning in warnings:
         st.warning(warning)
 
 
+def upload_label() -> str:
+    """The uploader's label, in the analyst's terms.
+
+    The size limit (``server.maxUploadSize``) is not repeated here: Streamlit's drop zone
+    already states it once, as "1GB per file".
+    """
+    return "Upload a data file: CSV, TSV or TXT, Excel (.xlsx), Parquet, or JSON/NDJSON"
+
+
 def upload_section(settings: Settings) -> None:
-    """File uploader, detection preview, options, name clash question and the Load button."""
+    """File uploader, detection preview, options, name clash question and the Load button.
+
+    A file that cannot be read shows its error here and nothing else: the tables below keep
+    rendering.
+    """
     last = st.session_state.pop(_LAST_REPORT, None)
     if last is not None:
         show_report(last)
-    limit_mb = st.get_option("server.maxUploadSize")
     upload = st.file_uploader(
-        f"Upload CSV/TSV/TXT, Excel (.xlsx), Parquet or JSON/NDJSON — up to {limit_mb:,} MB per "
-        f"file (server.maxUploadSize in .streamlit/config.toml)",
-        type=[s.lstrip(".") for s in SUPPORTED],
+        upload_label(), type=[s.lstrip(".") for s in SUPPORTED],
         key=f"data__upload_{st.session_state.get(_ROUND, 0)}")
     if upload is None:
         return
-    with errors_shown():
-        path = _stage(settings, upload)
-        kind = file_kind(upload.name)
-        chosen = _options(kind, tuple(excel_sheets(path)) if kind == "excel" else ())
-        preview = inspect_file(path, upload.name, IngestOptions(**chosen))
+    try:
+        _upload_flow(settings, upload)
+    except AppError as err:
+        show_error(err)
+
+
+def _upload_flow(settings: Settings, upload) -> None:
+    """Detection preview, reading options and loading; raises :class:`AppError` on failure."""
+    path = _stage(settings, upload)
+    kind = file_kind(upload.name)
+    chosen = _options(kind, tuple(excel_sheets(path)) if kind == "excel" else ())
+    preview = inspect_file(path, upload.name, IngestOptions(**chosen))
     if preview.encoding is not None and not preview.encoding.certain and not chosen.get("encoding"):
         chosen["encoding"] = _ask_encoding(preview)
         if chosen["encoding"] is None:
@@ -156,7 +180,7 @@ def upload_section(settings: Settings) -> None:
     if_exists = _if_exists(settings, upload.name, table)
     if st.button("Load into warehouse", type="primary", key="data__load"):
         options = IngestOptions(table=table, if_exists=if_exists, **chosen)
-        with st.spinner(f"Loading {upload.name} …"), errors_shown(), connect(settings) as con:
+        with st.spinner(f"Loading {upload.name} …"), connect(settings) as con:
             report = ingest_file(con, path, options, source_name=upload.name,
                                  workdir=settings.data_dir)
         Path(path).unlink(missing_ok=True)
@@ -201,7 +225,7 @@ def _profile(data_dir: str, table: str, target: str | None, positive: str | None
 
 
 def _columns_tab(settings: Settings, table: str) -> None:
-    with errors_shown(), connect(settings) as con:
+    with connect(settings) as con:
         columns = table_columns(con, table)
         originals = original_names(con, table)
         report = load_report(con, table)
@@ -223,7 +247,7 @@ def _target_choice(settings: Settings, table: str, names: list[str]) -> tuple[st
     target = c1.selectbox("Target (optional)", ["(none)", *names], key="data__profile_target")
     if target == "(none)":
         return None, None
-    with errors_shown(), connect(settings) as con:
+    with connect(settings) as con:
         summary = summarize_target(con, table, target)
     if len(summary.classes) != 2:
         return target, None
@@ -234,16 +258,15 @@ def _target_choice(settings: Settings, table: str, names: list[str]) -> tuple[st
 
 
 def _profile_tab(settings: Settings, table: str, info: TableInfo) -> None:
-    with errors_shown(), connect(settings) as con:
+    with connect(settings) as con:
         names = [c for c, _ in table_columns(con, table)]
         hidden = tuple(m.column for m in load_marks(con, table))
     target, positive = _target_choice(settings, table, names)
     if not st.toggle("Compute the profile", key="data__profile_on",
                      help="Statistics for every column, computed in DuckDB."):
         return
-    with errors_shown():
-        p = _profile(str(settings.data_dir), table, target, positive, hidden,
-                     (info.rows, info.columns))
+    p = _profile(str(settings.data_dir), table, target, positive, hidden,
+                 (info.rows, info.columns))
     st.caption(f"{p.rows:,} rows · {len(p.columns)} columns · computed in {p.seconds:.2f} s"
                + (f" · hidden personal columns: {', '.join(hidden)}" if hidden else ""))
     for warning in p.warnings:
@@ -265,7 +288,7 @@ def _profile_tab(settings: Settings, table: str, info: TableInfo) -> None:
 
 
 def _privacy_tab(settings: Settings, table: str) -> None:
-    with errors_shown(), connect(settings) as con:
+    with connect(settings) as con:
         names = [c for c, _ in table_columns(con, table)]
         marks = {m.column: m for m in load_marks(con, table)}
         suggested = suggest_personal(con, table)
@@ -306,7 +329,7 @@ def _k_anonymity(settings: Settings, table: str, names: list[str]) -> None:
                          key="data__qi")
     k = st.number_input("Aim for groups of at least", 2, 100, 5, key="data__k")
     if qis:
-        with errors_shown(), connect(settings) as con:
+        with connect(settings) as con:
             r = k_anonymity(con, table, qis, int(k))
         c1, c2, c3 = st.columns(3)
         c1.metric("Smallest group (k)", f"{r.k:,}")
@@ -321,14 +344,30 @@ def _sql_tab(settings: Settings, table: str) -> None:
     limit = st.number_input("Row cap", 1, MAX_LIMIT, DEFAULT_LIMIT, key="data__sql_limit")
     if not st.button("Run query", key="data__sql_run"):
         return
-    with errors_shown():
+    try:
         result = run_query(settings, sql, int(limit))
+    except QueryFailed as err:  # a plain mistake in the query: what DuckDB said, then the help
+        st.error(f"**{err.title}.** {err.detail.removeprefix(err.title + ': ')}")
+        if err.hint:
+            st.info(err.hint)
+        return
+    except QueryError as err:  # refused (files, COPY, ATTACH, …) or stopped: say why
+        st.error(f"**{err.title}.** {err}")
+        return
     for note in result.notes:
         st.caption(f":material/info: {note}")
     st.dataframe(result.frame(), hide_index=True, width="stretch")
     st.caption(f"{len(result.rows):,} rows in {result.seconds:.2f} s")
     st.download_button("Download CSV", result.to_csv(), "query.csv", "text/csv",
                        key="data__sql_csv")
+
+
+def _shown_here(section, *args) -> None:
+    """Run one tab; an :class:`AppError` shows inside it and the other tabs still render."""
+    try:
+        section(*args)
+    except AppError as err:
+        show_error(err)
 
 
 def table_tabs(settings: Settings, table: str, info: TableInfo) -> None:
@@ -343,10 +382,10 @@ def table_tabs(settings: Settings, table: str, info: TableInfo) -> None:
             st.caption(f"Personal columns hidden: {', '.join(hidden)}")
         st.dataframe(preview.drop(columns=hidden), hide_index=True, width="stretch")
     with tabs[1]:
-        _columns_tab(settings, table)
+        _shown_here(_columns_tab, settings, table)
     with tabs[2]:
-        _profile_tab(settings, table, info)
+        _shown_here(_profile_tab, settings, table, info)
     with tabs[3]:
-        _privacy_tab(settings, table)
+        _shown_here(_privacy_tab, settings, table)
     with tabs[4]:
-        _sql_tab(settings, table)
+        _shown_here(_sql_tab, settings, table)

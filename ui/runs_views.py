@@ -5,39 +5,73 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.errors import AppError
 from core.metrics import pr_points, roc_points
 from core.plots import overlay_curves_figure
-from core.run_admin import compare_runs, delete_run, export_run, import_run
+from core.run_admin import (
+    NOT_USED, compare_runs, comparison_problem, default_comparison, delete_run, export_run,
+    import_run,
+)
 from core.runs import LABEL_COL, SCORE_COL
 from core.warehouse import connect, list_tables, read_table
 from core.workspace import score_table
 from ui import resources, state
-from ui.widgets import errors_shown
+from ui.widgets import errors_shown, show_error
 
 HEADLINE = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2",
             "next_item": "hit_rate@10", "uplift": "qini_coefficient"}
 
 
 def runs_table(runs: list[dict]) -> pd.DataFrame:
-    """One row per run with its headline metric, for a sortable table."""
+    """One row per run with its headline metric (next to the run), for a sortable table."""
     rows = []
     for r in runs:
         key = HEADLINE.get(r["task"], "roc_auc")
-        rows.append({"run": r["run_id"], "created": r["created_at"], "model": r["model"],
-                     "task": r["task"], "table": r["table"], "target": r["target"],
-                     "metric": key, "value": r["metrics"].get(key),
+        rows.append({"run": r["run_id"], "model": r["model"], "task": r["task"],
+                     "metric": key, "value": r["metrics"].get(key), "table": r["table"],
+                     "target": r["target"], "created": r["created_at"],
                      "seconds": r.get("duration_s"), "device": r.get("device")})
     return pd.DataFrame(rows)
 
 
-def comparison(data_dir: str, run_ids: list[str]) -> None:
-    """Metrics side by side, differing parameters, overlaid ROC and PR curves (binary runs)."""
+def _fit(rows: int) -> int:
+    """A table height in pixels that shows every row (up to 25) without scrolling."""
+    return 38 + 35 * min(max(rows, 1), 25)
+
+
+def default_pair(runs: list[dict]) -> list[str]:
+    """The newest two comparable runs (same task, ideally same table and target), or none."""
+    return default_comparison(runs)
+
+
+def comparison(data_dir: str, chosen: list[dict]) -> None:
+    """Metrics side by side, differing parameters, overlaid ROC and PR curves (binary runs).
+
+    Args:
+        data_dir: The workspace's data directory.
+        chosen: Summaries (as in :func:`core.runs.list_runs`) of the 2–4 runs to compare.
+    """
+    problem = comparison_problem(chosen)
+    if problem is not None and problem[0] == "error":
+        st.warning(problem[1])
+        return
+    if problem is not None:
+        st.info(problem[1])
+    run_ids = [r["run_id"] for r in chosen]
     settings = resources.settings()
-    with errors_shown():
+    try:
         metrics, params = compare_runs(settings, run_ids)
-    left, right = st.columns(2)
-    left.dataframe(metrics, width="stretch")
-    right.dataframe(params.astype(str), width="stretch")
+    except AppError as err:  # the rest of the page (manage, import) keeps rendering
+        show_error(err)
+        return
+    st.caption("Test-split metrics (4 decimals; blank = not computed for that run).")
+    st.dataframe(metrics, width="stretch", height=_fit(len(metrics)), column_config={
+        "_index": st.column_config.TextColumn("metric"),
+        **{r: st.column_config.NumberColumn(r, format="%.4f", width="medium") for r in run_ids}})
+    st.caption(f"Settings that differ ({NOT_USED} = the model does not use that setting).")
+    st.dataframe(params, width="stretch", height=_fit(len(params)), column_config={
+        "_index": st.column_config.TextColumn("setting"),
+        **{r: st.column_config.TextColumn(r, width="medium") for r in run_ids}})
     binary = [r for r in run_ids if resources.run(data_dir, r).task == "binary"]
     if len(binary) >= 2:
         roc, pr = {}, {}
@@ -46,6 +80,7 @@ def comparison(data_dir: str, run_ids: list[str]) -> None:
             y, s = t[LABEL_COL].to_numpy(), t[SCORE_COL].to_numpy()
             p, q = roc_points(y, s), pr_points(y, s)
             roc[r], pr[r] = (p["fpr"], p["tpr"]), (q["recall"], q["precision"])
+        left, right = st.columns(2)
         left.plotly_chart(overlay_curves_figure(roc, "roc"), key="runs__roc")
         right.plotly_chart(overlay_curves_figure(pr, "pr"), key="runs__pr")
 

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from core.errors import IngestError
-from core.ingest import IngestOptions, clean_column_names, detect_encoding, ingest_file
+from core.ingest import (
+    IngestOptions, clean_column_names, detect_encoding, ingest_file, split_notes,
+)
 from core.warehouse import list_tables, original_names
 from tests.conftest import BANK, CASES
 
@@ -42,6 +44,22 @@ def test_cp1252_excel_export_keeps_symbols(con):
     assert notes == ["Prefers “email” contact – no calls", "Paid €120 deposit", "—"]
     names = [v for (v,) in con.execute(f'SELECT "CustomerName" FROM "{r.table}"').fetchall()]
     assert names[0] == "Renée Müller" and names[2] == "Zoë O’Brien"
+    notes, warnings = split_notes(r.warnings)
+    assert notes == ["Encoding: Windows Western (cp1252), as Excel saves CSV files on Windows; "
+                     "the file is not UTF-8 and every character reads correctly as cp1252."]
+    assert not any("cp1252" in w for w in warnings)  # a confident detection is no warning
+
+
+def test_split_notes_keeps_what_needs_checking_as_warnings():
+    messages = ["Encoding gb18030 (chosen by you).", "Read sheet 'b' of 2 (a, b).",
+                "Column 1 header 'emp.var.rate' renamed to 'emp_var_rate'.",
+                "The file is not UTF-8 throughout (invalid bytes at byte 9); it was read as "
+                "cp1252. If some text looks wrong, choose the encoding.",
+                "2 malformed line(s) were not loaded (wrong number of fields or unreadable "
+                "values): line 3: 'x'."]
+    notes, warnings = split_notes(messages)
+    assert notes == messages[:2] and warnings == messages[2:]
+    assert split_notes([]) == ([], [])
 
 
 def test_gb18030_chinese_headers_and_values(con):

@@ -16,7 +16,7 @@ from core.errors import IngestError
 from core.features import summarize_target
 from core.ingest import (
     EncodingUncertainError, IngestOptions, file_kind, ingest_bytes, ingest_file, inspect_file,
-    load_report, planned_table_name,
+    load_report, planned_table_name, split_notes,
 )
 from core.warehouse import list_tables, original_names
 from tests.conftest import CASES, ROOT
@@ -272,6 +272,10 @@ def test_latin1_file_reads_as_cp1252_and_says_so(con, tmp_path):
     r = ingest_file(con, p)
     assert r.encoding == "cp1252"
     assert any("identical to latin-1" in w for w in r.warnings)
+    assert split_notes(r.warnings) == ([
+        "Encoding: Windows Western (cp1252, identical to latin-1 for this file), as Excel saves "
+        "CSV files on Windows; the file is not UTF-8 and every character reads correctly as "
+        "cp1252."], [])
     assert _column(con, r.table, "ville") == ["Besançon", "Nîmes"]
     r2 = ingest_file(con, p, IngestOptions(encoding="latin-1"))
     assert r2.encoding == "latin-1" and _column(con, r2.table, "nom") == ["Renée", "François"]

@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from core.errors import SchemaError
 from core.ingest import IngestOptions, ingest_file
-from core.profile import profile_table, single_column_auc
+from core.profile import ColumnProfile, leakage_warnings, profile_table, single_column_auc
 from core.profile_plots import association_figure, balance_figure, column_figure
 from tests.conftest import BANK, CASES
 
@@ -33,7 +33,9 @@ def test_bank_balance_and_duration_leakage(bank_profile):
     assert (p.rows, p.positive) == (41188, "yes")
     assert [(label, n) for label, n, _ in p.balance] == [("no", 36548), ("yes", 4640)]
     leaks = [w for w in p.warnings if w.startswith("Possible leakage")]
-    assert len(leaks) == 1 and "'duration'" in leaks[0]
+    assert leaks == ["Possible leakage: 'duration' predicts the target on its own with AUC "
+                     "0.82, far better than any other column (the next best reaches AUC 0.75); "
+                     "if it is recorded after the outcome (like a call's duration), exclude it."]
     assert _col(p, "duration").target_auc == pytest.approx(0.818, abs=0.002)
     assert _col(p, "nr_employed").target_auc < 0.8
 
@@ -101,3 +103,21 @@ def test_dates_and_bad_inputs(con, tmp_path):
         profile_table(con, "d", "nope")
     with pytest.raises(SchemaError, match="'c' is not a value of 'y'"):
         profile_table(con, "d", "y", positive="c")
+
+
+def _scored(name: str, auc: float) -> ColumnProfile:
+    return ColumnProfile(name, name, "DOUBLE", "numeric", 0, 0.0, 10, target_auc=auc)
+
+
+@pytest.mark.parametrize("cols, expected", [
+    ([_scored("x", 0.97), _scored("y", 0.6)],
+     "Possible leakage: 'x' predicts the target almost perfectly on its own (AUC 0.97); if it "
+     "is recorded after the outcome (like a call's duration), exclude it."),
+    ([_scored("call_length", 0.72), _scored("z", 0.70)],
+     "Possible leakage: 'call_length' predicts the target on its own with AUC 0.72, and its name "
+     "suggests it is only known after the outcome; if it is recorded after the outcome (like a "
+     "call's duration), exclude it."),
+])
+def test_leakage_warning_is_one_sentence(cols, expected):
+    assert leakage_warnings(cols) == [expected]
+    assert ") (" not in expected  # no stacked brackets

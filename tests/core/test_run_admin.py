@@ -62,6 +62,8 @@ def test_compare_and_delete(bank_ws, tmp_path):
     assert list(metrics.columns) == [runs["mlp"], runs["hgb"]]
     assert metrics.loc["roc_auc", runs["hgb"]] == load_run(s, runs["hgb"]).metrics["metrics"]["roc_auc"]
     assert "model" in params.index and "data.target" not in params.index
+    assert "model.model" not in params.index and params.index.is_unique
+    assert params.loc["model.epochs", runs["hgb"]] == "—"  # set in the form, unused by hgb
     with pytest.raises(AppError, match="2 to 4"):
         compare_runs(s, [runs["mlp"]])
     other = load_settings(tmp_path / "del")

@@ -13,8 +13,9 @@ import pytest
 
 from core.cli import main
 from core.errors import QueryError
-from core.ingest import ingest_file
-from core.sql import run_query
+from core.ingest import ingest_bytes, ingest_file
+from core.privacy import PersonalMark, save_marks
+from core.sql import FAILED, REFUSED, QueryFailed, run_query
 from core.warehouse import connect
 from tests.conftest import CASES, ROOT
 
@@ -49,24 +50,75 @@ def test_every_local_file_statement_is_refused(ws, tmp_path, monkeypatch):
     assert sorted(p.name for p in ws.data_dir.iterdir()) == ["warehouse.duckdb"]
 
 
-@pytest.mark.parametrize("sql, start", [
-    ("ATTACH '/tmp/other.duckdb' AS o", "ATTACH statements are not allowed."),
-    ("INSTALL httpfs", "INSTALL/LOAD statements are not allowed."),
-    ("SET enable_external_access = true", "SET statements are not allowed."),
-    ("CREATE TABLE t AS SELECT 1", "CREATE statements are not allowed."),
-    ("INSERT INTO special_char_headers VALUES (1,1,1,1,1,1,1)", "INSERT statements are not allowed."),
-    ("DROP TABLE special_char_headers", "DROP statements are not allowed."),
-    ("SELECT 1; SELECT 2", "Run one statement at a time (found 2)."),
-    ("SELECT * FROM glob('/etc/*')", "Not allowed: Permission Error"),
-    ("SELECT * FROM 'data.csv'", "Not allowed: Permission Error"),
-    ("SELEC 1", "The query is not valid SQL: Parser Error"),
-    ("SELECT * FROM nope", "The query failed: Catalog Error"),
-    ("   ", "Type a SELECT query"),
+@pytest.mark.parametrize("sql, start, title", [
+    ("ATTACH '/tmp/other.duckdb' AS o", "ATTACH statements are not allowed.", REFUSED),
+    ("INSTALL httpfs", "INSTALL/LOAD statements are not allowed.", REFUSED),
+    ("SET enable_external_access = true", "SET statements are not allowed.", REFUSED),
+    ("CREATE TABLE t AS SELECT 1", "CREATE statements are not allowed.", REFUSED),
+    ("INSERT INTO special_char_headers VALUES (1,1,1,1,1,1,1)", "INSERT statements are not "
+     "allowed.", REFUSED),
+    ("DROP TABLE special_char_headers", "DROP statements are not allowed.", REFUSED),
+    ("COPY special_char_headers TO 'x.csv'", "COPY statements are not allowed.", REFUSED),
+    ("SELECT 1; SELECT 2", "Run one statement at a time (found 2).", REFUSED),
+    ("SELECT * FROM glob('/etc/*')", "Not allowed: Permission Error", REFUSED),
+    ("SELECT * FROM 'data.csv'", "Not allowed: Permission Error", REFUSED),
+    ("SELEC 1", "The query is not valid SQL: Parser Error", FAILED),
+    ("SELECT * FROM nope", "The query failed: Catalog Error", FAILED),
+    ("SELECT customer_id + 'a' FROM special_char_headers", "The query failed: Conversion Error",
+     FAILED),
+    ("   ", "Type a SELECT query", "There is no query to run"),
 ])
-def test_refusals_say_why(ws, sql, start):
+def test_refusals_and_failures_say_why(ws, sql, start, title):
     with pytest.raises(QueryError) as err:
         run_query(ws, sql)
     assert str(err.value).startswith(start)
+    assert err.value.title == title
+    assert (NOT_ALLOWED in str(err.value)) == (title == REFUSED)  # refusals say what is allowed
+
+
+@pytest.fixture
+def rates_ws(ws):
+    with connect(ws) as con:
+        ingest_bytes(con, b"emp.var.rate,age,Client Name\n1.1,30,Ann\n-1.8,41,Bob\n",
+                     "rates.csv")
+        save_marks(con, "rates", [PersonalMark("Client_Name", "drop")])
+    return ws
+
+
+def test_unknown_column_is_a_failure_with_the_columns_and_clean_names(rates_ws):
+    with pytest.raises(QueryFailed) as err:
+        run_query(rates_ws, "SELECT emp.var.rate FROM rates")
+    e = err.value
+    assert e.title == FAILED == "The query failed"
+    assert e.detail == 'The query failed: Binder Error: Referenced table "emp.var" not found!'
+    assert e.hint == (
+        "Columns of rates: emp_var_rate, age. SQL uses the cleaned column names shown in the "
+        "Columns tab, not the file's headers ('emp.var.rate' is \"emp_var_rate\"); quote names "
+        'with double quotes, e.g. SELECT "emp_var_rate" FROM "rates".')
+    assert str(e) == f"{e.detail} {e.hint}"
+    assert "Client_Name" not in e.hint  # personal columns stay hidden in the help too
+
+
+def test_quoted_original_header_and_typos_get_duckdbs_suggestion(rates_ws):
+    with pytest.raises(QueryFailed) as err:
+        run_query(rates_ws, 'SELECT "emp.var.rate" FROM rates')
+    assert err.value.hint.startswith('Did you mean "emp_var_rate"? Columns of rates: '
+                                     'emp_var_rate, age.')
+    with pytest.raises(QueryFailed) as err:
+        run_query(rates_ws, "SELECT agee FROM rates")
+    assert err.value.hint.startswith('Did you mean "age"? Columns of rates:')
+    assert err.value.hint.endswith('e.g. SELECT "emp_var_rate" FROM "rates".')
+    with pytest.raises(QueryFailed) as err:
+        run_query(rates_ws, "SELECT * FROM rate")
+    assert err.value.hint == ('Did you mean "rates"? Tables in this workspace: rates, '
+                              'special_char_headers.')
+
+
+def test_other_failures_have_no_name_hint(rates_ws):
+    with pytest.raises(QueryFailed) as err:
+        run_query(rates_ws, "SELECT age + 'a' FROM rates")
+    assert err.value.hint == ""
+    assert str(err.value) == err.value.detail
 
 
 def test_select_with_quoted_identifiers_and_row_cap(ws):

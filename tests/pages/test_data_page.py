@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.ingest import IngestOptions, ingest_bytes, ingest_file
 from core.warehouse import connect
 from tests.conftest import CASES, ROOT
 
@@ -26,12 +27,41 @@ def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
     return at.run()
 
 
-def test_empty_workspace_states_the_upload_limit(data_ws):
+def test_empty_workspace_states_the_upload_limit_once(data_ws):
     at = _page()
     assert not at.exception
-    assert "up to 1,024 MB per file (server.maxUploadSize in .streamlit/config.toml)" in \
-        at.file_uploader(key="data__upload_0").label
+    uploader = at.file_uploader(key="data__upload_0")
+    assert uploader.label == ("Upload a data file: CSV, TSV or TXT, Excel (.xlsx), Parquet, or "
+                              "JSON/NDJSON")
+    assert "MB" not in uploader.label and "maxUploadSize" not in uploader.label
+    assert uploader.proto.max_upload_size_mb == 1024  # the drop zone says "1GB per file"
     assert at.info[0].value == "The warehouse is empty. Upload a file above to start."
+
+
+def test_bad_upload_shows_its_error_and_the_tables_stay(data_ws):
+    with connect(data_ws) as con:
+        ingest_file(con, CASES / "quoted_newlines.csv", IngestOptions(table="tickets"))
+    at = _upload(_page(), "empty.csv", (CASES / "empty.csv").read_bytes())
+    assert not at.exception
+    assert at.error[0].value == ("**The file could not be loaded.** The file is empty: it has no "
+                                 "header and no data rows.")
+    assert at.dataframe[0].value["table"].tolist() == ["tickets"]  # the Tables list
+    assert at.selectbox(key="data__table").value == "tickets"
+    assert len(at.tabs) == 5 and len(at.dataframe[1].value) == 3  # tabs and preview
+    assert at.text_area(key="data__sql").value == 'SELECT * FROM "tickets" LIMIT 10'
+
+
+def test_failed_load_shows_its_error_and_the_tables_stay(data_ws):
+    with connect(data_ws) as con:
+        ingest_file(con, CASES / "quoted_newlines.csv", IngestOptions(table="tickets"))
+    at = _upload(_page(), "header_only.csv", (CASES / "header_only.csv").read_bytes())
+    at.button(key="data__load").click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith("**The file could not be loaded.** 'header_only.csv' "
+                                        "has a header but no data rows.")
+    lists = [d.value for d in at.dataframe if "source" in d.value.columns]
+    assert [t["table"].tolist() for t in lists] == [["tickets"]]  # the Tables list
+    assert len(at.tabs) == 5
 
 
 def test_upload_shows_detection_then_loads(data_ws):
@@ -43,6 +73,10 @@ def test_upload_shows_detection_then_loads(data_ws):
     at.button(key="data__load").click().run()
     assert not at.exception
     assert at.success[0].value.startswith("Loaded **3 rows** × 5 columns into table `export`")
+    assert len(at.warning) == 0  # a confidently detected encoding is a note, not a warning
+    assert ":material/info: Encoding: Windows Western (cp1252), as Excel saves CSV files on " \
+        "Windows; the file is not UTF-8 and every character reads correctly as cp1252." in \
+        [c.value for c in at.caption]
     assert at.file_uploader(key="data__upload_1").value is None  # emptied for the next file
     with connect(data_ws) as con:
         assert con.execute("SELECT \"Notes\" FROM export ORDER BY rowid").fetchall()[1] == \
@@ -72,7 +106,27 @@ def test_same_name_asks_replace_or_keep_both_and_console_refuses_copy(data_ws):
     assert "into table `tickets`" in at.success[0].value
     at.text_area(key="data__sql").input("COPY tickets TO 'out.csv'")
     at.button(key="data__sql_run").click().run()
-    assert "COPY statements are not allowed." in at.error[0].value
+    assert at.error[0].value.startswith("**The query was refused.** COPY statements are not "
+                                        "allowed. The SQL console only reads the tables")
     at.text_area(key="data__sql").input("SELECT count(*) AS n FROM tickets")
     at.button(key="data__sql_run").click().run()
     assert at.dataframe[-1].value["n"].tolist() == [3]
+
+
+def test_sql_typo_is_a_failure_with_the_clean_column_names(data_ws):
+    with connect(data_ws) as con:
+        ingest_bytes(con, b"emp.var.rate,age\n1.1,30\n-1.8,41\n", "rates.csv")
+    at = _page()
+    at.text_area(key="data__sql").input("SELECT emp.var.rate FROM rates")
+    at.button(key="data__sql_run").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        '**The query failed.** Binder Error: Referenced table "emp.var" not found!']
+    assert at.info[0].value == (
+        "Columns of rates: emp_var_rate, age. SQL uses the cleaned column names shown in the "
+        "Columns tab, not the file's headers ('emp.var.rate' is \"emp_var_rate\"); quote names "
+        'with double quotes, e.g. SELECT "emp_var_rate" FROM "rates".')
+    at.text_area(key="data__sql").input('SELECT avg("emp_var_rate") AS m FROM rates')
+    at.button(key="data__sql_run").click().run()
+    assert not at.error
+    assert at.dataframe[-1].value["m"].tolist() == [pytest.approx(-0.35)]
