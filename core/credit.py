@@ -17,6 +17,41 @@ import numpy as np
 from core.errors import SimulationError
 
 CURVE_POINTS = 100
+BAD_LABELS = ("bad", "default", "defaulted", "delinquent", "charged off", "charged_off",
+              "bad loan", "bad_loan", "written off", "write-off")
+GOOD_LABELS = ("good", "paid", "repaid", "fully paid", "fully_paid", "good loan", "good_loan",
+               "current", "performing")
+DEFAULT_TARGETS = ("default", "defaulted", "is_default", "bad", "is_bad", "bad_loan",
+                   "delinquent", "delinquency", "charged_off", "loan_default", "default_flag")
+YES_LIKE = ("yes", "y", "1", "true", "t")
+
+
+def bad_class_meaning(target: str, positive: str) -> bool | None:
+    """Whether the positive class clearly means a bad loan, clearly a good one, or is unknown.
+
+    Only labels that name a loan outcome count (``bad``, ``default``, ``good``, ``paid`` …), or
+    a yes-like label of a target named like a default flag (``default``, ``is_bad`` …). A
+    marketing target such as ``y`` = ``yes`` is unknown: the analyst must say what it means.
+
+    Args:
+        target: The run's target column.
+        positive: The label of the positive class.
+
+    Returns:
+        True for a bad loan, False for a good one, None when the labels do not say.
+
+    Example:
+        >>> bad_class_meaning("y", "yes") is None, bad_class_meaning("status", "bad")
+        (True, True)
+    """
+    label, name = str(positive).strip().lower(), str(target).strip().lower()
+    if label in BAD_LABELS:
+        return True
+    if label in GOOD_LABELS:
+        return False
+    if name in DEFAULT_TARGETS and label in YES_LIKE:
+        return True
+    return None
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,12 @@ class ImpactResult:
         counts: ``{"tp", "fp", "tn", "fn", "revenue"}`` of the scenario.
         policy: The current policy's ``rule``, ``targeted``, ``conversions``,
             ``conversion_rate``, ``conversion_lift`` (over base), ``revenue``, ``cost``,
-            ``profit``; None without a policy.
-        conversion_lift_policy: conversion_rate_model ÷ the policy's rate (None if undefined).
+            ``profit``, and ``model_same_size``: the same numbers (``targeted``,
+            ``conversions``, ``conversion_rate``, ``revenue``, ``cost``, ``profit``) for the
+            model's top customers of the policy's size (None when the policy selects nobody);
+            None without a policy.
+        conversion_lift_policy: conversion_rate_model ÷ the policy's rate (None if undefined);
+            the two may contact different numbers of customers, see ``policy``.
         outcomes: ``"observed"`` or ``"expected"`` (from scores, no outcomes known).
         notes: Plain-language remarks.
     """
@@ -227,6 +231,15 @@ def _policy(r: _Ranked, econ: Economics, rule: str | None, base: float) -> dict:
     rate = tp / k if k else None
     return {"rule": rule, "targeted": k, "conversions": tp, "conversion_rate": rate,
             "conversion_lift": rate / base if rate is not None else None,
+            "revenue": float(rev), "cost": float(cost), "profit": float(profit),
+            "model_same_size": _model_at(r, econ, k) if k else None}
+
+
+def _model_at(r: _Ranked, econ: Economics, k: int) -> dict:
+    """The model's best-scored ``k`` customers: the like-for-like rival of a policy of size k."""
+    c = r.counts(k)
+    rev, cost, profit = money(**c, targeted=k, econ=econ)
+    return {"targeted": k, "conversions": float(c["tp"]), "conversion_rate": float(c["tp"]) / k,
             "revenue": float(rev), "cost": float(cost), "profit": float(profit)}
 
 

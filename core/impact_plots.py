@@ -1,7 +1,8 @@
 """Plotly figures of the Impact page: profit, sensitivity, scenarios, credit, uplift, A/B.
 
 Pure builders: they take results and return figures; nothing here renders. Gains and lift curves
-come from :mod:`core.plots`.
+come from :mod:`core.plots`, re-laid out here like the others (short titles that fit a third of
+a page, the legend at the figure's foot, clear of the axis titles).
 """
 
 from __future__ import annotations
@@ -13,15 +14,25 @@ import plotly.graph_objects as go
 from core.abtest import ABReadout
 from core.credit import CreditView
 from core.impact import ImpactResult
+from core.plots import gains_figure, lift_figure
 
 MODEL, RANDOM, POLICY, BEST, TARGET = "#2c7fb8", "#999999", "#ff7f0e", "#2ca02c", "#d62728"
 PALETTE = ("#2c7fb8", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height,
-                      margin={"l": 55, "r": 20, "t": 50, "b": 45}, template="plotly_white",
-                      legend={"orientation": "h", "y": -0.22})
+    """Short left-aligned title; the legend at the foot of the figure, below the x-axis title.
+
+    The legend is placed relative to the whole figure (``yref="container"``), not the plot
+    area, so it can never climb onto the axis title however narrow the column; Plotly widens
+    the bottom margin for it (and wraps it into more rows when it must).
+    """
+    fig.update_layout(title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+                      xaxis_title=x, yaxis_title=y, height=height,
+                      margin={"l": 55, "r": 20, "t": 45, "b": 10}, template="plotly_white",
+                      legend={"orientation": "h", "yref": "container", "y": 0,
+                              "yanchor": "bottom", "x": 0, "xanchor": "left"})
+    fig.update_xaxes(title_standoff=8, automargin=True)
     return fig
 
 
@@ -58,8 +69,23 @@ def profit_figure(r: ImpactResult) -> go.Figure:
     if r.break_even_fraction is not None and r.break_even_fraction < 1.0:
         fig.add_vline(x=r.break_even_fraction, line_dash="dot", line_color="#444",
                       annotation_text="break-even", annotation_position="bottom right")
-    return _share_axis(_layout(fig, "Profit by share of customers contacted",
-                               "Customers contacted (best scores first)", "Profit"))
+    return _share_axis(_layout(fig, "Profit by share contacted",
+                               "Share contacted", "Profit"))
+
+
+def impact_gains_figure(r: ImpactResult) -> go.Figure:
+    """Cumulative gains of the scenario's population (:func:`core.plots.gains_figure`), with
+    the chosen share marked, laid out for the Impact page."""
+    fig = gains_figure(r.curve, r.base_rate, r.fraction)
+    return _layout(fig, "Cumulative gains", "Share contacted",
+                   "Converters reached")
+
+
+def impact_lift_figure(r: ImpactResult) -> go.Figure:
+    """Cumulative lift over the base rate (:func:`core.plots.lift_figure`), with the chosen
+    share marked, laid out for the Impact page."""
+    return _layout(lift_figure(r.curve, r.fraction), "Cumulative lift",
+                   "Share contacted", "Lift (× base rate)")
 
 
 def sensitivity_figure(table: pd.DataFrame, spread: float) -> go.Figure:
@@ -106,8 +132,8 @@ def credit_figure(v: CreditView) -> go.Figure:
                    marker={"size": 11, "color": BEST}),
     ])
     fig.update_layout(yaxis2={"title": "Bad rate", "overlaying": "y", "side": "right",
-                              "tickformat": ".0%", "rangemode": "tozero"})
-    return _share_axis(_layout(fig, "Approval rate against bad rate and expected loss",
+                              "tickformat": ".0%", "rangemode": "tozero", "automargin": True})
+    return _share_axis(_layout(fig, "Loss and bad rate by approval rate",
                                "Applicants approved (lowest risk first)",
                                "Expected loss per applicant"))
 
@@ -140,7 +166,7 @@ def incremental_figure(curve: dict, fraction: float, money: bool = False) -> go.
     fig.add_vline(x=fraction, line_color=TARGET, annotation_text="treated")
     fig.add_hline(y=0, line_color="#444", line_width=1)
     title = "Incremental profit" if money else "Incremental conversions"
-    return _share_axis(_layout(fig, f"{title} by share treated", "Customers treated", title))
+    return _share_axis(_layout(fig, title, "Share treated", title))
 
 
 def segments_figure(table: pd.DataFrame) -> go.Figure:
@@ -170,5 +196,5 @@ def ab_figure(r: ABReadout) -> go.Figure:
                                  marker={"size": 14, "color": POLICY, "symbol": "x"}))
     fig.add_vline(x=0, line_color="#444", line_width=1)
     fig.update_xaxes(tickformat="+.0%")
-    return _layout(fig, "Lift of B over A with its 95% interval", "Relative lift", "",
+    return _layout(fig, "Lift of B over A, 95% interval", "Relative lift", "",
                    height=240)

@@ -3,7 +3,9 @@
 - A population is the run's test split or any table the run can score; without the target
   column its outcomes are expected from the scores.
 - The current policy is an SQL boolean expression over the population's columns, evaluated in
-  a sandbox (:mod:`core.policy`).
+  a sandbox (:mod:`core.policy`). A mistake in it (syntax, an unknown column) is a
+  :class:`~core.impact_inputs.PolicyRuleError` that names the columns; reading anything else
+  stays a refusal.
 - Scenarios are saved by name in ``liftlab.scenarios`` with every input, so they survive restarts
   and can be re-run, listed and compared.
 - The targeted list holds ranks, ids and scores; columns marked as personal data are replaced by
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -24,9 +27,11 @@ from core.config import Settings
 from core.errors import SchemaError, SimulationError
 from core.features import label_text
 from core.impact import ImpactResult, ScenarioInputs, simulate_scenario
-from core.policy import policy_mask, sandbox_connection
+from core.impact_inputs import PolicyRuleError, policy_rule_mask  # noqa: F401  (re-exported)
+from core.policy import sandbox_connection
 from core.runs import LABEL_COL, SCORE_COL, Run
-from core.warehouse import META_SCHEMA, connect, quote_ident, read_table, table_exists
+from core.warehouse import (META_SCHEMA, connect, original_names, quote_ident, read_table,
+                            table_exists)
 
 SCENARIOS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {META_SCHEMA}.scenarios (
@@ -47,6 +52,8 @@ class Population:
         y: Observed 0/1 outcomes of shape (n_customers,), or None when unknown.
         scores: The run's scores of shape (n_customers,).
         notes: Plain-language remarks about the population.
+        warnings: Reasons to distrust its numbers, e.g. rows the run was trained on.
+        original_names: Clean (SQL) column name → the header of the analyst's file.
     """
 
     source: str
@@ -55,6 +62,8 @@ class Population:
     y: np.ndarray | None
     scores: np.ndarray
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    original_names: dict = field(default_factory=dict)
 
     @property
     def expected(self) -> bool:
@@ -88,10 +97,13 @@ def load_population(settings: Settings, run: Run, table: str | None = None) -> P
     if table is None:
         t = run.test_frame
         frame = t.drop(columns=[c for c in t.columns if c.startswith("__")])
+        with connect(settings) as con:
+            names = original_names(con, spec["table"])
         return Population("test split", spec["table"], frame, t[LABEL_COL].to_numpy(),
-                          t[SCORE_COL].to_numpy(dtype=float))
+                          t[SCORE_COL].to_numpy(dtype=float), original_names=names)
     with connect(settings) as con:
         frame = read_table(con, table)
+        names = original_names(con, table)
     missing = [c for c in run.features if c not in frame.columns]
     if missing:
         raise SchemaError(f"Table '{table}' lacks feature column(s) the run was trained on: "
@@ -105,7 +117,55 @@ def load_population(settings: Settings, run: Run, table: str | None = None) -> P
         if run.config.get("model_config", {}).get("class_weight") == "balanced":
             notes.append("This run was trained with balanced class weights, so its scores "
                          "overstate probabilities: expected conversions will be too high.")
-    return Population(table, table, frame, y, run.predict(frame), tuple(notes))
+    warnings = (_trained_on(run, table, len(frame)),) if table == spec["table"] else ()
+    return Population(table, table, frame, y, run.predict(frame), tuple(notes), warnings, names)
+
+
+def _trained_on(run: Run, table: str, n: int) -> str:
+    rows = run.config.get("rows") or {}
+    fitted = int(rows.get("train", 0)) + int(rows.get("valid", 0))
+    used = (f"{fitted:,} of its {int(rows.get('table', n)):,} rows were" if fitted else
+            "most of its rows were")
+    return (f"'{table}' is the table run {run.run_id} was trained on: {used} used to fit and "
+            f"tune the model, so the scores, lift and profit shown here are optimistic. For an "
+            f"honest estimate use the run's test split, or a table of customers the run has "
+            f"not seen.")
+
+
+def describe_population(run: Run, pop: Population) -> str:
+    """The population in words, e.g. "the run's test split: 8,238 rows of 'bank' held out …".
+
+    Args:
+        run: The run that scored it.
+        pop: From :func:`load_population`.
+
+    Returns:
+        One phrase without a final full stop.
+    """
+    n = len(pop.frame)
+    if pop.source == "test split":
+        share = float(run.config["spec"].get("test_size") or 0)
+        part = f" ({share:.0%} of it)" if share else ""
+        return (f"the run's test split: {n:,} rows of '{pop.table}'{part} held out from "
+                f"training, numbered 0–{n - 1:,} as on the Explain page")
+    outcome = "expected from the scores" if pop.expected else "observed"
+    return f"table '{pop.table}': {n:,} customers scored by the run, outcomes {outcome}"
+
+
+def id_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that identify a customer: named like an id and without repeats or gaps.
+
+    Args:
+        frame: The population's columns.
+
+    Returns:
+        Candidate names, best first (e.g. ``["customer_id"]``); empty when none fits.
+    """
+    named = [c for c in frame.columns
+             if re.search(r"(^|[_\s.])(id|key|uuid|number|no|nr)$|^id[_\s.]|"
+                          r"^(customer|client|account)$", str(c), re.IGNORECASE)]
+    unique = [c for c in named if frame[c].notna().all() and frame[c].is_unique]
+    return sorted(unique, key=lambda c: (not str(c).lower().endswith("id"), str(c)))
 
 
 def _values(pop: Population, column: str) -> np.ndarray:
@@ -131,13 +191,15 @@ def simulate_population(pop: Population, inputs: ScenarioInputs) -> ImpactResult
     Raises:
         SimulationError: An invalid scenario.
         SchemaError: A missing value column.
+        PolicyRuleError: The policy rule has a mistake.
         QueryError: The policy rule is refused.
     """
     econ = inputs.economics
     values = _values(pop, econ.value_column) if econ.value_column else None
-    mask = policy_mask(pop.frame, inputs.policy) if inputs.policy else None
+    mask = (policy_rule_mask(pop.frame, inputs.policy, pop.original_names) if inputs.policy
+            else None)
     result = simulate_scenario(pop.outcomes(), pop.scores, inputs, values, mask, pop.expected)
-    return dataclasses.replace(result, notes=result.notes + pop.notes)
+    return dataclasses.replace(result, notes=result.notes + pop.warnings + pop.notes)
 
 
 def run_scenario(settings: Settings, run: Run, table: str | None,
@@ -244,7 +306,8 @@ def targeted_list(settings: Settings, population: Population, result: ImpactResu
         extra: More columns to include.
 
     Returns:
-        A DataFrame of shape (targeted, 3 + len(extra)): ``rank``, the id, ``score`` and
+        A DataFrame of shape (targeted, 3 + len(extra)): ``rank``, the id (without one:
+        ``test_row`` for the test split, ``row`` for a table, numbered from 0), ``score`` and
         ``extra``.
 
     Raises:
@@ -256,7 +319,8 @@ def targeted_list(settings: Settings, population: Population, result: ImpactResu
         raise SchemaError(f"The population has no column(s) {', '.join(unknown)}.")
     order = np.argsort(-population.scores, kind="mergesort")[: result.targeted]
     out = pd.DataFrame({"rank": np.arange(1, order.size + 1)})
-    out[id_column or "row"] = population.frame[id_column].to_numpy()[order] if id_column else order
+    row = "test_row" if population.source == "test split" else "row"
+    out[id_column or row] = population.frame[id_column].to_numpy()[order] if id_column else order
     out["score"] = population.scores[order]
     for c in extra:
         out[c] = population.frame[c].to_numpy()[order]

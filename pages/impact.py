@@ -18,7 +18,7 @@ if is_uplift(run):
 table, pop, inputs = views.scenario_controls(data_dir, run)
 result = views.simulate(data_dir, run, table, inputs)
 source = "the test split" if table is None else f"table '{table}'"
-views.headline(result, source)
+views.headline(result, source, shown=pop.warnings)
 
 tabs = st.tabs(["Curves", "Sensitivity", "Scenarios", "Targeted list", "Credit risk",
                 "A/B test"])
@@ -29,11 +29,12 @@ with tabs[1]:
 with tabs[2]:
     views.scenarios_tab(data_dir, run, table, inputs, result)
 with tabs[3]:
-    views.targeted_tab(data_dir, pop, result)
+    views.targeted_tab(run, pop, result)
 with tabs[4]:
     views.credit_tab(run, pop)
 with tabs[5]:
     abtest_views.planner(result.base_rate, result.conversion_rate_model, "impact__plan",
-                         "Arm A: customers picked at random; arm B: the model's top customers, "
-                         "the same number.")
+                         f"Arm A: customers picked at random; arm B: the model's top customers, "
+                         f"the same number. The rates follow the scenario on screen "
+                         f"({result.decision}); edit them to plan another test.")
     abtest_views.readout(result.conversion_lift - 1.0, "impact__read")

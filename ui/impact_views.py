@@ -1,26 +1,33 @@
-"""Streamlit glue of the Impact page: scenario inputs, the headline, and one view per tab."""
+"""Streamlit glue of the Impact page: scenario inputs, the headline, and one view per tab.
+
+Every scenario input is a widget with ``persist_state="session"``: its value survives reruns and
+page changes for the whole browser session (Streamlit keeps the plain value, never a frame), and
+the inputs are also handed to :func:`ui.state.set_impact_inputs` for other pages.
+"""
 
 from __future__ import annotations
 
 import json
 
+import pandas as pd
 import streamlit as st
 from pandas.api import types as ptypes
 
-from core.credit import credit_view
+from core.credit import bad_class_meaning, credit_view
 from core.errors import AppError
 from core.impact import (DECISION_LABELS, DECISION_RULES, Decision, Economics, ImpactResult,
                          ScenarioInputs, sensitivity)
-from core.impact_plots import credit_figure, profit_figure, scenarios_figure, sensitivity_figure
-from core.plots import gains_figure, lift_figure
-from core.scenarios import (compare_scenarios, delete_scenario, list_scenarios, save_scenario,
-                            targeted_list, write_targeted_table)
+from core.impact_inputs import policy_rule_mask, sql_column_names
+from core.impact_plots import (credit_figure, impact_gains_figure, impact_lift_figure,
+                               profit_figure, scenarios_figure, sensitivity_figure)
+from core.scenarios import (compare_scenarios, delete_scenario, describe_population, id_columns,
+                            list_scenarios, save_scenario, targeted_list, write_targeted_table)
 from core.warehouse import connect, list_tables
 from ui import resources, state
 from ui.widgets import errors_shown, show_error
 
 TEST_SPLIT = "The run's test split"
-BAD_LIKE = ("bad", "default", "defaulted", "2", "yes", "1", "true", "risk")
+KEEP = {"persist_state": "session"}  # scenario inputs outlive reruns and page changes
 
 
 def require_binary(run) -> None:
@@ -33,82 +40,114 @@ def require_binary(run) -> None:
 
 
 def population_choice(data_dir: str, run_table: str, key: str) -> str | None:
-    """Radio + table picker for the population; returns the table, or None for the test split."""
+    """Picker of the population (kept for the session); returns the table, or None for the
+    test split."""
     with errors_shown(), connect(resources.settings()) as con:
         tables = [t.table for t in list_tables(con)]
-    options = [TEST_SPLIT, *tables]
-    chosen = st.selectbox("Population", options, key=key,
-                          help=f"A table with the columns the run was trained on (from "
-                               f"'{run_table}'), e.g. next month's customers. Without the target "
-                               f"column, conversions are expected from the scores.")
+    chosen = st.selectbox(
+        "Population: whom the scenario is simulated on", [TEST_SPLIT, *tables], key=key,
+        format_func=lambda t: f"{t} (the run's training table)" if t == run_table else t,
+        help=f"The test split holds rows of '{run_table}' the run never saw in training: the "
+             f"honest estimate. Or pick a table with the run's columns, e.g. next month's "
+             f"customers; without the target column, conversions are expected from the scores.",
+        **KEEP)
     return None if chosen == TEST_SPLIT else chosen
 
 
-def _decision(saved: dict) -> Decision:
+def _population(data_dir: str, run):
+    table = population_choice(data_dir, run.config["spec"]["table"], "impact__population")
+    with errors_shown():
+        pop = resources.population(data_dir, run.run_id, table)
+    st.caption(f"Simulated on {describe_population(run, pop)}.")
+    for warning in pop.warnings:
+        st.warning(warning, icon=":material/warning:")
+    return table, pop
+
+
+def _decision() -> Decision:
     c1, c2 = st.columns([1, 1])
     rule = c1.selectbox("Whom to contact", DECISION_RULES, format_func=DECISION_LABELS.get,
-                        index=DECISION_RULES.index(saved.get("rule", "fraction")),
-                        key="impact__rule")
+                        key="impact__rule", **KEEP)
     if rule == "fraction":
-        value = c2.slider("Share of customers to contact", 0.01, 1.0,
-                          float(saved.get("fraction", 0.2)), 0.01, key="impact__fraction",
-                          format="%.2f")
+        value = c2.slider("Share of customers to contact", 0.01, 1.0, 0.2, 0.01,
+                          key="impact__fraction", format="%.2f", **KEEP)
     elif rule == "top_n":
         value = c2.number_input("Customers to contact", 1, 10_000_000, 1000, 100,
-                                key="impact__top_n")
+                                key="impact__top_n", **KEEP)
     elif rule == "threshold":
         value = c2.slider("Contact everyone scoring at least", 0.0, 1.0, 0.5, 0.01,
-                          key="impact__threshold")
+                          key="impact__threshold", **KEEP)
     else:
         value = c2.number_input("Campaign budget", 1.0, 1e12, 10_000.0, 1000.0,
-                                key="impact__budget")
+                                key="impact__budget", **KEEP)
     return Decision(rule, float(value))
 
 
-def _advanced(pop) -> tuple[float, tuple | None, str | None, str | None]:
+def _advanced(pop) -> tuple[float, tuple | None, str | None]:
     c1, c2 = st.columns(2)
-    fixed = c1.number_input("Fixed campaign cost", 0.0, 1e12, 0.0, 100.0, key="impact__fixed")
+    fixed = c1.number_input("Fixed campaign cost", 0.0, 1e12, 0.0, 100.0, key="impact__fixed",
+                            **KEEP)
     numeric = [c for c in pop.frame.columns if ptypes.is_numeric_dtype(pop.frame[c])
                and not ptypes.is_bool_dtype(pop.frame[c])]
     value_col = c2.selectbox("Per-customer value of a conversion (column)", [None, *numeric],
                              format_func=lambda c: "(same value for everyone)" if c is None
-                             else c, key="impact__value_col")
+                             else c, key="impact__value_col", **KEEP)
     payoff = None
-    if st.toggle("Use a payoff matrix instead of cost and value", key="impact__payoff_on"):
+    if st.toggle("Use a payoff matrix instead of cost and value", key="impact__payoff_on",
+                 **KEEP):
         cols = st.columns(4)
         defaults = (95.0, -5.0, 0.0, 0.0)
         names = ("Contacted converter (TP)", "Contacted non-converter (FP)",
                  "Not contacted non-converter (TN)", "Not contacted converter (FN)")
-        payoff = tuple(float(col.number_input(n, -1e9, 1e9, d, 1.0, key=f"impact__pay{i}"))
+        payoff = tuple(float(col.number_input(n, -1e9, 1e9, d, 1.0, key=f"impact__pay{i}",
+                                              **KEEP))
                        for i, (col, n, d) in enumerate(zip(cols, names, defaults)))
-    policy = st.text_input("Current policy as a rule (SQL condition on the population's "
-                           "columns)", "", placeholder="age < 30 AND previous > 0",
-                           key="impact__policy").strip() or None
-    return fixed, payoff, None if payoff else value_col, policy
+    return fixed, payoff, None if payoff else value_col
+
+
+def _policy_rule(pop) -> str | None:
+    """The current-policy rule, or None when empty or broken (the error is shown here, and the
+    rest of the page goes on without the policy comparison)."""
+    names = sql_column_names(pop.frame.columns, pop.original_names)
+    rule = st.text_input(
+        "Current policy as a rule (optional SQL condition, to compare the model with)", "",
+        placeholder="age < 30 AND previous > 0", key="impact__policy",
+        help=f"Column names as SQL spells them: {names}.", **KEEP).strip()
+    if not rule:
+        return None
+    try:
+        policy_rule_mask(pop.frame, rule, pop.original_names)
+    except AppError as err:  # a mistake names the columns; a refusal stays a refusal
+        show_error(err)
+        st.caption("The scenario below is shown without the policy comparison until the rule "
+                   "works.")
+        return None
+    return rule
 
 
 def scenario_controls(data_dir: str, run) -> tuple[str | None, object, ScenarioInputs]:
-    """The scenario's inputs: decision and money in one row, the rest in an expander.
+    """The scenario's inputs: population, decision, money and policy in view; the rest of the
+    economics in an expander. All kept for the session.
 
     Returns:
         ``(population table or None, population, inputs)``.
     """
-    saved = state.impact_inputs() or {}
-    decision = _decision(saved)
+    table, pop = _population(data_dir, run)
+    decision = _decision()
     c1, c2 = st.columns(2)
-    cost = c1.number_input("Contact cost per customer", 0.0, 1e6,
-                           float(saved.get("contact_cost", 5.0)), 1.0, key="impact__cost")
-    value = c2.number_input("Value of one conversion", 0.01, 1e9,
-                            float(saved.get("conversion_value", 100.0)), 10.0,
-                            key="impact__value")
-    with st.expander("Population, fixed cost, payoff matrix, value column, current policy"):
-        table = population_choice(data_dir, run.config["spec"]["table"], "impact__population")
-        with errors_shown():
-            pop = resources.population(data_dir, run.run_id, table)
-        fixed, payoff, value_col, policy = _advanced(pop)
-    state.set_impact_inputs({"rule": decision.rule, "fraction": decision.value
-                             if decision.rule == "fraction" else saved.get("fraction", 0.2),
-                             "contact_cost": cost, "conversion_value": value})
+    cost = c1.number_input("Contact cost per customer", 0.0, 1e6, 5.0, 1.0, key="impact__cost",
+                           **KEEP)
+    value = c2.number_input("Value of one conversion", 0.01, 1e9, 100.0, 10.0,
+                            key="impact__value", **KEEP)
+    with st.expander("More economics: fixed cost, per-customer value, payoff matrix"):
+        fixed, payoff, value_col = _advanced(pop)
+    policy = _policy_rule(pop)
+    saved = state.impact_inputs() or {}
+    state.set_impact_inputs({
+        "population": table, "rule": decision.rule, "decision_value": decision.value,
+        "fraction": decision.value if decision.rule == "fraction" else saved.get("fraction", 0.2),
+        "contact_cost": cost, "conversion_value": value, "fixed_cost": fixed,
+        "value_column": value_col, "payoff": payoff, "policy": policy})
     with errors_shown():
         econ = Economics(cost, value, fixed, payoff, value_col)
         return table, pop, ScenarioInputs(decision, econ, policy, n_bootstrap=1000, seed=42)
@@ -125,47 +164,77 @@ def _ci(r: ImpactResult, key: str, pattern: str) -> str:
     return f"95% CI {pattern.format(ci[0])} – {pattern.format(ci[1])}" if ci else "no interval"
 
 
-def headline(r: ImpactResult, source: str) -> None:
-    """The key numbers, then the scenario in words."""
-    cols = st.columns(5)
-    cols[0].metric("Profit", f"{r.profit_model:,.0f}", help=_ci(r, "profit_model", "{:,.0f}"),
-                   delta=f"{r.profit_model - r.profit_random:+,.0f} vs random")
-    cols[1].metric("Conversion lift", f"{r.conversion_lift:.2f}×",
-                   help=_ci(r, "conversion_lift", "{:.2f}") + " · over the base rate",
-                   delta=None if r.conversion_lift_policy is None else
-                   f"{r.conversion_lift_policy:.2f}× the current policy's rate")
-    cols[2].metric("Conversions", f"{r.conversions_model:,.0f}",
-                   delta=f"{r.conversions_model - r.conversions_random:+,.0f} vs random",
-                   help=_ci(r, "conversions_model", "{:,.0f}"))
-    cols[3].metric("ROI", "—" if r.roi_model is None else f"{r.roi_model:.0%}",
-                   help=f"Profit ÷ cost; revenue {r.revenue_model:,.0f}, cost {r.cost_model:,.0f}")
-    cols[4].metric("Best share to contact", f"{r.best_fraction:.0%}",
-                   help=f"{r.best_targeted:,} customers; profit there {r.best_profit:,.0f}")
+def headline(r: ImpactResult, source: str, shown: tuple[str, ...] = ()) -> None:
+    """The key numbers (wrapping onto a second line rather than cutting them), the scenario in
+    words, the comparison with the current policy, and notes not in ``shown`` already."""
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Profit", f"{r.profit_model:,.0f}", help=_ci(r, "profit_model", "{:,.0f}"),
+                  delta=f"{r.profit_model - r.profit_random:+,.0f} vs random", width="content")
+        st.metric("Conversion lift", f"{r.conversion_lift:.2f}×", width="content",
+                  help=_ci(r, "conversion_lift", "{:.2f}") + " · over the base rate")
+        st.metric("Conversions", f"{r.conversions_model:,.0f}", width="content",
+                  delta=f"{r.conversions_model - r.conversions_random:+,.0f} vs random",
+                  help=_ci(r, "conversions_model", "{:,.0f}"))
+        st.metric("ROI", "—" if r.roi_model is None else f"{r.roi_model:.0%}", width="content",
+                  help=f"Profit ÷ cost; revenue {r.revenue_model:,.0f}, cost {r.cost_model:,.0f}")
+        st.metric("Best share to contact", f"{r.best_fraction:.0%}", width="content",
+                  help=f"{r.best_targeted:,} customers; profit there {r.best_profit:,.0f}")
     outcome = "expected to convert" if r.outcomes == "expected" else "converted"
     decision = r.decision[:1].upper() + r.decision[1:]
-    text = (f"**{decision}** of {source} reaches **{r.targeted:,} customers** of "
-            f"{r.population:,}, of whom {r.conversions_model:,.0f} {outcome} "
-            f"({_ci(r, 'conversions_model', '{:,.0f}')}): a conversion rate of "
-            f"{r.conversion_rate_model:.1%} against {r.base_rate:.1%} at random. Profit "
-            f"**{r.profit_model:,.0f}** ({_ci(r, 'profit_model', '{:,.0f}')}) against "
-            f"{r.profit_random:,.0f} at random.")
-    if r.policy and r.policy["targeted"]:
-        p = r.policy
-        text += (f" The current policy ({p['rule']}) contacts {p['targeted']:,} with a "
-                 f"conversion rate of {p['conversion_rate']:.1%} and profit {p['profit']:,.0f}; "
-                 f"the model's rate is **{r.conversion_lift_policy:.2f}×** the policy's "
-                 f"({_ci(r, 'conversion_lift_policy', '{:.2f}')}).")
-    st.markdown(text)
+    st.markdown(f"**{decision}** of {source} reaches **{r.targeted:,} customers** of "
+                f"{r.population:,}, of whom {r.conversions_model:,.0f} {outcome} "
+                f"({_ci(r, 'conversions_model', '{:,.0f}')}): a conversion rate of "
+                f"{r.conversion_rate_model:.1%} against {r.base_rate:.1%} at random. Profit "
+                f"**{r.profit_model:,.0f}** ({_ci(r, 'profit_model', '{:,.0f}')}) against "
+                f"{r.profit_random:,.0f} at random.")
+    _policy_comparison(r)
     for note in r.notes:
-        st.info(note)
+        if note not in shown:
+            st.info(note)
+
+
+def _policy_comparison(r: ImpactResult) -> None:
+    """The model against the current policy at the same number contacted, then as chosen."""
+    p = r.policy
+    if not p or not p["targeted"]:
+        return
+    same, k = p["model_same_size"], p["targeted"]
+    st.markdown(f"**Against the current policy** `{p['rule']}`")
+    pts = (same["conversion_rate"] - p["conversion_rate"]) * 100
+    gain = same["profit"] - p["profit"]
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Policy contacts", f"{k:,}", width="content",
+                  help=f"Conversion rate {p['conversion_rate']:.1%}, profit {p['profit']:,.0f}")
+        st.metric("Model's rate, same number", f"{same['conversion_rate']:.1%}", width="content",
+                  delta=f"{pts:+.1f} pts vs policy", delta_color="normal" if pts else "off",
+                  help=f"The model's best {k:,} customers against the policy's {k:,}")
+        st.metric("Model's profit, same number", f"{same['profit']:,.0f}", width="content",
+                  delta=f"{gain:+,.0f} vs policy", delta_color="normal" if gain else "off")
+    rows = [("Current policy", p), (f"Model, same number (top {k:,})", same),
+            (f"Your scenario ({r.decision})", {"targeted": r.targeted,
+                                               "conversions": r.conversions_model,
+                                               "conversion_rate": r.conversion_rate_model,
+                                               "profit": r.profit_model})]
+    st.table(pd.DataFrame(
+        [{"": name, "contacted": f"{v['targeted']:,}", "conversions": f"{v['conversions']:,.0f}",
+          "conversion rate": f"{v['conversion_rate']:.1%}", "profit": f"{v['profit']:,.0f}"}
+         for name, v in rows]).set_index(""))
+    if r.targeted != k:
+        st.caption(f"Unequal sizes: your scenario contacts {r.targeted:,} customers and the "
+                   f"policy {k:,}, so their totals are not like for like; the middle row puts "
+                   f"the model's best {k:,} against the policy's {k:,}. Your scenario's rate is "
+                   f"{r.conversion_lift_policy:.2f}× the policy's "
+                   f"({_ci(r, 'conversion_lift_policy', '{:.2f}')}).")
 
 
 def curves_tab(r: ImpactResult) -> None:
-    """Profit, cumulative gains and lift over the share contacted."""
-    left, mid, right = st.columns(3)
-    left.plotly_chart(profit_figure(r), key="impact__profit")
-    mid.plotly_chart(gains_figure(r.curve, r.base_rate, r.fraction), key="impact__gains")
-    right.plotly_chart(lift_figure(r.curve, r.fraction), key="impact__lift")
+    """Profit over the share contacted at full width, then cumulative gains and lift."""
+    st.plotly_chart(profit_figure(r), key="impact__profit")
+    left, right = st.columns(2)
+    left.plotly_chart(impact_gains_figure(r), key="impact__gains")
+    right.plotly_chart(impact_lift_figure(r), key="impact__lift")
+    st.caption("Customers are contacted in order of score, best first; the red marks show your "
+               "scenario's share.")
 
 
 def sensitivity_tab(r: ImpactResult, econ: Economics) -> None:
@@ -211,19 +280,29 @@ def scenarios_tab(data_dir: str, run, table: str | None, inputs: ScenarioInputs,
         st.rerun()
 
 
-def targeted_tab(data_dir: str, pop, r: ImpactResult) -> None:
-    """The contacted customers as a CSV download or a new table."""
+def targeted_tab(run, pop, r: ImpactResult) -> None:
+    """The contacted customers of the population on screen, as a CSV download or a new table."""
     settings = resources.settings()
+    st.markdown(f"**Population:** {describe_population(run, pop)}. Change it with *Population* "
+                f"at the top of the page.")
     cols = list(pop.frame.columns)
+    ids = id_columns(pop.frame)
+    if pop.source == "test split":
+        st.caption("The test split keeps only the model's columns, so it has no customer id: "
+                   "`test_row` is the row's position in the split. To hand a list to a campaign "
+                   "team, choose a warehouse table with an id column as the population.")
     c1, c2 = st.columns(2)
-    id_col = c1.selectbox("Customer id column", [None, *cols], key="impact__id",
+    id_col = c1.selectbox("Customer id column", [None, *cols], key=f"impact__id__{pop.source}",
+                          index=1 + cols.index(ids[0]) if ids else 0,
                           format_func=lambda c: "(row number in the population)" if c is None
                           else c)
-    extra = c2.multiselect("Also include", [c for c in cols if c != id_col], key="impact__extra")
+    extra = c2.multiselect("Also include", [c for c in cols if c != id_col],
+                           key=f"impact__extra__{pop.source}")
     with errors_shown():
         frame = targeted_list(settings, pop, r, id_col, tuple(extra))
-    st.caption(f"{len(frame):,} customers, best score first. Columns marked as personal data on "
-               f"the Data page are pseudonymised (keyed hash) or left out.")
+    st.caption(f"{len(frame):,} customers, best score first (the first 20 below). Columns "
+               f"marked as personal data on the Data page are pseudonymised (keyed hash) or "
+               f"left out.")
     st.dataframe(frame.head(20), hide_index=True, width="stretch")
     st.download_button("Download CSV", frame.to_csv(index=False).encode("utf-8"),
                        "targeted_customers.csv", "text/csv", key="impact__download")
@@ -239,34 +318,45 @@ def targeted_tab(data_dir: str, pop, r: ImpactResult) -> None:
 
 
 def credit_tab(run, pop) -> None:
-    """Approval rate against bad rate and expected loss from a cost matrix."""
+    """Approval rate against bad rate and expected loss from a cost matrix, once the analyst
+    has said whether the positive class is a bad or a good loan."""
     if pop.expected:
         st.info("The credit view needs observed outcomes (good or bad); pick the test split or "
                 "a table with the target column.")
         return
-    positive = str(run.config["positive_class"])
+    positive, target = str(run.config["positive_class"]), run.config["spec"]["target"]
+    known = bad_class_meaning(target, positive)
     c1, c2, c3 = st.columns(3)
-    meaning = c1.radio(f"The positive class '{positive}' is", ("a bad loan", "a good loan"),
-                       index=0 if positive.lower() in BAD_LIKE else 1, key="impact__credit_pos")
+    meaning = c1.radio(f"For a loan, '{target}' = '{positive}' means",
+                       ("a bad loan", "a good loan"),
+                       index=None if known is None else (0 if known else 1),
+                       key=f"impact__credit_pos__{run.run_id}", **KEEP)
     c_bad = c2.number_input("Cost of approving a bad loan", 0.01, 1e9, 5.0, 1.0,
-                            key="impact__credit_bad")
+                            key="impact__credit_bad", **KEEP)
     c_good = c3.number_input("Cost of refusing a good applicant", 0.01, 1e9, 1.0, 1.0,
-                             key="impact__credit_good")
+                             key="impact__credit_good", **KEEP)
+    if meaning is None:
+        st.info(f"Say what '{positive}' means before this view shows numbers: the run predicts "
+                f"'{target}', which may not be a loan outcome at all (for a marketing response "
+                f"use the other tabs).")
+        return
     bad_is_pos = meaning == "a bad loan"
     bad = pop.y if bad_is_pos else 1 - pop.y
     risk = pop.scores if bad_is_pos else 1 - pop.scores
     with errors_shown():
         v = credit_view(bad, risk, c_bad, c_good)
-    cols = st.columns(4)
-    cols[0].metric("Approve", f"{v.best_approval_rate:.0%}", help=f"{v.best_approved:,} of "
-                   f"{v.applicants:,} applicants, lowest risk first")
-    cols[1].metric("Bad rate among approved", "—" if v.best_bad_rate is None
-                   else f"{v.best_bad_rate:.1%}", help=f"{v.bad_rate_all:.1%} among all")
-    cols[2].metric("Expected loss per applicant", f"{v.best_loss:.3f}",
-                   delta=f"{v.best_loss - v.loss_approve_all:+.3f} vs approving all",
-                   delta_color="inverse")
-    cols[3].metric("Risk score cut-off", "—" if v.best_threshold is None
-                   else f"{v.best_threshold:.3f}", help="Approve applicants up to this risk")
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Approve", f"{v.best_approval_rate:.0%}", width="content",
+                  help=f"{v.best_approved:,} of {v.applicants:,} applicants, lowest risk first")
+        st.metric("Bad rate among approved", "—" if v.best_bad_rate is None
+                  else f"{v.best_bad_rate:.1%}", help=f"{v.bad_rate_all:.1%} among all",
+                  width="content")
+        st.metric("Expected loss per applicant", f"{v.best_loss:.3f}", width="content",
+                  delta=f"{v.best_loss - v.loss_approve_all:+.3f} vs approving all",
+                  delta_color="inverse")
+        st.metric("Risk score cut-off", "—" if v.best_threshold is None
+                  else f"{v.best_threshold:.3f}", help="Approve applicants up to this risk",
+                  width="content")
     st.plotly_chart(credit_figure(v), key="impact__credit")
     st.caption(f"Cost matrix: approving a bad loan costs {c_bad:g}, refusing a good applicant "
                f"{c_good:g} (German credit's documentation uses 5 and 1). With calibrated "

@@ -18,7 +18,7 @@ from core.uplift_sim import uplift_segments
 from core.uplift_training import LEARNER_LABELS, LEARNERS, TREATED_LIKE, UpliftConfig
 from core.warehouse import connect, table_columns
 from ui import abtest_views, resources, state
-from ui.impact_views import population_choice
+from ui.impact_views import KEEP, population_choice
 from ui.widgets import errors_shown, link_to, show_error
 
 
@@ -120,13 +120,15 @@ def _train(data_dir: str, spec: DatasetSpec, cfg: ModelConfig, up: UpliftConfig)
 def _controls(data_dir: str, run) -> tuple[str | None, ScenarioInputs]:
     c1, c2, c3 = st.columns(3)
     share = c1.slider("Share of customers to treat", 0.01, 1.0, 0.3, 0.01, format="%.2f",
-                      key="uplift__fraction")
+                      key="uplift__fraction", **KEEP)
     cost = c2.number_input("Cost of treating one customer", 0.0, 1e6, 1.0, 0.5,
-                           key="uplift__cost")
-    value = c3.number_input("Value of one conversion", 0.01, 1e9, 50.0, 5.0, key="uplift__value")
-    with st.expander("Population and fixed cost"):
-        table = population_choice(data_dir, run.config["spec"]["table"], "uplift__population")
-        fixed = st.number_input("Fixed campaign cost", 0.0, 1e12, 0.0, 100.0, key="uplift__fixed")
+                           key="uplift__cost", **KEEP)
+    value = c3.number_input("Value of one conversion", 0.01, 1e9, 50.0, 5.0, key="uplift__value",
+                            **KEEP)
+    table = population_choice(data_dir, run.config["spec"]["table"], "uplift__population")
+    with st.expander("Fixed campaign cost"):
+        fixed = st.number_input("Fixed campaign cost", 0.0, 1e12, 0.0, 100.0, key="uplift__fixed",
+                                **KEEP)
     with errors_shown():
         return table, ScenarioInputs(Decision("fraction", share), Economics(cost, value, fixed),
                                      n_bootstrap=1000, seed=42)

@@ -82,6 +82,27 @@ def test_current_policy_reference():
     assert r.conversion_lift_policy == pytest.approx((2 / 3) / (1 / 3))
 
 
+def test_policy_is_matched_by_the_model_at_the_same_size():
+    """Policy of 4 (rows 3, 5, 6, 7: one converter) against the model's top 4 (3 converters),
+    while the scenario contacts 2: the like-for-like numbers are the model's top 4."""
+    mask = np.zeros(10, dtype=bool)
+    mask[[3, 5, 6, 7]] = True
+    r = _sim(Decision("top_n", 2), policy_mask=mask)
+    p, same = r.policy, r.policy["model_same_size"]
+    assert r.targeted == 2 and p["targeted"] == 4 and p["conversions"] == 1
+    assert same["targeted"] == 4 and same["conversions"] == 3
+    assert same["conversion_rate"] == pytest.approx(3 / 4)
+    assert same["profit"] == pytest.approx(3 * 100 - 4 * 10)
+    assert p["profit"] == pytest.approx(1 * 100 - 4 * 10)
+    # a policy that picks exactly the converters beats the model at its size
+    best = _sim(Decision("top_n", 2), policy_mask=Y10.astype(bool)).policy
+    assert best["conversion_rate"] == 1.0
+    assert best["model_same_size"]["conversion_rate"] == pytest.approx(2 / 3)
+    assert best["model_same_size"]["profit"] < best["profit"]
+    nobody = _sim(policy_mask=np.zeros(10, dtype=bool)).policy
+    assert nobody["targeted"] == 0 and nobody["model_same_size"] is None
+
+
 def test_expected_outcomes_sum_probabilities():
     p = np.array([0.9, 0.5, 0.2, 0.1])
     r = simulate_scenario(p, p, ScenarioInputs(Decision("top_n", 2), Economics(1, 10),

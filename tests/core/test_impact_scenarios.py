@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.credit import credit_view
+from core.credit import bad_class_meaning, credit_view
 from core.errors import QueryError, SimulationError
 from core.impact import Decision, Economics, ScenarioInputs, simulate_scenario
+from core.impact_inputs import PolicyRuleError, policy_rule_mask, sql_column_names
 from core.policy import policy_mask
-from core.scenarios import (Population, compare_scenarios, delete_scenario, list_scenarios,
-                            save_scenario, simulate_population, targeted_list,
-                            write_targeted_table)
+from core.scenarios import (Population, compare_scenarios, delete_scenario, describe_population,
+                            id_columns, list_scenarios, load_population, save_scenario,
+                            simulate_population, targeted_list, write_targeted_table)
 from core.warehouse import connect, read_table
 from tests.conftest import SHARED
 
@@ -116,7 +117,98 @@ def test_targeted_list_without_marks_numbers_rows(settings):
     pop = _population("not_in_warehouse")
     r = simulate_population(pop, ScenarioInputs(Decision("fraction", 0.5), n_bootstrap=0))
     frame = targeted_list(settings, pop, r)
-    assert frame["row"].tolist() == [0, 1, 2, 3]
+    assert list(frame.columns) == ["rank", "test_row", "score"]  # says which rows they are
+    assert frame["test_row"].tolist() == [0, 1, 2, 3]
+    table = Population("next_month", "not_in_warehouse", pop.frame, None, pop.scores[::-1])
+    assert targeted_list(settings, table, r)["row"].tolist() == [7, 6, 5, 4]
+
+
+ORIGINALS = {"age": "age", "emp_var_rate": "emp.var.rate", "job": "job"}
+BANKISH = pd.DataFrame({"age": [25, 45], "emp_var_rate": [1.1, -1.8], "job": ["a", "b"]})
+
+
+@pytest.mark.parametrize("rule,says", [
+    ("emp.var.rate < 0", "write emp_var_rate for the file's header emp.var.rate"),
+    ("agee < 30", "the closest column name is age"),
+    ("age < ", "is not valid SQL"),
+    ("age", "not true/false"),
+    ("age < 'abc'", "Conversion Error"),
+])
+def test_policy_mistakes_say_what_is_wrong_and_list_the_columns(rule, says):
+    with pytest.raises(PolicyRuleError) as caught:
+        policy_rule_mask(BANKISH, rule, ORIGINALS)
+    text = str(caught.value)
+    assert says in text and f"`{rule}`" in text
+    assert "age, emp_var_rate (file header: emp.var.rate), job" in text
+    assert caught.value.title == "The current-policy rule has a mistake"
+    assert policy_rule_mask(BANKISH, "emp_var_rate < 0", ORIGINALS).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("rule", ["(SELECT count(*) FROM read_csv('/etc/passwd')) > 0",
+                                  "age IN (SELECT 1 FROM liftlab.runs)",
+                                  "age < 30; DROP TABLE population"])
+def test_policy_refusals_stay_refusals(rule):
+    with pytest.raises(QueryError) as caught:
+        policy_rule_mask(BANKISH, rule, ORIGINALS)
+    assert not isinstance(caught.value, PolicyRuleError)
+    assert caught.value.title == "The query was refused"
+
+
+def test_column_names_list_is_capped():
+    assert sql_column_names([f"c{i}" for i in range(5)], limit=3) == "c0, c1, c2 and 2 more"
+
+
+@pytest.mark.parametrize("target,positive,meaning", [
+    ("y", "yes", None), ("converted", "1", None), ("class", "2", None),
+    ("status", "bad", True), ("loan_status", "Charged Off", True), ("default", "yes", True),
+    ("status", "good", False), ("loan_status", "Fully Paid", False)])
+def test_credit_meaning_is_inferred_only_from_loan_like_labels(target, positive, meaning):
+    assert bad_class_meaning(target, positive) is meaning
+
+
+def test_id_columns_are_named_like_ids_and_unique():
+    frame = pd.DataFrame({"age": [1, 2, 3], "customer_id": ["a", "b", "c"],
+                          "household_id": ["h", "h", "k"], "ID": [3, 1, 2],
+                          "client key": [None, "x", "y"]})
+    assert id_columns(frame) == ["ID", "customer_id"]
+    assert id_columns(FRAME) == []
+
+
+class _StubRun:
+    """Just enough of a run to load a warehouse population."""
+
+    run_id = "run-1"
+    features = ["age"]
+    config = {"task": "binary", "positive_class": "1", "rows": {"table": 8, "train": 5,
+                                                                 "valid": 1, "test": 2},
+              "spec": {"table": "customers", "target": "y", "test_size": 0.25}}
+
+    def predict(self, frame):
+        return np.linspace(0.9, 0.1, len(frame))
+
+
+def test_population_on_the_training_table_is_flagged_optimistic(settings):
+    with connect(settings) as con:
+        con.execute("CREATE TABLE customers AS SELECT range AS customer_id, 20 + range AS age, "
+                    "CAST(range % 3 = 0 AS INT) AS y FROM range(8)")
+        con.execute("CREATE TABLE next_month AS SELECT * EXCLUDE (y) FROM customers")
+    run = _StubRun()
+    pop = load_population(settings, run, "customers")
+    assert len(pop.warnings) == 1
+    assert "6 of its 8 rows were used to fit and tune" in pop.warnings[0]
+    assert "optimistic" in pop.warnings[0]
+    r = simulate_population(pop, ScenarioInputs(Decision("top_n", 3), n_bootstrap=0))
+    assert pop.warnings[0] in r.notes  # the command line reports it too
+    assert describe_population(run, pop) == ("table 'customers': 8 customers scored by the run, "
+                                             "outcomes observed")
+    fresh = load_population(settings, run, "next_month")
+    assert fresh.warnings == () and fresh.expected
+    assert describe_population(run, fresh).endswith("outcomes expected from the scores")
+    split = Population("test split", "customers", fresh.frame.head(2), np.array([0, 1]),
+                       np.array([0.2, 0.8]))
+    assert describe_population(run, split) == (
+        "the run's test split: 2 rows of 'customers' (25% of it) held out from training, "
+        "numbered 0–1 as on the Explain page")
 
 
 def test_value_column_and_policy_through_a_population():
