@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import TrainingError
-from core.features import TabularPreprocessor, TaskData, load_task_data, split_indices
+from core.features import TabularPreprocessor, load_task_data, split_indices
 from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
 from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.task_metrics import headline_metrics

@@ -20,12 +20,28 @@ from core.config import Settings
 from core.features import TabularPreprocessor, infer_task
 from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
 from core.specs import DatasetSpec, ModelConfig
-from core.streaming import (LABEL, PREPROCESSOR_ROWS, StreamedSplits, chunk_rows_for,
-                            encoded_batches, export_splits, head_frame, keras_dataset, remove,
-                            write_scored)
+from core.stream_batches import (
+    chunk_rows_for,
+    encoded_batches,
+    head_frame,
+    keras_dataset,
+    write_scored,
+)
+from core.streaming import LABEL, PREPROCESSOR_ROWS, StreamedSplits, export_splits, remove
 from core.task_metrics import headline_metrics
-from core.training import (BACKGROUND_ROWS, Progress, RunShape, StreamFit, TrainingCancelled,
-                           TrainResult, _emit, device_label, fit_keras, predict_raw, run_config)
+from core.training import (
+    BACKGROUND_ROWS,
+    Progress,
+    RunShape,
+    StreamFit,
+    TrainingCancelled,
+    TrainResult,
+    _emit,
+    device_label,
+    fit_keras,
+    predict_raw,
+    run_config,
+)
 from core.warehouse import connect
 
 

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 
-from core import streaming
+from core import stream_batches, streaming
 from core.errors import SchemaError
 from core.features import TabularPreprocessor
 from core.runs import LABEL_COL, SCORE_COL, list_runs, load_run
 from core.specs import DatasetSpec, ModelConfig
-from core.streaming import LABEL, encoded_batches, export_splits, iter_frames
+from core.stream_batches import encoded_batches, iter_frames
+from core.streaming import LABEL, export_splits
 from core.training import TrainingCancelled, train
 from core.warehouse import connect
 
@@ -53,7 +54,7 @@ def test_split_is_stratified_disjoint_complete_and_shuffled(con, tmp_path, monke
 
 
 def test_batches_are_full_permuted_per_pass_and_cover_every_row(con, tmp_path, monkeypatch):
-    monkeypatch.setattr(streaming, "CHUNK_BYTES", 4 * 11 * 300)  # ~300-row chunks
+    monkeypatch.setattr(stream_batches, "CHUNK_BYTES", 4 * 11 * 300)  # ~300-row chunks
     _table(con)
     got = export_splits(con, DatasetSpec("events", "y"), "binary", tmp_path)
     sample = _read(got.files, "train").drop(columns=[LABEL])
@@ -91,7 +92,7 @@ def test_pipeline_choice_and_refusals(con, monkeypatch):
 @pytest.mark.slow
 def test_streamed_run_is_saved_and_its_scores_line_up(bank_ws, monkeypatch):
     monkeypatch.setattr(streaming, "BUCKET_BYTES", 200_000)  # several buckets and chunks
-    monkeypatch.setattr(streaming, "CHUNK_BYTES", 300_000)
+    monkeypatch.setattr(stream_batches, "CHUNK_BYTES", 300_000)
     s, _ = bank_ws
     spec = DatasetSpec("bank", "y", exclude=("duration",))
     events = []
