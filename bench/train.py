@@ -10,7 +10,8 @@
    not counted), against the in-memory float32 size of the table and of the encoded matrix,
    for each pipeline.
 
-Usage: ``python bench/train.py [--rows 1000000] [--epochs 3] [--skip-throughput]``.
+Usage: ``python bench/train.py [--rows 1000000] [--epochs 3] [--skip-throughput]
+[--pipelines memory,stream]``.
 """
 
 from __future__ import annotations
@@ -142,11 +143,12 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--skip-throughput", action="store_true")
+    p.add_argument("--pipelines", default="memory,stream")
     args = p.parse_args()
     if not args.skip_throughput:
         for line in throughput(args.epochs):
             print(json.dumps(line), flush=True)
-    for pipeline in ("memory", "stream"):
+    for pipeline in args.pipelines.split(","):
         for enc in ("standard", "ple"):
             print(json.dumps(memory(args.rows, enc, pipeline)), flush=True)
 

@@ -15,10 +15,19 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from core.streaming import LABEL, SPLIT, SPLITS, StreamedSplits, sql_literal
+from core.streaming import LABEL, ROW_GROUP, SPLIT, SPLITS, StreamedSplits, sql_literal
 
 CHUNK_BYTES = 8 * 2**20
 """Target size of one encoded float32 chunk."""
+READER_MB = 64
+"""Memory cap of the in-memory DuckDB that reads snapshots back, in MiB."""
+
+
+def _reader() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for reading snapshots: one thread and a small memory cap, since it
+    only streams files (it spills to disk past the cap)."""
+    mem = duckdb.connect(config={"threads": 1, "memory_limit": f"{READER_MB}MiB"})
+    return mem
 
 
 def _split_query(files: list[Path], name: str) -> str:
@@ -47,8 +56,7 @@ def iter_frames(files: list[Path], name: str, chunk_rows: int, order_seed: int |
     if order_seed is not None:
         np.random.default_rng(order_seed).shuffle(order)
     vectors = max(1, math.ceil(chunk_rows / 2048))
-    with duckdb.connect() as mem:
-        mem.execute("SET threads = 1")
+    with _reader() as mem:
         for path in order:
             res = mem.execute(_split_query([path], name))
             while True:
@@ -161,8 +169,8 @@ def write_scored(splits: StreamedSplits, name: str, outputs: pd.DataFrame, path:
         outputs: One row per scored row, same order, e.g. ``__label`` and ``__score``.
         path: The Parquet file to write.
     """
-    with duckdb.connect() as mem:
+    with _reader() as mem:
         mem.register("__outputs", outputs)
         mem.execute(f"COPY (SELECT t.* EXCLUDE ({LABEL}), o.* FROM "
                     f"({_split_query(splits.files, name)}) t POSITIONAL JOIN __outputs o) "
-                    f"TO {sql_literal(path)} (FORMAT parquet)")
+                    f"TO {sql_literal(path)} (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP})")
