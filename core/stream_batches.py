@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -84,34 +85,12 @@ def chunk_rows_for(n_encoded: int, batch_size: int) -> int:
     return int(math.ceil(rows / batch_size) * batch_size)
 
 
-def encoded_batches(splits: StreamedSplits, name: str, pre, batch_size: int,
-                    shuffle_seed: int | None, scaling: list[float] | None = None
-                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Encoded mini-batches of one split; all full but the last.
-
-    Args:
-        splits: The snapshots.
-        name: ``train``, ``valid`` or ``test``.
-        pre: A fitted :class:`~core.features.TabularPreprocessor`.
-        batch_size: Rows per batch.
-        shuffle_seed: Seed of the file order and of the permutation inside each chunk; None
-            reads in file order.
-        scaling: ``[mean, std]`` to standardise a regression target, or None.
-
-    Yields:
-        ``(x, y)``: float32 of shape (batch, n_encoded) and the target of shape (batch,)
-        (float32; int32 class indices for multiclass).
-    """
-    rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
-    chunk = chunk_rows_for(len(pre.feature_names_out_), batch_size)
-    y_type = np.int32 if splits.task == "multiclass" else np.float32
+def _batches(chunks: Iterator[tuple[np.ndarray, np.ndarray]], batch_size: int,
+             rng: np.random.Generator | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Mini-batches from encoded chunks, all full but the last; rows permuted within each
+    chunk when ``rng`` is given (a partial batch is topped up from the next chunk)."""
     carry_x = carry_y = None
-    for frame in iter_frames(splits.files, name, chunk, shuffle_seed):
-        x = pre.transform(frame)
-        y = frame[LABEL].to_numpy(np.float64)
-        if scaling is not None:
-            y = (y - scaling[0]) / scaling[1]
-        y = y.astype(y_type)
+    for x, y in chunks:
         order = rng.permutation(len(y)) if rng is not None else np.arange(len(y))
         start = 0
         if carry_x is not None:  # top up the previous chunk's last, partial batch
@@ -132,12 +111,136 @@ def encoded_batches(splits: StreamedSplits, name: str, pre, batch_size: int,
         yield carry_x, carry_y
 
 
-def keras_dataset(splits: StreamedSplits, name: str, pre, batch_size: int, seed: int | None,
-                  scaling: list[float] | None = None):
+def _y_type(splits: StreamedSplits):
+    return np.int32 if splits.task == "multiclass" else np.float32
+
+
+def encoded_chunks(splits: StreamedSplits, name: str, pre, chunk_rows: int,
+                   order_seed: int | None = None, scaling: list[float] | None = None
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One split read from the snapshot and encoded chunk by chunk.
+
+    Yields:
+        ``(x, y)``: float32 of shape (rows, n_encoded) and the target of shape (rows,)
+        (float32; int32 class indices for multiclass; standardised when ``scaling``).
+    """
+    for frame in iter_frames(splits.files, name, chunk_rows, order_seed):
+        y = frame[LABEL].to_numpy(np.float64)
+        if scaling is not None:
+            y = (y - scaling[0]) / scaling[1]
+        yield pre.transform(frame), y.astype(_y_type(splits))
+
+
+def encoded_batches(splits: StreamedSplits, name: str, pre, batch_size: int,
+                    shuffle_seed: int | None, scaling: list[float] | None = None
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Encoded mini-batches of one split, encoding on the fly; all full but the last.
+
+    Args:
+        splits: The snapshots.
+        name: ``train``, ``valid`` or ``test``.
+        pre: A fitted :class:`~core.features.TabularPreprocessor`.
+        batch_size: Rows per batch.
+        shuffle_seed: Seed of the file order and of the permutation inside each chunk; None
+            reads in file order.
+        scaling: ``[mean, std]`` to standardise a regression target, or None.
+
+    Yields:
+        ``(x, y)``: float32 of shape (batch, n_encoded) and the target of shape (batch,)
+        (float32; int32 class indices for multiclass).
+    """
+    rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
+    chunk = chunk_rows_for(len(pre.feature_names_out_), batch_size)
+    return _batches(encoded_chunks(splits, name, pre, chunk, shuffle_seed, scaling),
+                    batch_size, rng)
+
+
+@dataclass(frozen=True)
+class EncodedFile:
+    """A split encoded once into raw float32 files on disk, so later epochs only read.
+
+    Attributes:
+        x_path: Row-major float32 matrix of shape (rows, width).
+        y_path: Targets of shape (rows,), dtype ``y_dtype``.
+        rows: Rows written.
+        width: Encoded features per row.
+        chunk_rows: Rows per read (about :data:`CHUNK_BYTES`).
+        y_dtype: ``float32`` or ``int32``.
+    """
+
+    x_path: Path
+    y_path: Path
+    rows: int
+    width: int
+    chunk_rows: int
+    y_dtype: str
+
+
+def encoded_bytes(splits: StreamedSplits, names: tuple[str, ...], pre) -> int:
+    """Disk bytes :func:`encode_to_disk` needs for these splits."""
+    return sum(splits.counts[n] for n in names) * (len(pre.feature_names_out_) + 1) * 4
+
+
+def encode_to_disk(splits: StreamedSplits, name: str, pre, folder: Path,
+                   scaling: list[float] | None = None) -> EncodedFile:
+    """Encode one split once, chunk by chunk, into raw float32 files in ``folder``.
+
+    Re-encoding every epoch is the streamed pipeline's main cost (pandas work on two cores
+    halves the samples per second); reading raw float32 back costs almost nothing. The files
+    keep the snapshot's hash order, so reading chunks in a new order each epoch still
+    shuffles.
+
+    Returns:
+        The :class:`EncodedFile`.
+    """
+    width = len(pre.feature_names_out_)
+    chunk = chunk_rows_for(width, 1)
+    x_path, y_path = folder / f"{name}-x.f32", folder / f"{name}-y.bin"
+    rows = 0
+    with open(x_path, "wb") as fx, open(y_path, "wb") as fy:
+        for x, y in encoded_chunks(splits, name, pre, chunk, None, scaling):
+            x.tofile(fx)
+            y.tofile(fy)
+            rows += len(y)
+    return EncodedFile(x_path, y_path, rows, width, chunk, np.dtype(_y_type(splits)).name)
+
+
+def disk_chunks(enc: EncodedFile, order_seed: int | None = None
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Chunks of an :class:`EncodedFile`, in a seeded random chunk order (file order when
+    None). Plain reads, not a memory map, so the pages stay in the OS cache, not in this
+    process's memory."""
+    starts = np.arange(0, enc.rows, enc.chunk_rows)
+    if order_seed is not None:
+        np.random.default_rng(order_seed).shuffle(starts)
+    y_type = np.dtype(enc.y_dtype)
+    with open(enc.x_path, "rb") as fx, open(enc.y_path, "rb") as fy:
+        for start in starts:
+            n = int(min(enc.chunk_rows, enc.rows - start))
+            fx.seek(int(start) * enc.width * 4)
+            fy.seek(int(start) * y_type.itemsize)
+            x = np.fromfile(fx, dtype=np.float32, count=n * enc.width).reshape(n, enc.width)
+            yield x, np.fromfile(fy, dtype=y_type, count=n)
+
+
+def keras_dataset(source: StreamedSplits | EncodedFile, name: str, pre, batch_size: int,
+                  seed: int | None, scaling: list[float] | None = None):
     """A ``tf.data.Dataset`` of encoded batches of one split, with a known number of steps.
 
-    Each pass (epoch) reads the split anew; with a ``seed`` every pass shuffles differently
-    (seed, seed + 1, …). Batches are prefetched while the model trains.
+    Each pass (epoch) reads the split anew, from the snapshot (encoding on the fly) or from
+    its :class:`EncodedFile`; with a ``seed`` every pass shuffles differently (seed, seed + 1,
+    …): chunk order and rows within a chunk. Python hands over whole chunks and
+    ``Dataset.rebatch`` cuts them into batches across chunk boundaries, so no Python runs per
+    batch; batches are prefetched while the model trains.
+
+    Args:
+        source: The snapshots, or the split already encoded to disk.
+        name: ``train``, ``valid`` or ``test`` (for snapshots).
+        pre: The fitted preprocessor.
+        batch_size: Rows per batch.
+        seed: Shuffle seed of the first pass; None keeps the file order.
+        scaling: ``[mean, std]`` of a regression target (snapshots only; an
+            :class:`EncodedFile` is scaled already).
 
     Returns:
         A dataset of ``(x, y)`` with ``ceil(rows / batch_size)`` batches.
@@ -146,17 +249,31 @@ def keras_dataset(splits: StreamedSplits, name: str, pre, batch_size: int, seed:
 
     passes = [0]
 
-    def generate():
+    def generate():  # whole permuted chunks; TensorFlow cuts them into batches (rebatch)
         shuffle = None if seed is None else seed + passes[0]
         passes[0] += 1
-        yield from encoded_batches(splits, name, pre, batch_size, shuffle, scaling)
+        rng = np.random.default_rng(shuffle) if shuffle is not None else None
+        if isinstance(source, EncodedFile):
+            chunks = disk_chunks(source, shuffle)
+        else:
+            chunk = chunk_rows_for(len(pre.feature_names_out_), batch_size)
+            chunks = encoded_chunks(source, name, pre, chunk, shuffle, scaling)
+        for x, y in chunks:
+            if rng is not None:
+                order = rng.permutation(len(y))
+                x, y = x[order], y[order]
+            yield x, y
 
-    n_enc = len(pre.feature_names_out_)
-    y_dtype = tf.int32 if splits.task == "multiclass" else tf.float32
+    if isinstance(source, EncodedFile):
+        rows, y_dtype = source.rows, tf.as_dtype(source.y_dtype)
+    else:
+        rows, y_dtype = source.counts[name], tf.as_dtype(_y_type(source))
     ds = tf.data.Dataset.from_generator(generate, output_signature=(
-        tf.TensorSpec((None, n_enc), tf.float32), tf.TensorSpec((None,), y_dtype)))
-    steps = math.ceil(splits.counts[name] / batch_size)
-    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
+        tf.TensorSpec((None, len(pre.feature_names_out_)), tf.float32),
+        tf.TensorSpec((None,), y_dtype)))
+    steps = math.ceil(rows / batch_size)
+    return (ds.rebatch(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
+            .prefetch(2))
 
 
 def write_scored(splits: StreamedSplits, name: str, outputs: pd.DataFrame, path: Path) -> None:

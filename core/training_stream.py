@@ -9,6 +9,7 @@ preprocessor is fitted on a uniform sample of at most
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,9 @@ from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.stream_batches import (
     chunk_rows_for,
+    encode_to_disk,
     encoded_batches,
+    encoded_bytes,
     head_frame,
     keras_dataset,
     write_scored,
@@ -80,9 +83,10 @@ def train_streamed(
     """Train a Keras network from streamed batches and save it as a run.
 
     Steps: export shuffled train / validation / test snapshots (the only time the warehouse
-    is held), fit the preprocessor on a sample of the training snapshot, fit the network on a
-    ``tf.data`` pipeline with early stopping on validation loss, score the test snapshot chunk
-    by chunk, save.
+    is held), fit the preprocessor on a sample of the training snapshot, encode the training
+    and validation rows once to raw float32 files (when half the free disk holds them;
+    otherwise every epoch encodes on the fly), fit the network on a ``tf.data`` pipeline with
+    early stopping on validation loss, score the test snapshot chunk by chunk, save.
 
     Args:
         settings: Workspace settings.
@@ -117,9 +121,17 @@ def train_streamed(
         scaling = None
         if task == "regression":
             scaling = [splits.y_train_stats[0], splits.y_train_stats[1] or 1.0]
+        need = encoded_bytes(splits, ("train", "valid"), pre)
+        cached = need <= shutil.disk_usage(folder).free // 2
+        sources = {"train": splits, "valid": splits}
+        if cached:
+            _emit(progress, stage="load", message=f"Encoding {splits.counts['train']:,} "
+                  f"training rows once ({len(pre.feature_names_out_)} features, "
+                  f"{need / 2**20:,.0f} MB on disk)")
+            sources = {n: encode_to_disk(splits, n, pre, folder, scaling) for n in sources}
         fit = StreamFit(
-            keras_dataset(splits, "train", pre, cfg.batch_size, spec.seed, scaling),
-            keras_dataset(splits, "valid", pre, cfg.batch_size, None, scaling),
+            keras_dataset(sources["train"], "train", pre, cfg.batch_size, spec.seed, scaling),
+            keras_dataset(sources["valid"], "valid", pre, cfg.batch_size, None, scaling),
             splits.counts["train"], splits.label_counts["train"])
         device = device_label(cfg)
         _emit(progress, stage="fit", message=f"Training {cfg.model} on {device} "
@@ -140,6 +152,7 @@ def train_streamed(
                             RunShape(task, splits.classes, splits.features, rows, rate, "stream"),
                             pre, history, device, scaling, started)
         config["preprocessor_rows"] = int(sample_rows)
+        config["encoded_on_disk"] = cached
         _emit(progress, stage="save", message="Saving run")
         save_run(settings, RunArtifacts(run_id, config, metrics, pre, model, scored, background,
                                         history))

@@ -74,6 +74,23 @@ def test_batches_are_full_permuted_per_pass_and_cover_every_row(con, tmp_path, m
     assert y.sum() == 280  # labels travel with their rows
 
 
+def test_split_encoded_once_to_disk_reads_back_exactly(con, tmp_path, monkeypatch):
+    monkeypatch.setattr(stream_batches, "CHUNK_BYTES", 4 * 11 * 300)
+    _table(con)
+    got = export_splits(con, DatasetSpec("events", "y"), "binary", tmp_path)
+    pre = TabularPreprocessor().fit(_read(got.files, "train").drop(columns=[LABEL]))
+    enc = stream_batches.encode_to_disk(got, "train", pre, tmp_path)
+    assert (enc.rows, enc.width) == (1400, len(pre.feature_names_out_))
+    assert enc.x_path.stat().st_size == 1400 * enc.width * 4
+    fly = list(stream_batches.encoded_chunks(got, "train", pre, enc.chunk_rows))
+    disk = list(stream_batches.disk_chunks(enc))
+    assert np.array_equal(np.concatenate([x for x, _ in fly]), np.concatenate([x for x, _ in disk]))
+    assert np.array_equal(np.concatenate([y for _, y in fly]), np.concatenate([y for _, y in disk]))
+    shuffled = np.concatenate([x[:, 0] for x, _ in stream_batches.disk_chunks(enc, 3)])
+    assert not np.array_equal(shuffled, np.concatenate([x[:, 0] for x, _ in disk]))
+    assert np.allclose(np.sort(shuffled), np.sort(np.concatenate([x[:, 0] for x, _ in disk])))
+
+
 def test_pipeline_choice_and_refusals(con, monkeypatch):
     _table(con)
     spec = DatasetSpec("events", "y")
@@ -116,8 +133,23 @@ def test_streamed_run_is_saved_and_its_scores_line_up(bank_ws, monkeypatch):
     # each saved score belongs to its own row: the reloaded model reproduces it from the raw
     # columns beside it (the positional join of scores and rows kept the order)
     assert np.allclose(run.predict(t), t[SCORE_COL], atol=1e-5)
-    assert len(run.background) == 200
+    assert len(run.background) == 200 and c["encoded_on_disk"] is True
     assert not list((s.data_dir / "tmp").glob("stream-*"))  # snapshots removed
+
+
+@pytest.mark.slow
+def test_streamed_run_encodes_on_the_fly_when_the_disk_is_short(bank_ws, monkeypatch):
+    from collections import namedtuple
+
+    from core import training_stream
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(training_stream.shutil, "disk_usage", lambda _: usage(1, 1, 1000))
+    s, _ = bank_ws
+    r = train(s, DatasetSpec("bank", "y", exclude=("duration",)),
+              ModelConfig(hidden_units=(8,), epochs=2, batch_size=256, data_pipeline="stream"))
+    assert r.config["encoded_on_disk"] is False and r.config["epochs_run"] == 2
+    assert 0.5 < r.metrics["metrics"]["roc_auc"] <= 1.0
 
 
 @pytest.mark.slow
