@@ -203,3 +203,23 @@ def test_two_jobs_at_once_both_finish_and_infinite_inputs_are_imputed(bank_ws):
     done = [jobs.wait(j, timeout=300) for j in (first, second)]
     assert [d.state for d in done] == ["done", "done"], [d.message for d in done]
     assert load_run(s, done[0].run_id).metrics["metrics"]["roc_auc"] > 0.6
+
+
+def test_nan_loss_stops_after_the_epoch_with_a_clear_message():
+    import pandas as pd
+
+    from core.features import TabularPreprocessor
+    from core.training import FitData, fit_keras
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=64), "b": rng.normal(size=64)})
+    pre = TabularPreprocessor().fit(frame)
+    x = pre.transform(frame)
+    x[:, 0] = np.float32(3e38)  # overflows to inf in the first layer: the loss is NaN
+    y = (rng.random(64) < 0.5).astype(np.int32)
+    epochs = []
+    with pytest.raises(TrainingError, match="loss became NaN or infinite"):
+        fit_keras(ModelConfig(hidden_units=(4,), epochs=20, early_stopping=False), pre,
+                  "binary", 2, FitData(x, y, x, y), 0,
+                  progress=lambda e: epochs.append(e["epoch"]) if "epoch" in e else None)
+    assert epochs == [1]  # stopped at the end of the first epoch, not after 20
