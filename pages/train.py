@@ -15,7 +15,6 @@ data_dir = page_setup()
 settings = resources.settings()
 st.title("Train")
 st.caption(f"Training device: **{resources.device_label()}**")
-job_area = st.container()  # the job's progress and result, above the long form
 
 with errors_shown(), connect(settings) as con:
     tables = [t.table for t in list_tables(con)]
@@ -72,13 +71,13 @@ elif choice is not None:
         job_id = resources.job_manager(data_dir).submit_training(
             spec, choice.config, choice.cv, choice.tune_trials, choice.tune_timeout_s)
         state.set_active_job(job_id)
+        st.toast(f"Training started: {choice.config.model} on {table}. Progress is shown "
+                 f"under the Train button and in the sidebar.", icon=":material/model_training:")
     except AppError as err:
         show_error(err)
 
-if state.active_job():
-    with job_area:
-        show_job(data_dir)
-        st.divider()
+if state.active_job():  # right under the Train button, where the analyst is looking
+    show_job(data_dir)
 recent_jobs_table(data_dir)
 
 if st.checkbox("This table has a randomised treatment column", key="train__uplift"):

@@ -15,11 +15,32 @@ from ui import resources, state
 log = logging.getLogger(__name__)
 
 
+def _leave_pages_directory_mode() -> None:
+    """Route a first visit to a page's own URL through ``app.py``.
+
+    Streamlit decides, before a server's first script run, whether the app uses the old
+    ``pages/`` directory navigation, and runs a requested ``/evaluate`` directly in that mode
+    (auto-generated page list, no wide layout, no sidebar) until some run calls
+    ``st.navigation``. A bookmark, or a browser reconnecting after a server restart, would
+    land there. Clearing the flag and rerunning runs ``app.py``, whose ``st.navigation`` then
+    opens the requested page. (Streamlit keeps the flag on ``PagesManager``; see
+    streamlit/streamlit#9624 and #9992.)
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a Streamlit without the v1 mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_setup() -> str:
     """Initialise state and the workspace for a page; returns the data directory.
 
     Idempotent, so each page also runs on its own (``AppTest.from_file("pages/x.py")``).
     """
+    _leave_pages_directory_mode()
     state.init_state()
     data_dir = str(resources.settings().data_dir)
     try:
