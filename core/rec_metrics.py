@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 KS = (5, 10, 20)
 BATCH_USERS = 512
@@ -196,3 +197,26 @@ def bootstrap_ci(values: dict[str, np.ndarray], n_boot: int = 500, seed: int = 4
             draws[name].append(np.asarray(v, dtype=np.float64)[idx].mean(axis=1))
     return {name: [float(q) for q in np.quantile(np.concatenate(d), [0.025, 0.975])]
             for name, d in draws.items()}
+
+
+def metrics_table(metrics: dict, model: str) -> pd.DataFrame:
+    """The model and each baseline it is not, one row each, for display.
+
+    Args:
+        metrics: A next-item run's metrics.json content.
+        model: The run's model name (its row comes first).
+
+    Returns:
+        Rows ``model``, ``item-to-item``, ``most popular`` (less the model's own); columns
+        HitRate@K and NDCG@K for each K, MRR, coverage@10 and the HitRate@10 95% interval.
+    """
+    labels = {"transitions": "item-to-item", "popular": "most popular"}
+    rows = {model: metrics, **{labels[n]: metrics["baselines"][n] for n in labels
+                               if n != model and n in metrics["baselines"]}}
+    keys = [*(f"hit_rate@{k}" for k in KS), *(f"ndcg@{k}" for k in KS), "mrr", "coverage@10"]
+    table = pd.DataFrame({name: {k: rep["metrics"][k] for k in keys}
+                          for name, rep in rows.items()}).T
+    table["HitRate@10 95% CI"] = [
+        "{:.3f}–{:.3f}".format(*rep["ci95"]["hit_rate@10"]) if rep.get("ci95") else ""
+        for rep in rows.values()]
+    return table

@@ -24,8 +24,8 @@ from core.config import Settings
 from core.errors import SchemaError
 from core.rec_metrics import RankStats, mask_scores, top_k
 from core.runs import run_folder, write_run_folder
-from core.sequences import SequenceStats, Sequences, pad_left
-from models.rec_baselines import PopularRecommender, TransitionRecommender
+from core.sequences import Sequences, SequenceStats, pad_left
+from models.rec_baselines import TransitionRecommender
 
 TASK = "next_item"
 NEURAL = ("gru4rec", "sasrec")
@@ -61,12 +61,17 @@ class NetworkScorer:
         """Softmax probabilities of the next item, shape (n_histories, n_items + 1).
 
         The repeat score applies to every item of a history, also those older than the
-        window the network reads.
+        window the network reads. The encoder is called directly, 256 histories at a time:
+        ``Model.predict`` builds a tf.data pipeline per call, and after one in a background
+        job the next training epoch waited about 20 s to start.
         """
         x = pad_left(histories, self.window)
-        hidden = np.asarray(self.encoder.predict(x, batch_size=256, verbose=0))[:, -1, :]
         table, bias = (np.asarray(w, dtype=np.float64)
                        for w in self.embedding_layer.get_weights())
+        hidden = np.concatenate(
+            [np.zeros((0, table.shape[1]))]
+            + [np.asarray(self.encoder(x[i:i + 256], training=False))[:, -1, :]
+               for i in range(0, len(x), 256)])
         logits = hidden.astype(np.float64) @ table.T + bias
         rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
         if len(rows):
@@ -166,6 +171,16 @@ class RecRun:
     def exclude_seen(self) -> bool:
         """Whether items a user already has are never recommended."""
         return bool(self.config["sequence_options"]["exclude_seen"])
+
+    def baseline_names(self) -> list[str]:
+        """The baselines this run is compared with: both, less the run's own model."""
+        return [n for n in ("transitions", "popular") if n != self.model_name]
+
+    def best_baseline(self, metric: str = "hit_rate@10") -> str:
+        """The baseline with the higher test ``metric`` (of :meth:`baseline_names`): the one a
+        model has to beat."""
+        base = self.metrics["baselines"]
+        return max(self.baseline_names(), key=lambda n: base[n]["metrics"][metric])
 
     @property
     def history(self) -> list[dict]:
@@ -296,7 +311,8 @@ class UserReport:
 
     Attributes:
         user: User id.
-        history: Their last items before the held-out one (``item``, ``name``), oldest first.
+        history: Their last items before the held-out one (``item``, ``name``), most recent
+            first: row 0 is the item just before the held-out one.
         recommendations: The run's top-k after that history (``item``, ``name``, ``score``).
         true_item: The held-out next item (``item``, ``name``).
         rank: Expected position of the true item in the run's ranking (1 = top; inf when it
@@ -323,7 +339,8 @@ def user_report(run: RecRun, user: str, k: int = 10) -> UserReport:
     history, target = seq[:-1], int(seq[-1])
     truth = run.item_frame(np.array([target])).iloc[0].to_dict()
     ranks = {name: float(stats.expected_rank()[pos]) for name, stats in run.ranks.items()}
-    return UserReport(str(run.sequences.users[pos]), run.item_frame(history[-SHOWN_HISTORY:]),
+    recent = history[-SHOWN_HISTORY:][::-1]
+    return UserReport(str(run.sequences.users[pos]), run.item_frame(recent),
                       run.recommend(history, k), truth, ranks["model"],
                       {"popular": ranks["popular"], "transitions": ranks["transitions"]})
 

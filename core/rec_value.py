@@ -1,5 +1,6 @@
 """What better recommendations are worth: conversions and revenue of personalised top-K lists
-against most-popular top-K lists.
+against the top-K lists of each baseline (most popular, item-to-item), so the model is judged
+against the best of them, not only the weakest.
 
 The scenario, per impression (one top-K list shown to one customer):
 
@@ -10,7 +11,7 @@ The scenario, per impression (one top-K list shown to one customer):
   revenue per purchase in the data (unit price × quantity), or a fixed average order value.
 
 So expected conversions = users × impressions × ctr × conversion_rate × mean HitRate@K, and
-revenue weights each user's hit by the value of the item they wanted. Both strategies are scored
+revenue weights each user's hit by the value of the item they wanted. All strategies are scored
 on the same test users; intervals are percentile bootstrap 95% intervals over those users
 (paired, so the difference has its own interval). They carry the uncertainty of the ranking
 quality, not the randomness of clicks, which averages out over many impressions.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from core.errors import SimulationError
 from core.rec_metrics import RankStats, bootstrap_ci, per_user
@@ -67,30 +69,50 @@ class ValueInputs:
         return self.users * self.impressions * self.ctr * self.conversion_rate
 
 
+STRATEGY_LABELS = {"personalised": "personalised", "popular": "most popular",
+                   "transitions": "item-to-item"}
+
+
 @dataclass(frozen=True)
 class ValueResult:
-    """Expected outcome of both strategies over the chosen users and impressions.
+    """Expected outcome of the personalised lists and of each baseline's lists over the chosen
+    users and impressions.
 
     Attributes:
         inputs: The scenario.
-        conversions: ``{"personalised": float, "popular": float}``.
-        revenue: ``{"personalised": float, "popular": float}`` in currency units.
-        incremental_conversions: Personalised minus popular conversions.
-        incremental_revenue: Personalised minus popular revenue.
-        ci95: ``[low, high]`` for conversions_*, revenue_* and incremental_* keys.
-        by_k: Revenue per list length: ``{"k": [1..20], "personalised": [...],
-            "popular": [...]}``.
+        conversions: Expected conversions per strategy: ``"personalised"`` (the run's model)
+            and each baseline compared with (``"popular"``, ``"transitions"``).
+        revenue: Expected revenue per strategy, in currency units.
+        incremental_conversions: Personalised minus each baseline's conversions, keyed by
+            baseline (negative: the baseline wins).
+        incremental_revenue: Personalised minus each baseline's revenue, keyed by baseline.
+        ci95: ``[low, high]`` for ``conversions_<strategy>``, ``revenue_<strategy>``,
+            ``incremental_conversions_<baseline>`` and ``incremental_revenue_<baseline>``.
+        by_k: Revenue per list length: ``{"k": [1..20], "<strategy>": [...]}``.
         value_source: ``"item prices"`` or ``"average order value"``.
+        best_baseline: The baseline with the highest expected revenue: the one to beat.
     """
 
     inputs: ValueInputs
     conversions: dict
     revenue: dict
-    incremental_conversions: float
-    incremental_revenue: float
+    incremental_conversions: dict
+    incremental_revenue: dict
     ci95: dict
     by_k: dict
     value_source: str
+    best_baseline: str
+
+    def verdict(self, baseline: str | None = None) -> str:
+        """How the personalised lists compare with a baseline's (default: the best one).
+
+        Returns:
+            ``"better"`` or ``"worse"`` when the 95% interval of the revenue difference lies
+            above or below 0, ``"unclear"`` when it contains 0 (or has no interval).
+        """
+        baseline = baseline or self.best_baseline
+        low, high = self.ci95.get(f"incremental_revenue_{baseline}", [0.0, 0.0])
+        return "better" if low > 0 else "worse" if high < 0 else "unclear"
 
 
 def target_values(item_values: np.ndarray, targets: np.ndarray,
@@ -120,53 +142,125 @@ def target_values(item_values: np.ndarray, targets: np.ndarray,
     return np.where(np.isfinite(values), values, known.mean())
 
 
-def simulate_value(model: RankStats, popular: RankStats, values: np.ndarray,
-                   inputs: ValueInputs, n_boot: int = 500, seed: int = 42) -> ValueResult:
-    """Expected conversions and revenue of personalised against most-popular top-K lists.
+def simulate_value(model: RankStats, baselines: dict[str, RankStats] | RankStats,
+                   values: np.ndarray, inputs: ValueInputs, n_boot: int = 500,
+                   seed: int = 42) -> ValueResult:
+    """Expected conversions and revenue of personalised top-K lists against each baseline's.
 
     Args:
         model: Test-split ranks of the personalised model.
-        popular: Test-split ranks of the most-popular baseline (same users, same order).
+        baselines: Test-split ranks of the baselines to compare with (same users, same order),
+            e.g. ``{"popular": ..., "transitions": ...}``; a lone :class:`RankStats` is the
+            most-popular baseline.
         values: Value of each user's wanted item, shape (n_users,) (see :func:`target_values`).
         inputs: The scenario.
-        n_boot: Bootstrap resamples over users.
+        n_boot: Bootstrap resamples over users (paired: the same users for every strategy).
         seed: Seed of the bootstrap.
 
     Returns:
         The :class:`ValueResult`.
 
     Raises:
-        SimulationError: The two rankings cover different numbers of users.
+        SimulationError: No baseline, or the rankings cover different numbers of users.
     """
-    if len(model.greater) != len(popular.greater) or len(values) != len(model.greater):
-        raise SimulationError("Both strategies must be scored on the same test users.")
+    if isinstance(baselines, RankStats):
+        baselines = {"popular": baselines}
+    if not baselines:
+        raise SimulationError("Compare with at least one baseline.")
+    ranked = {"personalised": model, **baselines}
+    if any(len(r.greater) != len(model.greater) for r in ranked.values()) or \
+            len(values) != len(model.greater):
+        raise SimulationError("Every strategy must be scored on the same test users.")
     k, scale = inputs.k, inputs.scale
-    hit_m = per_user(model, (k,))[f"hit_rate@{k}"]
-    hit_p = per_user(popular, (k,))[f"hit_rate@{k}"]
-    per = {"conversions_personalised": scale * hit_m, "conversions_popular": scale * hit_p,
-           "revenue_personalised": scale * hit_m * values,
-           "revenue_popular": scale * hit_p * values}
-    per["incremental_conversions"] = per["conversions_personalised"] - per["conversions_popular"]
-    per["incremental_revenue"] = per["revenue_personalised"] - per["revenue_popular"]
+    hits = {name: per_user(r, (k,))[f"hit_rate@{k}"] for name, r in ranked.items()}
+    per = {}
+    for name, hit in hits.items():
+        per[f"conversions_{name}"] = scale * hit
+        per[f"revenue_{name}"] = scale * hit * values
+    for name in baselines:
+        for what in ("conversions", "revenue"):
+            per[f"incremental_{what}_{name}"] = (per[f"{what}_personalised"]
+                                                 - per[f"{what}_{name}"])
     means = {name: float(v.mean()) for name, v in per.items()}
     ks = tuple(range(1, MAX_K_CURVE + 1))
-    curve = {name: [float(scale * (u[f"hit_rate@{j}"] * values).mean()) for j in ks]
-             for name, u in (("personalised", per_user(model, ks)),
-                             ("popular", per_user(popular, ks)))}
+    curve = {}
+    for name, r in ranked.items():
+        u = per_user(r, ks)
+        curve[name] = [float(scale * (u[f"hit_rate@{j}"] * values).mean()) for j in ks]
     return ValueResult(
-        inputs,
-        {"personalised": means["conversions_personalised"],
-         "popular": means["conversions_popular"]},
-        {"personalised": means["revenue_personalised"], "popular": means["revenue_popular"]},
-        means["incremental_conversions"], means["incremental_revenue"],
+        inputs, {n: means[f"conversions_{n}"] for n in ranked},
+        {n: means[f"revenue_{n}"] for n in ranked},
+        {n: means[f"incremental_conversions_{n}"] for n in baselines},
+        {n: means[f"incremental_revenue_{n}"] for n in baselines},
         bootstrap_ci(per, n_boot, seed), {"k": list(ks), **curve},
         "average order value" if inputs.order_value is not None else "item prices",
+        max(baselines, key=lambda n: means[f"revenue_{n}"]),
     )
 
 
 def simulate_run_value(run, inputs: ValueInputs, n_boot: int = 500,
                        seed: int = 42) -> ValueResult:
     """:func:`simulate_value` on a saved :class:`core.rec_runs.RecRun`'s test users, each
-    wanting their held-out last item (raises :class:`SimulationError` as it does)."""
+    wanting their held-out last item, against every baseline that is not the run's own model
+    (raises :class:`SimulationError` as it does)."""
     values = target_values(run.sequences.item_values, run.test_targets, inputs.order_value)
-    return simulate_value(run.ranks["model"], run.ranks["popular"], values, inputs, n_boot, seed)
+    baselines = {name: run.ranks[name] for name in ("transitions", "popular")
+                 if name != run.model_name}
+    return simulate_value(run.ranks["model"], baselines, values, inputs, n_boot, seed)
+
+
+def value_verdict(result: ValueResult, model: str) -> tuple[str, str]:
+    """One plain statement of how the model's lists compare with the best baseline's.
+
+    The model is called the winner only when the 95% interval of the revenue difference lies
+    above 0; when a baseline earns more, the statement says so first, with both revenues.
+
+    Args:
+        result: The value simulation.
+        model: The run's model name.
+
+    Returns:
+        ``(kind, markdown)``: kind ``"better"``, ``"worse"`` (the baseline earns more, or the
+        difference is unclear but negative) or ``"unclear"``.
+    """
+    best = result.best_baseline
+    label = STRATEGY_LABELS[best]
+    diff = result.incremental_revenue[best]
+    low, high = result.ci95.get(f"incremental_revenue_{best}", [diff, diff])
+    facts = (f"{model}: revenue {result.revenue['personalised']:,.0f}; {label} (the best "
+             f"baseline): {result.revenue[best]:,.0f}; difference {diff:+,.0f} (95% CI "
+             f"{low:+,.0f} to {high:+,.0f}).")
+    kind = result.verdict()
+    if kind == "worse" or (kind == "unclear" and diff < 0):
+        return "worse", (f"**The {label} baseline earns more than {model}: {-diff:,.0f} more "
+                         f"revenue.** {facts} Do not roll the model out on this evidence: show "
+                         f"the baseline's lists, or improve the model and compare again.")
+    if kind == "better":
+        return "better", (f"**{model} earns {diff:,.0f} more than the best baseline "
+                          f"({label}).** {facts}")
+    return "unclear", (f"**No clear difference between {model} and the best baseline "
+                       f"({label}).** {facts}")
+
+
+def value_table(result: ValueResult, model: str) -> pd.DataFrame:
+    """One row per strategy, the model first, for display.
+
+    Args:
+        result: The value simulation.
+        model: The run's model name (the label of the personalised row).
+
+    Returns:
+        Columns ``conversions``, ``revenue`` (whole currency units), ``95% CI`` (of the
+        revenue) and ``<model> − this`` (revenue difference; empty on the model's own row).
+    """
+    rows = {}
+    for name in result.revenue:
+        label = model if name == "personalised" else STRATEGY_LABELS[name] + (
+            " (best baseline)" if name == result.best_baseline else "")
+        low, high = result.ci95.get(f"revenue_{name}", [np.nan, np.nan])
+        rows[label] = {"conversions": round(result.conversions[name]),
+                       "revenue": round(result.revenue[name]),
+                       "95% CI": f"{low:,.0f} – {high:,.0f}",
+                       f"{model} − this": (None if name == "personalised"
+                                           else round(result.incremental_revenue[name]))}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -5,8 +5,11 @@ Pure functions from reports to figures; nothing here renders.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from core.plots import MODEL_COLOR, RANDOM_COLOR, _layout
 from core.rec_metrics import KS, RankStats, per_user
@@ -75,29 +78,65 @@ def rank_curve_figure(ranks: dict[str, RankStats], model: str, max_k: int = 50) 
                    "Test users with a hit")
 
 
+def epoch_ticks(n_epochs: int) -> dict:
+    """Plotly axis settings for an epoch axis: whole numbers only, at most about 10 ticks.
+
+    Args:
+        n_epochs: Epochs shown (1-based x values 1..n_epochs).
+
+    Returns:
+        Keyword arguments for ``update_xaxes``.
+    """
+    step = max(1, math.ceil(n_epochs / 10))
+    return {"tickmode": "linear", "tick0": 1, "dtick": step, "tickformat": "d",
+            "range": [0.5, max(n_epochs, 1) + 0.5]}
+
+
 def training_figure(history: list[dict]) -> go.Figure:
-    """Training loss (cross-entropy) and validation HitRate@10 per epoch."""
+    """Training loss (cross-entropy) and validation HitRate@10 per epoch, side by side.
+
+    Two panels instead of a second y-axis: an overlaid axis syncs its ticks to the first
+    one's grid and ends up at values such as 0.04756. Each panel has its own round ticks;
+    epochs are whole numbers.
+
+    Args:
+        history: Per-epoch logs with ``loss`` and ``val_hit_rate@10``.
+    """
     epochs = list(range(1, len(history) + 1))
-    fig = go.Figure([
-        go.Scatter(x=epochs, y=[h.get("loss") for h in history], mode="lines+markers",
-                   name="training loss", line={"color": RANDOM_COLOR}),
-        go.Scatter(x=epochs, y=[h.get("val_hit_rate@10") for h in history],
-                   mode="lines+markers", name="validation HitRate@10", yaxis="y2",
-                   line={"color": MODEL_COLOR}),
-    ])
-    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "HitRate@10"})
-    return _layout(fig, "Training: loss and validation HitRate@10 per epoch", "Epoch",
-                   "Loss (cross-entropy)", height=320)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("Training loss (cross-entropy)",
+                                        "Validation HitRate@10"))
+    fig.add_trace(go.Scatter(x=epochs, y=[h.get("loss") for h in history],
+                             mode="lines+markers", name="training loss",
+                             line={"color": RANDOM_COLOR}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=epochs, y=[h.get("val_hit_rate@10") for h in history],
+                             mode="lines+markers", name="validation HitRate@10",
+                             line={"color": MODEL_COLOR}), row=1, col=2)
+    fig.update_xaxes(title_text="Epoch", **epoch_ticks(len(epochs)))
+    fig.update_yaxes(tickformat=".2~f", nticks=6, row=1, col=1)
+    fig.update_yaxes(tickformat=".3~f", nticks=6, rangemode="tozero", row=1, col=2)
+    _layout(fig, "Training per epoch", "Epoch", "", height=320)
+    fig.update_layout(xaxis_title="Epoch", yaxis_title=None)
+    return fig
 
 
-def value_figure(result: ValueResult) -> go.Figure:
-    """Expected revenue of personalised and most-popular lists for list lengths 1..20."""
+def value_figure(result: ValueResult, model: str = "personalised") -> go.Figure:
+    """Expected revenue of the personalised lists and of each baseline's for K = 1..20.
+
+    Args:
+        result: The value simulation.
+        model: Legend name of the personalised lists (the run's model).
+    """
     by_k = result.by_k
-    fig = go.Figure([
-        go.Scatter(x=by_k["k"], y=by_k["personalised"], mode="lines+markers",
-                   name="personalised", line={"color": MODEL_COLOR}),
-        go.Scatter(x=by_k["k"], y=by_k["popular"], mode="lines+markers", name="most popular",
-                   line={"color": RANDOM_COLOR, "dash": "dash"}),
-    ])
+    fig = go.Figure([go.Scatter(x=by_k["k"], y=by_k["personalised"], mode="lines+markers",
+                                name=model, line={"color": MODEL_COLOR})])
+    for name, color in SERIES[1:]:
+        if name in result.revenue:
+            best = " (best baseline)" if name == result.best_baseline else ""
+            fig.add_trace(go.Scatter(x=by_k["k"], y=by_k[name], mode="lines+markers",
+                                     name=LABELS[name] + best,
+                                     line={"color": color, "dash": "dash"}))
     fig.add_vline(x=result.inputs.k, line_color="#444", annotation_text="chosen K")
+    fig.update_xaxes(tickmode="linear", tick0=1, dtick=1, tickformat="d")
+    fig.update_yaxes(tickformat=",.0f")
     return _layout(fig, "Expected revenue by list length", "Items per list (K)", "Revenue")

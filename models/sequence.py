@@ -29,6 +29,54 @@ def custom_objects() -> dict:
             if name != "SampledLogits"}
 
 
+def first_seen(items, n_rows: int):
+    """The first step at which each item occurs in each window.
+
+    One scatter-max over the batch × window ids, O(batch · (window + n_rows)) memory, instead
+    of a one-hot cumulative sum over (batch, window, n_rows), which cost more than the logits.
+
+    Args:
+        items: Item ids, shape (batch, window) int32, 0 = padding.
+        n_rows: Catalogue size plus one (ids 0..n_rows - 1).
+
+    Returns:
+        int32 tensor of shape (batch, n_rows): the first step (0-based) of each item, or
+        ``window`` where it never occurs (padding never counts).
+
+    Example:
+        >>> np.asarray(first_seen(np.array([[0, 2, 1, 2]], dtype="int32"), 4)).tolist()
+        [[4, 2, 1, 4]]
+    """
+    from keras import ops
+
+    items = ops.convert_to_tensor(items, dtype="int32")
+    batch, window = ops.shape(items)[0], ops.shape(items)[1]
+    steps = ops.zeros_like(items) + ops.expand_dims(ops.arange(window, dtype="int32"), 0)
+    later = ops.where(ops.greater(items, PAD), window - steps, 0)  # window - t; 0 = never
+    segments = ops.expand_dims(ops.arange(batch, dtype="int32"), 1) * n_rows + items
+    latest = ops.segment_max(ops.reshape(later, (-1,)), ops.reshape(segments, (-1,)),
+                             num_segments=batch * n_rows)
+    return window - ops.reshape(ops.maximum(latest, 0), (batch, n_rows))
+
+
+def seen_before(items, n_rows: int):
+    """Whether each item occurred at or before each step.
+
+    Args:
+        items: Item ids, shape (batch, window) int32, 0 = padding.
+        n_rows: Catalogue size plus one.
+
+    Returns:
+        float32 tensor of shape (batch, window, n_rows): 1.0 where item j occurred at a step
+        <= t, else 0.0 (padding is never seen).
+    """
+    from keras import ops
+
+    steps = ops.arange(ops.shape(items)[1], dtype="int32")
+    return ops.cast(ops.less_equal(ops.expand_dims(first_seen(items, n_rows), 1),
+                                   ops.expand_dims(ops.expand_dims(steps, 0), -1)), "float32")
+
+
 @functools.cache
 def _layers() -> dict:
     import keras
@@ -67,12 +115,6 @@ def _layers() -> dict:
 
         def get_config(self):
             return {**super().get_config(), "n_rows": self.n_rows, "dim": self.dim}
-
-    def seen_before(items, n_rows: int):
-        """(batch, window, n_rows) 1.0 where the item occurred at or before each step."""
-        hot = ops.one_hot(items, n_rows)
-        real = ops.cast(ops.greater(ops.arange(n_rows), PAD), hot.dtype)  # padding never counts
-        return ops.cast(ops.greater(ops.cumsum(hot, axis=1), 0), hot.dtype) * real
 
     @keras.saving.register_keras_serializable(package="liftlab")
     class RepeatBias(keras.layers.Layer):
@@ -146,26 +188,20 @@ def _layers() -> dict:
                                        seed=self.seed_generator)
             targets, items = ops.cast(targets, "int32"), ops.cast(items, "int32")
             pos = ops.sum(hidden * ops.take(table, targets, axis=0), axis=-1)
-            pos = pos + ops.take(bias, targets) + self.repeat.repeat * self._seen_target(
-                items, targets)
+            first = first_seen(items, self.n_items + 1)  # (batch, n_items + 1)
+            steps = ops.expand_dims(ops.expand_dims(ops.arange(ops.shape(items)[1],
+                                                               dtype="int32"), 0), -1)
+            seen_pos = ops.less_equal(ops.expand_dims(
+                ops.take_along_axis(first, targets, axis=1), -1), steps)[..., 0]
+            pos = pos + ops.take(bias, targets) + self.repeat.repeat * ops.cast(seen_pos,
+                                                                               pos.dtype)
             negl = ops.matmul(hidden, ops.transpose(ops.take(table, neg, axis=0)))
-            seen_neg = ops.cumsum(ops.cast(ops.equal(ops.expand_dims(items, -1), neg),
-                                           negl.dtype), axis=1)
-            negl = negl + ops.take(bias, neg) + self.repeat.repeat * ops.cast(
-                ops.greater(seen_neg, 0), negl.dtype)
+            seen_neg = ops.less_equal(ops.expand_dims(ops.take(first, neg, axis=1), 1), steps)
+            negl = negl + ops.take(bias, neg) + self.repeat.repeat * ops.cast(seen_neg,
+                                                                              negl.dtype)
             hit = ops.equal(ops.expand_dims(targets, -1), neg)  # accidental hits do not count
             negl = ops.where(hit, -1e9, negl)
             return ops.concatenate([ops.expand_dims(pos, -1), negl], axis=-1)
-
-        @staticmethod
-        def _seen_target(items, targets):
-            """(batch, window): whether step t's target occurred at steps <= t."""
-            same = ops.equal(ops.expand_dims(targets, -1), ops.expand_dims(items, 1))
-            window = ops.shape(items)[1]
-            causal = ops.greater_equal(ops.expand_dims(ops.arange(window), 1),
-                                       ops.expand_dims(ops.arange(window), 0))
-            hits = ops.logical_and(same, ops.expand_dims(causal, 0))
-            return ops.cast(ops.any(hits, axis=-1), "float32")
 
     return {"ItemEmbedding": ItemEmbedding, "PositionEmbedding": PositionEmbedding,
             "RepeatBias": RepeatBias, "SampledLogits": SampledLogits}
@@ -234,7 +270,10 @@ def build_sasrec(
     Kang & McAuley (2018), "Self-attentive sequential recommendation", ICDM. Each block is
     pre-norm multi-head self-attention with a causal mask (step t sees steps <= t, never padding)
     followed by a two-layer point-wise feed-forward net, both with residual connections and
-    dropout; the next item is predicted at every position.
+    dropout; the next item is predicted at every position. Every layer is named
+    explicitly, so the names never depend on Keras's auto-naming state: with auto-named dropouts,
+    a second training in the same app server failed with 'The name "dropout_1" is used 2 times
+    in the model'.
 
     Args:
         n_items: Catalogue size (item indices 1..n_items, 0 is padding).
@@ -267,11 +306,14 @@ def build_sasrec(
         a = layers.LayerNormalization(epsilon=1e-6, name=f"block{b}_norm1")(x)
         a = layers.MultiHeadAttention(heads, embed_dim // heads, dropout=dropout,
                                       name=f"block{b}_attention")(a, a, use_causal_mask=True)
-        x = layers.Add(name=f"block{b}_residual1")([x, layers.Dropout(dropout)(a)])
+        a = layers.Dropout(dropout, name=f"block{b}_attention_dropout")(a)
+        x = layers.Add(name=f"block{b}_residual1")([x, a])
         f = layers.LayerNormalization(epsilon=1e-6, name=f"block{b}_norm2")(x)
         f = layers.Dense(embed_dim, activation="relu", name=f"block{b}_ffn1")(f)
-        f = layers.Dense(embed_dim, name=f"block{b}_ffn2")(layers.Dropout(dropout)(f))
-        x = layers.Add(name=f"block{b}_residual2")([x, layers.Dropout(dropout)(f)])
+        f = layers.Dropout(dropout, name=f"block{b}_ffn_dropout1")(f)
+        f = layers.Dense(embed_dim, name=f"block{b}_ffn2")(f)
+        f = layers.Dropout(dropout, name=f"block{b}_ffn_dropout2")(f)
+        x = layers.Add(name=f"block{b}_residual2")([x, f])
     x = layers.LayerNormalization(epsilon=1e-6, name=HIDDEN_LAYER)(x)
     return keras.Model(items, _output(table, x, items, n_items), name="sasrec")
 

@@ -127,10 +127,11 @@ def test_value_simulation_by_hand():
     r = simulate_value(model, popular, values, inputs, n_boot=200)
     assert r.conversions == {"personalised": 10.0, "popular": 5.0}
     assert r.revenue == {"personalised": 150.0, "popular": 50.0}
-    assert (r.incremental_conversions, r.incremental_revenue) == (5.0, 100.0)
+    assert (r.incremental_conversions, r.incremental_revenue) == ({"popular": 5.0},
+                                                                  {"popular": 100.0})
     assert r.by_k["k"][0] == 1 and r.by_k["personalised"][0] == 150.0
     assert r.by_k["popular"][-1] == 20.0 * values.mean()  # K = 20: everyone's item is listed
-    lo, hi = r.ci95["incremental_revenue"]
+    lo, hi = r.ci95["incremental_revenue_popular"]
     assert 0.0 <= lo <= 100.0 <= hi <= 20.0 * 40.0
     assert r.value_source == "item prices"
 
@@ -147,3 +148,5 @@ def test_target_values_and_inputs():
         ValueInputs(order_value=0.0)
     with pytest.raises(SimulationError, match="same test users"):
         simulate_value(_ranks([0]), _ranks([0, 1]), np.ones(1), ValueInputs())
+    with pytest.raises(SimulationError, match="at least one baseline"):
+        simulate_value(_ranks([0]), {}, np.ones(1), ValueInputs())

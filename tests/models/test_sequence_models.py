@@ -157,3 +157,66 @@ def test_builders_reject_bad_shapes():
         build_gru4rec(5, cell="rnn")
     with pytest.raises(ValueError, match="divisible by heads"):
         build_sasrec(5, embed_dim=10, heads=3)
+
+
+def _seen_brute(items: np.ndarray, n_rows: int) -> np.ndarray:
+    """seen[b, t, j] = item j (not padding) occurs at a step <= t of row b, by loops."""
+    out = np.zeros((*items.shape, n_rows), dtype=np.float32)
+    for b, row in enumerate(items):
+        for t in range(len(row)):
+            for j in row[:t + 1]:
+                if j:
+                    out[b, t, j] = 1.0
+    return out
+
+
+def test_first_seen_and_seen_before_match_loops():
+    from models.sequence import first_seen, seen_before
+
+    items = np.array([[0, 0, 3, 1, 3, 2], [5, 5, 5, 0, 1, 4], [0, 0, 0, 0, 0, 0]], dtype=np.int32)
+    assert np.asarray(first_seen(items, 6)).tolist() == [[6, 3, 5, 2, 6, 6],
+                                                         [6, 4, 6, 6, 5, 0],
+                                                         [6, 6, 6, 6, 6, 6]]
+    rng = np.random.default_rng(4)
+    many = rng.integers(0, 9, size=(7, 11)).astype(np.int32)  # repeats and padding anywhere
+    assert np.array_equal(np.asarray(seen_before(many, 9)), _seen_brute(many, 9))
+
+
+@pytest.mark.slow
+def test_sampled_logits_equal_the_full_logits_of_the_same_items():
+    """Column 0 is the full-softmax logit of the true next item and every other column the
+    full logit of one shared negative at every step (seen flags included), hits masked."""
+    import keras
+
+    from models.sequence import REPEAT_LAYER, build_sasrec, training_model
+
+    keras.utils.set_random_seed(5)
+    network = build_sasrec(N_ITEMS, WINDOW, 8, blocks=1, dropout=0.0)
+    network.get_layer(REPEAT_LAYER).set_weights([np.array(1.5, dtype="float32")])
+    trainer = training_model(network, N_ITEMS, sampled=True, negatives=5, seed=2)
+    x = np.array([[0, 0, 1, 2, 1, 3], [4, 4, 5, 6, 2, 4], [0, 0, 0, 0, 6, 6]], dtype=np.int32)
+    y = np.array([[0, 0, 2, 1, 3, 1], [4, 5, 6, 2, 4, 1], [0, 0, 0, 0, 6, 1]], dtype=np.int32)
+    full = np.asarray(network(x, training=False))
+    sampled = np.asarray(trainer([x, y], training=False))
+    true = np.take_along_axis(full, y[..., None], axis=2)[..., 0]
+    assert np.allclose(sampled[..., 0], true, atol=1e-5)
+    for c in range(1, sampled.shape[-1]):  # each column is one item j for every row and step
+        col = sampled[..., c]
+        errors = [np.abs(np.where(y == j, 0.0, full[..., j] - col)).max()
+                  for j in range(1, N_ITEMS + 1)]
+        j = int(np.argmin(errors)) + 1
+        assert errors[j - 1] < 1e-5
+        assert np.all(col[y == j] < -1e8)  # an accidental hit never counts as a negative
+
+
+@pytest.mark.slow
+def test_layer_names_never_depend_on_keras_naming_state():
+    """Both builders name every layer themselves: building again in the same thread, with no
+    ``clear_session`` in between (as a reused job thread does), gives the same unique names."""
+    from models.sequence import build_gru4rec, build_sasrec
+
+    for build in (lambda: build_sasrec(N_ITEMS, WINDOW, 8, blocks=2),
+                  lambda: build_gru4rec(N_ITEMS, WINDOW, 8)):
+        first, second = ([layer.name for layer in build().layers] for _ in range(2))
+        assert first == second and len(set(first)) == len(first)
+        assert "block1_ffn_dropout2" in first or "gru" in first
