@@ -7,7 +7,7 @@ intervals over users. Prints one JSON line per dataset and model, with the ratio
 HitRate@10 to the item-to-item baseline's, measured in the same run.
 
     nice .venv/bin/python bench/recommend.py [--datasets ml100k,online_retail]
-        [--models gru4rec,sasrec] [--epochs N]
+        [--models gru4rec,sasrec] [--epochs N] [--learning-rate LR] [--patience N]
 
 MovieLens is read from ../shared/data (its licence forbids shipping it); nothing is written
 outside a temporary workspace.
@@ -31,7 +31,7 @@ from core.config import load_settings  # noqa: E402
 from core.ingest import IngestOptions, ingest_file  # noqa: E402
 from core.rec_metrics import rank_users, summarize  # noqa: E402
 from core.rec_runs import load_rec_run  # noqa: E402
-from core.rec_training import RecModelConfig, train_recommender  # noqa: E402
+from core.rec_training import NetOptions, RecModelConfig, train_recommender  # noqa: E402
 from core.sequences import EventColumns, SequenceOptions, leave_last_out  # noqa: E402
 from core.warehouse import connect  # noqa: E402
 
@@ -70,9 +70,12 @@ def seen_filtered_hr10(settings, run_id: str, cols, opts) -> float:
     return summarize(stats, (10,))["hit_rate@10"]
 
 
-def bench(settings, name: str, model: str, epochs: int | None) -> dict:
+def bench(settings, name: str, model: str, epochs: int | None, learning_rate: float | None = None,
+          patience: int | None = None) -> dict:
     cols, opts = DATASETS[name]
-    cfg = RecModelConfig(model=model, **({"epochs": epochs} if epochs else {}))
+    net = NetOptions(**({"patience": patience} if patience else {}))
+    cfg = RecModelConfig(model=model, net=net, **({"epochs": epochs} if epochs else {}),
+                         **({"learning_rate": learning_rate} if learning_rate else {}))
     started = time.perf_counter()
     r = train_recommender(settings, cols, opts, cfg)
     m, base = r.metrics["metrics"], r.metrics["baselines"]
@@ -80,6 +83,7 @@ def bench(settings, name: str, model: str, epochs: int | None) -> dict:
     return {
         "dataset": name, "model": model, "run_id": r.run_id, "users": r.config["rows"]["users"],
         "items": r.config["rows"]["items"], "epochs_run": r.config["epochs_run"],
+        "max_epochs": cfg.epochs, "learning_rate": cfg.learning_rate, "patience": net.patience,
         "seconds": round(time.perf_counter() - started, 1),
         "hit_rate@10": m["hit_rate@10"], "hit_rate@10_ci95": r.metrics["ci95"]["hit_rate@10"],
         "ndcg@10": m["ndcg@10"], "mrr": m["mrr"], "coverage@10": m["coverage@10"],
@@ -98,13 +102,16 @@ def main() -> None:
     p.add_argument("--datasets", default="ml100k,online_retail")
     p.add_argument("--models", default="gru4rec,sasrec")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--patience", type=int)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(Path(tmp) / "ws")
         load_tables(settings)
         for name in args.datasets.split(","):
             for model in args.models.split(","):
-                print(json.dumps(bench(settings, name, model, args.epochs)), flush=True)
+                print(json.dumps(bench(settings, name, model, args.epochs, args.learning_rate,
+                                       args.patience)), flush=True)
 
 
 if __name__ == "__main__":
