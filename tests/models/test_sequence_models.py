@@ -220,3 +220,18 @@ def test_layer_names_never_depend_on_keras_naming_state():
         first, second = ([layer.name for layer in build().layers] for _ in range(2))
         assert first == second and len(set(first)) == len(first)
         assert "block1_ffn_dropout2" in first or "gru" in first
+
+
+def test_gru4rec_adds_the_item_embedding_to_the_recurrent_state():
+    import keras
+
+    from models.sequence import build_gru4rec
+
+    with_res = build_gru4rec(N_ITEMS, WINDOW, 8, dropout=0.0)
+    add = with_res.get_layer("residual")
+    assert isinstance(add, keras.layers.Add)
+    sources = {t._keras_history.operation.name for t in add.input}
+    assert sources == {"gru", "embedding_dropout"}
+    without = build_gru4rec(N_ITEMS, WINDOW, 8, dropout=0.0, residual=False)
+    assert "residual" not in [layer.name for layer in without.layers]
+    assert with_res.count_params() == without.count_params()  # no extra weights
