@@ -108,11 +108,11 @@ class RecModelConfig:
     """
 
     model: str = "sasrec"
-    epochs: int = 40
+    epochs: int = 30
     embed_dim: int = 64
     window: int = 50
     batch_size: int = 128
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     seed: int = 42
     net: NetOptions = field(default_factory=NetOptions)
 
