@@ -112,7 +112,9 @@ def _keras_callback(progress, should_stop, epochs):
 
 def class_weights(y: np.ndarray, mode: str) -> dict | None:
     """Inverse-frequency class weights (``n / (k · n_c)``, as scikit-learn's "balanced")."""
-    return weights_from_counts(np.bincount(y).tolist(), mode)
+    if mode != "balanced":
+        return None
+    return weights_from_counts(np.bincount(np.asarray(y).astype(np.int64)).tolist(), mode)
 
 
 def weights_from_counts(counts: list[int], mode: str) -> dict | None:
@@ -121,6 +123,35 @@ def weights_from_counts(counts: list[int], mode: str) -> dict | None:
         return None
     n = sum(counts)
     return {k: float(n / (len(counts) * c)) for k, c in enumerate(counts) if c}
+
+
+def _weighted_validation(valid, weights: dict | None):
+    """Validation data weighted like the training rows, so that early stopping watches the
+    same (class-weighted) loss that training lowers.
+
+    Keras applies ``class_weight`` to the training batches only; an unweighted validation
+    loss rises as soon as the weights pull the scores away from the base rate, and early
+    stopping would then keep the first epoch's weights.
+
+    Args:
+        valid: ``(x, y)`` arrays, or a ``tf.data.Dataset`` of ``(x, y)`` batches.
+        weights: Class index → weight, or None (returned unchanged).
+
+    Returns:
+        ``(x, y, sample_weight)``, or the dataset mapped to such triples.
+    """
+    if not weights:
+        return valid
+    table = np.zeros(max(weights) + 1, dtype=np.float32)
+    for k, w in weights.items():
+        table[k] = w
+    if isinstance(valid, tuple):
+        x, y = valid
+        return x, y, table[np.asarray(y).astype(np.int64)]
+    import tensorflow as tf
+
+    lookup = tf.constant(table)
+    return valid.map(lambda x, y: (x, y, tf.gather(lookup, tf.cast(y, tf.int32))))
 
 
 def build_network(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int):
@@ -194,10 +225,11 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
         weights = (weights_from_counts(data.class_counts, cfg.class_weight) if streamed
                    else class_weights(data.y_train, cfg.class_weight))
     if streamed:
-        inputs = {"x": data.train, "validation_data": data.valid, "shuffle": False}
+        inputs = {"x": data.train, "validation_data": _weighted_validation(data.valid, weights),
+                  "shuffle": False}
     else:
         inputs = {"x": data.x_train, "y": data.y_train, "batch_size": cfg.batch_size,
-                  "validation_data": (data.x_valid, data.y_valid)}
+                  "validation_data": _weighted_validation((data.x_valid, data.y_valid), weights)}
     hist = model.fit(**inputs, epochs=cfg.epochs, verbose=0, callbacks=callbacks,
                      class_weight=weights)
     history = [{k: float(v[i]) for k, v in hist.history.items()}

@@ -154,6 +154,29 @@ def test_cross_validation_keeps_out_of_fold_scores(bank_ws):
     assert cv["roc_auc_std"] == pytest.approx(np.std(aucs, ddof=1))
 
 
+@pytest.mark.parametrize("weight", ["none", "balanced"])
+def test_cross_validation_of_a_network(bank_ws, weight):
+    # Regressions: class weights were computed from float labels before the mode was checked,
+    # so k-fold cross-validation of any Keras model failed with a cast error; and with
+    # balanced weights early stopping watched the unweighted validation loss, which rises
+    # from the first epoch on, so it kept the first epoch's weights (ROC-AUC 0.578 here).
+    from core.cv import cross_validate
+    from core.training import class_weights
+
+    s, _ = bank_ws
+    cv = cross_validate(s, DatasetSpec("bank", "y", exclude=("duration",)),
+                        ModelConfig(model="mlp", hidden_units=(16,), epochs=5, batch_size=256,
+                                    class_weight=weight), k=2)
+    oof = cv["oof"]
+    assert len(oof) == 6000 and sorted(oof["fold"].unique()) == [1, 2]
+    assert 0.68 < cv["roc_auc_mean"] <= 1.0
+    aucs = [roc_auc_score(g["label"], g["score"]) for _, g in oof.groupby("fold")]
+    assert cv["roc_auc_mean"] == pytest.approx(np.mean(aucs))
+    y = np.array([0.0, 0.0, 0.0, 1.0])
+    assert class_weights(y, "none") is None
+    assert class_weights(y, "balanced") == pytest.approx({0: 4 / 6, 1: 2.0})
+
+
 def test_tuning_lists_trials_and_trains_the_best(bank_ws):
     from core.tuning import tune
 
