@@ -4,17 +4,23 @@ One :class:`JobManager` per server process runs jobs one at a time on a worker t
 keeps global state, so two fits in one process must not interleave); a second job waits in the
 queue and both finish. Each job's state is mirrored into ``liftlab.jobs`` so that a job that was
 running when the server died shows as *interrupted* after the next start.
+
+The worker is a daemon thread and the manager stops its jobs when the interpreter exits
+(:func:`atexit`): the running job is asked to stop at its next batch and recorded as
+*interrupted*, so Ctrl+C or ``SIGTERM`` ends the server in seconds instead of waiting for the
+training to finish (a ``ThreadPoolExecutor`` worker is joined at exit).
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import logging
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,6 +32,7 @@ from core.warehouse import META_SCHEMA, connect
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("queued", "running")
+SHUTDOWN_MESSAGE = "The server stopped while this job ran; start it again."
 Work = Callable[[Callable[[dict], None], Callable[[], bool]], str]
 
 
@@ -79,7 +86,11 @@ class JobManager:
         self._jobs: dict[str, JobState] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liftlab-job")
+        self._queue: queue.Queue = queue.Queue()
+        self._closing = threading.Event()
+        self._worker = threading.Thread(target=self._serve, name="liftlab-job", daemon=True)
+        self._worker.start()
+        atexit.register(self.shutdown)
 
     def submit_training(self, spec: DatasetSpec, cfg: ModelConfig, cv: int = 0,
                         tune_trials: int = 0, tune_timeout_s: float = 300.0) -> str:
@@ -135,7 +146,11 @@ class JobManager:
             self._jobs[job.job_id] = job
             self._cancel[job.job_id] = threading.Event()
         self._record(job)
-        self._pool.submit(self._run, job.job_id, work)
+        if self._closing.is_set():
+            self._update(job.job_id, state="interrupted", message=SHUTDOWN_MESSAGE,
+                         finished_at=time.time())
+        else:
+            self._queue.put((job.job_id, work))
         return job.job_id
 
     def get(self, job_id: str) -> JobState | None:
@@ -155,6 +170,26 @@ class JobManager:
         event = self._cancel.get(job_id)
         if event is not None:
             event.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every queued and running job and end the worker (called at interpreter exit).
+
+        The running job stops at its next batch; it and the queued ones are recorded as
+        *interrupted*. Idempotent.
+
+        Args:
+            timeout: Seconds to wait for the running job to stop before giving up on it (the
+                daemon worker then dies with the process; the next start marks it).
+        """
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        with self._lock:
+            events = list(self._cancel.values())
+        for event in events:
+            event.set()
+        self._queue.put(None)
+        self._worker.join(timeout)
 
     def wait(self, job_id: str, timeout: float = 600.0) -> JobState:
         """Block until a job ends (for tests and scripts).
@@ -201,8 +236,25 @@ class JobManager:
         elif "message" in event:
             self._update(job_id, message=event["message"])
 
+    def _serve(self) -> None:
+        """The worker loop: one job at a time, until :meth:`shutdown` queues ``None``."""
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            self._run(*item)
+        while not self._queue.empty():  # jobs queued behind the shutdown never start
+            item = self._queue.get()
+            if item is not None:
+                self._update(item[0], state="interrupted", message=SHUTDOWN_MESSAGE,
+                             finished_at=time.time())
+
     def _run(self, job_id: str, work: Work) -> None:
         stop = self._cancel[job_id]
+        if self._closing.is_set():
+            self._update(job_id, state="interrupted", message=SHUTDOWN_MESSAGE,
+                         finished_at=time.time())
+            return
         if stop.is_set():
             self._update(job_id, state="cancelled", message="Cancelled before it started.",
                          finished_at=time.time())
@@ -213,6 +265,10 @@ class JobManager:
             self._update(job_id, state="done", run_id=run_id, finished_at=time.time(),
                          message=f"Finished: run {run_id}")
         except AppError as err:
+            if self._closing.is_set():
+                self._update(job_id, state="interrupted", message=SHUTDOWN_MESSAGE,
+                             finished_at=time.time())
+                return
             state = "cancelled" if stop.is_set() else "failed"
             self._update(job_id, state=state, message=str(err), finished_at=time.time())
         except Exception as err:  # a bug: keep the server alive, show it, log the traceback
