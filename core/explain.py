@@ -27,7 +27,7 @@ from core.runs import LABEL_COL, SCORE_COL, Run
 
 log = logging.getLogger(__name__)
 BACKGROUND_MAX = 100
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: background rows sampled at random (2026-12-01), not the first ones
 Progress = Callable[[int, int, str], None]
 
 
@@ -192,6 +192,26 @@ def _rows(run: Run, n_rows: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(len(test), size=min(n_rows, len(test)), replace=False))
 
 
+def background_sample(rows: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame:
+    """A uniform random sample of ``k`` of the run's saved background rows (all when fewer).
+
+    Runs saved before 2026-12-01 kept their background rows in table order, so taking the
+    first ``k`` described the start of the table (often its earliest months); sampling is
+    right for those and harmless for newer runs, whose rows are in random order.
+
+    Args:
+        rows: Raw background rows, shape (n_saved, n_features).
+        k: Rows wanted.
+        seed: Sampling seed (fixed, so an explanation is reproducible).
+
+    Returns:
+        ``min(k, n_saved)`` rows, shape (min(k, n_saved), n_features).
+    """
+    if k >= len(rows):
+        return rows
+    return rows.sample(n=k, random_state=seed)
+
+
 def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
                   background_rows: int = BACKGROUND_MAX, budget_s: float | None = None,
                   progress: Progress | None = None, row_ids: np.ndarray | None = None,
@@ -224,7 +244,7 @@ def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
                            f"{background_rows}.")
     pre, rows = run.preprocessor, frame[run.features].reset_index(drop=True)
     x = pre.transform(rows)
-    bg = pre.transform(run.background[run.features].head(background_rows))
+    bg = pre.transform(background_sample(run.background[run.features], background_rows))
     blocks = source_blocks(pre.source_columns_, run.features)
     r = explain_encoded(run.model, run.config.get("model", ""), x, bg, blocks, method, budget_s,
                         progress)

@@ -343,11 +343,13 @@ def train(
                                                     rate, "memory"),
                         pre, history, device, scaling, started)
     _emit(progress, stage="save", message="Saving run")
+    # in random order, not table order: the first k rows are a uniform sample (tables are
+    # often in time order, and a SHAP base value from the earliest rows describes those)
     rng = np.random.default_rng(spec.seed)
     bg_idx = rng.choice(splits.train, size=min(BACKGROUND_ROWS, len(splits.train)), replace=False)
     save_run(settings, RunArtifacts(run_id, config, metrics, pre, model,
                                     test_frame(data.x.iloc[splits.test], y_test, out, data.task),
-                                    data.x.iloc[np.sort(bg_idx)].reset_index(drop=True), history))
+                                    data.x.iloc[bg_idx].reset_index(drop=True), history))
     _emit(progress, stage="done", run_id=run_id)
     return TrainResult(run_id, config, metrics)
 
