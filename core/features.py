@@ -251,6 +251,22 @@ def resolve_features(con, spec: DatasetSpec) -> list[str]:
     return features
 
 
+def excluded_columns(con, spec: DatasetSpec, features: list[str]) -> list[str]:
+    """The table's columns a run does not learn from: neither the target nor a feature, in
+    table order (whether the analyst unticked them or named them in ``exclude``).
+
+    Args:
+        con: Open warehouse connection.
+        spec: The dataset specification.
+        features: The run's feature columns.
+
+    Returns:
+        Column names, e.g. ``["duration"]`` for bank without its leaking column.
+    """
+    chosen = set(features)
+    return [c for c, _ in table_columns(con, spec.table) if c != spec.target and c not in chosen]
+
+
 def load_xy(con, spec: DatasetSpec) -> tuple[pd.DataFrame, np.ndarray, tuple[str, str], list[str]]:
     """Read features and a 0/1 target for a binary task.
 

@@ -20,12 +20,12 @@ from core.report import (
 )
 from core.runs import Run
 from core.segments import SegmentTables
+from core.task_metrics import METRIC_NAMES
 
 log = logging.getLogger(__name__)
-METRIC_LABELS = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
-                 "precision": "Precision", "recall": "Recall", "specificity": "Specificity",
-                 "f1": "F1", "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC (average precision)",
-                 "log_loss": "Log loss", "brier": "Brier score"}
+METRIC_LABELS = {k: METRIC_NAMES[k] for k in (
+    "accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1", "roc_auc",
+    "pr_auc", "log_loss", "brier")}
 SEGMENT_MIN_ROWS = 30
 
 
@@ -80,7 +80,15 @@ def _profile(settings: Settings, run: Run) -> list[str]:
     if ranked:
         out.append("Columns most related to the target on their own (AUC): " + ", ".join(
             f"{c.name} {c.target_auc:.2f}" for c in ranked) + ".")
-    return out + list(prof.warnings[:8])
+    excluded = set(run.excluded_columns)
+    sql_name = {c.original_name: c.name for c in prof.columns}
+    warnings = []
+    for w in prof.warnings[:8]:
+        if w.startswith("Possible leakage: '"):
+            col = sql_name.get(w.split("'")[1], w.split("'")[1])
+            w += " This run excludes it." if col in excluded else " This run uses it."
+        warnings.append(w)
+    return out + warnings
 
 
 def _data(settings: Settings, run: Run) -> str:
@@ -134,9 +142,9 @@ def _limitations(run: Run, ev: BinaryEvaluation, exp) -> list[str]:
                    f"{ev.calibration['ece']:.3f}): use them to rank, not as probabilities.")
     if run.config.get("model_config", {}).get("class_weight") == "balanced":
         out.append("Trained with balanced class weights: scores overstate the probability.")
-    excluded = run.config["spec"].get("exclude") or []
+    excluded = run.excluded_columns
     if excluded:
-        out.append(f"Columns left out on purpose: {', '.join(excluded)}.")
+        out.append(f"Columns left out of the model: {', '.join(excluded)}.")
     if exp is not None:
         out.append(f"Explanations cover {len(exp.rows):,} sampled test rows against "
                    f"{exp.background_rows} training rows; SHAP values describe what the model "
@@ -164,6 +172,7 @@ def _model_card(run: Run, ev: BinaryEvaluation, exp, options: ReportOptions) -> 
                    "<h3>Training data and model</h3>",
                    table_html(pd.DataFrame(facts, columns=["", "value"])),
                    "<h3>Features</h3>", paragraph(", ".join(run.features)),
+                   paragraph("Excluded: " + (", ".join(run.excluded_columns) or "none") + "."),
                    "<h3>Configuration</h3>", table_html(config),
                    "<h3>Limitations</h3>", bullet_list(_limitations(run, ev, exp)),
                    anchor="model-card")

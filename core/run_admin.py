@@ -277,8 +277,10 @@ def _run_parameters(run: Run) -> dict[str, str]:
     values.update({f"data.{k}": v for k, v in c.get("spec", {}).items()})
     if values.get("data.features") == []:
         values["data.features"] = "all but the target and excluded columns"
+    if "excluded_columns" in c:
+        values["data.excluded_columns"] = c["excluded_columns"]
     values.update({"device": c.get("device"), "rows.train": c.get("rows", {}).get("train"),
-                   "duration_s": c.get("duration_s")})
+                   "training time (s)": c.get("duration_s")})
     return {k: _shown(v) for k, v in values.items()}
 
 

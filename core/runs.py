@@ -146,6 +146,15 @@ class Run:
         """Source feature columns, in training order."""
         return list(self.config["features"])
 
+    @property
+    def excluded_columns(self) -> list[str]:
+        """The table's columns the run left out (target excepted), e.g. ``["duration"]``.
+
+        Runs saved before 2026-12-01 recorded only the ``exclude`` the spec named (the Train
+        page passes the ticked features instead, so those runs show none).
+        """
+        return list(self.config.get("excluded_columns", self.config["spec"].get("exclude") or []))
+
     @cached_property
     def preprocessor(self) -> TabularPreprocessor:
         """The fitted preprocessor."""

@@ -7,6 +7,38 @@ import numpy as np
 from core.metrics import evaluate_binary, to_jsonable
 
 
+METRIC_NAMES = {
+    "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "precision": "Precision",
+    "recall": "Recall", "specificity": "Specificity", "f1": "F1", "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC (average precision)", "log_loss": "Log loss (cross-entropy)",
+    "brier": "Brier score", "f1_macro": "F1 (macro)", "f1_weighted": "F1 (weighted)",
+    "mae": "MAE", "rmse": "RMSE", "r2": "R²", "qini_coefficient": "Qini coefficient",
+    "auuc": "AUUC", "mrr": "MRR",
+}
+THRESHOLD_METRICS = frozenset(
+    {"accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1"})
+
+
+def metric_name(key: str, threshold: float | None = 0.5) -> str:
+    """The field's name of a stored metric key, with the threshold for threshold metrics.
+
+    Args:
+        key: A key of a run's ``metrics.json``, e.g. ``"roc_auc"`` or ``"hit_rate@10"``.
+        threshold: The binary threshold the stored value was computed at (0.5 at training).
+
+    Returns:
+        E.g. ``"ROC-AUC"``, ``"F1 @0.5"``, ``"HitRate@10"``; an unknown key is returned as is.
+    """
+    if key.startswith("hit_rate@"):
+        return "HitRate@" + key.split("@", 1)[1]
+    if key.startswith("ndcg@"):
+        return "NDCG@" + key.split("@", 1)[1]
+    name = METRIC_NAMES.get(key, key)
+    if key in THRESHOLD_METRICS and threshold is not None:
+        name += f" @{threshold:g}"
+    return name
+
+
 def _sanity(scores: np.ndarray) -> list[str]:
     notes = []
     predicted_pos = float((scores >= 0.5).mean())

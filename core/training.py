@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import TrainingError
-from core.features import TabularPreprocessor, load_task_data, split_indices
+from core.features import TabularPreprocessor, excluded_columns, load_task_data, split_indices
 from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
 from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.task_metrics import headline_metrics
@@ -310,6 +310,7 @@ def train(
     with connect(settings) as con:
         streamed = use_streaming(con, spec, cfg)
         data = None if streamed else load_task_data(con, spec)
+        excluded = [] if streamed else excluded_columns(con, spec, data.features)
     if streamed:
         from core.training_stream import train_streamed
 
@@ -340,7 +341,7 @@ def train(
             "valid": int(len(splits.valid)), "test": int(len(splits.test))}
     rate = float(data.y[splits.train].mean()) if data.task == "binary" else None
     config = run_config(run_id, spec, cfg, RunShape(data.task, data.classes, data.features, rows,
-                                                    rate, "memory"),
+                                                    rate, "memory", excluded),
                         pre, history, device, scaling, started)
     _emit(progress, stage="save", message="Saving run")
     # in random order, not table order: the first k rows are a uniform sample (tables are
@@ -378,6 +379,7 @@ class RunShape:
         rows: Row counts: ``table``, ``train``, ``valid``, ``test``.
         positive_rate_train: Share of positives in the training split (binary), else None.
         pipeline: ``memory`` or ``stream``.
+        excluded: The table's other columns, left out of the features (target excepted).
     """
 
     task: str
@@ -386,6 +388,7 @@ class RunShape:
     rows: dict
     positive_rate_train: float | None
     pipeline: str
+    excluded: list[str] = field(default_factory=list)
 
 
 def run_config(run_id, spec, cfg, shape: RunShape, pre, history, device, scaling,
@@ -398,7 +401,8 @@ def run_config(run_id, spec, cfg, shape: RunShape, pre, history, device, scaling
         "model_config": to_dict(cfg),
         "positive_class": shape.classes[1] if binary else None,
         "negative_class": shape.classes[0] if binary else None,
-        "classes": shape.classes, "features": shape.features, "device": device,
+        "classes": shape.classes, "features": shape.features,
+        "excluded_columns": shape.excluded, "device": device,
         "rows": shape.rows, "positive_rate_train": shape.positive_rate_train,
         "target_scaling": scaling, "encoded_features": len(pre.feature_names_out_),
         "data_pipeline": shape.pipeline,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Settings
-from core.features import TabularPreprocessor, infer_task
+from core.features import TabularPreprocessor, excluded_columns, infer_task
 from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.stream_batches import (
@@ -111,6 +111,7 @@ def train_streamed(
             task = spec.task or infer_task(con, spec.table, spec.target)[0]
             _emit(progress, stage="load", message=f"Exporting {spec.table} in shuffled batches")
             splits = export_splits(con, spec, task, folder, should_stop)
+            excluded = excluded_columns(con, spec, splits.features)
         if should_stop is not None and should_stop():
             raise TrainingCancelled("Training was cancelled; no run was saved.")
         sample = head_frame(splits.files, "train", PREPROCESSOR_ROWS).drop(columns=[LABEL])
@@ -149,7 +150,8 @@ def train_streamed(
                 if task == "binary" else None)
         run_id = new_run_id(cfg.model)
         config = run_config(run_id, spec, cfg,
-                            RunShape(task, splits.classes, splits.features, rows, rate, "stream"),
+                            RunShape(task, splits.classes, splits.features, rows, rate, "stream",
+                                     excluded),
                             pre, history, device, scaling, started)
         config["preprocessor_rows"] = int(sample_rows)
         config["encoded_on_disk"] = cached

@@ -13,6 +13,7 @@ from core.run_admin import (
     import_run,
 )
 from core.runs import LABEL_COL, SCORE_COL
+from core.task_metrics import metric_name
 from core.warehouse import connect, list_tables, read_table
 from core.workspace import score_table
 from ui import resources, state
@@ -64,7 +65,9 @@ def comparison(data_dir: str, chosen: list[dict]) -> None:
     except AppError as err:  # the rest of the page (manage, import) keeps rendering
         show_error(err)
         return
-    st.caption("Test-split metrics (4 decimals; blank = not computed for that run).")
+    st.caption("Test-split metrics as saved at training (4 decimals; blank = not computed for "
+               "that run). Threshold metrics are at 0.5; pick a threshold on Evaluate.")
+    metrics = metrics.rename(index=metric_name)
     st.dataframe(metrics, width="stretch", height=_fit(len(metrics)), column_config={
         "_index": st.column_config.TextColumn("metric"),
         **{r: st.column_config.NumberColumn(r, format="%.4f", width="medium") for r in run_ids}})

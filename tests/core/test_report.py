@@ -67,6 +67,10 @@ def test_binary_report_html_every_section_and_values(bank_ws, tmp_path):
                     "Highest score", "Lowest score", "Additivity", "Business scenario",
                     "Profile highlights", "TreeExplainer"):
         assert heading in text, heading
+    # the reviewer sees what was left out, and that the leaking column was among it
+    assert "Excluded: duration." in text and "Columns left out of the model: duration." in text
+    assert re.search(r"Possible leakage: &#x27;duration&#x27;[^<]*This run excludes it\.", text) \
+        or re.search(r"Possible leakage: 'duration'[^<]*This run excludes it\.", text)
     code = main(["--data-dir", str(s.data_dir), "evaluate", runs["hgb"], "--threshold", "0.3"])
     assert code == 0
 

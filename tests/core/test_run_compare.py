@@ -91,3 +91,13 @@ def test_compare_runs_tables(settings):
     assert params.loc["model.epochs"].tolist() == [NOT_USED, "60"]
     assert params.loc["model.hidden_units"].tolist() == [NOT_USED, "128, 64"]
     assert params.loc["model.early_stopping", "b-mlp"] == "yes"
+
+
+def test_metric_names_are_the_fields_own_with_the_threshold():
+    from core.task_metrics import metric_name
+
+    assert [metric_name(k) for k in ("roc_auc", "f1", "balanced_accuracy", "brier")] == [
+        "ROC-AUC", "F1 @0.5", "Balanced accuracy @0.5", "Brier score"]
+    assert metric_name("recall", 0.201) == "Recall @0.201"
+    assert metric_name("hit_rate@10") == "HitRate@10" and metric_name("ndcg@10") == "NDCG@10"
+    assert metric_name("something_new") == "something_new"

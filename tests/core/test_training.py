@@ -71,6 +71,17 @@ def test_cancel_saves_nothing(bank_ws):
     assert not [p for p in s.runs_dir.iterdir() if p.name.startswith(".tmp")]
 
 
+def test_excluded_columns_recorded_whichever_way_they_were_left_out(bank_ws):
+    # The Train page passes the ticked features, not an exclude list: the run must still
+    # record that duration was left out (the report's model card and limitations say so).
+    s, runs = bank_ws
+    assert load_run(s, runs["logreg"]).excluded_columns == ["duration"]
+    cols = [c for c in load_run(s, runs["logreg"]).features if c not in ("pdays", "month")]
+    r = train(s, DatasetSpec("bank", "y", features=tuple(cols)), ModelConfig(model="logreg"))
+    assert r.config["excluded_columns"] == ["month", "duration", "pdays"]  # table order
+    assert load_run(s, r.run_id).excluded_columns == ["month", "duration", "pdays"]
+
+
 def test_bad_inputs_refused_without_a_run(bank_ws):
     s, _ = bank_ws
     before = len(list_runs(s))

@@ -53,7 +53,8 @@ def test_default_pair_is_the_newest_comparable_one(runs_ws):
     metrics = at.dataframe[1].value
     assert list(metrics.columns) == [ids["hgb"], ids["mlp"]]
     assert not metrics.isna().any().any()
-    assert metrics.loc["roc_auc", ids["mlp"]] == \
+    assert "F1 @0.5" in metrics.index and "roc_auc" not in metrics.index
+    assert metrics.loc["ROC-AUC", ids["mlp"]] == \
         load_run(ws, ids["mlp"]).metrics["metrics"]["roc_auc"]
     formats = json.loads(at.dataframe[1].proto.columns)
     assert {formats[r]["type_config"]["format"] for r in ids.values() if r in formats} == {"%.4f"}
