@@ -107,7 +107,7 @@ class ModelConfig:
     model: str = "mlp"
     hidden_units: tuple[int, ...] = (128, 64)
     activation: str = "relu"
-    dropout: float = 0.3
+    dropout: float = 0.15
     learning_rate: float = 3e-4
     epochs: int = 60
     batch_size: int = 512
