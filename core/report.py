@@ -52,6 +52,9 @@ class ReportOptions:
         scenario: ``{"contact_cost", "conversion_value", "fraction"}`` of a business scenario to
             simulate on the test split, or None (then the run's latest saved scenario, if any).
         intended_use: The model card's intended use (None: a sentence built from the run).
+        scenario_result: ``{"title", "summary", "curve"}`` of a scenario already simulated
+            (the Impact page passes its own result, so the report repeats its numbers);
+            takes precedence over ``scenario``.
     """
 
     threshold: float | None = None
@@ -59,6 +62,7 @@ class ReportOptions:
     segment: str | None = None
     scenario: dict | None = None
     intended_use: str | None = None
+    scenario_result: dict | None = None
 
 
 def _e(value) -> str:

@@ -14,11 +14,32 @@ from core.runs import Run
 
 log = logging.getLogger(__name__)
 SCENARIO_LABELS = {"fraction": "Share contacted", "targeted": "Customers contacted",
+                   "population": "Customers in the population",
                    "conversions_model": "Conversions (model)",
                    "conversions_random": "Conversions (random, expected)",
+                   "conversion_rate_model": "Conversion rate (model)",
+                   "base_rate": "Conversion rate (random)",
                    "conversion_lift": "Conversion lift (× random)",
+                   "revenue_model": "Revenue (model)", "cost_model": "Cost (model)",
                    "profit_model": "Profit (model)", "profit_random": "Profit (random)",
+                   "profit_vs_random": "Profit gain over random", "roi_model": "ROI (model)",
                    "best_fraction": "Most profitable share", "best_profit": "Profit there"}
+_SHARES = {"fraction", "best_fraction", "conversion_rate_model", "base_rate", "roi_model",
+           "break_even_fraction"}
+
+
+def scenario_value(key: str, value) -> str:
+    """A scenario number as the Impact page shows it: shares and rates as percentages, lift as
+    ``×``, counts and money without decimals (money in the scenario's own currency units)."""
+    if value is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return "undefined" if value is None else str(value)
+    if not np.isfinite(value):
+        return "undefined"
+    if key in _SHARES:
+        return f"{value:.1%}"
+    if key.startswith("conversion_lift"):
+        return f"{value:.2f}×"
+    return f"{value:,.0f}"
 
 
 def load_or_explain(run: Run, explanation, rows: int):
@@ -103,17 +124,30 @@ def _saved_scenario(settings: Settings, run: Run) -> dict | None:
     return mine[0] if mine else None
 
 
-def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None) -> str:
-    """The business scenario: the one given, else the run's latest saved one, else nothing."""
+def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None,
+                     computed: dict | None = None) -> str:
+    """The business scenario: the one computed on the Impact page, else the one given (run on
+    the test split), else the run's latest saved one, else nothing.
+
+    Args:
+        settings: Workspace settings.
+        run: The reported run.
+        ev: Its evaluation (test labels and scores).
+        inputs: ``{"contact_cost", "conversion_value", "fraction"}`` to simulate, or None.
+        computed: ``{"title", "summary", "curve"}`` of a scenario already simulated (the
+            Impact page's own result, so the report shows its very numbers), or None.
+    """
     from core.plots import profit_figure
 
-    if inputs:
+    if computed:
+        summary, curve, title = computed["summary"], computed["curve"], computed["title"]
+    elif inputs:
         from core.impact import simulate_targeting
         from core.specs import ImpactInputs
 
         result = simulate_targeting(ev.y, ev.s, ImpactInputs(
             float(inputs["contact_cost"]), float(inputs["conversion_value"]),
-            float(inputs.get("fraction", 0.2)), n_bootstrap=300))
+            float(inputs.get("fraction", 0.2)), n_bootstrap=1000))
         summary, curve = result.summary(), result.curve
         title = (f"Contact cost {inputs['contact_cost']:g}, value of a conversion "
                  f"{inputs['conversion_value']:g}, on the test split")
@@ -123,11 +157,15 @@ def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None) -> s
             return ""
         summary, curve = saved["summary"], saved["curve"]
         title = f"Saved scenario '{saved['name']}' (population: {saved['population']})"
-    rows = [(label, summary.get(k)) for k, label in SCENARIO_LABELS.items() if k in summary]
+    rows = [(label, scenario_value(k, summary.get(k)))
+            for k, label in SCENARIO_LABELS.items() if summary.get(k) is not None]
     ci = summary.get("ci95") or {}
-    rows += [(f"95% interval: {SCENARIO_LABELS.get(k, k)}", f"{v[0]:,.2f} – {v[1]:,.2f}")
+    rows += [(f"95% interval: {SCENARIO_LABELS.get(k, k.replace('_', ' '))}",
+              f"{scenario_value(k, v[0])} – {scenario_value(k, v[1])}")
              for k, v in ci.items() if isinstance(v, list | tuple) and len(v) == 2]
-    parts = [paragraph(title), table_html(pd.DataFrame(rows, columns=["", "value"]), "{:,.3f}")]
+    parts = [paragraph(title + ". Money in the scenario's own currency units; intervals: "
+                               "bootstrap 95% (percentile)."),
+             table_html(pd.DataFrame(rows, columns=["", "value"]))]
     if curve and "fraction" in curve and "profit_model" in curve:
         parts.append(figure_html(profit_figure(
             {k: np.asarray(v) for k, v in curve.items() if k in ("fraction", "profit_model",

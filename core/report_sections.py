@@ -250,7 +250,7 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
              *explanation_sections(exp, exp_note, ev, threshold, run.calibrated_scores)]
     names = ["summary", "data", "preparation", "model card", "metrics", "curves", "segments",
              "shap global", "shap local"]
-    scenario = scenario_section(settings, run, ev, options.scenario)
+    scenario = scenario_section(settings, run, ev, options.scenario, options.scenario_result)
     if scenario:
         parts.append(scenario)
         names.append("business scenario")

@@ -214,7 +214,10 @@ def report_view(data_dir: str, run, exp) -> None:
     inputs = state.impact_inputs()
     scenario = ({k: inputs[k] for k in ("contact_cost", "conversion_value", "fraction")}
                 if inputs and {"contact_cost", "conversion_value"} <= set(inputs) else None)
-    options = ReportOptions(threshold=state.threshold(), rows=len(exp.rows), scenario=scenario)
+    computed = state.impact_result(run.run_id)
+    options = ReportOptions(threshold=state.threshold(), rows=len(exp.rows), scenario=scenario,
+                            scenario_result=computed)
+    scenario = scenario or computed
     st.caption(f"Summary, data profile, preparation, model card, metrics with intervals at "
                f"threshold {options.threshold:.3f}, curves, segments, SHAP global and three "
                f"customers" + (", and your Impact scenario." if scenario else "."))

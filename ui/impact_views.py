@@ -156,7 +156,17 @@ def scenario_controls(data_dir: str, run) -> tuple[str | None, object, ScenarioI
 def simulate(data_dir: str, run, table: str | None, inputs: ScenarioInputs) -> ImpactResult:
     """The scenario's result (cached); an input error is shown and stops the page."""
     with errors_shown():
-        return resources.scenario(data_dir, run.run_id, table, json.dumps(inputs.to_dict()))
+        result = resources.scenario(data_dir, run.run_id, table, json.dumps(inputs.to_dict()))
+    econ = inputs.economics
+    state.set_impact_result({
+        "run_id": run.run_id, "summary": result.summary(),
+        "curve": {k: result.curve[k] for k in ("fraction", "profit_model", "profit_random")},
+        "title": f"Scenario from the Impact page: {result.decision} of "
+                 f"{table or 'the test split'}; contact cost {econ.contact_cost:g}, value of a "
+                 f"conversion {econ.conversion_value:g}"
+                 + (f", fixed cost {econ.fixed_cost:g}" if econ.fixed_cost else "")
+                 + (f", current policy {inputs.policy}" if inputs.policy else "")})
+    return result
 
 
 def _ci(r: ImpactResult, key: str, pattern: str) -> str:

@@ -13,6 +13,7 @@ RUN = "active_run"
 JOB = "active_job"
 THRESHOLD = "threshold"
 IMPACT = "impact_inputs"
+IMPACT_RESULT = "impact_result"
 ANNOUNCED = "announced_jobs"
 
 _DEFAULTS = {TABLE: None, RUN: None, JOB: None, THRESHOLD: 0.5, IMPACT: None}
@@ -83,3 +84,15 @@ def impact_inputs() -> dict | None:
 def set_impact_inputs(values: dict) -> None:
     """Store the scenario inputs."""
     st.session_state[IMPACT] = dict(values)
+
+
+def impact_result(run_id: str) -> dict | None:
+    """The Impact page's last scenario of this run: ``{"run_id", "title", "summary",
+    "curve"}`` (for the review report), or None."""
+    last = st.session_state.get(IMPACT_RESULT)
+    return last if last and last.get("run_id") == run_id else None
+
+
+def set_impact_result(value: dict) -> None:
+    """Remember the Impact page's last scenario (see :func:`impact_result`)."""
+    st.session_state[IMPACT_RESULT] = value

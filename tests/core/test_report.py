@@ -89,3 +89,26 @@ def test_pdf_via_cli(bank_ws, tmp_path, capsys):
     code = main(["--data-dir", str(s.data_dir), "report", runs["logreg"], "--out",
                  str(tmp_path / "x.html"), "--contact-cost", "5"])
     assert code == 2 and "both --contact-cost and --conversion-value" in capsys.readouterr().err
+
+
+def test_scenario_numbers_read_as_on_the_impact_page(settings):
+    from core.report_explain import scenario_section, scenario_value
+
+    assert [scenario_value(k, v) for k, v in (
+        ("fraction", 0.2), ("profit_model", 26754.0), ("conversion_lift", 3.256),
+        ("targeted", 1648), ("conversions_random", 185.645), ("roi_model", 3.2),
+        ("profit_model", None))] == ["20.0%", "26,754", "3.26×", "1,648", "186", "320.0%",
+                                     "undefined"]
+    # a scenario the Impact page computed is reported with its very numbers, not re-simulated
+    summary = {"fraction": 0.2, "targeted": 1648, "conversions_model": 601.0,
+               "profit_model": 51860.0, "ci95": {"conversions_model": [561.2, 647.4],
+                                                 "profit_model": [24764.0, 29055.3]}}
+    curve = {"fraction": [0.0, 0.5, 1.0], "profit_model": [0.0, 5.0, 1.0],
+             "profit_random": [0.0, 1.0, 0.5]}
+    html = scenario_section(settings, None, None, {"contact_cost": 1, "conversion_value": 2},
+                            {"title": "Scenario from the Impact page", "summary": summary,
+                             "curve": curve})
+    assert "Scenario from the Impact page" in html
+    assert "<td>95% interval: Conversions (model)</td><td>561 – 647</td>" in html
+    assert "<td>95% interval: Profit (model)</td><td>24,764 – 29,055</td>" in html
+    assert "<td>Profit (model)</td><td>51,860</td>" in html and ".000" not in html

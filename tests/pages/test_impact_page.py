@@ -331,3 +331,19 @@ def test_train_page_uplift_section_trains_a_run(uplift_env, monkeypatch):
     assert not at.exception
     assert any(m.label == "Qini coefficient" for m in at.metric)
     assert at.session_state["active_run"].endswith(tuple("0123456789abcdef"))
+
+
+def test_the_report_repeats_the_page_scenario(bank_env):
+    # The review report re-simulated the scenario with other settings (300 resamples), so its
+    # intervals differed from the page's (556.96 – 644.55 against 561 – 647).
+    from core.report_explain import scenario_section
+
+    s, runs = bank_env
+    at = _run("pages/impact.py", active_run=runs["hgb"])
+    last = at.session_state["impact_result"]
+    assert last["run_id"] == runs["hgb"] and last["title"].startswith("Scenario from the Impact")
+    lo, hi = last["summary"]["ci95"]["profit_model"]
+    profit = next(m for m in at.metric if m.label == "Profit")
+    assert profit.proto.help == f"95% CI {lo:,.0f} – {hi:,.0f}"
+    html = scenario_section(s, None, None, None, last)
+    assert f"<td>95% interval: Profit (model)</td><td>{lo:,.0f} – {hi:,.0f}</td>" in html
