@@ -365,7 +365,7 @@ def _device(model: str) -> str:
 
 def _config(run_id, cols, opts, cfg, seqs, split, history, sampled, started) -> dict:
     return {
-        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="seconds"),
+        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="milliseconds"),
         "task": TASK, "model": cfg.model,
         "spec": {**asdict(cols), "target": cols.item},
         "sequence_options": {**asdict(opts), "event_types": list(opts.event_types),

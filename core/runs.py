@@ -298,4 +298,6 @@ def list_runs(settings: Settings) -> list[dict]:
             "model": c["model"], "task": c["task"], "device": c.get("device"),
             "duration_s": c.get("duration_s"), "metrics": run.metrics["metrics"],
         })
-    return sorted(out, key=lambda r: r["created_at"], reverse=True)
+    # newest first; created_at has milliseconds since 2026-12-01 (two baselines trained in the
+    # same second used to tie), run ids break any remaining tie
+    return sorted(out, key=lambda r: (r["created_at"], r["run_id"]), reverse=True)

@@ -396,7 +396,7 @@ def run_config(run_id, spec, cfg, shape: RunShape, pre, history, device, scaling
     """The config.json content of a finished run."""
     binary = shape.task == "binary"
     return {
-        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="seconds"),
+        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="milliseconds"),
         "task": shape.task, "model": cfg.model, "spec": to_dict(spec),
         "model_config": to_dict(cfg),
         "positive_class": shape.classes[1] if binary else None,

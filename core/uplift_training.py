@@ -246,7 +246,7 @@ def train_uplift(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, up: Up
     run_id = new_run_id(f"{cfg.model}-uplift")
     main = "s" if up.learner == "s" else "treated"
     config = {
-        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="seconds"),
+        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="milliseconds"),
         "task": "uplift", "model": cfg.model, "learner": up.learner,
         "spec": to_dict(spec), "model_config": to_dict(cfg),
         "uplift": {"treatment": up.treatment, "treated_value": treated, "control_value": control,

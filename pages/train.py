@@ -9,7 +9,7 @@ from core.specs import TASKS, DatasetSpec
 from core.warehouse import connect, list_tables, table_columns
 from ui import resources, state
 from ui.train_views import model_form, recent_jobs_table, show_job
-from ui.widgets import errors_shown, link_to, page_setup, show_error
+from ui.widgets import KEEP, errors_shown, link_to, page_setup, show_error
 
 data_dir = page_setup()
 settings = resources.settings()
@@ -31,12 +31,12 @@ with errors_shown(), connect(settings) as con:
 default_target = "y" if "y" in columns else columns[-1]
 left, right = st.columns([2, 1])
 target = left.selectbox("Target column (what to predict)", columns,
-                        index=columns.index(default_target), key="train__target")
+                        index=columns.index(default_target), key="train__target", **KEEP)
 with errors_shown(), connect(settings) as con:
     summary = summarize_target(con, table, target)
     inferred, why = infer_task(con, table, target)
 task = right.selectbox("Task", TASKS, index=TASKS.index(inferred), key=f"train__task_{target}",
-                       help=f"Inferred: {inferred} ({why}).")
+                       help=f"Inferred: {inferred} ({why}).", **KEEP)
 balance = ", ".join(f"{c}: {n:,}" for c, n in zip(summary.classes[:8], summary.counts[:8]))
 if task != "regression":
     st.caption(f"Class balance: {balance}" +
@@ -49,7 +49,7 @@ if task == "binary":
         st.stop()
     positive = st.radio("Positive class (the outcome you want to find)", summary.classes,
                         index=summary.classes.index(summary.suggested_positive), horizontal=True,
-                        key=f"train__positive_{target}", help=summary.reason)
+                        key=f"train__positive_{target}", help=summary.reason, **KEEP)
     st.caption(f"Suggested because {summary.reason}.")
     share = summary.counts[summary.classes.index(positive)] / sum(summary.counts)
 
@@ -58,7 +58,7 @@ leaky = [c for c in others if c == "duration"]
 features = st.multiselect("Feature columns", others, default=[c for c in others if c not in leaky],
                           key=f"train__features_{table}_{target}",
                           help="Leave out columns only known after the outcome (e.g. bank's "
-                               "call 'duration'): they leak the answer.")
+                               "call 'duration'): they leak the answer.", **KEEP)
 if leaky:
     st.caption(f"Left out by default because it leaks the outcome: {', '.join(leaky)}.")
 

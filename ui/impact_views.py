@@ -24,10 +24,9 @@ from core.scenarios import (compare_scenarios, delete_scenario, describe_populat
                             list_scenarios, save_scenario, targeted_list, write_targeted_table)
 from core.warehouse import connect, list_tables
 from ui import resources, state
-from ui.widgets import errors_shown, show_error
+from ui.widgets import KEEP, errors_shown, show_error
 
 TEST_SPLIT = "The run's test split"
-KEEP = {"persist_state": "session"}  # scenario inputs outlive reruns and page changes
 
 
 def require_binary(run) -> None:

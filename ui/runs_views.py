@@ -30,7 +30,7 @@ def runs_table(runs: list[dict]) -> pd.DataFrame:
         key = HEADLINE.get(r["task"], "roc_auc")
         rows.append({"run": r["run_id"], "model": r["model"], "task": r["task"],
                      "metric": key, "value": r["metrics"].get(key), "table": r["table"],
-                     "target": r["target"], "created": r["created_at"],
+                     "target": r["target"], "created": str(r["created_at"])[:19].replace("T", " "),
                      "seconds": r.get("duration_s"), "device": r.get("device")})
     return pd.DataFrame(rows)
 

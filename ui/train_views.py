@@ -12,7 +12,7 @@ from core.plots import history_figure
 from core.specs import (ACTIVATIONS, MODEL_LABELS, MODELS, OPTIMIZERS, PIPELINE_LABELS, PIPELINES,
                         SCHEDULES, ModelConfig)
 from ui import resources, state
-from ui.widgets import link_to, show_error
+from ui.widgets import KEEP, link_to, show_error
 
 HEADLINES = {
     "binary": {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1 @0.5",
@@ -105,33 +105,40 @@ class TrainChoice(NamedTuple):
 
 def _network_inputs(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
-    layers = c1.text_input("Hidden layers (units, comma-separated)", "128,64", key="train__layers")
+    layers = c1.text_input("Hidden layers (units, comma-separated)", "128,64",
+                           key="train__layers", **KEEP)
     d = ModelConfig()
     values = {
-        "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation"),
-        "dropout": c3.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="train__dropout"),
+        "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation", **KEEP),
+        "dropout": c3.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="train__dropout", **KEEP),
         "optimizer": c1.selectbox("Optimiser", OPTIMIZERS, OPTIMIZERS.index(d.optimizer),
-                                  key="train__optimizer"),
+                                  key="train__optimizer", **KEEP),
         "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0, d.learning_rate, format="%.5f",
-                                         key="train__lr"),
-        "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule"),
-        "epochs": int(c1.number_input("Epochs (max)", 1, 500, d.epochs, key="train__epochs")),
-        "batch_size": int(c2.number_input("Batch size", 8, 65536, d.batch_size, key="train__batch")),
+                                         key="train__lr", **KEEP),
+        "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule",
+                                    **KEEP),
+        "epochs": int(c1.number_input("Epochs (max)", 1, 500, d.epochs, key="train__epochs",
+                                      **KEEP)),
+        "batch_size": int(c2.number_input("Batch size", 8, 65536, d.batch_size,
+                                          key="train__batch", **KEEP)),
         "early_stopping": c3.checkbox("Early stopping (restore best weights)", True,
-                                      key="train__early"),
+                                      key="train__early", **KEEP),
     }
     if model == "mlp":
-        values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn")
-        values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, 0.0, format="%.5f", key="train__l2")
+        values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn", **KEEP)
+        values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, 0.0, format="%.5f",
+                                       key="train__l2", **KEEP)
     if model == "ft_transformer":
-        values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64], 1, key="train__dtoken"))
-        values["n_blocks"] = int(c2.number_input("Transformer blocks", 1, 8, 2, key="train__blocks"))
+        values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64], 1, key="train__dtoken",
+                                             **KEEP))
+        values["n_blocks"] = int(c2.number_input("Transformer blocks", 1, 8, 2,
+                                                 key="train__blocks", **KEEP))
     values["data_pipeline"] = c3.selectbox(
         "Data pipeline", PIPELINES, format_func=PIPELINE_LABELS.get, key="train__pipeline",
         help="Streamed: the table is split and shuffled in DuckDB, written once to Parquet "
              "snapshots and fed to the network in batches, so a table larger than memory "
              "trains; the warehouse stays free for other work meanwhile. Cross-validation and "
-             "tuning read the table into memory.")
+             "tuning read the table into memory.", **KEEP)
     values["hidden_units"] = tuple(int(u) for u in layers.replace(" ", "").split(",") if u)
     return values
 
@@ -151,7 +158,8 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
                 f"and Impact pages read as probabilities. Without them, a lower threshold on "
                 f"Evaluate finds the same customers and keeps scores calibrated.",
                 icon=":material/balance:")
-    model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model")
+    model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model",
+                         **KEEP)
     with st.form("train__form"):
         try:
             values = _network_inputs(model) if model in ("mlp", "wide_deep", "ft_transformer") \
@@ -163,13 +171,16 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
             "Class weights (balanced)", False, key="train__weights",
             help=f"Positive class share is {positive_share:.1%}. Balanced weights make the "
                  f"rare class count as much as the common one: recall at threshold 0.5 rises, "
-                 f"but scores then overstate probabilities.")
-        seed = int(c2.number_input("Seed", 0, 2**31 - 1, 42, key="train__seed"))
-        cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, 0, key="train__cv"))
+                 f"but scores then overstate probabilities.", **KEEP)
+        seed = int(c2.number_input("Seed", 0, 2**31 - 1, 42, key="train__seed", **KEEP))
+        cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, 0, key="train__cv",
+                                 **KEEP))
         trials = int(c1.number_input("Tune hyper-parameters (Optuna trials, 0 = no)", 0, 200, 0,
-                                     key="train__trials", disabled=model in ("logreg", "hgb")))
+                                     key="train__trials", disabled=model in ("logreg", "hgb"),
+                                     **KEEP))
         budget = float(c2.number_input("Tuning time budget (s)", 10, 7200, 300,
-                                       key="train__budget", disabled=model in ("logreg", "hgb")))
+                                       key="train__budget", disabled=model in ("logreg", "hgb"),
+                                       **KEEP))
         submitted = st.form_submit_button("Train", type="primary")
     if not submitted:
         return None

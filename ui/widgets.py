@@ -12,6 +12,9 @@ from streamlit.errors import StreamlitAPIException
 from core.errors import AppError
 from ui import resources, state
 
+# widget values that outlive reruns and page changes (Streamlit >= 1.5x ``persist_state``)
+KEEP = {"persist_state": "session"}
+
 log = logging.getLogger(__name__)
 
 

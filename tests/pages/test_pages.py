@@ -56,6 +56,33 @@ def test_train_page_defaults(app_env):
     assert any("of rows. **Class weights (balanced)** are offered" in i.value for i in at.info)
 
 
+def test_train_form_survives_a_page_change(app_env):
+    # The form went back to the DNN with 60 epochs after a visit to another page, while the
+    # finished job shown under it was the analyst's own run.
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["active_table"] = "bank"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    features = [f for f in at.multiselect(key="train__features_bank_y").value if f != "age"]
+    at.multiselect(key="train__features_bank_y").set_value(features).run()
+    at.text_input(key="train__layers").input("8")
+    at.number_input(key="train__epochs").set_value(2)
+    at.slider(key="train__dropout").set_value(0.4)
+    at.button[0].click().run()  # form values count once submitted (this trains a tiny DNN)
+    assert not at.exception
+    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.multiselect(key="train__features_bank_y").value == features
+    assert at.text_input(key="train__layers").value == "8"
+    assert at.number_input(key="train__epochs").value == 2
+    assert at.slider(key="train__dropout").value == 0.4
+    at.selectbox(key="train__model").select("hgb").run()
+    at.switch_page("pages/runs.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train__model").value == "hgb"
+
+
 def test_train_page_trains_a_baseline(app_env):
     s, _ = app_env
     at = _run("pages/train.py", active_table="bank")
