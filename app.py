@@ -26,7 +26,10 @@ with st.sidebar:
     jobs = [j for j in resources.job_manager(data_dir).list() if j.state in ("queued", "running")]
     for job in jobs:
         st.caption(f":material/hourglass_top: {job.label}: {job.message}")
-    if state.active_run():
-        st.caption(f"Active run: `{state.active_run()}`")
+    active = st.empty()  # filled after the page ran, so a run chosen there shows at once
 
-nav.run()
+try:
+    nav.run()
+finally:  # also when the page stopped early (st.stop)
+    if state.active_run():
+        active.caption(f"Active run: `{state.active_run()}`")

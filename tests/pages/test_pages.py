@@ -148,6 +148,20 @@ def test_evaluate_run_switch_resets_threshold_and_policy_note(app_env):
     assert {m.label: m.value for m in at.metric}["Recall"] == f"{mlp['recall']:.3f}"
 
 
+def test_sidebar_names_the_run_chosen_on_the_page_at_once(app_env):
+    # The sidebar was drawn before the page ran, so it named the previous run until the
+    # next rerun.
+    _, runs = app_env
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["active_run"] = runs["hgb"]
+    at.run()
+    at.switch_page("pages/evaluate.py").run()
+    at.selectbox(key="evaluate__run").select(runs["mlp"]).run()
+    assert not at.exception
+    active = [c.value for c in at.sidebar.caption if c.value.startswith("Active run")]
+    assert active == [f"Active run: `{runs['mlp']}`"]
+
+
 def test_train_page_does_not_undo_the_chosen_run(app_env):
     s, runs = app_env
     at = _run("pages/train.py", active_table="bank")
