@@ -46,18 +46,18 @@ def add_report_parser(sub) -> None:
     s.add_argument("--fraction", type=float, default=0.2, help="business scenario: share contacted")
 
 
-def _threshold(args, table) -> tuple[float, dict | None]:
-    from core.thresholds import ThresholdPolicy, choose_threshold
+def _threshold(args, table, valid_scores) -> tuple[float, dict | None]:
+    from core.thresholds import ThresholdPolicy, choose_run_threshold
 
     if args.policy is None:
         if not 0.0 <= args.threshold <= 1.0:
             raise AppError(f"--threshold must be in [0, 1]; got {args.threshold}.")
         return args.threshold, None
-    choice = choose_threshold(table, ThresholdPolicy(args.policy, args.target, args.cost_fp,
-                                                     args.cost_fn))
+    choice = choose_run_threshold(valid_scores, table, ThresholdPolicy(
+        args.policy, args.target, args.cost_fp, args.cost_fn))
     return choice.threshold, {"policy": args.policy, "target": args.target,
-                              "explanation": choice.explanation, "flagged": choice.flagged,
-                              "expected_cost": choice.expected_cost}
+                              "explanation": choice.explanation, "chosen_on": choice.split,
+                              "flagged": choice.flagged, "expected_cost": choice.expected_cost}
 
 
 def _segment_rows(scored, ev, column: str, threshold: float) -> list[dict]:
@@ -84,7 +84,7 @@ def evaluate_command(args, settings) -> dict:
         return {**base, **_other_task(scored)}
     ev = evaluate_scores(scored.y, scored.output, scored.classes[1], scored.classes[0],
                          n_boot=max(args.bootstrap, 0))
-    threshold, policy = _threshold(args, ev.table)
+    threshold, policy = _threshold(args, ev.table, run.valid_scores)
     rep = ev.at(threshold, n_boot=2000 if args.bootstrap > 0 else 0)
     out = {**base, "threshold": rep.threshold, "positive_class": scored.classes[1],
            "metrics": to_jsonable(rep.metrics), "ci95": rep.ci95, "confusion": rep.confusion,

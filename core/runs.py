@@ -48,6 +48,8 @@ class RunArtifacts:
             path of a Parquet file holding them (copied into the run).
         background: Up to a few hundred raw training rows, for SHAP backgrounds.
         history: Per-epoch training history (empty for baselines).
+        valid_scores: ``__label`` / ``__score`` (``__proba_k``) of the validation split, for
+            choosing a threshold on rows the test metrics do not use; None to write none.
     """
 
     run_id: str
@@ -58,6 +60,7 @@ class RunArtifacts:
     test_frame: pd.DataFrame | Path
     background: pd.DataFrame
     history: list[dict]
+    valid_scores: pd.DataFrame | None = None
 
 
 def save_run(settings: Settings, art: RunArtifacts) -> Path:
@@ -120,6 +123,8 @@ def _write_files(folder: Path, art: RunArtifacts) -> None:
     else:
         art.test_frame.to_parquet(folder / "test.parquet", index=False)
     art.background.to_parquet(folder / "background.parquet", index=False)
+    if art.valid_scores is not None:
+        art.valid_scores.to_parquet(folder / "valid_scores.parquet", index=False)
     if hasattr(art.model, "save") and hasattr(art.model, "layers"):
         art.model.save(folder / "model.keras")
     else:
@@ -181,6 +186,13 @@ class Run:
     def test_frame(self) -> pd.DataFrame:
         """Raw test rows with ``__label`` and ``__score``."""
         return pd.read_parquet(self.folder / "test.parquet")
+
+    @property
+    def valid_scores(self) -> pd.DataFrame | None:
+        """``__label`` and ``__score`` of the validation split, or None (runs saved before
+        2026-12-01, and runs without one)."""
+        path = self.folder / "valid_scores.parquet"
+        return pd.read_parquet(path) if path.exists() else None
 
     @cached_property
     def background(self) -> pd.DataFrame:

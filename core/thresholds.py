@@ -56,14 +56,18 @@ class PolicyChoice:
     Attributes:
         threshold: Scores ``>=`` this are predicted positive.
         explanation: One plain-language sentence.
-        flagged: Rows predicted positive at that threshold.
-        expected_cost: ``cost_fp × FP + cost_fn × FN`` (cost policy only, else None).
+        flagged: Rows predicted positive at that threshold, on the split it was chosen on.
+        expected_cost: ``cost_fp × FP + cost_fn × FN`` (cost policy only, else None), on that
+            split.
+        split: The split it was chosen on: ``validation``, ``test``, or ``evaluation`` (the
+            rows given to :func:`choose_threshold`).
     """
 
     threshold: float
     explanation: str
     flagged: int
     expected_cost: float | None = None
+    split: str = "evaluation"
 
 
 def _pick(table: ThresholdTable, policy: ThresholdPolicy) -> tuple[int, float | None]:
@@ -89,6 +93,41 @@ def _pick(table: ThresholdTable, policy: ThresholdPolicy) -> tuple[int, float | 
                  policy.cost_fp * fp + policy.cost_fn * (table.n_pos - tp)]
     best = int(np.argmin(cost))
     return best - 1, float(cost[best])
+
+
+def choose_run_threshold(valid_scores, test_table: ThresholdTable,
+                         policy: ThresholdPolicy) -> PolicyChoice:
+    """Pick a run's threshold on its validation split, so the test metrics stay honest.
+
+    A threshold tuned on the rows it is then measured on flatters them (the best F1 of a
+    test split is above what the same threshold gives on new rows). The validation split took
+    no part in the test metrics; only early stopping saw it. Runs saved without validation
+    scores fall back to the test split, and the explanation says so.
+
+    Args:
+        valid_scores: The run's ``valid_scores`` frame (``__label``, ``__score``), or None.
+        test_table: The test split's :class:`ThresholdTable` (the fallback).
+        policy: The rule.
+
+    Returns:
+        The :class:`PolicyChoice`; its explanation starts with the split it was chosen on.
+
+    Raises:
+        SchemaError: The precision target cannot be reached on that split.
+    """
+    if valid_scores is not None and len(valid_scores) and valid_scores["__label"].nunique() == 2:
+        table = ThresholdTable.build(valid_scores["__label"].to_numpy(),
+                                     valid_scores["__score"].to_numpy())
+        choice, split = choose_threshold(table, policy), "validation"
+        note = (f"Chosen on the validation split ({len(valid_scores):,} rows, not used by the "
+                f"test metrics): ")
+    else:
+        choice, split = choose_threshold(test_table, policy), "test"
+        note = ("Chosen on the test split itself (this run has no saved validation scores; "
+                "retrain it to get them), so its test metrics at this threshold are a little "
+                "optimistic: ")
+    return PolicyChoice(choice.threshold, note + choice.explanation[0].lower()
+                        + choice.explanation[1:], choice.flagged, choice.expected_cost, split)
 
 
 def choose_threshold(table: ThresholdTable, policy: ThresholdPolicy) -> PolicyChoice:
@@ -131,7 +170,7 @@ def _explain_choice(policy, t, m, flagged, n, cost) -> str:
     at = f"Threshold {t:.4f} flags {flagged:,} of {n:,} rows ({flagged / max(n, 1):.1%})"
     tail = f"precision {_pct(m['precision'])}, recall {_pct(m['recall'])}, F1 {_pct(m['f1'])}"
     if policy.kind == "best_f1":
-        return f"{at}: the highest F1 on the evaluation set ({tail})."
+        return f"{at}: the highest F1 there ({tail})."
     if policy.kind == "recall":
         return f"{at}: the highest threshold that reaches recall {policy.target:.0%} ({tail})."
     if policy.kind == "precision":

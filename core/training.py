@@ -332,8 +332,10 @@ def train(
     if should_stop is not None and should_stop():
         raise TrainingCancelled("Training was cancelled; no run was saved.")
     out = predict_raw(model, enc["test"], data.task)
+    out_valid = predict_raw(model, enc["valid"], data.task)
     if scaling is not None:
         out = out * scaling[1] + scaling[0]
+        out_valid = out_valid * scaling[1] + scaling[0]
     y_test = data.y[splits.test]
     metrics = headline_metrics(data.task, y_test, out)
     run_id = new_run_id(cfg.model)
@@ -350,22 +352,38 @@ def train(
     bg_idx = rng.choice(splits.train, size=min(BACKGROUND_ROWS, len(splits.train)), replace=False)
     save_run(settings, RunArtifacts(run_id, config, metrics, pre, model,
                                     test_frame(data.x.iloc[splits.test], y_test, out, data.task),
-                                    data.x.iloc[bg_idx].reset_index(drop=True), history))
+                                    data.x.iloc[bg_idx].reset_index(drop=True), history,
+                                    score_columns(data.y[splits.valid], out_valid, data.task)))
     _emit(progress, stage="done", run_id=run_id)
     return TrainResult(run_id, config, metrics)
 
 
-def test_frame(x: pd.DataFrame, y: np.ndarray, out: np.ndarray, task: str) -> pd.DataFrame:
-    """Raw test rows plus ``__label`` and ``__score`` (and ``__proba_k`` for multiclass).
+def score_columns(y: np.ndarray, out: np.ndarray, task: str) -> pd.DataFrame:
+    """``__label`` and ``__score`` (and ``__proba_k`` for multiclass) of scored rows.
 
     ``__score`` is the positive-class probability (binary), the top class's probability
     (multiclass) or the prediction (regression).
+
+    Args:
+        y: Targets, shape (n,).
+        out: Model output, shape (n,) or (n, k) (see :func:`predict_raw`).
+        task: binary, multiclass or regression.
+
+    Returns:
+        A frame of n rows.
     """
-    frame = x.reset_index(drop=True).assign(**{LABEL_COL: y})
+    cols = {LABEL_COL: y}
     if task == "multiclass":
-        probas = {f"__proba_{k}": out[:, k].astype(np.float64) for k in range(out.shape[1])}
-        return frame.assign(**probas, **{SCORE_COL: out.max(axis=1).astype(np.float64)})
-    return frame.assign(**{SCORE_COL: np.asarray(out, dtype=np.float64)})
+        cols.update({f"__proba_{k}": out[:, k].astype(np.float64) for k in range(out.shape[1])})
+        cols[SCORE_COL] = out.max(axis=1).astype(np.float64)
+    else:
+        cols[SCORE_COL] = np.asarray(out, dtype=np.float64)
+    return pd.DataFrame(cols)
+
+
+def test_frame(x: pd.DataFrame, y: np.ndarray, out: np.ndarray, task: str) -> pd.DataFrame:
+    """Raw test rows plus the :func:`score_columns`."""
+    return pd.concat([x.reset_index(drop=True), score_columns(y, out, task)], axis=1)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,10 @@ import uuid
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 
 from core.config import Settings
 from core.features import TabularPreprocessor, excluded_columns, infer_task
-from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
+from core.runs import RunArtifacts, new_run_id, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.stream_batches import (
     chunk_rows_for,
@@ -44,16 +43,17 @@ from core.training import (
     fit_keras,
     predict_raw,
     run_config,
+    score_columns,
 )
 from core.warehouse import connect
 
 
-def _score_test(model, splits: StreamedSplits, pre, task: str,
-                scaling: list[float] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Targets and model outputs of the test split, chunk by chunk, in file order."""
+def _score_split(model, splits: StreamedSplits, name: str, pre, task: str,
+                 scaling: list[float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and model outputs of one split, chunk by chunk, in file order."""
     chunk = chunk_rows_for(len(pre.feature_names_out_), 4096)
     ys, outs = [], []
-    for x, y in encoded_batches(splits, "test", pre, chunk, None):
+    for x, y in encoded_batches(splits, name, pre, chunk, None):
         ys.append(y)
         outs.append(predict_raw(model, x, task))
     y = np.concatenate(ys)
@@ -62,18 +62,6 @@ def _score_test(model, splits: StreamedSplits, pre, task: str,
         out = out * scaling[1] + scaling[0]
     y = y.astype(np.int32) if task != "regression" else y.astype(np.float64)
     return y, out
-
-
-def _outputs(y: np.ndarray, out: np.ndarray, task: str) -> pd.DataFrame:
-    """``__label`` and ``__score`` (plus ``__proba_k``) columns, as
-    :func:`core.training.test_frame` writes them."""
-    cols = {LABEL_COL: y}
-    if task == "multiclass":
-        cols.update({f"__proba_{k}": out[:, k].astype(np.float64) for k in range(out.shape[1])})
-        cols[SCORE_COL] = out.max(axis=1).astype(np.float64)
-    else:
-        cols[SCORE_COL] = np.asarray(out, dtype=np.float64)
-    return pd.DataFrame(cols)
 
 
 def train_streamed(
@@ -141,10 +129,12 @@ def train_streamed(
                                    progress, should_stop)
         if should_stop is not None and should_stop():
             raise TrainingCancelled("Training was cancelled; no run was saved.")
-        y_test, out = _score_test(model, splits, pre, task, scaling)
+        y_test, out = _score_split(model, splits, "test", pre, task, scaling)
         metrics = headline_metrics(task, y_test, out)
         scored = folder / "test-scored.parquet"
-        write_scored(splits, "test", _outputs(y_test, out, task), scored)
+        write_scored(splits, "test", score_columns(y_test, out, task), scored)
+        valid_scores = score_columns(*_score_split(model, splits, "valid", pre, task, scaling),
+                                     task)
         rows = {"table": splits.rows, **splits.counts}
         rate = (splits.label_counts["train"][1] / splits.counts["train"]
                 if task == "binary" else None)
@@ -157,7 +147,7 @@ def train_streamed(
         config["encoded_on_disk"] = cached
         _emit(progress, stage="save", message="Saving run")
         save_run(settings, RunArtifacts(run_id, config, metrics, pre, model, scored, background,
-                                        history))
+                                        history, valid_scores))
     finally:
         remove(folder)
     _emit(progress, stage="done", run_id=run_id)

@@ -15,7 +15,7 @@ from core.eval_plots import (
     residual_figure,
     threshold_figures,
 )
-from core.thresholds import ThresholdPolicy, choose_threshold
+from core.thresholds import ThresholdPolicy, choose_run_threshold
 from core.metrics_multi import evaluate_multiclass, evaluate_regression
 from ui import resources, state
 from ui.widgets import errors_shown, fmt
@@ -50,10 +50,11 @@ def show(data_dir: str, run) -> None:
         st.info(f"This is a '{task}' run; its evaluation lives on the Impact page.")
 
 
-def _apply_policy(ev, policy: ThresholdPolicy) -> None:
-    """Button callback: set the threshold the policy picks (runs before the slider exists)."""
+def _apply_policy(ev, policy: ThresholdPolicy, run) -> None:
+    """Button callback: set the threshold the policy picks on the run's validation split
+    (runs before the slider exists)."""
     try:
-        choice = choose_threshold(ev.table, policy)
+        choice = choose_run_threshold(run.valid_scores, ev.table, policy)
     except AppError as err:
         st.session_state[POLICY_NOTE] = ("error", str(err))
         return
@@ -63,11 +64,13 @@ def _apply_policy(ev, policy: ThresholdPolicy) -> None:
     st.session_state[POLICY_NOTE] = ("success", choice.explanation)
 
 
-def policy_picker(ev) -> None:
+def policy_picker(ev, run) -> None:
     """Policies that pick the threshold for the analyst."""
     with st.expander("Pick the threshold for me", icon=":material/tune:"):
         kind = st.radio("Policy", list(POLICY_LABELS), format_func=POLICY_LABELS.get,
                         horizontal=True, key="evaluate__policy")
+        st.caption("The threshold is chosen on the validation split; the metrics below are "
+                   "then measured on the test split, which took no part in the choice.")
         target, c_fp, c_fn = None, 1.0, 1.0
         if kind in ("recall", "precision", "top_k"):
             label = {"recall": "Target recall", "precision": "Target precision",
@@ -82,7 +85,8 @@ def policy_picker(ev) -> None:
                                       5.0, key="evaluate__cost_fn")
         with errors_shown():
             policy = ThresholdPolicy(kind, target, c_fp, c_fn)
-        st.button("Apply", key="evaluate__apply", on_click=_apply_policy, args=(ev, policy))
+        st.button("Apply", key="evaluate__apply", on_click=_apply_policy,
+                  args=(ev, policy, run))
         note = st.session_state.get(POLICY_NOTE)
         if note:
             (st.success if note[0] == "success" else st.warning)(note[1])
@@ -125,10 +129,10 @@ def threshold_view(data_dir: str, run) -> None:
         st.session_state[THRESHOLD_RUN] = run.run_id
         st.session_state[THRESHOLD_KEY] = state.threshold()
         st.session_state.pop(POLICY_NOTE, None)
-    policy_picker(ev)
+    policy_picker(ev, run)
     st.session_state.setdefault(THRESHOLD_KEY, state.threshold())
     t = st.slider("Decision threshold (score ≥ threshold → predicted positive)", 0.0, 1.0,
-                  step=0.001, format="%.3f", key=THRESHOLD_KEY)
+                  step=0.0001, format="%.4f", key=THRESHOLD_KEY)
     state.set_threshold(t)
     rep = ev.at(t)
     _metrics_grid(rep)

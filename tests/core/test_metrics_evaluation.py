@@ -167,3 +167,23 @@ def test_single_class_segment_is_undefined_not_zero():
     a = seg.at(0.5).set_index("segment").loc["a"]
     assert a["roc_auc"] is None or pd.isna(a["roc_auc"])
     assert a["recall"] is None or pd.isna(a["recall"])
+
+
+def test_run_threshold_is_chosen_on_the_validation_split(scored):
+    from core.thresholds import choose_run_threshold
+
+    y, s = scored
+    test_table = ThresholdTable.build(y, s)
+    rng = np.random.default_rng(5)
+    yv = (rng.random(400) < 0.3).astype(int)
+    sv = np.clip(rng.normal(0.35 + 0.3 * yv, 0.2), 0, 1)
+    valid = pd.DataFrame({"__label": yv, "__score": sv})
+    policy = ThresholdPolicy("best_f1")
+    c = choose_run_threshold(valid, test_table, policy)
+    on_valid = choose_threshold(ThresholdTable.build(yv, sv), policy)
+    assert c.threshold == on_valid.threshold != choose_threshold(test_table, policy).threshold
+    assert c.explanation.startswith("Chosen on the validation split (400 rows, not used by the "
+                                    "test metrics): threshold ")
+    fallback = choose_run_threshold(None, test_table, policy)
+    assert fallback.threshold == choose_threshold(test_table, policy).threshold
+    assert fallback.explanation.startswith("Chosen on the test split itself")

@@ -154,8 +154,8 @@ def test_suggestions(events):
     assert suggest_columns([("uid", "BIGINT"), ("movie_id", "BIGINT"), ("stamp", "DATE")])[
         "time"] == "stamp"
     assert suggest_excluded_items(events, TABLE, "product") == []  # letters are products here
-    events.execute(f"CREATE TABLE codes AS SELECT * FROM (VALUES ('85123A'), ('22720'), "
-                   f"('22722'), ('POST'), ('D'), ('M'), ('21212')) t(StockCode)")
+    events.execute("CREATE TABLE codes AS SELECT * FROM (VALUES ('85123A'), ('22720'), "
+                   "('22722'), ('POST'), ('D'), ('M'), ('21212')) t(StockCode)")
     assert suggest_excluded_items(events, "codes", "StockCode") == ["D", "M", "POST"]
     assert distinct_values(events, TABLE, "event type") == ["buy", "view"]
 

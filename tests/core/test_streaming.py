@@ -133,6 +133,9 @@ def test_streamed_run_is_saved_and_its_scores_line_up(bank_ws, monkeypatch):
     # each saved score belongs to its own row: the reloaded model reproduces it from the raw
     # columns beside it (the positional join of scores and rows kept the order)
     assert np.allclose(run.predict(t), t[SCORE_COL], atol=1e-5)
+    v = run.valid_scores
+    assert len(v) == 600 and int(v[LABEL_COL].sum()) == round(positives * 0.1)
+    assert 0.0 <= v[SCORE_COL].min() and v[SCORE_COL].max() <= 1.0
     assert len(run.background) == 200 and c["encoded_on_disk"] is True
     assert not list((s.data_dir / "tmp").glob("stream-*"))  # snapshots removed
 

@@ -31,6 +31,12 @@ def test_runs_saved_with_artifacts(bank_ws):
         stored = run.metrics["metrics"]["roc_auc"]
         assert stored == pytest.approx(roc_auc_score(t[LABEL_COL], t[SCORE_COL]))
         assert stored > 0.70, (model, stored)
+        # the validation split's scores are kept, to choose thresholds away from the test rows
+        v = run.valid_scores
+        assert len(v) == run.config["rows"]["valid"] == 600 and list(v.columns) == [
+            LABEL_COL, SCORE_COL]
+        assert int(v[LABEL_COL].sum()) == round(t[LABEL_COL].sum() / 2)  # stratified, 600/1200
+        assert roc_auc_score(v[LABEL_COL], v[SCORE_COL]) > 0.65
 
 
 def test_reloaded_model_reproduces_saved_scores(bank_ws):

@@ -140,6 +140,7 @@ def test_evaluate_run_switch_resets_threshold_and_policy_note(app_env):
     at.button(key="evaluate__apply").click().run()
     flagged = at.slider(key="evaluate__threshold").value
     assert flagged != 0.5 and "flags" in at.success[0].value
+    assert at.success[0].value.startswith("Chosen on the validation split (600 rows")
     at.selectbox(key="evaluate__run").select(runs["mlp"]).run()
     assert not at.exception
     assert at.slider(key="evaluate__threshold").value == 0.5
