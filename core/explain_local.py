@@ -58,8 +58,9 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
                      positive: str = "positive", top: int = 3, calibrated: bool = True) -> str:
     """One plain-language sentence: why the score is above or below the baseline.
 
-    The baseline is the model's expected output over the background rows (the SHAP base
-    value), shown as a probability.
+    The reference is the SHAP base value: the model's expected output over the background
+    rows, shown as a probability (for log-odds models, the average log-odds mapped through
+    the sigmoid, which is not the average probability).
 
     Args:
         contrib: SHAP value per ``"column = value"`` label.
@@ -72,8 +73,9 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
             balanced class weights): the sentence then speaks of a score, and says why.
 
     Returns:
-        E.g. "The probability of 'yes' is 62.0%, higher than the baseline of 10.0%, mainly because
-        poutcome = success (+0.210), month = mar (+0.080); age = 35 (−0.020) pulls it down."
+        E.g. "The probability of 'yes' is 62.0%, higher than the base value of 10.0% (the
+        average probability over the background rows), mainly because poutcome = success
+        (+0.210), month = mar (+0.080); age = 35 (−0.020) pulls it down."
     """
     up = output >= base_value
     score, avg = _as_probability(output, space), _as_probability(base_value, space)
@@ -82,8 +84,11 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
     drivers = drivers.reindex(drivers.abs().sort_values(ascending=False).index)[:top]
     against = contrib[contrib < 0] if up else contrib[contrib > 0]
     what = "probability" if calibrated else "score"
-    text = (f"The {what} of '{positive}' is {score:.1%}, {'higher' if up else 'lower'} than "
-            f"the baseline {what} of {avg:.1%}")
+    base = (f"the base value of {avg:.1%} (the average {what} over the background rows)"
+            if space != "log-odds" else
+            f"the base value of {avg:.1%} (the average log-odds over the background rows, "
+            f"{base_value:+.2f}, read as a probability)")
+    text = f"The {what} of '{positive}' is {score:.1%}, {'higher' if up else 'lower'} than {base}"
     if len(drivers):
         named = [f"{k} ({v:+.3f}{units})" for k, v in drivers.items()]
         text += f", mainly because {_join(named)}"

@@ -214,11 +214,14 @@ def _segments(run: Run, ev: BinaryEvaluation, frame: pd.DataFrame, threshold: fl
     col, seg = picked
     why = "chosen by the reviewer" if column else "the column whose segments differ most in F1"
     shown = seg[["segment", "rows", "positives", "base_rate", "precision", "recall", "f1",
-                 "roc_auc"]]
+                 "roc_auc"]].rename(columns={"base_rate": "base rate", "f1": "F1",
+                                             "roc_auc": "ROC-AUC"})
     return section(f"Segments by {col}",
                    paragraph(f"Metrics per segment of '{col}' ({why}) at threshold "
-                             f"{threshold:.3f}, worst F1 first; 'undefined' where a segment "
-                             f"has one class or no predicted positive."),
+                             f"{threshold:.3f}, worst F1 first. 'undefined': precision where "
+                             f"nothing is predicted positive, recall where a segment has no "
+                             f"positives, ROC-AUC where it has one class; F1 is 0 where a "
+                             f"segment has positives and none is found."),
                    table_html(shown), anchor="segments")
 
 

@@ -112,12 +112,15 @@ def _segment_view(data_dir: str, run, threshold: float) -> None:
     if column == "(choose a column)":
         return
     table = resources.segments(data_dir, run.run_id, column).at(threshold, metric)
-    st.caption(f"Every metric per segment of **{column}** at threshold {threshold:.3f}, worst "
-               f"{metric} first. Empty cells are undefined (one class, or nothing predicted "
-               f"positive), never 0.")
+    st.caption(f"Every metric per segment of **{column}** at threshold {threshold:.4f}, worst "
+               f"{metric} first. Empty cells are undefined, never 0: precision where nothing "
+               f"is predicted positive, recall where the segment has no positives, ROC-AUC "
+               f"where it has one class. F1 is 0 where the segment has positives and none is "
+               f"found. Small segments move a lot by chance: read their row counts.")
     config = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
               if pd.api.types.is_float_dtype(table[c])}
-    config["base_rate"] = st.column_config.NumberColumn(format="percent")
+    config["base_rate"] = st.column_config.NumberColumn("base rate", format="percent")
+    config["roc_auc"] = st.column_config.NumberColumn("ROC-AUC", format="%.3f")
     st.dataframe(table, hide_index=True, width="stretch", column_config=config)
 
 

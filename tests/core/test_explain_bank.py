@@ -87,7 +87,9 @@ def test_reading_one_row(bank_ws):
     c = contributions(exp, top)
     assert c.sum() == pytest.approx(exp.output[top] - exp.base_value, abs=1e-6)
     text = explain_in_words(c, exp.base_value, float(exp.output[top]), exp.output_space, "yes")
-    assert text.startswith("The probability of 'yes' is ") and "higher than the baseline" in text
+    assert text.startswith("The probability of 'yes' is ") and "higher than the base value of " \
+        f"{1 / (1 + np.exp(-exp.base_value)):.1%} (the average log-odds over the background " \
+        f"rows, {exp.base_value:+.2f}, read as a probability)" in text
     assert c.idxmax() in text
     wrong = row_order(exp, "surprising", threshold=0.5)
     assert all((exp.scores[i] >= 0.5) != exp.labels[i] for i in wrong)
