@@ -127,7 +127,6 @@ def _pick_row(run, exp):
 
 def local_view(run, exp) -> tuple | None:
     """Waterfall, raw values and the sentence for one row. Returns ``(explanation, i)``."""
-    st.subheader("One customer")
     picked = _pick_row(run, exp)
     if picked is None:
         return None
@@ -210,7 +209,6 @@ def report_view(data_dir: str, run, exp) -> None:
     """Download the review report (HTML, or PDF printed by headless Chromium)."""
     from core.report import ReportOptions
 
-    st.subheader("Review report")
     inputs = state.impact_inputs()
     scenario = ({k: inputs[k] for k in ("contact_cost", "conversion_value", "fraction")}
                 if inputs and {"contact_cost", "conversion_value"} <= set(inputs) else None)
@@ -249,11 +247,15 @@ def show(data_dir: str, run) -> None:
     if exp is None:
         return
     status(exp)
+    whole, one, report = st.tabs(["Whole model", "One customer", "Review report"],
+                                 key="explain__tab")
     try:
-        global_view(data_dir, run, exp)
-        picked = local_view(run, exp)
-        what_if_view(run, picked)
-        dependence_view(exp)
+        with whole:
+            global_view(data_dir, run, exp)
+            dependence_view(exp)
+        with one:
+            what_if_view(run, local_view(run, exp))
     except AppError as err:
         show_error(err)
-    report_view(data_dir, run, exp)
+    with report:
+        report_view(data_dir, run, exp)

@@ -153,19 +153,20 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
     """
     if task == "binary" and positive_share < 0.2:
         st.info(f"The positive class is only **{positive_share:.1%}** of rows. **Class weights "
-                f"(balanced)** are offered below for such imbalance: they raise recall at the "
-                f"0.5 threshold, but the scores then overstate probabilities, which the Explain "
-                f"and Impact pages read as probabilities. Without them, a lower threshold on "
-                f"Evaluate finds the same customers and keeps scores calibrated.",
-                icon=":material/balance:")
+                f"(balanced)** are offered below for such imbalance: they raise recall at 0.5, "
+                f"but scores then overstate probabilities; a lower threshold on Evaluate finds "
+                f"the same customers with calibrated scores.", icon=":material/balance:")
     model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model",
                          **KEEP)
     with st.form("train__form"):
-        try:
-            values = _network_inputs(model) if model in ("mlp", "wide_deep", "ft_transformer") \
-                else {}
-        except ValueError:
-            values = None
+        values: dict | None = {}
+        if model in ("mlp", "wide_deep", "ft_transformer"):
+            with st.expander("Network settings: layers, dropout, optimiser, epochs, batch, "
+                             "data pipeline (defaults tuned by cross-validation)"):
+                try:
+                    values = _network_inputs(model)
+                except ValueError:
+                    values = None
         c1, c2, c3 = st.columns(3)
         weights = task != "regression" and c1.checkbox(
             "Class weights (balanced)", False, key="train__weights",
@@ -175,12 +176,14 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
         seed = int(c2.number_input("Seed", 0, 2**31 - 1, 42, key="train__seed", **KEEP))
         cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, 0, key="train__cv",
                                  **KEEP))
-        trials = int(c1.number_input("Tune hyper-parameters (Optuna trials, 0 = no)", 0, 200, 0,
-                                     key="train__trials", disabled=model in ("logreg", "hgb"),
-                                     **KEEP))
-        budget = float(c2.number_input("Tuning time budget (s)", 10, 7200, 300,
-                                       key="train__budget", disabled=model in ("logreg", "hgb"),
-                                       **KEEP))
+        with st.expander("Hyper-parameter search (Optuna)"):
+            t1, t2 = st.columns(2)
+            trials = int(t1.number_input("Tune hyper-parameters (Optuna trials, 0 = no)", 0, 200,
+                                         0, key="train__trials",
+                                         disabled=model in ("logreg", "hgb"), **KEEP))
+            budget = float(t2.number_input("Tuning time budget (s)", 10, 7200, 300,
+                                           key="train__budget",
+                                           disabled=model in ("logreg", "hgb"), **KEEP))
         submitted = st.form_submit_button("Train", type="primary")
     if not submitted:
         return None
