@@ -165,9 +165,15 @@ def _model_card(run: Run, ev: BinaryEvaluation, exp, options: ReportOptions) -> 
              ("Positive class", c.get("positive_class")),
              ("Positive rate (train)", c.get("positive_rate_train")),
              ("Features", f"{len(run.features)} columns → {c.get('encoded_features')} encoded")]
+    est = c.get("estimator")
+    if est:  # a scikit-learn baseline: its own parameters, not the network settings
+        settings_used = {"estimator": est["class"], **est["params"]}
+        if est.get("iterations") is not None:
+            settings_used["iterations run"] = est["iterations"]
+    else:
+        settings_used = c.get("model_config", {})
     config = pd.DataFrame([(k, json.dumps(v) if isinstance(v, list | dict) else v)
-                           for k, v in c.get("model_config", {}).items()],
-                          columns=["setting", "value"])
+                           for k, v in settings_used.items()], columns=["setting", "value"])
     return section("Model card", "<h3>Intended use</h3>", paragraph(use),
                    "<h3>Training data and model</h3>",
                    table_html(pd.DataFrame(facts, columns=["", "value"])),

@@ -277,6 +277,10 @@ def _run_parameters(run: Run) -> dict[str, str]:
     values.update({f"data.{k}": v for k, v in c.get("spec", {}).items()})
     if values.get("data.features") == []:
         values["data.features"] = "all but the target and excluded columns"
+    if c.get("estimator"):
+        est = c["estimator"]
+        values["model.estimator"] = est["class"] + (
+            f" ({est['iterations']} iterations)" if est.get("iterations") is not None else "")
     if "excluded_columns" in c:
         values["data.excluded_columns"] = c["excluded_columns"]
     values.update({"device": c.get("device"), "rows.train": c.get("rows", {}).get("train"),

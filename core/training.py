@@ -345,6 +345,10 @@ def train(
     config = run_config(run_id, spec, cfg, RunShape(data.task, data.classes, data.features, rows,
                                                     rate, "memory", excluded),
                         pre, history, device, scaling, started)
+    if not cfg.is_keras:
+        from models.baselines import estimator_summary
+
+        config["estimator"] = estimator_summary(model)
     _emit(progress, stage="save", message="Saving run")
     # in random order, not table order: the first k rows are a uniform sample (tables are
     # often in time order, and a SHAP base value from the earliest rows describes those)

@@ -36,3 +36,22 @@ def build_baseline(name: str, seed: int = 42, class_weight: str | None = None,
             return HistGradientBoostingRegressor(random_state=seed)
         return HistGradientBoostingClassifier(random_state=seed, class_weight=class_weight)
     raise ValueError(f"Unknown baseline '{name}'; expected one of {', '.join(BASELINES)}.")
+
+
+def estimator_summary(model) -> dict:
+    """What a fitted baseline is, for the run's config and the model card.
+
+    Args:
+        model: A fitted scikit-learn estimator from :func:`build_baseline`.
+
+    Returns:
+        ``{"class": name, "params": {the JSON-ready entries of get_params()},
+        "iterations": boosting iterations or solver iterations actually run (or None)}``.
+    """
+    params = {k: v for k, v in model.get_params().items()
+              if v is None or isinstance(v, bool | int | float | str)}
+    n_iter = getattr(model, "n_iter_", None)
+    if n_iter is not None and not isinstance(n_iter, int):  # LogisticRegression: an array
+        n_iter = int(max(n_iter))
+    return {"class": type(model).__name__, "params": params,
+            "iterations": None if n_iter is None else int(n_iter)}

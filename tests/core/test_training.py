@@ -263,3 +263,17 @@ def test_nan_loss_stops_after_the_epoch_with_a_clear_message():
                   "binary", 2, FitData(x, y, x, y), 0,
                   progress=lambda e: epochs.append(e["epoch"]) if "epoch" in e else None)
     assert epochs == [1]  # stopped at the end of the first epoch, not after 20
+
+
+def test_baselines_record_their_estimator(bank_ws):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    s, runs = bank_ws
+    est = load_run(s, runs["hgb"]).config["estimator"]
+    assert est["class"] == "HistGradientBoostingClassifier"
+    assert est["params"] == {k: v for k, v in HistGradientBoostingClassifier(
+        random_state=42).get_params().items() if v is None or isinstance(v, bool | int | float | str)}
+    model = load_run(s, runs["hgb"]).model
+    assert est["iterations"] == model.n_iter_ and 1 <= est["iterations"] <= 100
+    assert load_run(s, runs["logreg"]).config["estimator"]["class"] == "LogisticRegression"
+    assert "estimator" not in load_run(s, runs["mlp"]).config
