@@ -35,7 +35,15 @@ from core.ingest_formats import (
 from core.ingest_preview import FilePreview, inspect_file, split_notes
 from core.ingest_types import refine_text_columns
 from core.names import clean_column_names, default_table_name
-from core.warehouse import META_SCHEMA, quote_ident, table_exists, transaction
+from core.warehouse import (
+    META_SCHEMA,
+    capped_memory,
+    is_memory_error,
+    quote_ident,
+    table_exists,
+    transaction,
+    with_memory_retry,
+)
 
 __all__ = [
     "MISSING_MARKERS", "UNKNOWN_MARKERS", "SUPPORTED", "ColumnReport", "EncodingUncertainError",
@@ -47,6 +55,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 IF_EXISTS = ("fail", "replace", "keep_both")
+LOAD_MEMORY_MB = 512  # DuckDB buffer pool during a load (raised on an out-of-memory error)
 _MAX_REJECT_SHARE = 0.1
 
 
@@ -242,6 +251,8 @@ def _load(con, q: str, plan: Plan, mode: str) -> list[tuple[int, list[str], str,
             raise _Retry("tolerant") from err
         raise _parse_error(err) from err
     except duckdb.Error as err:
+        if is_memory_error(err):
+            raise  # not the file's fault: the load runs again under a higher memory cap
         if mode != "tolerant" and plan.text:
             raise _Retry("tolerant") from err
         raise _parse_error(err) from err
@@ -372,14 +383,20 @@ def _ingest(con, path, suffix, options, source_name, tmp, note: str | None = Non
         plan.warnings[:1] = [note]  # replaces the "chosen by you" line of the retry
     table = _resolve_table_name(con, options.table or default_table_name(source_name),
                                 options.if_exists)
-    mode = "sampled"
-    while True:
-        try:
-            with transaction(con):
-                report = _write(con, table, plan, source_name, mode)
-            break
-        except _Retry as retry:  # rolled back; read again more carefully
-            mode = retry.mode
+    mode = ["sampled"]
+
+    def load() -> IngestReport:
+        while True:
+            try:
+                with transaction(con):
+                    return _write(con, table, plan, source_name, mode[0])
+            except _Retry as retry:  # rolled back; read again more carefully
+                mode[0] = retry.mode
+
+    # a capped buffer pool keeps a large load's memory bounded (DuckDB spills instead);
+    # an out-of-memory error rolls back and runs the load again with twice the cap
+    with capped_memory(con, LOAD_MEMORY_MB) as cap:
+        report = with_memory_retry(con, load, cap)
     log.info("ingested %s into %s (%d rows)", source_name, table, report.rows)
     return report
 

@@ -10,7 +10,7 @@ How the export stays bounded and still shuffled: every row gets a seeded hash ``
 the wide rows are then written in ``K`` buckets (``h % K``), each sorted by split and ``h``, so
 no single sort holds more than ``1/K`` of the table, and reading one split's rows bucket after
 bucket gives a uniform random order. DuckDB's memory is capped meanwhile
-(:func:`capped_memory`), since its buffer pool would otherwise keep every scanned block. Each
+(:func:`core.warehouse.capped_memory`), since its buffer pool would otherwise keep every scanned block. Each
 epoch reads the buckets in a new order and permutes rows within a chunk
 (:mod:`core.stream_batches`). Memory while training is a few encoded chunks, whatever the
 table's size; ``bench/train.py`` measures it.
@@ -18,15 +18,11 @@ table's size; ``bench/train.py`` measures it.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import shutil
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 
 from core.errors import SchemaError
 from core.features import (
@@ -37,7 +33,13 @@ from core.features import (
     summarize_target,
 )
 from core.specs import DatasetSpec, ModelConfig
-from core.warehouse import quote_ident, require_table, table_columns
+from core.warehouse import (
+    capped_memory,
+    quote_ident,
+    require_table,
+    table_columns,
+    with_memory_retry,
+)
 
 STREAM_CELLS = 20_000_000
 """``rows × features`` from which the ``auto`` pipeline streams (1M rows × 20 columns)."""
@@ -55,8 +57,6 @@ LABEL = "__y"
 SPLIT = "__split"
 SPLITS = ("test", "valid", "train")
 """Split names by code (0 test, 1 validation, 2 train), the order of the stratified ranks."""
-_CAP_LOCK = threading.Lock()
-_CAP_USERS: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -176,53 +176,6 @@ def _select_list(con, spec: DatasetSpec, features: list[str]) -> str:
     return ", ".join(out)
 
 
-@contextlib.contextmanager
-def capped_memory(con, key: str, mb: int) -> Iterator[list[int]]:
-    """Cap DuckDB's memory while an export runs, then lift the cap.
-
-    DuckDB keeps every table block it scans in its buffer pool (up to 80% of RAM by default),
-    so a plain export's memory grows with the table. Under a cap it evicts and spills to disk
-    instead. The cap is per database instance, which every connection of this process to the
-    same file shares; exports running at once share it too, and the last one to finish lifts
-    it (``RESET memory_limit``; LiftLab sets no other limit).
-
-    Args:
-        con: Open connection.
-        key: The database file (one counter per file).
-        mb: The cap in MiB.
-
-    Yields:
-        A one-item list holding the cap in force; :func:`_with_retry` raises it on an
-        out-of-memory error.
-    """
-    with _CAP_LOCK:
-        _CAP_USERS[key] = _CAP_USERS.get(key, 0) + 1
-        con.execute(f"SET memory_limit = '{int(mb)}MiB'")
-    cap = [int(mb)]
-    try:
-        yield cap
-    finally:
-        with _CAP_LOCK:
-            _CAP_USERS[key] -= 1
-            if not _CAP_USERS[key]:
-                del _CAP_USERS[key]
-                con.execute("RESET memory_limit")
-
-
-def _with_retry(con, run, cap: list[int]) -> None:
-    """Run one export step; on DuckDB's out-of-memory error double the cap and retry (up to
-    :data:`MAX_EXPORT_MB`)."""
-    while True:
-        try:
-            run()
-            return
-        except duckdb.OutOfMemoryException:
-            if cap[0] * 2 > MAX_EXPORT_MB:
-                raise
-            cap[0] *= 2
-            con.execute(f"SET memory_limit = '{cap[0]}MiB'")
-
-
 def export_splits(con, spec: DatasetSpec, task: str, folder: Path,
                   should_stop=None) -> StreamedSplits:
     """Split, shuffle and write a table to Parquet buckets for streamed training.
@@ -244,9 +197,7 @@ def export_splits(con, spec: DatasetSpec, task: str, folder: Path,
     """
     features = resolve_features(con, spec)
     y_sql, params, classes = _label_sql(con, spec, task)
-    key = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
-                      "current_database()").fetchone()[0] or ":memory:"
-    with capped_memory(con, str(key), EXPORT_MB) as cap:
+    with capped_memory(con, EXPORT_MB) as cap:
         try:
             return _export(con, spec, task, folder, features, y_sql, params, classes, cap,
                            should_stop)
@@ -257,7 +208,8 @@ def export_splits(con, spec: DatasetSpec, task: str, folder: Path,
 def _export(con, spec, task, folder, features, y_sql, params, classes, cap,
             should_stop) -> StreamedSplits:
     stratify = task != "regression"
-    _with_retry(con, lambda: _split_table(con, spec, y_sql, params, stratify), cap)
+    with_memory_retry(con, lambda: _split_table(con, spec, y_sql, params, stratify), cap,
+                      MAX_EXPORT_MB)
     counts_rows = con.execute(
         "SELECT split, y, count(*) FROM __ll_split GROUP BY ALL ORDER BY ALL"
         if stratify else "SELECT split, 0, count(*) FROM __ll_split GROUP BY ALL").fetchall()
@@ -291,7 +243,7 @@ def _export(con, spec, task, folder, features, y_sql, params, classes, cap,
                f"FROM {quote_ident(spec.table)} f JOIN __ll_split s ON f.rowid = s.rid "
                f"WHERE s.h % {buckets} = {k} ORDER BY s.split, s.h) TO {sql_literal(path)} "
                f"(FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP})")
-        _with_retry(con, lambda sql=sql: con.execute(sql), cap)
+        with_memory_retry(con, lambda sql=sql: con.execute(sql), cap, MAX_EXPORT_MB)
         files.append(path)
     return StreamedSplits(folder, files, counts, label_counts, task, classes, features, rows,
                           stats)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,7 +156,87 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    con.execute("COMMIT")
+    try:
+        con.execute("COMMIT")
+    except duckdb.Error:
+        with contextlib.suppress(duckdb.Error):  # a failed commit may leave it open
+            con.execute("ROLLBACK")
+        raise
+
+
+_CAP_LOCK = threading.Lock()
+_CAP_USERS: dict[str, int] = {}
+
+
+@contextlib.contextmanager
+def capped_memory(con: duckdb.DuckDBPyConnection, mb: int) -> Iterator[list[int]]:
+    """Cap DuckDB's memory while a large load or export runs, then lift the cap.
+
+    DuckDB keeps every block it reads or writes in its buffer pool (up to 80% of RAM by
+    default), so a plain load or export grows with the table. Under a cap it evicts and
+    spills to disk instead. The cap is per database instance, which every connection of this
+    process to the same file shares; capped work running at once shares it too (the last cap
+    set wins; an out-of-memory error raises it, see :func:`with_memory_retry`), and the last
+    one to finish lifts it (``RESET memory_limit``; LiftLab sets no other limit).
+
+    Args:
+        con: Open connection.
+        mb: The cap in MiB.
+
+    Yields:
+        A one-item list holding the cap in force, for :func:`with_memory_retry`.
+    """
+    key = str(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
+                          "current_database()").fetchone()[0] or ":memory:")
+    with _CAP_LOCK:
+        _CAP_USERS[key] = _CAP_USERS.get(key, 0) + 1
+        con.execute(f"SET memory_limit = '{int(mb)}MiB'")
+    cap = [int(mb)]
+    try:
+        yield cap
+    finally:
+        with _CAP_LOCK:
+            _CAP_USERS[key] -= 1
+            if not _CAP_USERS[key]:
+                del _CAP_USERS[key]
+                con.execute("RESET memory_limit")
+
+
+def with_memory_retry(con: duckdb.DuckDBPyConnection, run, cap: list[int],
+                      max_mb: int = 4096):
+    """Run one step under :func:`capped_memory`; on DuckDB's out-of-memory error double the
+    cap and run it again, up to ``max_mb``.
+
+    Args:
+        con: The connection the cap was set on.
+        run: A callable without arguments; it must be safe to run again after a failure
+            (e.g. a whole transaction, rolled back).
+        cap: The list :func:`capped_memory` yielded (raised in place).
+        max_mb: The highest cap tried.
+
+    Returns:
+        What ``run`` returns.
+
+    Raises:
+        duckdb.Error: Still out of memory at ``max_mb`` (see :func:`is_memory_error`), or any
+            other DuckDB error at once.
+    """
+    while True:
+        try:
+            return run()
+        except duckdb.Error as err:
+            if not is_memory_error(err) or cap[0] * 2 > max_mb:
+                raise
+            cap[0] *= 2
+            con.execute(f"SET memory_limit = '{cap[0]}MiB'")
+
+
+def is_memory_error(err: BaseException) -> bool:
+    """Whether a DuckDB error means the memory cap was too low (an out-of-memory error, or a
+    commit that could not pin a block)."""
+    return isinstance(err, duckdb.OutOfMemoryException) or (
+        isinstance(err, duckdb.Error) and ("Out of Memory" in str(err)
+                                           or "failed to pin block" in str(err)))
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,25 @@ def test_clean_names_rules():
 def test_detect_encoding_utf16_and_utf8():
     assert detect_encoding("é,ü\n".encode("utf-8"))[0] == "utf-8"
     assert detect_encoding("a,b\n".encode("utf-16"))[0] == "utf-16"
+
+
+def test_load_runs_under_a_memory_cap_raised_when_short_and_lifted(con, monkeypatch):
+    import core.ingest as ingest_module
+    import core.warehouse as warehouse
+
+    default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    seen = []
+    real = warehouse.with_memory_retry
+
+    def spy(c, run, cap, max_mb=4096):
+        seen.append(c.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        out = real(c, run, cap, max_mb)
+        seen.append(cap[0])
+        return out
+
+    monkeypatch.setattr(ingest_module, "with_memory_retry", spy)
+    monkeypatch.setattr(ingest_module, "LOAD_MEMORY_MB", 1)  # DuckDB runs out at once
+    r = ingest_file(con, BANK, IngestOptions(table="bank_capped"))
+    assert r.rows == 41188 and seen[0] == "1.0 MiB" and seen[1] > 1  # doubled until it fitted
+    assert con.execute("SELECT count(*) FROM bank_capped").fetchone()[0] == 41188
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == default

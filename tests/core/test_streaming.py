@@ -197,14 +197,14 @@ def test_export_caps_duckdb_memory_retries_when_short_and_lifts_the_cap(con, tmp
     _table(con, 5000)
     default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     seen = []
-    real = streaming._with_retry
+    real = streaming.with_memory_retry
 
-    def spy(c, run, cap):
+    def spy(c, run, cap, max_mb):
         seen.append(c.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-        real(c, run, cap)
+        real(c, run, cap, max_mb)
         seen.append(cap[0])
 
-    monkeypatch.setattr(streaming, "_with_retry", spy)
+    monkeypatch.setattr(streaming, "with_memory_retry", spy)
     monkeypatch.setattr(streaming, "EXPORT_MB", 1)  # far too little: DuckDB runs out at once
     got = export_splits(con, DatasetSpec("events", "y"), "binary", tmp_path)
     assert seen[0] == "1.0 MiB"  # the cap is in force while the split is ranked
