@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 METRIC_LABELS = {k: METRIC_NAMES[k] for k in (
     "accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1", "roc_auc",
     "pr_auc", "log_loss", "brier")}
-SEGMENT_MIN_ROWS = 30
 
 
 def _ci(ci: list[float] | None) -> str:
@@ -205,7 +204,7 @@ def pick_segment(run: Run, ev: BinaryEvaluation, frame: pd.DataFrame, threshold:
     best = None
     for col in candidates:
         seg = SegmentTables.build(ev.y, ev.s, frame[col], col).at(threshold, "f1")
-        big = pd.to_numeric(seg.loc[seg["rows"] >= SEGMENT_MIN_ROWS, "f1"], errors="coerce")
+        big = pd.to_numeric(seg.loc[~seg["small"], "f1"], errors="coerce")
         spread = float(big.max() - big.min()) if big.notna().sum() >= 2 else -1.0
         if best is None or spread > best[0]:
             best = (spread, col, seg)

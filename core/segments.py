@@ -9,6 +9,9 @@ import pandas as pd
 
 from core.metrics import ThresholdTable, ranking_metrics, threshold_metrics
 
+SMALL_SEGMENT_ROWS = 30  # fewer rows, or fewer positives than the next line: ranked after
+SMALL_SEGMENT_POSITIVES = 10  # the others, since their metrics move a lot by chance
+
 
 def segment_labels(values: pd.Series, bins: int = 5, max_levels: int = 12) -> pd.Series:
     """Group a column into segments: quantile bins for numbers, top levels for the rest.
@@ -63,7 +66,10 @@ class SegmentTables:
         return cls(column, names, tables, ranking)
 
     def at(self, threshold: float, sort_by: str = "f1") -> pd.DataFrame:
-        """Metrics per segment at a threshold, worst ``sort_by`` first (undefined last).
+        """Metrics per segment at a threshold, worst ``sort_by`` first (undefined last);
+        segments under :data:`SMALL_SEGMENT_ROWS` rows or :data:`SMALL_SEGMENT_POSITIVES`
+        positives come after the others (a column ``small`` marks them), since their metrics
+        move a lot by chance (recall on 4 positives moves in steps of 25 points).
 
         Returns:
             Columns ``segment``, ``rows``, ``positives``, ``base_rate``, every
@@ -77,5 +83,8 @@ class SegmentTables:
                          **threshold_metrics(table.confusion(threshold)), **rank})
         df = pd.DataFrame(rows)
         key = pd.to_numeric(df[sort_by], errors="coerce") if sort_by in df else df["rows"]
-        order = np.lexsort((-df["rows"].to_numpy(), key.fillna(np.inf).to_numpy()))
+        small = ((df["rows"] < SMALL_SEGMENT_ROWS)
+                 | (df["positives"] < SMALL_SEGMENT_POSITIVES)).to_numpy()
+        df["small"] = small
+        order = np.lexsort((-df["rows"].to_numpy(), key.fillna(np.inf).to_numpy(), small))
         return df.iloc[order].reset_index(drop=True)

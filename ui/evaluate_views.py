@@ -116,7 +116,8 @@ def _segment_view(data_dir: str, run, threshold: float) -> None:
                f"{metric} first. Empty cells are undefined, never 0: precision where nothing "
                f"is predicted positive, recall where the segment has no positives, ROC-AUC "
                f"where it has one class. F1 is 0 where the segment has positives and none is "
-               f"found. Small segments move a lot by chance: read their row counts.")
+               f"found. Segments under 30 rows or 10 positives are listed last ('small'): their "
+               f"metrics move a lot by chance.")
     config = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
               if pd.api.types.is_float_dtype(table[c])}
     config["base_rate"] = st.column_config.NumberColumn("base rate", format="percent")

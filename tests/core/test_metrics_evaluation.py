@@ -187,3 +187,23 @@ def test_run_threshold_is_chosen_on_the_validation_split(scored):
     fallback = choose_run_threshold(None, test_table, policy)
     assert fallback.threshold == choose_threshold(test_table, policy).threshold
     assert fallback.explanation.startswith("Chosen on the test split itself")
+
+
+def test_small_segments_are_ranked_after_the_others():
+    rng = np.random.default_rng(3)
+    y = np.r_[rng.integers(0, 2, 200), [1, 0, 1, 0, 1]]  # 5 rows, 3 positives
+    s = np.r_[rng.random(200), [0.1, 0.9, 0.2, 0.8, 0.1]]  # the small group: all wrong
+    groups = pd.Series(["big_a"] * 100 + ["big_b"] * 100 + ["tiny"] * 5)
+    df = SegmentTables.build(y, s, groups, "g").at(0.5, sort_by="f1")
+    assert df["segment"].tolist()[-1] == "tiny" and df["f1"].iloc[-1] == 0.0
+    assert df["small"].tolist() == [False, False, True]
+    big = pd.to_numeric(df["f1"].iloc[:2]).to_numpy()
+    assert big[0] <= big[1]  # worst first among the large segments
+
+
+def test_a_segment_with_few_positives_is_small_whatever_its_rows():
+    y = np.r_[np.zeros(61, int), np.ones(4, int), np.tile([0, 1], 50)]  # 65 rows, 4 positives
+    s = np.linspace(0, 1, len(y))
+    groups = pd.Series(["few"] * 65 + ["many"] * 100)
+    df = SegmentTables.build(y, s, groups, "g").at(0.5).set_index("segment")
+    assert bool(df.loc["few", "small"]) and not bool(df.loc["many", "small"])
