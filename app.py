@@ -23,13 +23,14 @@ nav = st.navigation(pages)
 with st.sidebar:
     st.caption(f"Workspace: `{data_dir}`")
     st.caption(f"Training device: **{resources.device_label()}**")
-    jobs = [j for j in resources.job_manager(data_dir).list() if j.state in ("queued", "running")]
-    for job in jobs:
-        st.caption(f":material/hourglass_top: {job.label}: {job.message}")
-    active = st.empty()  # filled after the page ran, so a run chosen there shows at once
+    live = st.container()  # filled after the page ran: a job it started, a run it chose
 
 try:
     nav.run()
 finally:  # also when the page stopped early (st.stop)
-    if state.active_run():
-        active.caption(f"Active run: `{state.active_run()}`")
+    with live:
+        for job in resources.job_manager(data_dir).list():
+            if job.state in ("queued", "running"):
+                st.caption(f":material/hourglass_top: {job.label}: {job.message}")
+        if state.active_run():
+            st.caption(f"Active run: `{state.active_run()}`")

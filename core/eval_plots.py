@@ -103,7 +103,7 @@ def confusion_share_figure(confusion: list[list[int]], positive: str, negative: 
     labels = [f"{negative} (negative)", f"{positive} (positive)"]
     heat = go.Heatmap(z=share, x=labels, y=labels, text=text, texttemplate="%{text}",
                       colorscale="Blues", zmin=0, zmax=1, showscale=False)
-    return _figure([heat], f"Confusion matrix at {threshold:.3f} ({int(z.sum()):,} rows)",
+    return _figure([heat], f"Confusion matrix at {threshold:.4f} ({int(z.sum()):,} rows)",
                    "Predicted", "Actual", height=360, yaxis={"autorange": "reversed"})
 
 

@@ -46,7 +46,7 @@ def _summary(run: Run, rep, exp) -> str:
              f"'{spec['target']}' (positive class '{run.config.get('positive_class')}').",
              f"Ranking quality: ROC-AUC {_num3(m['roc_auc'])} (95% {_ci(rep.ci95.get('roc_auc'))}),"
              f" PR-AUC {_num3(m['pr_auc'])}.",
-             f"At threshold {rep.threshold:.3f}: precision {_num3(m['precision'])}, recall "
+             f"At threshold {rep.threshold:.4f}: precision {_num3(m['precision'])}, recall "
              f"{_num3(m['recall'])}, F1 {_num3(m['f1'])} (95% {_ci(rep.ci95.get('f1'))})."]
     if exp is not None:
         top = ", ".join(exp.importance()["feature"][:3])
@@ -159,20 +159,23 @@ def _model_card(run: Run, ev: BinaryEvaluation, exp, options: ReportOptions) -> 
         f"individuals without human review.")
     facts = [("Run", run.run_id), ("Created", c.get("created_at")), ("Task", c.get("task")),
              ("Model", c.get("model")), ("Device", c.get("device")),
-             ("Training time (s)", c.get("duration_s")), ("Epochs run", c.get("epochs_run")),
+             ("Training time (s)", c.get("duration_s")),
+             *([("Epochs run", c.get("epochs_run"))] if c.get("epochs_run") else []),
              ("Table", spec["table"]), ("Target", spec["target"]),
              ("Positive class", c.get("positive_class")),
              ("Positive rate (train)", c.get("positive_rate_train")),
              ("Features", f"{len(run.features)} columns → {c.get('encoded_features')} encoded")]
+    from core.run_admin import model_parameters
+
     est = c.get("estimator")
+    used = model_parameters(c.get("model", ""), c.get("model_config", {}))
     if est:  # a scikit-learn baseline: its own parameters, not the network settings
-        settings_used = {"estimator": est["class"], **est["params"]}
+        used = {"estimator": est["class"], **used, **est["params"]}
         if est.get("iterations") is not None:
-            settings_used["iterations run"] = est["iterations"]
-    else:
-        settings_used = c.get("model_config", {})
-    config = pd.DataFrame([(k, json.dumps(v) if isinstance(v, list | dict) else v)
-                           for k, v in settings_used.items()], columns=["setting", "value"])
+            used["iterations run"] = est["iterations"]
+    config = pd.DataFrame([(k, json.dumps(v) if isinstance(v, list | dict)
+                            else "none (the library's default)" if v is None else v)
+                           for k, v in used.items()], columns=["setting", "value"])
     return section("Model card", "<h3>Intended use</h3>", paragraph(use),
                    "<h3>Training data and model</h3>",
                    table_html(pd.DataFrame(facts, columns=["", "value"])),
@@ -185,7 +188,7 @@ def _model_card(run: Run, ev: BinaryEvaluation, exp, options: ReportOptions) -> 
 
 def _metrics(ev: BinaryEvaluation, rep, figs: dict) -> str:
     notes = "".join(paragraph(n, "note") for n in rep.notes)
-    return section(f"Metrics at threshold {rep.threshold:.3f}",
+    return section(f"Metrics at threshold {rep.threshold:.4f}",
                    paragraph(f"Test split: {len(ev.y):,} rows, base rate {ev.base_rate:.1%}. "
                              f"Intervals: bootstrap 95% (percentile)."),
                    table_html(metrics_table(rep)), notes, figure_html(figs["confusion"]),
@@ -223,7 +226,7 @@ def _segments(run: Run, ev: BinaryEvaluation, frame: pd.DataFrame, threshold: fl
                                              "roc_auc": "ROC-AUC"})
     return section(f"Segments by {col}",
                    paragraph(f"Metrics per segment of '{col}' ({why}) at threshold "
-                             f"{threshold:.3f}, worst F1 first. 'undefined': precision where "
+                             f"{threshold:.4f}, worst F1 first. 'undefined': precision where "
                              f"nothing is predicted positive, recall where a segment has no "
                              f"positives, ROC-AUC where it has one class; F1 is 0 where a "
                              f"segment has positives and none is found."),

@@ -275,6 +275,8 @@ def _run_parameters(run: Run) -> dict[str, str]:
     values.update({f"model.{k}": v
                    for k, v in model_parameters(c["model"], c.get("model_config", {})).items()})
     values.update({f"data.{k}": v for k, v in c.get("spec", {}).items()})
+    if values.get("data.features"):  # the same set in another order is the same features
+        values["data.features"] = sorted(values["data.features"])
     if values.get("data.features") == []:
         values["data.features"] = "all but the target and excluded columns"
     if c.get("estimator"):

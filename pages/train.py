@@ -59,7 +59,13 @@ features = st.multiselect("Feature columns", others, default=[c for c in others 
                           key=f"train__features_{table}_{target}",
                           help="Leave out columns only known after the outcome (e.g. bank's "
                                "call 'duration'): they leak the answer.", **KEEP)
-if leaky:
+kept = [c for c in leaky if c in features]
+if kept:
+    st.warning(f"{', '.join(kept)} is a feature, but it is usually only known after the "
+               f"outcome: the model would learn the answer, and its ROC-AUC would overstate "
+               f"what it can do beforehand. Leave it out unless you know it is known in time.",
+               icon=":material/warning:")
+elif leaky:
     st.caption(f"Left out by default because it leaks the outcome: {', '.join(leaky)}.")
 
 choice = model_form(task, share)
@@ -72,7 +78,8 @@ elif choice is not None:
             spec, choice.config, choice.cv, choice.tune_trials, choice.tune_timeout_s)
         state.set_active_job(job_id)
         st.toast(f"Training started: {choice.config.model} on {table}. Progress is shown "
-                 f"under the Train button and in the sidebar.", icon=":material/model_training:")
+                 f"under the Train button; the sidebar lists running jobs on every page.",
+                 icon=":material/model_training:")
     except AppError as err:
         show_error(err)
 

@@ -70,7 +70,7 @@ def status(exp) -> None:
     """Which explainer ran and why, the sample, and the additivity check."""
     budget = (f" (the time budget stopped it: {exp.requested_rows:,} asked)"
               if exp.requested_rows > len(exp.rows) else "")
-    st.caption(f"Explainer: **{exp.explainer}**. {exp.reason} · **{len(exp.rows):,} test rows** "
+    st.caption(f"Explainer: **{exp.explainer}**. {exp.reason} **{len(exp.rows):,} test rows** "
                f"explained{budget}, background {exp.background_rows} training rows · "
                f"{exp.seconds:.1f} s · values in {exp.output_space}")
     text = (f"Additivity: base value {exp.base_value:.4f} + sum of SHAP values matches the "
@@ -118,7 +118,7 @@ def _pick_row(run, exp):
             return explain_test_row(run, exp, int(row_id))
     order = row_order(exp, mode, state.threshold())
     if not order.size:
-        st.info(f"No explained row is misclassified at threshold {state.threshold():.3f}.")
+        st.info(f"No explained row is misclassified at threshold {state.threshold():.4f}.")
         return None
     label = "Score rank (1 = highest)" if mode == "rank" else "Mistake rank (1 = most confident)"
     pick = st.slider(label, 1, len(order), 1, key=f"explain__rank_{mode}") if len(order) > 1 else 1
@@ -217,7 +217,7 @@ def report_view(data_dir: str, run, exp) -> None:
                             scenario_result=computed)
     scenario = scenario or computed
     st.caption(f"Summary, data profile, preparation, model card, metrics with intervals at "
-               f"threshold {options.threshold:.3f}, curves, segments, SHAP global and three "
+               f"threshold {options.threshold:.4f}, curves, segments, SHAP global and three "
                f"customers" + (", and your Impact scenario." if scenario else "."))
     settings = resources.settings()
     left, right = st.columns(2)

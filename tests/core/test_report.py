@@ -63,7 +63,7 @@ def test_binary_report_html_every_section_and_values(bank_ws, tmp_path):
     assert out["sections"] == [*SECTIONS, "business scenario"] and out["threshold"] == 0.3
     assert not _external_refs(text) and "Plotly" in text and len(text) > 3_000_000
     assert text.count('class="chart"') >= 12
-    for heading in ("Intended use", "Limitations", "Metrics at threshold 0.300", "Segments by",
+    for heading in ("Intended use", "Limitations", "Metrics at threshold 0.3000", "Segments by",
                     "Highest score", "Lowest score", "Additivity", "Business scenario",
                     "Profile highlights", "TreeExplainer"):
         assert heading in text, heading

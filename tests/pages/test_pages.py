@@ -54,6 +54,10 @@ def test_train_page_defaults(app_env):
     assert "duration" not in features and "age" in features and "y" not in features
     assert at.checkbox(key="train__weights").value is False  # offered, not imposed
     assert any("of rows. **Class weights (balanced)** are offered" in i.value for i in at.info)
+    assert any("Left out by default because it leaks" in c.value for c in at.caption)
+    at.multiselect(key="train__features_bank_y").set_value([*features, "duration"]).run()
+    assert any(w.value.startswith("duration is a feature, but it is usually only known after")
+               for w in at.warning)
 
 
 def test_train_form_survives_a_page_change(app_env):
@@ -68,7 +72,7 @@ def test_train_form_survives_a_page_change(app_env):
     at.text_input(key="train__layers").input("8")
     at.number_input(key="train__epochs").set_value(2)
     at.slider(key="train__dropout").set_value(0.4)
-    at.button[0].click().run()  # form values count once submitted (this trains a tiny DNN)
+    at.button[0].click().run()  # a form commits its values on submit
     assert not at.exception
     at.switch_page("pages/evaluate.py").run()
     at.switch_page("pages/train.py").run()
@@ -161,6 +165,24 @@ def test_sidebar_names_the_run_chosen_on_the_page_at_once(app_env):
     assert not at.exception
     active = [c.value for c in at.sidebar.caption if c.value.startswith("Active run")]
     assert active == [f"Active run: `{runs['mlp']}`"]
+
+
+def test_sidebar_lists_running_jobs(app_env):
+    from tests.core.test_jobs import _slow_work
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    started: list[float] = []
+    job_id = jobs.submit("train", "slow job for the sidebar", _slow_work(started))
+    try:
+        at = _run("app.py")
+        assert not at.exception
+        lines = [c.value for c in at.sidebar.caption if "hourglass_top" in c.value]
+        assert len(lines) == 1 and lines[0].startswith(":material/hourglass_top: slow job for")
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=60).state == "cancelled"
 
 
 def test_train_page_does_not_undo_the_chosen_run(app_env):
