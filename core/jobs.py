@@ -280,11 +280,12 @@ class JobManager:
         try:
             with connect(self.settings) as con:
                 con.execute(
-                    f"INSERT OR REPLACE INTO {META_SCHEMA}.jobs VALUES (?, ?, ?, "
+                    f"INSERT OR REPLACE INTO {META_SCHEMA}.jobs (job_id, kind, state, "
+                    f"created_at, updated_at, run_id, message, label) VALUES (?, ?, ?, "
                     f"COALESCE((SELECT created_at FROM {META_SCHEMA}.jobs WHERE job_id = ?), ?), "
-                    f"?, ?, ?)",
+                    f"?, ?, ?, ?)",
                     [job.job_id, job.kind, job.state, job.job_id, datetime.now(), datetime.now(),
-                     job.run_id, job.message],
+                     job.run_id, job.message, job.label],
                 )
         except AppError as err:  # bookkeeping must never kill a job
             log.warning("could not record job %s: %s", job.job_id, err)
@@ -312,11 +313,13 @@ def mark_interrupted(settings: Settings) -> int:
 
 
 def recent_jobs(settings: Settings, limit: int = 20) -> list[dict]:
-    """Jobs recorded in the warehouse (any process), newest first."""
+    """Jobs recorded in the warehouse (any process), newest first: job_id, kind, state,
+    created_at, updated_at, run_id, message and label (what was trained; None for jobs
+    recorded before 2026-12-01)."""
     with connect(settings) as con:
         rows = con.execute(
-            f"SELECT job_id, kind, state, created_at, updated_at, run_id, message "
+            f"SELECT job_id, kind, state, created_at, updated_at, run_id, message, label "
             f"FROM {META_SCHEMA}.jobs ORDER BY created_at DESC LIMIT ?", [limit]
         ).fetchall()
-    keys = ("job_id", "kind", "state", "created_at", "updated_at", "run_id", "message")
+    keys = ("job_id", "kind", "state", "created_at", "updated_at", "run_id", "message", "label")
     return [dict(zip(keys, r)) for r in rows]

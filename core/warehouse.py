@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS {META_SCHEMA}.runs (
 CREATE TABLE IF NOT EXISTS {META_SCHEMA}.jobs (
     job_id VARCHAR PRIMARY KEY, kind VARCHAR, state VARCHAR, created_at TIMESTAMP,
     updated_at TIMESTAMP, run_id VARCHAR, message VARCHAR);
+ALTER TABLE {META_SCHEMA}.jobs ADD COLUMN IF NOT EXISTS label VARCHAR;
 CREATE TABLE IF NOT EXISTS {META_SCHEMA}.personal (
     table_name VARCHAR, column_name VARCHAR, action VARCHAR, param DOUBLE,
     PRIMARY KEY (table_name, column_name));

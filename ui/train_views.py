@@ -80,7 +80,8 @@ def recent_jobs_table(data_dir: str) -> None:
     jobs = recent_jobs(resources.settings(), limit=10)
     if jobs:
         with st.expander(f"Recent jobs ({len(jobs)})"):
-            st.dataframe([{k: j[k] for k in ("state", "created_at", "run_id", "message")}
+            st.dataframe([{"job": j["label"] or j["kind"],
+                           **{k: j[k] for k in ("state", "created_at", "run_id", "message")}}
                           for j in jobs], hide_index=True, width="stretch")
 
 

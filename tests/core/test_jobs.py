@@ -40,8 +40,8 @@ def test_shutdown_interrupts_the_running_and_the_queued_jobs(settings):
     for job_id in (running, queued):
         job = jobs.get(job_id)
         assert job.state == "interrupted" and job.message == SHUTDOWN_MESSAGE
-    recorded = {j["job_id"]: j["state"] for j in recent_jobs(settings)}
-    assert recorded == {running: "interrupted", queued: "interrupted"}
+    recorded = {j["job_id"]: (j["state"], j["label"]) for j in recent_jobs(settings)}
+    assert recorded == {running: ("interrupted", "slow"), queued: ("interrupted", "behind it")}
     late = jobs.submit("train", "after", _slow_work(started))
     assert jobs.get(late).state == "interrupted" and len(started) == 1
     jobs.shutdown()  # idempotent

@@ -117,10 +117,13 @@ def test_background_job_reports_epochs(bank_ws):
     from core.warehouse import connect
 
     with connect(s) as con:
-        con.execute("INSERT INTO liftlab.jobs VALUES ('dead', 'train', 'running', now(), now(), "
-                    "NULL, 'x')")
+        con.execute("INSERT INTO liftlab.jobs (job_id, kind, state, created_at, updated_at, "
+                    "run_id, message) VALUES ('dead', 'train', 'running', now(), now(), NULL, "
+                    "'x')")  # as recorded before jobs had a label
     assert mark_interrupted(s) == 1
-    assert {j["job_id"]: j for j in recent_jobs(s)}["dead"]["state"] == "interrupted"
+    recorded = {j["job_id"]: j for j in recent_jobs(s)}
+    assert recorded["dead"]["state"] == "interrupted" and recorded["dead"]["label"] is None
+    assert recorded[job_id]["label"] == "mlp on bank (target y)"
 
 
 def test_multiclass_run_matches_sklearn(bank_ws):
