@@ -7,6 +7,7 @@ from streamlit.proto import Metric_pb2
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.pages.navigation import open_via_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::FutureWarning")]
 TIMEOUT = 180
@@ -236,10 +237,7 @@ def test_targeted_list_names_its_population_and_its_ids(bank_env):
 
 def test_scenario_inputs_survive_a_page_change(bank_env):
     s, runs = bank_env
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["active_run"] = runs["hgb"]
-    at.run()
-    at.switch_page("pages/impact.py").run()
+    at = open_via_app("pages/impact.py", TIMEOUT, active_run=runs["hgb"])
     assert not at.exception
     chosen = {"impact__population": "bank", "impact__rule": "top_n",
               "impact__policy": "age < 30 AND previous > 0"}

@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.runs import load_run
 from tests.conftest import ROOT
+from tests.pages.navigation import open_via_app
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 120
@@ -63,10 +64,7 @@ def test_train_page_defaults(app_env):
 def test_train_form_survives_a_page_change(app_env):
     # The form went back to the DNN with 60 epochs after a visit to another page, while the
     # finished job shown under it was the analyst's own run.
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["active_table"] = "bank"
-    at.run()
-    at.switch_page("pages/train.py").run()
+    at = open_via_app("pages/train.py", TIMEOUT, active_table="bank")
     features = [f for f in at.multiselect(key="train__features_bank_y").value if f != "age"]
     at.multiselect(key="train__features_bank_y").set_value(features).run()
     at.text_input(key="train__layers").input("8")
@@ -157,10 +155,7 @@ def test_sidebar_names_the_run_chosen_on_the_page_at_once(app_env):
     # The sidebar was drawn before the page ran, so it named the previous run until the
     # next rerun.
     _, runs = app_env
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["active_run"] = runs["hgb"]
-    at.run()
-    at.switch_page("pages/evaluate.py").run()
+    at = open_via_app("pages/evaluate.py", TIMEOUT, active_run=runs["hgb"])
     at.selectbox(key="evaluate__run").select(runs["mlp"]).run()
     assert not at.exception
     active = [c.value for c in at.sidebar.caption if c.value.startswith("Active run")]

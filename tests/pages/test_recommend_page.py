@@ -40,12 +40,18 @@ def test_empty_workspace_points_to_data(tmp_path, monkeypatch):
     assert any("No recommender run yet" in i.value for i in at.info)
 
 
-def test_setup_defaults_and_preview(tmp_path, monkeypatch):
+@pytest.fixture
+def cycle_page(tmp_path, monkeypatch) -> AppTest:
+    """The Recommend page, run once on a fresh workspace holding the tiny cycle events."""
     settings = load_settings(tmp_path / "ws")
     with connect(settings) as con:
         make_cycle_events(con)
     monkeypatch.setenv("LIFTLAB_DATA_DIR", str(settings.data_dir))
-    at = _run()
+    return _run()
+
+
+def test_setup_defaults_and_preview(cycle_page):
+    at = cycle_page
     assert not at.exception
     assert at.selectbox(key="recommend__table").value == "clicks"
     assert at.selectbox(key="recommend__user_clicks").value == "user_id"
@@ -104,12 +110,8 @@ def _labels(at) -> set[str]:
     return {w.label for w in (*at.number_input, *at.selectbox, *at.slider)}
 
 
-def test_only_the_chosen_models_controls(tmp_path, monkeypatch):
-    settings = load_settings(tmp_path / "ws")
-    with connect(settings) as con:
-        make_cycle_events(con)
-    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(settings.data_dir))
-    at = _run()
+def test_only_the_chosen_models_controls(cycle_page):
+    at = cycle_page
     assert at.selectbox(key="recommend__model").value == "sasrec"
     assert {"Epochs (max)", "Self-attention blocks", "Output layer"} <= _labels(at)
     assert "Recurrent cell" not in _labels(at)  # a Transformer has no recurrent cell
