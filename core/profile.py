@@ -85,6 +85,8 @@ class TableProfile:
         balance: Target labels as ``(label, count, share)``, most frequent first.
         warnings: All column warnings plus table-level ones.
         seconds: Time the profile took.
+        leaks: Columns flagged as likely leakage (SQL names) → their warning, which is also
+            in ``warnings``.
     """
 
     table: str
@@ -95,6 +97,7 @@ class TableProfile:
     balance: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    leaks: dict[str, str] = field(default_factory=dict)
 
     def summary(self):
         """One row per column: name, header in file, type, missing %, distinct, mean, AUC.
@@ -284,6 +287,11 @@ def _id_like(c: ColumnProfile) -> bool:
 
 
 def leakage_warnings(cols: list[ColumnProfile]) -> list[str]:
+    """The warnings of :func:`leaking_columns`, in its order."""
+    return list(leaking_columns(cols).values())
+
+
+def leaking_columns(cols: list[ColumnProfile]) -> dict[str, str]:
     """Warnings for columns that predict the target suspiciously well on their own.
 
     A column is flagged when its AUC alone is at least ``LEAK_AUC``; when it is at least 0.8 and
@@ -294,10 +302,10 @@ def leakage_warnings(cols: list[ColumnProfile]) -> list[str]:
         cols: Column profiles with ``target_auc`` filled in.
 
     Returns:
-        One warning per flagged column.
+        Flagged column (SQL name) → its warning, strongest AUC first.
     """
     scored = sorted((c for c in cols if c.target_auc is not None), key=lambda c: -c.target_auc)
-    out = []
+    out = {}
     for i, c in enumerate(scored):
         others = [o.target_auc for o in scored if o is not c]
         best_other = max(others) if others else 0.5
@@ -312,8 +320,8 @@ def leakage_warnings(cols: list[ColumnProfile]) -> list[str]:
             why = (f"predicts the target on its own with {auc}, and its name suggests it is "
                    f"only known after the outcome")
         if why:
-            out.append(f"Possible leakage: '{c.original_name}' {why}; if it is recorded after "
-                       f"the outcome (like a call's duration), exclude it.")
+            out[c.name] = (f"Possible leakage: '{c.original_name}' {why}; if it is recorded "
+                           f"after the outcome (like a call's duration), exclude it.")
     return out
 
 
@@ -372,7 +380,8 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str, target: str | None
             scored = _associations(con, t, features, _target_expr(target, names[target]), pos)
             profiles = [next((s for s in scored if s.name == c.name), c) for c in profiles]
     warnings = [w for c in profiles for w in c.warnings]
-    warnings += leakage_warnings([c for c in profiles if c.name != target])
+    leaks = leaking_columns([c for c in profiles if c.name != target])
+    warnings += leaks.values()
     seconds = time.perf_counter() - started
     log.info("profiled %s (%d rows, %d columns) in %.2f s", table, rows, len(cols), seconds)
-    return TableProfile(table, rows, profiles, target, pos, balance, warnings, seconds)
+    return TableProfile(table, rows, profiles, target, pos, balance, warnings, seconds, leaks)

@@ -59,11 +59,11 @@ def association_figure(p: TableProfile) -> go.Figure | None:
                     key=lambda c: c.target_auc)
     if not scored:
         return None
-    leaks = {w.split("'")[1] for w in p.warnings if w.startswith("Possible leakage")}
+    leaks = set(p.leaks)
     fig = go.Figure(go.Bar(
         x=[c.target_auc - 0.5 for c in scored], y=[c.original_name for c in scored],
         base=0.5, orientation="h", text=[f"{c.target_auc:.2f}" for c in scored],
-        marker={"color": [POS_COLOR if c.original_name in leaks else MODEL_COLOR for c in scored]},
+        marker={"color": [POS_COLOR if c.name in leaks else MODEL_COLOR for c in scored]},
     ))
     fig.update_xaxes(range=[0.5, 1.0])
     return _layout(fig, f"Each column alone as a predictor of {p.target} = {p.positive}",

@@ -80,14 +80,9 @@ def _profile(settings: Settings, run: Run) -> list[str]:
         out.append("Columns most related to the target on their own (AUC): " + ", ".join(
             f"{c.name} {c.target_auc:.2f}" for c in ranked) + ".")
     excluded = set(run.excluded_columns)
-    sql_name = {c.original_name: c.name for c in prof.columns}
-    warnings = []
-    for w in prof.warnings[:8]:
-        if w.startswith("Possible leakage: '"):
-            col = sql_name.get(w.split("'")[1], w.split("'")[1])
-            w += " This run excludes it." if col in excluded else " This run uses it."
-        warnings.append(w)
-    return out + warnings
+    leak_of = {w: col for col, w in prof.leaks.items()}
+    return out + [w + (" This run excludes it." if leak_of[w] in excluded else
+                       " This run uses it.") if w in leak_of else w for w in prof.warnings[:8]]
 
 
 def _data(settings: Settings, run: Run) -> str:

@@ -54,7 +54,8 @@ if task == "binary":
     share = summary.counts[summary.classes.index(positive)] / sum(summary.counts)
 
 others = [c for c in columns if c != target]
-leaky = [c for c in others if c == "duration"]
+leaks = resources.leaking_columns(data_dir, table, target, positive) if task == "binary" else {}
+leaky = [c for c in others if c in leaks]
 features = st.multiselect("Feature columns", others, default=[c for c in others if c not in leaky],
                           key=f"train__features_{table}_{target}",
                           help="Leave out columns only known after the outcome (e.g. bank's "
@@ -63,8 +64,8 @@ kept = [c for c in leaky if c in features]
 if kept:
     st.warning(f"{', '.join(kept)} is a feature, but it is usually only known after the "
                f"outcome: the model would learn the answer, and its ROC-AUC would overstate "
-               f"what it can do beforehand. Leave it out unless you know it is known in time.",
-               icon=":material/warning:")
+               f"what it can do beforehand. Leave it out unless you know it is known in time. "
+               + " ".join(leaks[c] for c in kept), icon=":material/warning:")
 elif leaky:
     st.caption(f"Left out by default because it leaks the outcome: {', '.join(leaky)}.")
 

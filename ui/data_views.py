@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.config import Settings, load_settings
+from core.config import Settings
 from core.errors import AppError, QueryError
 from core.features import summarize_target
 from core.ingest import (
@@ -23,12 +23,11 @@ from core.ingest import (
 )
 from core.privacy import ACTIONS, PersonalMark, k_anonymity, load_marks, protect_table, \
     save_marks, suggest_personal
-from core.profile import TableProfile, profile_table
 from core.profile_plots import association_figure, balance_figure, column_figure
 from core.sql import DEFAULT_LIMIT, MAX_LIMIT, QueryFailed, run_query
 from core.warehouse import TableInfo, connect, list_tables, original_names, read_table, \
     table_columns
-from ui import state
+from ui import resources, state
 from ui.widgets import errors_shown, show_error
 
 _STAGED = "data__staged"
@@ -216,14 +215,6 @@ def tables_section(settings: Settings) -> tuple[str, TableInfo] | None:
 # ---------------------------------------------------------------- per-table tabs
 
 
-@st.cache_data(max_entries=8, ttl=3600, show_spinner="Profiling in DuckDB …")
-def _profile(data_dir: str, table: str, target: str | None, positive: str | None,
-             hidden: tuple[str, ...], stamp: tuple) -> TableProfile:
-    """Cached profile; ``stamp`` (rows, columns) changes when the table is replaced."""
-    with connect(load_settings(data_dir)) as con:
-        return profile_table(con, table, target, positive, hidden)
-
-
 def _columns_tab(settings: Settings, table: str) -> None:
     with connect(settings) as con:
         columns = table_columns(con, table)
@@ -265,8 +256,8 @@ def _profile_tab(settings: Settings, table: str, info: TableInfo) -> None:
     if not st.toggle("Compute the profile", key="data__profile_on",
                      help="Statistics for every column, computed in DuckDB."):
         return
-    p = _profile(str(settings.data_dir), table, target, positive, hidden,
-                 (info.rows, info.columns))
+    p = resources.profile(str(settings.data_dir), table, target, positive, hidden,
+                          (info.rows, info.columns))
     st.caption(f"{p.rows:,} rows · {len(p.columns)} columns · computed in {p.seconds:.2f} s"
                + (f" · hidden personal columns: {', '.join(hidden)}" if hidden else ""))
     for warning in p.warnings:

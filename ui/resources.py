@@ -41,6 +41,30 @@ def run(data_dir: str, run_id: str) -> Run:
     return load_run(load_settings(data_dir), run_id)
 
 
+@st.cache_data(max_entries=8, ttl=3600, show_spinner="Profiling in DuckDB …")
+def profile(data_dir: str, table: str, target: str | None, positive: str | None,
+            hidden: tuple[str, ...], stamp: tuple):
+    """A table's :class:`core.profile.TableProfile`; ``stamp`` (rows, columns) changes when
+    the table is replaced."""
+    from core.profile import profile_table
+    from core.warehouse import connect
+
+    with connect(load_settings(data_dir)) as con:
+        return profile_table(con, table, target, positive, hidden)
+
+
+def leaking_columns(data_dir: str, table: str, target: str, positive: str) -> dict[str, str]:
+    """Columns the table's profile flags as likely leakage for a binary target (SQL name →
+    warning), from the same cache as the Data page's profile."""
+    from core.privacy import load_marks
+    from core.warehouse import connect, list_tables
+
+    with connect(load_settings(data_dir)) as con:
+        hidden = tuple(m.column for m in load_marks(con, table))
+        info = next(t for t in list_tables(con) if t.table == table)
+    return profile(data_dir, table, target, positive, hidden, (info.rows, info.columns)).leaks
+
+
 def runs(data_dir: str) -> list[dict]:
     """Run summaries, newest first (read from disk each time: cheap, never stale)."""
     return list_runs(load_settings(data_dir))
