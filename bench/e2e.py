@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import load_settings  # noqa: E402
-from core.explain import explain_run  # noqa: E402
-from core.ingest import IngestOptions, ingest_file  # noqa: E402
-from core.runs import load_run  # noqa: E402
+from core.explain import explain_run
+from core.ingest import IngestOptions, ingest_file
+from core.runs import load_run
 from core.specs import DatasetSpec, ModelConfig  # noqa: E402
-from core.training import train  # noqa: E402
-from core.warehouse import connect  # noqa: E402
+from core.training import train
+from core.warehouse import connect
 
 SHARED = ROOT.parent / "shared" / "data" / "bank_marketing" / "bank-additional-full.csv"
 BANK = SHARED if SHARED.exists() else ROOT / "data" / "samples" / "bank-additional-full.csv"

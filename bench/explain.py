@@ -31,13 +31,13 @@ os.environ["LIFTLAB_LOAD_SAMPLE"] = "0"
 import numpy as np  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
-from core.explain import BACKGROUND_MAX, explain_run  # noqa: E402
-from core.explainers import fast_predictor  # noqa: E402
-from core.ingest import IngestOptions, ingest_file  # noqa: E402
-from core.runs import load_run  # noqa: E402
+from core.explain import BACKGROUND_MAX, explain_run
+from core.explain import fast_predictor
+from core.ingest import IngestOptions, ingest_file
+from core.runs import load_run
 from core.specs import DatasetSpec, ModelConfig  # noqa: E402
-from core.training import train  # noqa: E402
-from core.warehouse import connect  # noqa: E402
+from core.training import train
+from core.warehouse import connect
 from tests.core.review_fixtures import binary_run  # noqa: E402  (the scored-run layout)
 
 SHARED = ROOT.parent / "shared" / "data" / "bank_marketing" / "bank-additional-full.csv"

@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.impact import Decision, Economics, ScenarioInputs, simulate_scenario  # noqa: E402
-from core.uplift import UpliftInputs  # noqa: E402
-from core.uplift_sim import simulate_uplift  # noqa: E402
+from core.impact import Decision, Economics, ScenarioInputs, simulate_scenario
+from core.uplift import UpliftInputs
+from core.uplift import simulate_uplift
 
 
 def _full_poisson_reference(y_sorted: np.ndarray, fraction: float, n_boot: int, seed: int):

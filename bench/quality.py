@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import load_settings  # noqa: E402
-from core.cv import cross_validate  # noqa: E402
-from core.ingest import IngestOptions, ingest_file  # noqa: E402
+from core.training import cross_validate
+from core.ingest import IngestOptions, ingest_file
 from core.specs import DatasetSpec, ModelConfig  # noqa: E402
-from core.warehouse import connect  # noqa: E402
+from core.warehouse import connect
 
 DATA = ROOT.parent / "shared" / "data"
 DATASETS = {

@@ -1,7 +1,7 @@
 """Next-item quality on MovieLens 100k and Online Retail: neural models against both baselines.
 
 Protocol (see bench/RESULTS.md, "Recommender (issue 7)"): sequences built by
-core.sequences.build_sequences (time order, ties in table row order), leave-last-out split per
+core.recommend.build_sequences (time order, ties in table row order), leave-last-out split per
 user, full ranking over the whole catalogue, HitRate/NDCG@10 and MRR with 95% bootstrap
 intervals over users. Prints one JSON line per dataset and model, with the ratio of the model's
 HitRate@10 to the item-to-item baseline's, measured in the same run.
@@ -28,12 +28,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core.config import load_settings  # noqa: E402
-from core.ingest import IngestOptions, ingest_file  # noqa: E402
-from core.rec_metrics import rank_users, summarize  # noqa: E402
-from core.rec_runs import load_rec_run  # noqa: E402
-from core.rec_training import NetOptions, RecModelConfig, train_recommender  # noqa: E402
-from core.sequences import EventColumns, SequenceOptions, leave_last_out  # noqa: E402
-from core.warehouse import connect  # noqa: E402
+from core.ingest import IngestOptions, ingest_file
+from core.recommend import rank_users, summarize
+from core.recommend import load_rec_run
+from core.recommend import NetOptions, RecModelConfig, train_recommender
+from core.recommend import EventColumns, SequenceOptions, leave_last_out
+from core.warehouse import connect
 
 SHARED = ROOT.parent / "shared" / "data"
 ML_DATA = SHARED / "movielens_100k" / "u.data"

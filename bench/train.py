@@ -43,8 +43,8 @@ def throughput(epochs: int) -> list[dict]:
     from core.features import TabularPreprocessor, load_task_data, split_indices
     from core.ingest import IngestOptions, ingest_file
     from core.specs import DatasetSpec, ModelConfig
-    from core.stream_batches import encode_to_disk, keras_dataset
-    from core.streaming import export_splits
+    from core.features import encode_to_disk, keras_dataset
+    from core.features import export_splits
     from core.training import FitData, StreamFit, build_network, fit_keras
     from core.warehouse import connect
     from models.tabular import compile_model, make_optimizer

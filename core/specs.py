@@ -100,7 +100,7 @@ class ModelConfig:
             Keras networks, standard for the scikit-learn baselines).
         data_pipeline: ``memory`` (read the table into memory), ``stream`` (Keras networks:
             shuffled Parquet snapshots fed through ``tf.data`` in batches, for tables larger
-            than memory; see :mod:`core.streaming`) or ``auto`` (stream a Keras network when
+            than memory; see :mod:`core.features`) or ``auto`` (stream a Keras network when
             the table has at least 20 million feature cells).
     """
 

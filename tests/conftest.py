@@ -87,8 +87,8 @@ def rec_ws(tmp_path_factory):
     """A workspace with the cycle table ``clicks`` and two next-item runs on it:
     ``transitions`` and a 3-epoch ``gru4rec`` (ids in the returned dict)."""
     from core.config import load_settings
-    from core.rec_training import RecModelConfig, train_recommender
-    from core.sequences import EventColumns, SequenceOptions
+    from core.recommend import RecModelConfig, train_recommender
+    from core.recommend import EventColumns, SequenceOptions
     from core.warehouse import connect
 
     s = load_settings(tmp_path_factory.mktemp("rec_ws"))

@@ -41,8 +41,8 @@ def test_layers_point_down(folder, forbidden):
 
 
 def test_importing_core_loads_no_streamlit_or_tensorflow():
-    code = ("import sys, core, core.cli, core.specs, core.warehouse, core.ingest, core.features, "
-            "core.metrics, core.impact, core.runs, core.jobs, core.plots, core.workspace; "
+    code = ("import sys, core, core.app, core.specs, core.warehouse, core.ingest, core.features, "
+            "core.evaluate, core.impact, core.runs, core.app, core.plots, core.app; "
             "print(sorted(m for m in ('streamlit', 'tensorflow', 'keras', 'shap') "
             "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
@@ -52,7 +52,7 @@ def test_importing_core_loads_no_streamlit_or_tensorflow():
 
 
 def test_importing_creates_no_files(tmp_path):
-    code = "import core.cli, core.jobs, core.workspace, ui.state"
+    code = "import core.app, core.app, core.app, ui.state"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        env={"LIFTLAB_DATA_DIR": str(tmp_path / "ws"), "PATH": ""}, timeout=120)
     assert r.returncode == 0, r.stderr

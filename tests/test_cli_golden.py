@@ -59,7 +59,7 @@ def _merge(a, b):
 
 
 def _cli(data_dir: Path, *args: str) -> tuple[int, object]:
-    from core.cli import main
+    from core.app import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

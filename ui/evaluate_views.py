@@ -9,14 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import AppError
-from core.eval_plots import (
-    multiclass_confusion_figure,
-    predicted_actual_figure,
-    residual_figure,
-    threshold_figures,
+from core.evaluate import (
+    multiclass_confusion_figure, predicted_actual_figure, residual_figure, threshold_figures,
 )
-from core.thresholds import ThresholdPolicy, choose_run_threshold
-from core.metrics_multi import evaluate_multiclass, evaluate_regression
+from core.evaluate import ThresholdPolicy, choose_run_threshold
+from core.evaluate import evaluate_multiclass, evaluate_regression
 from ui import resources, state
 from ui.widgets import errors_shown, fmt
 

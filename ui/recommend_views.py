@@ -12,18 +12,15 @@ import dataclasses
 
 import streamlit as st
 
-from core import rec_training, rec_value
+from core.recommend import _training as rec_training
+from core.recommend import _value as rec_value
 from core.config import load_settings
 from core.errors import AppError
-from core.rec_metrics import metrics_table
-from core.rec_runs import NEURAL, RecRun, list_rec_runs, load_rec_run, similar_items, user_report
-from core.recommend_plots import comparison_figure, rank_curve_figure, training_figure, value_figure
-from core.sequences import (
-    EventColumns,
-    SequenceOptions,
-    build_sequences,
-    distinct_values,
-    suggest_columns,
+from core.recommend import metrics_table
+from core.recommend import NEURAL, RecRun, list_rec_runs, load_rec_run, similar_items, user_report
+from core.recommend import comparison_figure, rank_curve_figure, training_figure, value_figure
+from core.recommend import (
+    EventColumns, SequenceOptions, build_sequences, distinct_values, suggest_columns,
     suggest_excluded_items,
 )
 from core.warehouse import connect, list_tables, table_columns
@@ -78,7 +75,7 @@ def rec_run(data_dir: str, run_id: str) -> RecRun:
 
 @st.cache_data(max_entries=16, ttl=600, show_spinner="Building sequences …")
 def sequence_stats(data_dir: str, cols: EventColumns, opts: SequenceOptions):
-    """What the filters keep (a :class:`core.sequences.SequenceStats`)."""
+    """What the filters keep (a :class:`core.recommend.SequenceStats`)."""
     with connect(load_settings(data_dir)) as con:
         return build_sequences(con, cols, opts).stats
 

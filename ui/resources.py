@@ -7,9 +7,9 @@ import numpy as np
 import streamlit as st
 
 from core.config import Settings, load_settings
-from core.jobs import JobManager, mark_interrupted
+from core.app import JobManager, mark_interrupted
 from core.runs import LABEL_COL, SCORE_COL, Run, list_runs, load_run
-from core.workspace import ensure_sample
+from core.app import ensure_sample
 
 
 def settings() -> Settings:
@@ -44,9 +44,9 @@ def run(data_dir: str, run_id: str) -> Run:
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Profiling in DuckDB …")
 def profile(data_dir: str, table: str, target: str | None, positive: str | None,
             hidden: tuple[str, ...], stamp: tuple):
-    """A table's :class:`core.profile.TableProfile`; ``stamp`` (rows, columns) changes when
+    """A table's :class:`core.tables.TableProfile`; ``stamp`` (rows, columns) changes when
     the table is replaced."""
-    from core.profile import profile_table
+    from core.tables import profile_table
     from core.warehouse import connect
 
     with connect(load_settings(data_dir)) as con:
@@ -56,7 +56,7 @@ def profile(data_dir: str, table: str, target: str | None, positive: str | None,
 def leaking_columns(data_dir: str, table: str, target: str, positive: str) -> dict[str, str]:
     """Columns the table's profile flags as likely leakage for a binary target (SQL name →
     warning), from the same cache as the Data page's profile."""
-    from core.privacy import load_marks
+    from core.tables import load_marks
     from core.warehouse import connect, list_tables
 
     with connect(load_settings(data_dir)) as con:
@@ -73,7 +73,7 @@ def runs(data_dir: str) -> list[dict]:
 @st.cache_resource(max_entries=8)
 def curves(data_dir: str, run_id: str) -> dict:
     """Threshold table, ROC/PR points and ranking metrics of a run's test split, built once."""
-    from core.metrics import ThresholdTable, pr_points, ranking_metrics, roc_points
+    from core.evaluate import ThresholdTable, pr_points, ranking_metrics, roc_points
 
     t = run(data_dir, run_id).test_frame
     y, s = t[LABEL_COL].to_numpy(), t[SCORE_COL].to_numpy()
@@ -84,7 +84,7 @@ def curves(data_dir: str, run_id: str) -> dict:
 @st.cache_resource(max_entries=4, ttl=600, show_spinner="Scoring the population …")
 def population(data_dir: str, run_id: str, table: str | None):
     """The population of a targeting scenario (test split, or a table scored by the run)."""
-    from core.scenarios import load_population
+    from core.impact import load_population
 
     return load_population(load_settings(data_dir), run(data_dir, run_id), table)
 
@@ -95,7 +95,7 @@ def scenario(data_dir: str, run_id: str, table: str | None, inputs_json: str):
     import json
 
     from core.impact import ScenarioInputs
-    from core.scenarios import simulate_population
+    from core.impact import simulate_population
 
     inputs = ScenarioInputs.from_dict(json.loads(inputs_json))
     return simulate_population(population(data_dir, run_id, table), inputs)
@@ -104,7 +104,7 @@ def scenario(data_dir: str, run_id: str, table: str | None, inputs_json: str):
 @st.cache_resource(max_entries=4, ttl=600, show_spinner="Scoring the population …")
 def uplift_population(data_dir: str, run_id: str, table: str | None):
     """The population of an uplift scenario (test split, or a table the run scores)."""
-    from core.uplift_scoring import uplift_population as load
+    from core.uplift import uplift_population as load
 
     return load(load_settings(data_dir), run(data_dir, run_id), table)
 
@@ -115,7 +115,7 @@ def uplift_scenario(data_dir: str, run_id: str, table: str | None, inputs_json: 
     import json
 
     from core.impact import ScenarioInputs
-    from core.uplift_scoring import simulate_uplift_population
+    from core.uplift import simulate_uplift_population
 
     inputs = ScenarioInputs.from_dict(json.loads(inputs_json))
     return simulate_uplift_population(uplift_population(data_dir, run_id, table), inputs)
@@ -123,8 +123,8 @@ def uplift_scenario(data_dir: str, run_id: str, table: str | None, inputs_json: 
 
 @st.cache_resource(max_entries=4)
 def scored(data_dir: str, run_id: str):
-    """A run's scored test split, any task (:class:`core.evaluation.ScoredSet`)."""
-    from core.evaluation import scored_set
+    """A run's scored test split, any task (:class:`core.evaluate.ScoredSet`)."""
+    from core.evaluate import scored_set
 
     return scored_set(run(data_dir, run_id))
 
@@ -132,7 +132,7 @@ def scored(data_dir: str, run_id: str):
 @st.cache_resource(max_entries=4, show_spinner="Computing curves, intervals and deciles once …")
 def evaluation(data_dir: str, run_id: str):
     """Everything threshold-independent about a binary run's test split, computed once."""
-    from core.evaluation import evaluate_scores
+    from core.evaluate import evaluate_scores
 
     s = scored(data_dir, run_id)
     return evaluate_scores(s.y, s.output, s.classes[1], s.classes[0])
@@ -141,7 +141,7 @@ def evaluation(data_dir: str, run_id: str):
 @st.cache_resource(max_entries=16, show_spinner="Splitting the test rows into segments …")
 def segments(data_dir: str, run_id: str, column: str):
     """Per-segment cumulative counts of one column (cut at any threshold instantly)."""
-    from core.segments import SegmentTables
+    from core.evaluate import SegmentTables
 
     ev, s = evaluation(data_dir, run_id), scored(data_dir, run_id)
     return SegmentTables.build(ev.y, ev.s, s.frame[column], column)
@@ -159,7 +159,7 @@ def explanation(data_dir: str, run_id: str, stamp: float):
                                                "importance …")
 def permutation_importance(data_dir: str, run_id: str):
     """Permutation importance (ROC-AUC drop) of a binary run on up to 2,000 test rows."""
-    from core.explain_local import permutation_importance_run
+    from core.explain import permutation_importance_run
 
     return permutation_importance_run(run(data_dir, run_id))
 
@@ -167,7 +167,7 @@ def permutation_importance(data_dir: str, run_id: str):
 @st.cache_resource(max_entries=4)
 def static_figures(data_dir: str, run_id: str) -> dict:
     """Calibration, gains and lift charts of a binary run (threshold-independent; never mutated)."""
-    from core.eval_plots import static_figures as build
+    from core.evaluate import static_figures as build
 
     return build(evaluation(data_dir, run_id))
 

@@ -6,16 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import AppError
-from core.metrics import pr_points, roc_points
+from core.evaluate import pr_points, roc_points
 from core.plots import overlay_curves_figure
-from core.run_admin import (
+from core.runs import (
     NOT_USED, compare_runs, comparison_problem, default_comparison, delete_run, export_run,
     import_run,
 )
 from core.runs import LABEL_COL, SCORE_COL
-from core.task_metrics import metric_name
+from core.evaluate import metric_name
 from core.warehouse import connect, list_tables, read_table
-from core.workspace import score_table
+from core.app import score_table
 from ui import resources, state
 from ui.widgets import errors_shown, show_error
 

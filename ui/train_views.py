@@ -75,7 +75,7 @@ def _live(data_dir: str) -> None:
 
 def recent_jobs_table(data_dir: str) -> None:
     """Jobs recorded in the workspace, including those a stopped server left *interrupted*."""
-    from core.jobs import recent_jobs
+    from core.app import recent_jobs
 
     jobs = recent_jobs(resources.settings(), limit=10)
     if jobs:

@@ -12,10 +12,10 @@ import streamlit as st
 from core.errors import AppError
 from core.features import summarize_target
 from core.impact import Decision, Economics, ScenarioInputs
-from core.impact_plots import incremental_figure, segments_figure, uplift_curve_figure
+from core.impact import incremental_figure, segments_figure, uplift_curve_figure
 from core.specs import KERAS_MODELS, MODEL_LABELS, MODELS, DatasetSpec, ModelConfig
-from core.uplift_sim import uplift_segments
-from core.uplift_training import LEARNER_LABELS, LEARNERS, TREATED_LIKE, UpliftConfig
+from core.uplift import uplift_segments
+from core.uplift import LEARNER_LABELS, LEARNERS, TREATED_LIKE, UpliftConfig
 from core.warehouse import connect, table_columns
 from ui import abtest_views, resources, state
 from ui.impact_views import KEEP, population_choice
@@ -87,7 +87,7 @@ def uplift_training_form(data_dir: str, table: str, target: str,
 
 
 def _train(data_dir: str, spec: DatasetSpec, cfg: ModelConfig, up: UpliftConfig) -> None:
-    from core.uplift_training import train_uplift
+    from core.uplift import train_uplift
 
     if cfg.model in KERAS_MODELS and _busy(data_dir):
         st.warning("A training job is running; Keras fits cannot run side by side. Train the "

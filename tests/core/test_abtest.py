@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from core.abtest import ab_counts, plan_ab, read_ab
+from core.impact import plan_ab, read_ab
+from core.impact._abtest import ab_counts
 from core.errors import SchemaError, SimulationError
 
 
@@ -78,7 +79,7 @@ def test_invalid_ab_inputs():
 
 
 def test_counts_from_an_uploaded_frame_with_numeric_codes():
-    from core.abtest import ab_counts_frame
+    from core.impact import ab_counts_frame
 
     frame = pd.DataFrame({"group": [0, 0, 0, 1, 1, 1, 1], "converted": [1.0, 0, 0, 1, 1, 0,
                                                                         None]})

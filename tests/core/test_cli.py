@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from core.cli import main
+from core.app import main
 from tests.conftest import CASES, ROOT
 
 

@@ -11,8 +11,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from core.errors import ExplainError
-from core.explain import explain_encoded, group_by_source, source_blocks
-from core.explainers import METHODS, Method, Prepared
+from core.explain._explain import explain_encoded, group_by_source, source_blocks
+from core.explain._explainers import METHODS, Method, Prepared
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_deeplift_equals_shap_deep_explainer():
     import keras
     import shap
 
-    from core.deeplift import deeplift_shap, network_steps
+    from core.explain._deeplift import deeplift_shap, network_steps
     from models.tabular import build_mlp
 
     rng = np.random.default_rng(1)
@@ -181,7 +181,7 @@ def test_deeplift_equals_shap_deep_explainer():
 def test_unsupported_network_falls_back_to_shap():
     import keras
 
-    from core.deeplift import UnsupportedNetwork, network_steps
+    from core.explain._deeplift import UnsupportedNetwork, network_steps
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input(shape=(5,))

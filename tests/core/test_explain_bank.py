@@ -7,14 +7,9 @@ import numpy as np
 import pytest
 
 from core.explain import explain_cached, explain_run, load_explanation
-from core.explain_local import (
-    contributions,
-    explain_in_words,
-    explain_test_row,
-    permutation_importance_run,
-    row_order,
-    strongest_interaction,
-    what_if,
+from core.explain import (
+    contributions, explain_in_words, explain_test_row, permutation_importance_run, row_order,
+    strongest_interaction, what_if,
 )
 from core.runs import load_run
 

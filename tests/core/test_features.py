@@ -7,14 +7,8 @@ import pandas as pd
 import pytest
 
 from core.errors import SchemaError
-from core.features import (
-    TabularPreprocessor,
-    check_binary_target,
-    load_xy,
-    split_indices,
-    suggest_positive_class,
-    summarize_target,
-)
+from core.features import TabularPreprocessor, load_xy, split_indices, summarize_target
+from core.features._tabular import check_binary_target, suggest_positive_class
 from core.ingest import ingest_file
 from core.specs import DatasetSpec
 from tests.conftest import CASES
@@ -103,7 +97,7 @@ def test_preprocessor_missing_column_refused():
 
 
 def test_piecewise_linear_encoding_hand_computed():
-    from core.features import piecewise_linear
+    from core.features._tabular import piecewise_linear
 
     out = piecewise_linear(np.array([0.0, 1.5, 3.0, 10.0]), np.array([1.0, 2.0, 4.0]))
     assert out.tolist() == [[0.0, 0.0], [0.5, 0.0], [1.0, 0.5], [1.0, 1.0]]

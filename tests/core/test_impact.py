@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from core.errors import SimulationError
-from core.impact import (Decision, Economics, ScenarioInputs, money, sensitivity,
-                         simulate_scenario, simulate_targeting)
+from core.impact import (
+    Decision, Economics, ScenarioInputs, sensitivity, simulate_scenario, simulate_targeting,
+)
+from core.impact._simulate import money
 from core.specs import ImpactInputs
 
 Y10 = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0, 0])

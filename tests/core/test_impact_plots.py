@@ -6,11 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.abtest import read_ab
-from core.credit import credit_view
+from core.impact import read_ab
+from core.impact import credit_view
 from core.impact import Decision, Economics, ScenarioInputs, sensitivity, simulate_scenario
-from core.impact_plots import (ab_figure, credit_figure, impact_gains_figure, impact_lift_figure,
-                               profit_figure, scenarios_figure, sensitivity_figure)
+from core.impact import (
+    ab_figure, credit_figure, impact_gains_figure, impact_lift_figure, profit_figure,
+    scenarios_figure, sensitivity_figure,
+)
 
 RNG = np.random.default_rng(0)
 SCORES = RNG.random(2000)

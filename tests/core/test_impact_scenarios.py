@@ -6,14 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.credit import bad_class_meaning, credit_view
+from core.impact import bad_class_meaning, credit_view
 from core.errors import QueryError, SimulationError
 from core.impact import Decision, Economics, ScenarioInputs, simulate_scenario
-from core.impact_inputs import PolicyRuleError, policy_rule_mask, sql_column_names
-from core.policy import policy_mask
-from core.scenarios import (Population, compare_scenarios, delete_scenario, describe_population,
-                            id_columns, list_scenarios, load_population, save_scenario,
-                            simulate_population, targeted_list, write_targeted_table)
+from core.impact import policy_rule_mask, sql_column_names
+from core.impact._inputs import PolicyRuleError
+from core.warehouse import policy_mask
+from core.impact import (
+    compare_scenarios, delete_scenario, describe_population, id_columns, list_scenarios,
+    load_population, save_scenario, simulate_population, targeted_list, write_targeted_table,
+)
+from core.impact._scenarios import Population
 from core.warehouse import connect, read_table
 from tests.conftest import SHARED
 
@@ -91,7 +94,7 @@ def _population(table="customers"):
 
 
 def test_targeted_list_pseudonymises_marked_columns(settings):
-    from core.privacy import PersonalMark, protect_table, save_marks
+    from core.tables import PersonalMark, protect_table, save_marks
 
     pop = _population()
     with connect(settings) as con:

@@ -6,9 +6,8 @@ import pandas as pd
 import pytest
 
 from core.errors import IngestError
-from core.ingest import (
-    IngestOptions, clean_column_names, detect_encoding, ingest_file, split_notes,
-)
+from core.ingest import IngestOptions, ingest_file, split_notes
+from core.ingest._ingest import clean_column_names, detect_encoding
 from core.warehouse import list_tables, original_names
 from tests.conftest import BANK, CASES
 
@@ -169,8 +168,8 @@ def test_detect_encoding_utf16_and_utf8():
 
 
 def test_load_runs_under_a_memory_cap_raised_when_short_and_lifted(con, monkeypatch):
-    import core.ingest as ingest_module
-    import core.warehouse as warehouse
+    import core.ingest._ingest as ingest_module
+    import core.warehouse._connection as warehouse
 
     default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     seen = []

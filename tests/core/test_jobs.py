@@ -7,7 +7,8 @@ import sys
 import textwrap
 import time
 
-from core.jobs import SHUTDOWN_MESSAGE, JobManager, recent_jobs
+from core.app import JobManager, recent_jobs
+from core.app._jobs import SHUTDOWN_MESSAGE
 from tests.conftest import ROOT
 
 
@@ -54,7 +55,7 @@ def test_process_exits_while_a_job_runs(tmp_path):
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
         from core.config import load_settings
-        from core.jobs import JobManager
+        from core.app import JobManager
         from tests.core.test_jobs import _slow_work
         jobs = JobManager(load_settings({str(tmp_path / "ws")!r}))
         started = []

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from core.cli import main
+from core.app import main
 from core.runs import load_run
-from core.review_cli import EXPLAIN_METHODS
+from core.app._review import EXPLAIN_METHODS
 from tests.core.review_fixtures import multiclass_run, regression_run
 
 
@@ -22,7 +22,7 @@ def _run(capsys, *args):
 
 
 def test_explain_method_choices_match_the_explainers():
-    from core.explainers import METHODS
+    from core.explain._explainers import METHODS
 
     assert set(EXPLAIN_METHODS) == {"auto", *METHODS}
 

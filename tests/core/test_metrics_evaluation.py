@@ -10,10 +10,13 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
 from core.errors import SchemaError
-from core.evaluation import calibration_bins, curves_from_table, decile_table, evaluate_scores
-from core.metrics import ThresholdTable
-from core.segments import SegmentTables, segment_labels
-from core.thresholds import ThresholdPolicy, choose_threshold
+from core.evaluate import evaluate_scores
+from core.evaluate._evaluation import calibration_bins, curves_from_table, decile_table
+from core.evaluate import ThresholdTable
+from core.evaluate import SegmentTables
+from core.evaluate._segments import segment_labels
+from core.evaluate import ThresholdPolicy
+from core.evaluate._thresholds import choose_threshold
 
 
 @pytest.fixture
@@ -170,7 +173,7 @@ def test_single_class_segment_is_undefined_not_zero():
 
 
 def test_run_threshold_is_chosen_on_the_validation_split(scored):
-    from core.thresholds import choose_run_threshold
+    from core.evaluate import choose_run_threshold
 
     y, s = scored
     test_table = ThresholdTable.build(y, s)

@@ -9,11 +9,9 @@ import pytest
 
 from core.errors import SchemaError
 from core.ingest import IngestOptions, ingest_file
-from core.prep import (
-    FittedRecipe, Recipe, apply_recipe, fit_recipe, list_recipes, load_recipe, preview_recipe,
-    replay_recipe,
-)
-from core.prep_steps import Step
+from core.tables import Recipe, apply_recipe, list_recipes, preview_recipe, replay_recipe
+from core.tables._recipe import FittedRecipe, fit_recipe, load_recipe
+from core.tables import Step
 from core.warehouse import list_tables
 from tests.conftest import CASES
 

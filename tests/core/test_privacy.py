@@ -11,12 +11,12 @@ import pytest
 
 from core.errors import QueryError, SchemaError
 from core.ingest import ingest_file
-from core.privacy import (
+from core.tables import (
     PersonalMark, k_anonymity, load_marks, personal_key, protect_table, save_marks,
     suggest_personal,
 )
-from core.profile import profile_table
-from core.sql import run_query
+from core.tables import profile_table
+from core.warehouse import run_query
 from core.warehouse import connect
 
 CSV = ("customer_id,Full Name,E-mail,mobile_contact,age,postcode,birth,plan,spend\n"
@@ -131,8 +131,8 @@ def test_bad_marks_are_refused(ws):
 
 
 def test_prepare_refuses_raw_personal_columns_but_takes_the_protected_copy(ws):
-    from core.prep import Recipe, apply_recipe
-    from core.prep_steps import Step
+    from core.tables import Recipe, apply_recipe
+    from core.tables import Step
 
     recipe = Recipe("r", (Step("drop_columns", ("plan",)),))
     with connect(ws) as con:

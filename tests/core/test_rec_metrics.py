@@ -7,20 +7,13 @@ import math
 import numpy as np
 import pytest
 
-import core.rec_metrics as rm
+import core.recommend._metrics as rm
 from core.errors import SimulationError
-from core.rec_metrics import (
-    RankStats,
-    bootstrap_ci,
-    coverage,
-    mask_scores,
-    per_user,
-    rank_stats,
-    rank_users,
-    summarize,
-    top_k,
+from core.recommend import rank_users, summarize
+from core.recommend._metrics import (
+    RankStats, bootstrap_ci, coverage, mask_scores, per_user, rank_stats, top_k,
 )
-from core.rec_value import ValueInputs, simulate_value, target_values
+from core.recommend._value import ValueInputs, simulate_value, target_values
 
 NEG = -np.inf
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.rec_runs import load_rec_run
-from core.rec_training import (
-    SAMPLED_ABOVE,
-    NetOptions,
-    RecModelConfig,
-    _duration,
-    train_recommender,
-    use_sampled,
-)
-from core.recommend_plots import epoch_ticks, training_figure
-from core.sequences import EventColumns, SequenceOptions
+from core.recommend import load_rec_run
+from core.recommend import NetOptions, RecModelConfig, train_recommender
+from core.recommend._training import SAMPLED_ABOVE, _duration, use_sampled
+from core.recommend import training_figure
+from core.recommend._plots import epoch_ticks
+from core.recommend import EventColumns, SequenceOptions
 
 COLS = EventColumns("clicks", "user_id", "item", "ts", price="price")
 OPTS = SequenceOptions(min_item=1, min_user=3)

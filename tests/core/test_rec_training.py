@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from core.cli import main
+from core.app import main
 from core.errors import RunNotFoundError, SchemaError, TrainingError
-from core.jobs import JobManager
-from core.rec_metrics import rank_users, summarize
-from core.rec_runs import load_rec_run, similar_items, user_report
-from core.rec_training import NetOptions, RecModelConfig, train_recommender
-from core.rec_value import ValueInputs, simulate_run_value
+from core.app import JobManager
+from core.recommend import rank_users, summarize
+from core.recommend import load_rec_run, similar_items, user_report
+from core.recommend import NetOptions, RecModelConfig, train_recommender
+from core.recommend._value import ValueInputs, simulate_run_value
 from core.runs import list_runs
-from core.sequences import EventColumns, SequenceOptions, leave_last_out
+from core.recommend import EventColumns, SequenceOptions, leave_last_out
 from tests.conftest import CYCLE_ITEMS
 
 pytestmark = pytest.mark.slow

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.rec_metrics import RankStats, metrics_table
-from core.rec_value import ValueInputs, simulate_value, value_table, value_verdict
-from core.recommend_plots import value_figure
+from core.recommend import metrics_table
+from core.recommend._metrics import RankStats
+from core.recommend._value import ValueInputs, simulate_value, value_table, value_verdict
+from core.recommend import value_figure
 
 INPUTS = ValueInputs(ctr=0.5, conversion_rate=0.2, users=100, impressions=2, k=1)  # scale 20
 

@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from core.cli import main
-from core.report import ReportError, ReportOptions, find_chromium, svg_only, write_report
+from core.app import main
+from core.report import ReportOptions, write_report
+from core.report._report import ReportError, find_chromium, svg_only
 from core.runs import load_run
 from tests.core.review_fixtures import multiclass_run
 
@@ -92,7 +93,7 @@ def test_pdf_via_cli(bank_ws, tmp_path, capsys):
 
 
 def test_scenario_numbers_read_as_on_the_impact_page(settings):
-    from core.report_explain import scenario_section, scenario_value
+    from core.report._explain import scenario_section, scenario_value
 
     assert [scenario_value(k, v) for k, v in (
         ("fraction", 0.2), ("profit_model", 26754.0), ("conversion_lift", 3.256),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.run_admin import (
+from core.runs import (
     NOT_USED, compare_runs, comparison_problem, default_comparison, model_parameters,
 )
 from core.specs import ModelConfig, to_dict
@@ -94,7 +94,7 @@ def test_compare_runs_tables(settings):
 
 
 def test_metric_names_are_the_fields_own_with_the_threshold():
-    from core.task_metrics import metric_name
+    from core.evaluate import metric_name
 
     assert [metric_name(k) for k in ("roc_auc", "f1", "balanced_accuracy", "brier")] == [
         "ROC-AUC", "F1 @0.5", "Balanced accuracy @0.5", "Brier score"]

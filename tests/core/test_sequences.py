@@ -9,19 +9,13 @@ import pytest
 
 from core.config import Settings
 from core.errors import SchemaError
-from core.sequences import (
-    EventColumns,
-    SequenceOptions,
-    build_sequences,
-    distinct_values,
-    leave_last_out,
-    pad_left,
-    suggest_columns,
-    suggest_excluded_items,
-    training_windows,
+from core.recommend import (
+    EventColumns, SequenceOptions, build_sequences, distinct_values, leave_last_out,
+    suggest_columns, suggest_excluded_items,
 )
+from core.recommend._sequences import pad_left, training_windows
 from core.warehouse import connect, quote_ident
-from core.workspace import ensure_sample
+from core.app import ensure_sample
 
 TABLE = "shop events"
 # (customer id, product, when, event type, qty, unit price, invoice, name), in this row order

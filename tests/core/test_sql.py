@@ -11,11 +11,13 @@ import time
 import duckdb
 import pytest
 
-from core.cli import main
+from core.app import main
 from core.errors import QueryError
-from core.ingest import ingest_bytes, ingest_file
-from core.privacy import PersonalMark, save_marks
-from core.sql import FAILED, REFUSED, QueryFailed, run_query
+from core.ingest import ingest_file
+from core.ingest._ingest import ingest_bytes
+from core.tables import PersonalMark, save_marks
+from core.warehouse import QueryFailed, run_query
+from core.warehouse._console import FAILED, REFUSED
 from core.warehouse import connect
 from tests.conftest import CASES, ROOT
 

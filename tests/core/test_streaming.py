@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 
-from core import stream_batches, streaming
+from core.features import _stream_batches as stream_batches
+from core.features import _stream_export as streaming
 from core.errors import SchemaError
 from core.features import TabularPreprocessor
 from core.runs import LABEL_COL, SCORE_COL, list_runs, load_run
 from core.specs import DatasetSpec, ModelConfig
-from core.stream_batches import encoded_batches, iter_frames
-from core.streaming import LABEL, export_splits
+from core.features import encoded_batches
+from core.features._stream_batches import iter_frames
+from core.features import LABEL, export_splits
 from core.training import TrainingCancelled, train
 from core.warehouse import connect
 
@@ -144,7 +146,7 @@ def test_streamed_run_is_saved_and_its_scores_line_up(bank_ws, monkeypatch):
 def test_streamed_run_encodes_on_the_fly_when_the_disk_is_short(bank_ws, monkeypatch):
     from collections import namedtuple
 
-    from core import training_stream
+    from core.training import _stream as training_stream
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(training_stream.shutil, "disk_usage", lambda _: usage(1, 1, 1000))

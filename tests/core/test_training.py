@@ -103,7 +103,7 @@ def test_bad_inputs_refused_without_a_run(bank_ws):
 
 
 def test_background_job_reports_epochs(bank_ws):
-    from core.jobs import JobManager, mark_interrupted, recent_jobs
+    from core.app import JobManager, mark_interrupted, recent_jobs
 
     s, _ = bank_ws
     jobs = JobManager(s)
@@ -161,7 +161,7 @@ def test_regression_network_rescales_target(bank_ws):
 def test_cross_validation_keeps_out_of_fold_scores(bank_ws):
     from sklearn.metrics import roc_auc_score
 
-    from core.cv import cross_validate
+    from core.training import cross_validate
 
     s, _ = bank_ws
     cv = cross_validate(s, DatasetSpec("bank", "y", exclude=("duration",)),
@@ -180,8 +180,8 @@ def test_cross_validation_of_a_network(bank_ws, weight):
     # so k-fold cross-validation of any Keras model failed with a cast error; and with
     # balanced weights early stopping watched the unweighted validation loss, which rises
     # from the first epoch on, so it kept the first epoch's weights (ROC-AUC 0.578 here).
-    from core.cv import cross_validate
-    from core.training import class_weights
+    from core.training import cross_validate
+    from core.training._memory import class_weights
 
     s, _ = bank_ws
     cv = cross_validate(s, DatasetSpec("bank", "y", exclude=("duration",)),
@@ -198,7 +198,7 @@ def test_cross_validation_of_a_network(bank_ws, weight):
 
 
 def test_tuning_lists_trials_and_trains_the_best(bank_ws):
-    from core.tuning import tune
+    from core.training import tune
 
     s, _ = bank_ws
     result = tune(s, DatasetSpec("bank", "y", exclude=("duration",)),
@@ -233,7 +233,7 @@ def test_mlp_same_seed_same_metrics(bank_ws):
 
 
 def test_two_jobs_at_once_both_finish_and_infinite_inputs_are_imputed(bank_ws):
-    from core.jobs import JobManager
+    from core.app import JobManager
     from core.warehouse import connect
 
     s, _ = bank_ws

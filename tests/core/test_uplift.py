@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from core.errors import SchemaError, SimulationError
-from core.uplift import (UpliftInputs, qini_curve, uplift_at_k, uplift_curve, uplift_report,
-                         uplift_scores)
-from core.uplift_sim import simulate_uplift, simulate_uplift_expected, uplift_segments
+from core.uplift import UpliftInputs
+from core.uplift._metrics import qini_curve, uplift_at_k, uplift_curve, uplift_report, uplift_scores
+from core.uplift import simulate_uplift, uplift_segments
+from core.uplift._simulate import simulate_uplift_expected
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

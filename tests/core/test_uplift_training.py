@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cli import main
+from core.app import main
 from core.errors import SchemaError
 from core.runs import list_runs, load_run
 from core.specs import DatasetSpec, ModelConfig
-from core.uplift_scoring import predict_uplift, uplift_population
-from core.uplift_training import UpliftConfig, train_uplift
+from core.uplift import uplift_population
+from core.uplift._scoring import predict_uplift
+from core.uplift import UpliftConfig, train_uplift
 from core.warehouse import connect, read_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")

@@ -63,7 +63,7 @@ def _fit(network, x, y, sampled=False, epochs=40, n_items=N_ITEMS):
 
 
 def _next_after(network, history) -> int:
-    from core.sequences import pad_left
+    from core.recommend._sequences import pad_left
 
     return int(network.predict(pad_left([np.array(history)], WINDOW), verbose=0)[0, -1].argmax())
 
@@ -74,7 +74,7 @@ def _next_after(network, history) -> int:
 def test_networks_learn_a_cycle(kind, sampled):
     import keras
 
-    from core.sequences import training_windows
+    from core.recommend._sequences import training_windows
     from models.sequence import build_gru4rec, build_sasrec
 
     keras.utils.set_random_seed(0)
@@ -128,7 +128,7 @@ def test_gru_skips_left_padding():
 def test_repeat_bias_scores_seen_items_and_learns_its_sign():
     import keras
 
-    from core.sequences import training_windows
+    from core.recommend._sequences import training_windows
     from models.sequence import REPEAT_LAYER, build_gru4rec
 
     keras.utils.set_random_seed(3)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.ingest import IngestOptions, ingest_bytes, ingest_file
+from core.ingest import IngestOptions, ingest_file
+from core.ingest._ingest import ingest_bytes
 from core.warehouse import connect
 from tests.conftest import CASES, ROOT
 

@@ -43,7 +43,7 @@ def _core_result(s, run_id, table=None, **inputs):
     """The page's scenario recomputed with core (no resampling: point estimates are equal)."""
     from core.impact import Decision, Economics, ScenarioInputs
     from core.runs import load_run
-    from core.scenarios import load_population, simulate_population
+    from core.impact import load_population, simulate_population
 
     pop = load_population(s, load_run(s, run_id), table)
     decision = Decision(inputs.pop("rule", "fraction"), inputs.pop("value", 0.2))
@@ -160,7 +160,7 @@ def test_planner_follows_the_scenario_on_screen(bank_env):
 
 
 def test_ab_readout_starts_empty_and_reads_real_counts(bank_env):
-    from core.abtest import read_ab
+    from core.impact import read_ab
 
     s, runs = bank_env
     at = _run("pages/impact.py", active_run=runs["hgb"])
@@ -189,7 +189,7 @@ def test_ab_readout_starts_empty_and_reads_real_counts(bank_env):
 
 
 def test_credit_view_asks_what_the_positive_class_means(bank_env):
-    from core.credit import credit_view
+    from core.impact import credit_view
     from core.runs import load_run
 
     s, runs = bank_env
@@ -280,7 +280,7 @@ def test_scenarios_are_saved_and_compared(bank_env):
     fresh = _run("pages/impact.py", active_run=runs["hgb"])  # a new session: read from disk
     compared = next(d.value for d in fresh.dataframe if "scenario" in d.value.columns)
     assert {"Top 20% at 5/100", "Half"} <= set(compared["scenario"])
-    from core.scenarios import delete_scenario
+    from core.impact import delete_scenario
 
     for name in ("Top 20% at 5/100", "Half"):
         delete_scenario(s, name)
@@ -290,7 +290,7 @@ def test_scenarios_are_saved_and_compared(bank_env):
 def uplift_env(tmp_path_factory):
     from core.config import load_settings
     from core.specs import DatasetSpec, ModelConfig
-    from core.uplift_training import UpliftConfig, train_uplift
+    from core.uplift import UpliftConfig, train_uplift
     from core.warehouse import connect
     from tests.core.test_uplift_training import make_campaign
 
@@ -334,7 +334,7 @@ def test_train_page_uplift_section_trains_a_run(uplift_env, monkeypatch):
 def test_the_report_repeats_the_page_scenario(bank_env):
     # The review report re-simulated the scenario with other settings (300 resamples), so its
     # intervals differed from the page's (556.96 – 644.55 against 561 – 647).
-    from core.report_explain import scenario_section
+    from core.report._explain import scenario_section
 
     s, runs = bank_env
     at = _run("pages/impact.py", active_run=runs["hgb"])

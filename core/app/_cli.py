@@ -1,0 +1,414 @@
+"""``python -m core``: the LiftLab path headless. One JSON object on stdout per command.
+
+Errors print one line ``error: ...`` on stderr and exit 2 for bad input, 1 for a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+from core import __version__
+from core.config import load_settings
+from core.errors import AppError
+from core.app._review import add_evaluate_arguments, add_explain_arguments, add_report_parser
+
+log = logging.getLogger("core.app")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 with usage; keep our one-line form
+        raise AppError(f"{message}. Run '{self.prog} --help' for usage.")
+
+
+def _csv(text: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip()) if text else ()
+
+
+def cmd_info(args, settings) -> dict:
+    from core.device import detect_devices
+
+    info = detect_devices()
+    return {"version": __version__, "tensorflow": info.tensorflow, "devices": info.devices,
+            "gpu": info.gpu, "device": info.label, "data_dir": str(settings.data_dir)}
+
+
+def cmd_ingest(args, settings) -> dict:
+    from core.ingest import IngestOptions, ingest_file
+    from core.warehouse import connect
+
+    delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
+    opts = IngestOptions(table=args.table, encoding=args.encoding, delimiter=delimiter,
+                         sheet=args.sheet, if_exists="replace" if args.replace else "keep_both",
+                         unknown_as_missing=args.unknown_as_missing)
+    with connect(settings) as con:
+        report = ingest_file(con, args.path, opts, workdir=None)
+    d = report.to_dict()
+    d["columns"] = [{"name": c["name"], "type": c["type"], "original_name": c["original_name"],
+                     "missing": c["missing"]} for c in d["columns"]]
+    return d
+
+
+def cmd_tables(args, settings) -> dict:
+    from core.warehouse import connect, list_tables
+
+    with connect(settings) as con:
+        return {"tables": [{"table": t.table, "rows": t.rows, "columns": t.columns,
+                            "source": t.source} for t in list_tables(con)]}
+
+
+def cmd_sql(args, settings) -> dict:
+    from core.warehouse import run_query
+
+    result = run_query(settings, args.query, limit=args.limit)
+    return {"columns": result.columns, "rows": [list(r) for r in result.rows],
+            "truncated": result.truncated, "notes": list(result.notes)}
+
+
+def _train_spec_and_config(args):
+    from core.specs import DatasetSpec, ModelConfig, from_dict
+
+    if args.config:
+        try:
+            with open(args.config) as fh:
+                saved = json.load(fh)
+            return from_dict(DatasetSpec, saved["spec"]), from_dict(ModelConfig, saved["model_config"])
+        except (OSError, ValueError, KeyError) as err:
+            raise AppError(f"--config {args.config} is not a LiftLab run config.json ({err}).") from err
+    if not args.table or not args.target:
+        raise AppError("train needs --table and --target (or --config run.json).")
+    spec = DatasetSpec(table=args.table, target=args.target, positive_class=args.positive,
+                       features=_csv(args.features), exclude=_csv(args.exclude),
+                       seed=args.seed, task=args.task)
+    units = tuple(int(u) for u in _csv(args.hidden_units)) if args.hidden_units else None
+    overrides = {"model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
+                 "hidden_units": units, "activation": args.activation, "dropout": args.dropout,
+                 "learning_rate": args.learning_rate, "optimizer": args.optimizer,
+                 "loss": args.loss, "class_weight": args.class_weight,
+                 "data_pipeline": args.pipeline}
+    return spec, ModelConfig(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def cmd_train(args, settings) -> dict:
+    from core.training import train
+
+    if args.treatment:
+        return _train_uplift(args, settings)
+    spec, cfg = _train_spec_and_config(args)
+
+    def progress(event):
+        if event.get("stage") == "epoch":
+            logs = event["logs"]
+            print(f"epoch {event['epoch']}/{event['epochs']} loss {logs.get('loss', 0):.4f} "
+                  f"val_loss {logs.get('val_loss', 0):.4f}", file=sys.stderr)
+        elif event.get("stage") in ("trial", "fold"):
+            print(json.dumps(event), file=sys.stderr)
+
+    listen = progress if args.verbose else None
+    if args.tune_trials:
+        from core.training import tune
+
+        result = tune(settings, spec, cfg, args.tune_trials, args.tune_timeout, listen)
+    else:
+        result = train(settings, spec, cfg, listen)
+    cv = None
+    if args.cv:
+        from core.training import attach_cv, cross_validate
+
+        cv = attach_cv(settings, result.run_id, cross_validate(settings, spec, cfg, args.cv, listen))
+    c = result.config
+    out = {"run_id": result.run_id, "task": c["task"], "model": c["model"], "device": c["device"],
+           "positive_class": c["positive_class"], "rows": c["rows"],
+           "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
+           "cv": cv, "data_pipeline": c.get("data_pipeline", "memory"),
+           "duration_s": c["duration_s"]}
+    if "tuning" in c:
+        out["tuning"] = c["tuning"]
+    return out
+
+
+def cmd_runs(args, settings) -> dict:
+    from core.runs import list_runs
+
+    return {"runs": list_runs(settings)}
+
+
+def cmd_evaluate(args, settings) -> dict:
+    from core.app._review import evaluate_command
+
+    return evaluate_command(args, settings)
+
+
+def cmd_explain(args, settings) -> dict:
+    from core.app._review import explain_command
+
+    return explain_command(args, settings)
+
+
+def cmd_report(args, settings) -> dict:
+    from core.app._review import report_command
+
+    return report_command(args, settings)
+
+
+def cmd_score(args, settings) -> dict:
+    from core.runs import load_run
+    from core.app._workspace import score_table
+
+    return score_table(settings, load_run(settings, args.run_id), args.table, args.out)
+
+
+def _train_uplift(args, settings) -> dict:
+    from core.uplift import UpliftConfig, train_uplift
+
+    if args.cv or args.tune_trials:
+        raise AppError("--cv and --tune-trials are not available with --treatment yet.")
+    spec, cfg = _train_spec_and_config(args)
+    up = UpliftConfig(args.treatment, args.treated_value, args.learner or "t")
+    result = train_uplift(settings, spec, cfg, up,
+                          (lambda e: print(e.get("message", ""), file=sys.stderr))
+                          if args.verbose else None)
+    c = result.config
+    return {"run_id": result.run_id, "task": c["task"], "model": c["model"],
+            "learner": c["learner"], "device": c["device"], "positive_class": c["positive_class"],
+            "treatment": c["uplift"], "rows": c["rows"], "metrics": result.metrics["metrics"],
+            "ci95": result.metrics["ci95"], "notes": result.metrics["notes"], "cv": None,
+            "duration_s": c["duration_s"]}
+
+
+def _scenario_inputs(args):
+    from core.impact import Decision, Economics, ScenarioInputs
+
+    rules = [(r, v) for r, v in (("top_n", args.top_n), ("threshold", args.threshold),
+                                  ("budget", args.budget)) if v is not None]
+    if len(rules) > 1:
+        raise AppError("Use one of --fraction, --top-n, --threshold and --budget.")
+    rule, value = rules[0] if rules else ("fraction", args.fraction)
+    payoff = None
+    if args.payoff:
+        try:
+            payoff = tuple(float(v) for v in _csv(args.payoff))
+        except ValueError as err:
+            raise AppError(f"--payoff needs four numbers TP,FP,TN,FN; got {args.payoff}.") from err
+    econ = Economics(args.contact_cost, args.conversion_value, args.fixed_cost, payoff,
+                     args.value_column)
+    return ScenarioInputs(Decision(rule, value), econ, args.policy, args.bootstrap, args.seed)
+
+
+def cmd_simulate(args, settings) -> dict:
+    from core.runs import load_run
+    from core.impact import run_scenario
+    from core.uplift import is_uplift, simulate_uplift_run
+
+    run = load_run(settings, args.run_id)
+    inputs = _scenario_inputs(args)
+    source = {"run_id": run.run_id,
+              "population_source": "test split" if args.table is None else args.table}
+    if is_uplift(run):
+        return {**source, **simulate_uplift_run(settings, run, args.table, inputs)[1]}
+    return {**source, **run_scenario(settings, run, args.table, inputs)[1].summary()}
+
+
+def cmd_recommend(args, settings) -> dict:
+    if args.rec_command == "for":
+        return _recommend_for(args, settings)
+    from core.recommend import RecModelConfig, train_recommender
+    from core.recommend import EventColumns, SequenceOptions
+
+    cols = EventColumns(args.table, args.user, args.item, args.time, args.event, args.quantity,
+                        args.price, args.order, args.name)
+    opts = SequenceOptions(_csv(args.event_types), not args.keep_cancellations,
+                           _csv(args.exclude_items), args.min_item, args.min_user, args.max_len,
+                           args.exclude_seen)
+    overrides = {k: v for k, v in {"epochs": args.epochs, "embed_dim": args.embed_dim,
+                                   "window": args.window}.items() if v is not None}
+    cfg = RecModelConfig(model=args.model, seed=args.seed, **overrides)
+
+    def progress(event):
+        if event.get("message"):
+            print(event["message"], file=sys.stderr)
+
+    result = train_recommender(settings, cols, opts, cfg, progress if args.verbose else None)
+    keys = ("hit_rate@10", "ndcg@10", "mrr")
+    m = result.metrics
+    return {"run_id": result.run_id, "task": result.config["task"], "model": cfg.model,
+            "device": result.config["device"], "users": result.config["rows"]["users"],
+            "items": result.config["rows"]["items"],
+            "metrics": {k: m["metrics"][k] for k in keys},
+            "ci95": {k: m["ci95"].get(k) for k in keys},
+            "baselines": {name: {k: b["metrics"][k] for k in keys}
+                          for name, b in m["baselines"].items()},
+            "exclude_seen": m["exclude_seen"], "duration_s": result.config["duration_s"]}
+
+
+def _recommend_for(args, settings) -> dict:
+    from core.recommend import load_rec_run
+
+    if not 1 <= args.k <= 1000:
+        raise AppError(f"--k must be between 1 and 1000; got {args.k}.")
+    run = load_rec_run(settings, args.run_id)
+    recs = run.recommend_for(args.user, args.k)
+    return {"run_id": run.run_id, "user": args.user,
+            "items": [{"item": r.item, "name": r.name, "score": float(r.score)}
+                      for r in recs.itertuples()]}
+
+
+def _add_recommend_parser(sub) -> None:
+    s = sub.add_parser("recommend", help="next-item recommender: train a run, or recommend")
+    rec = s.add_subparsers(dest="rec_command", required=True, parser_class=_Parser)
+    t = rec.add_parser("train", help="build sequences from an event table, train, evaluate")
+    for flag in ("--table", "--user", "--item", "--time"):
+        t.add_argument(flag, required=True)
+    for flag, text in (("--event", "event-type column"), ("--quantity", "quantity column"),
+                       ("--price", "unit-price column"), ("--order", "order/invoice column "
+                        "(ids starting with C are cancellations)"), ("--name", "item name")):
+        t.add_argument(flag, help=text)
+    t.add_argument("--event-types", help="comma-separated event types to keep")
+    t.add_argument("--exclude-items", help="comma-separated item values to drop (e.g. POST)")
+    t.add_argument("--keep-cancellations", action="store_true")
+    t.add_argument("--min-user", type=int, default=5, help="minimum events per user (>= 3)")
+    t.add_argument("--min-item", type=int, default=5, help="minimum events per item")
+    t.add_argument("--max-len", type=int, default=200, help="most recent events per user")
+    t.add_argument("--exclude-seen", action="store_true",
+                   help="never recommend items the user already has")
+    t.add_argument("--model", default="sasrec", help="popular, transitions, gru4rec or sasrec")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--embed-dim", type=int)
+    t.add_argument("--window", type=int)
+    t.add_argument("--seed", type=int, default=42)
+    f = rec.add_parser("for", help="top-k items for one user of a next-item run")
+    f.add_argument("run_id")
+    f.add_argument("--user", required=True)
+    f.add_argument("--k", type=int, default=10)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m core``."""
+    p = _Parser(prog="python -m core", description="LiftLab on the command line.")
+    p.add_argument("--data-dir", help="workspace folder (default: $LIFTLAB_DATA_DIR or data/)")
+    p.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("info", help="version and training devices")
+    s = sub.add_parser("ingest", help="load a CSV/TSV/Parquet/Excel/JSON file into a table")
+    s.add_argument("path")
+    s.add_argument("--table")
+    s.add_argument("--sheet")
+    s.add_argument("--encoding")
+    s.add_argument("--delimiter")
+    s.add_argument("--replace", action="store_true", help="replace a table of the same name")
+    s.add_argument("--unknown-as-missing", action="store_true",
+                   help="also read 'unknown' as a missing value")
+    sub.add_parser("tables", help="list tables")
+    s = sub.add_parser("sql", help="run one read-only SELECT in the sandbox (no files, no writes)")
+    s.add_argument("query")
+    s.add_argument("--limit", type=int, default=1000, help="row cap (default 1000)")
+    s = sub.add_parser("train", help="train a model and save a run")
+    s.add_argument("--table")
+    s.add_argument("--target")
+    s.add_argument("--positive", help="positive class label (default: yes-like or rarer class)")
+    s.add_argument("--exclude", help="comma-separated columns to leave out")
+    s.add_argument("--features", help="comma-separated feature columns (default: all others)")
+    s.add_argument("--model", choices=["mlp", "wide_deep", "ft_transformer", "logreg", "hgb"])
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--cv", type=int, help="also run k-fold cross-validation (mean ± std, out-of-fold scores)")
+    s.add_argument("--task", choices=["binary", "multiclass", "regression"],
+                   help="default: inferred from the target")
+    s.add_argument("--hidden-units", help="comma-separated units per hidden layer, e.g. 128,64")
+    s.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu"])
+    s.add_argument("--dropout", type=float)
+    s.add_argument("--learning-rate", type=float)
+    s.add_argument("--optimizer", choices=["adam", "adamw", "adagrad", "rmsprop", "sgd"])
+    s.add_argument("--loss", choices=["auto", "binary_crossentropy",
+                                      "sparse_categorical_crossentropy", "mse", "mae", "huber"])
+    s.add_argument("--class-weight", choices=["none", "balanced"])
+    s.add_argument("--pipeline", choices=["auto", "memory", "stream"],
+                   help="stream: feed a Keras network from shuffled Parquet snapshots in batches "
+                        "(tables larger than memory); auto streams from 20M feature cells")
+    s.add_argument("--tune-trials", type=int, help="Optuna hyper-parameter search with N trials")
+    s.add_argument("--tune-timeout", type=float, default=600.0, help="search budget in seconds")
+    s.add_argument("--config", help="config.json of an earlier run, to reproduce it")
+    s.add_argument("--treatment", help="randomised treatment/control column: train an uplift "
+                                       "model")
+    s.add_argument("--treated-value", help="value of --treatment meaning treated")
+    s.add_argument("--learner", choices=["t", "s", "ct"],
+                   help="uplift learner: two models, single model, class transformation")
+    sub.add_parser("runs", help="list runs")
+    s = sub.add_parser("evaluate", help="test metrics of a run at a threshold")
+    s.add_argument("run_id")
+    s.add_argument("--threshold", type=float, default=0.5)
+    add_evaluate_arguments(s)
+    s = sub.add_parser("explain", help="SHAP values for test rows of a run")
+    s.add_argument("run_id")
+    s.add_argument("--rows", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=42)
+    add_explain_arguments(s)
+    add_report_parser(sub)
+    s = sub.add_parser("score", help="score a table with a run")
+    s.add_argument("run_id")
+    s.add_argument("--table", required=True)
+    s.add_argument("--out")
+    s = sub.add_parser("simulate", help="conversions, lift and profit of targeting by score")
+    s.add_argument("run_id")
+    s.add_argument("--contact-cost", type=float, required=True)
+    s.add_argument("--conversion-value", type=float, required=True)
+    s.add_argument("--fraction", type=float, default=0.2, help="share contacted, best first")
+    s.add_argument("--top-n", type=float, help="contact this many customers instead")
+    s.add_argument("--threshold", type=float, help="contact everyone scoring at least this")
+    s.add_argument("--budget", type=float, help="contact as many as this budget pays for")
+    s.add_argument("--fixed-cost", type=float, default=0.0, help="campaign cost paid once")
+    s.add_argument("--payoff", help="payoff matrix TP,FP,TN,FN instead of cost and value")
+    s.add_argument("--value-column", help="per-customer value of a conversion")
+    s.add_argument("--policy", help="current policy as an SQL condition, e.g. \"age < 30\"")
+    s.add_argument("--table", help="a table the run scores (default: its test split)")
+    s.add_argument("--bootstrap", type=int, default=500)
+    s.add_argument("--seed", type=int, default=42)
+    _add_recommend_parser(sub)
+    return p
+
+
+COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql": cmd_sql,
+            "train": cmd_train,
+            "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
+            "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
+            "report": cmd_report}
+
+
+def _default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the process exit code (0 ok, 2 bad input, 1 bug)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        settings = load_settings(args.data_dir)
+        started = time.perf_counter()
+        out = COMMANDS[args.command](args, settings)
+        log.debug("%s took %.2f s", args.command, time.perf_counter() - started)
+    except AppError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except Exception as err:  # a bug: one line, non-zero, traceback only with -v
+        if "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv):
+            raise
+        print(f"error: internal error ({type(err).__name__}: {err}); this is a bug, please "
+              f"report it with the command you ran.", file=sys.stderr)
+        return 1
+    print(json.dumps(out, default=_default))
+    return 0

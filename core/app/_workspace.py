@@ -1,0 +1,118 @@
+"""Workspace start-up: first-start sample, recovery of interrupted jobs, run scoring helpers."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from core.config import SAMPLES_DIR, Settings
+from core.errors import SchemaError
+from core.features import label_text
+from core.ingest import IngestOptions, ingest_file
+from core.runs import LABEL_COL, SCORE_COL, Run
+from core.warehouse import connect, get_meta, quote_ident, read_table, require_table, set_meta
+
+log = logging.getLogger(__name__)
+
+SAMPLE_FILE = "bank-additional-full.csv"
+SAMPLE_TABLE = "bank_marketing"
+RETAIL_SAMPLE_FILE = "online_retail.parquet"
+RETAIL_SAMPLE_TABLE = "online_retail"
+# (file in data/samples, table, bookkeeping key): each is loaded once per workspace
+SAMPLES = ((SAMPLE_FILE, SAMPLE_TABLE, "sample_loaded"),
+           (RETAIL_SAMPLE_FILE, RETAIL_SAMPLE_TABLE, "sample_loaded_online_retail"))
+
+
+def ensure_sample(settings: Settings) -> str | None:
+    """Load the shipped samples (bank marketing, Online Retail) once per workspace.
+
+    Each sample is loaded the first time a workspace starts without it having been loaded; if
+    the analyst deletes the table later it is not re-created.
+
+    Returns:
+        The first sample table loaded now, else None.
+    """
+    if not settings.load_sample:
+        return None
+    loaded = [_load_sample_once(settings, *sample) for sample in SAMPLES]
+    return next((table for table in loaded if table), None)
+
+
+def _load_sample_once(settings: Settings, filename: str, table: str, key: str) -> str | None:
+    path = SAMPLES_DIR / filename
+    if not path.exists():
+        return None
+    with connect(settings) as con:
+        if get_meta(con, key):
+            return None
+        report = ingest_file(con, path, IngestOptions(table=table, if_exists="replace"))
+        set_meta(con, key, report.table)
+    log.info("loaded sample %s", report.table)
+    return report.table
+
+
+def population_for(settings: Settings, run: Run, table: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and scores of the population a scenario is simulated on.
+
+    Args:
+        settings: Workspace settings.
+        run: The run that scores.
+        table: A table with the run's features and target; None for the run's test split.
+
+    Returns:
+        ``(y, scores)``, both of shape (n_customers,).
+
+    Raises:
+        SchemaError: The table lacks the target or a feature.
+    """
+    if table is None:
+        test = run.test_frame
+        return test[LABEL_COL].to_numpy(), test[SCORE_COL].to_numpy()
+    target = run.config["spec"]["target"]
+    with connect(settings) as con:
+        require_table(con, table)
+        frame = read_table(con, table)
+    if target not in frame.columns:
+        raise SchemaError(
+            f"Table '{table}' has no target column '{target}', so conversions cannot be counted. "
+            f"Simulate on the run's test split, or on a table with observed outcomes."
+        )
+    frame = frame[frame[target].notna()]
+    y = (frame[target].map(label_text) == run.config["positive_class"]).to_numpy(dtype=np.int64)
+    return y, run.predict(frame)
+
+
+def score_table(settings: Settings, run: Run, table: str, out: str | None = None) -> dict:
+    """Score every row of a table with a run and write ``<out>`` = the table plus scores.
+
+    Adds ``score`` (probability of the positive class) and ``predicted_positive`` (score >= the
+    run's threshold, 0.5) columns; an uplift run adds ``p_treated``, ``p_control`` and
+    ``uplift`` instead (see :func:`core.uplift.score_uplift_table`).
+
+    Returns:
+        ``{"table": out, "rows": n}``.
+
+    Raises:
+        SchemaError: The table lacks a feature of the run.
+    """
+    if run.config.get("task") == "uplift":  # p_treated, p_control and uplift columns
+        from core.uplift import score_uplift_table
+
+        return score_uplift_table(settings, run, table, out)
+    out = out or f"{table}_scored"
+    with connect(settings) as con:
+        frame = read_table(con, table)
+    missing = [c for c in run.features if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"Table '{table}' lacks feature column(s) the run was trained on: {', '.join(missing)}."
+        )
+    scores = run.predict(frame)
+    scored = frame.assign(score=scores, predicted_positive=scores >= run.metrics["threshold"])
+    with connect(settings) as con:
+        con.register("scored_frame", pd.DataFrame(scored))
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(out)} AS SELECT * FROM scored_frame")
+        con.unregister("scored_frame")
+    return {"table": out, "rows": int(len(scored))}

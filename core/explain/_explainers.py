@@ -1,0 +1,256 @@
+"""The SHAP explainers LiftLab can run, each set up once on a background, then fed chunks.
+
+The explainer fits the model (Lundberg & Lee, 2017, "A Unified Approach to Interpreting Model
+Predictions"; the ``shap`` library):
+
+- Keras networks: batched DeepLIFT (:mod:`core.explain`, shap.DeepExplainer's rule for dense
+  chains), then ``shap.DeepExplainer``, then ``shap.GradientExplainer`` (expected gradients,
+  Erion et al., 2021);
+- gradient-boosted trees (``hgb``): ``shap.TreeExplainer`` (exact, log-odds);
+- logistic regression (``logreg``): ``shap.LinearExplainer`` (exact, log-odds);
+- anything that fails: a batched model-agnostic ``shap.PermutationExplainer`` over source columns
+  (one antithetic permutation per row, exact in sum); ``shap.KernelExplainer`` over source
+  columns on a k-means summary of the background can be asked for by name.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+KMEANS_CENTRES = 20
+ADDITIVITY_TOL = 1e-3
+
+
+def predict_positive(model, x: np.ndarray) -> np.ndarray:
+    """Positive-class probability of encoded rows, shape (n_rows,).
+
+    Keras models are called directly in batches (no ``predict`` set-up per call), which is what
+    model-agnostic explainers need: thousands of small calls.
+    """
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(x)[:, 1]
+    x = np.asarray(x, dtype=np.float32)
+    parts = [np.asarray(model(x[i:i + 8192], training=False)) for i in range(0, len(x), 8192)]
+    return np.concatenate(parts).reshape(len(x), -1)[:, -1].astype(np.float64)
+
+
+def fast_predictor(model) -> Callable[[np.ndarray], np.ndarray]:
+    """A positive-class scorer for many small calls: a Keras network is traced once into a
+    ``tf.function`` (no per-call set-up, which dominates model-agnostic explainers)."""
+    if hasattr(model, "predict_proba"):
+        return lambda x: model.predict_proba(x)[:, 1]
+    import tensorflow as tf
+
+    width = int(model.inputs[0].shape[-1])
+    fn = tf.function(lambda t: model(t, training=False), reduce_retracing=True,
+                     input_signature=[tf.TensorSpec([None, width], tf.float32)])
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        parts = [fn(x[i:i + 65536]).numpy() for i in range(0, len(x), 65536)]
+        return np.concatenate(parts).reshape(len(x), -1)[:, -1].astype(np.float64)
+
+    return predict
+
+
+@dataclass
+class Prepared:
+    """An explainer set up on a background: ``explain(x) -> (values (n, d), output (n,))``."""
+
+    base_value: float
+    explain: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _quiet(fn: Callable) -> Callable:
+    def wrapped(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    return wrapped
+
+
+def _prep_deeplift(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    from core.explain._deeplift import deeplift_shap, network_steps
+
+    steps = network_steps(model)
+    base = deeplift_shap(steps, bg[:1], bg)[1]
+    return Prepared(base, lambda x: (deeplift_shap(steps, x, bg)[0], predict_positive(model, x)))
+
+
+def _restoring_tf_gradients(fn):
+    """Call ``fn`` and put TensorFlow's ``record_gradient`` back afterwards.
+
+    shap's TF DeepExplainer swaps ``tensorflow.python.eager.execute.record_gradient`` for its
+    own and restores it only when the explained call succeeds; after a failure every later
+    gradient in the process looks up ``shap_<op>`` entries that no longer exist, so training
+    fails with "gradient registry has no entry for: shap_…". This wrapper restores it always.
+    """
+    def wrapped(*args, **kwargs):
+        from tensorflow.python.eager import execute as tf_execute
+
+        original = tf_execute.record_gradient
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            tf_execute.record_gradient = original
+
+    return wrapped
+
+
+@_quiet
+def _prep_deep(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    import shap
+
+    explainer = _restoring_tf_gradients(shap.DeepExplainer)(model, bg)
+
+    def run(x):
+        values = _quiet(_restoring_tf_gradients(explainer.shap_values))(
+            x, check_additivity=False)
+        return np.asarray(values).reshape(len(x), -1), predict_positive(model, x)
+
+    return Prepared(float(np.ravel(explainer.expected_value)[-1]), run)
+
+
+@_quiet
+def _prep_gradient(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    import shap
+
+    explainer = shap.GradientExplainer(model, bg)
+
+    def run(x):
+        values = _quiet(explainer.shap_values)(x, nsamples=200, rseed=0)
+        return np.asarray(values).reshape(len(x), -1), predict_positive(model, x)
+
+    return Prepared(float(predict_positive(model, bg).mean()), run)
+
+
+def _prep_tree(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    import shap
+
+    explainer = shap.TreeExplainer(model)
+    return Prepared(float(np.ravel(explainer.expected_value)[0]),
+                    lambda x: (np.asarray(explainer.shap_values(x)).reshape(len(x), -1),
+                               model.decision_function(x)))
+
+
+def _prep_linear(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    import shap
+
+    explainer = shap.LinearExplainer(model, bg)
+    return Prepared(float(np.ravel(explainer.expected_value)[0]),
+                    lambda x: (np.asarray(explainer.shap_values(x)).reshape(len(x), -1),
+                               model.decision_function(x)))
+
+
+def _prep_permutation(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    """Permutation SHAP over source columns: a column is masked by swapping its whole encoded
+    block (all its one-hot parts) for a background row's, so no impossible rows are scored.
+
+    The explainer sees each row as pool indices, one per column; the model function assembles
+    encoded rows block by block from the pool (background rows first, then the chunk's rows).
+    """
+    import shap
+
+    pool = {"x": bg}
+    score = fast_predictor(model)
+
+    def f(idx):
+        idx = np.asarray(idx, dtype=np.int64)
+        rows = np.empty((len(idx), bg.shape[1]), dtype=np.float32)
+        for j, cols in enumerate(blocks):
+            rows[:, cols] = pool["x"][idx[:, j][:, None], cols]
+        return score(rows)
+
+    bg_idx = np.repeat(np.arange(len(bg))[:, None], len(blocks), axis=1)
+    explainer = shap.PermutationExplainer(f, shap.maskers.Independent(bg_idx, len(bg)))
+
+    def run(x):
+        pool["x"] = np.vstack([bg, x])
+        idx = np.repeat(len(bg) + np.arange(len(x))[:, None], len(blocks), axis=1)
+        evals = 2 * len(blocks) + 1
+        result = explainer(idx, max_evals=evals, batch_size=evals, silent=True)
+        return np.asarray(result.values).reshape(len(x), -1), score(x)
+
+    return Prepared(float(score(bg).mean()), run)
+
+
+@_quiet
+def _prep_kernel(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+    """Kernel SHAP over source columns (shap's grouped ``DenseData``) on a k-means summary of
+    the background (weighted centres, as the shap documentation recommends)."""
+    import shap
+    from shap.utils._legacy import DenseData
+
+    f = fast_predictor(model)
+    summary = shap.kmeans(bg, min(KMEANS_CENTRES, len(bg)))
+    data = DenseData(summary.data, [str(j) for j in range(len(blocks))], list(blocks),
+                     summary.weights)
+    explainer = shap.KernelExplainer(f, data)
+
+    def run(x):
+        values = _quiet(explainer.shap_values)(x, nsamples=2 * len(blocks) + 512, silent=True)
+        return np.asarray(values).reshape(len(x), -1), f(x)
+
+    return Prepared(float(np.ravel(explainer.expected_value)[0]), run)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One explainer.
+
+    Attributes:
+        name: Display name.
+        space: Units of its values and output (``probability`` or ``log-odds``).
+        chunk: Rows per call (progress and the time budget are checked between chunks).
+        prepare: ``prepare(model, background, blocks) -> Prepared``.
+        exact: Exact in sum by construction: a sum that misses the output counts as a failure.
+        grouped: Its values are per source column already (no per-encoded-feature values).
+    """
+
+    name: str
+    space: str
+    chunk: int
+    prepare: Callable[[object, np.ndarray, list[np.ndarray]], Prepared]
+    exact: bool = False
+    grouped: bool = False
+
+
+METHODS = {
+    "deeplift": Method("DeepLIFT (batched DeepExplainer)", "probability", 1000, _prep_deeplift,
+                       exact=True),
+    "deep": Method("DeepExplainer", "probability", 100, _prep_deep),
+    "gradient": Method("GradientExplainer", "probability", 100, _prep_gradient),
+    "tree": Method("TreeExplainer", "log-odds", 1000, _prep_tree),
+    "linear": Method("LinearExplainer", "log-odds", 1000, _prep_linear),
+    "permutation": Method("PermutationExplainer (per column)", "probability", 50,
+                          _prep_permutation, grouped=True),
+    "kernel": Method("KernelExplainer (per column, k-means background)", "probability", 10,
+                     _prep_kernel, grouped=True),
+}
+WHY = {
+    "deeplift": "Keras network: DeepLIFT rescale rule, the rule shap.DeepExplainer applies, "
+                "batched over all rows and background rows at once; exact in sum.",
+    "deep": "Keras network: shap.DeepExplainer (DeepLIFT rules), exact in sum.",
+    "gradient": "Keras network: shap.GradientExplainer (expected gradients), approximate in sum.",
+    "tree": "Gradient-boosted trees: TreeExplainer computes exact SHAP values.",
+    "linear": "Logistic regression: LinearExplainer is exact for linear models.",
+    "permutation": "Model-agnostic: batched permutation SHAP over source columns (one "
+                   "antithetic permutation per row), exact in sum.",
+    "kernel": "Model-agnostic: KernelExplainer over source columns on a k-means summary of "
+              "the background.",
+}
+
+
+def method_chain(model, model_name: str) -> list[str]:
+    """Explainers to try for a model, best first; the last is the model-agnostic fallback."""
+    if hasattr(model, "layers") and not hasattr(model, "predict_proba"):
+        return ["deeplift", "deep", "gradient", "permutation"]
+    if model_name == "hgb":
+        return ["tree", "permutation"]
+    if model_name == "logreg":
+        return ["linear", "permutation"]
+    return ["permutation"]

@@ -1,0 +1,15 @@
+"""features: TODO face docstring."""
+
+from core.features._stream_batches import (
+    chunk_rows_for, encode_to_disk, encoded_batches, encoded_bytes, head_frame, keras_dataset,
+    write_scored,
+)
+from core.features._stream_export import (
+    LABEL, PREPROCESSOR_ROWS, StreamedSplits, export_splits, remove, use_streaming,
+)
+from core.features._tabular import (
+    TabularPreprocessor, excluded_columns, infer_task, label_text, load_task_data, load_xy,
+    split_indices, summarize_target,
+)
+
+__all__ = ["LABEL", "PREPROCESSOR_ROWS", "StreamedSplits", "TabularPreprocessor", "chunk_rows_for", "encode_to_disk", "encoded_batches", "encoded_bytes", "excluded_columns", "export_splits", "head_frame", "infer_task", "keras_dataset", "label_text", "load_task_data", "load_xy", "remove", "split_indices", "summarize_target", "use_streaming", "write_scored"]

@@ -1,0 +1,383 @@
+"""Readers per file format, each turning a file into a *plan*: the SELECT that streams it into
+DuckDB, the headers as written, and notes for the report. Nothing is written here.
+
+CSV/TSV/TXT go through DuckDB's ``read_csv`` after encoding and dialect detection; Excel sheets are
+streamed row by row (openpyxl read-only) into a UTF-8 CSV and then read the same way; Parquet and
+JSON/NDJSON are read by DuckDB directly. No format is read whole into pandas.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from core.ingest._dialect import CsvDialect, sniff_dialect
+from core.ingest._encodings import (
+    EncodingGuess, codec_name, guess_encoding, preview_text, transcode_to_utf8,
+)
+from core.errors import IngestError
+from core.warehouse import clean_column_names
+from core.warehouse import quote_ident
+
+MISSING_MARKERS = ["", " ", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "-"]
+UNKNOWN_MARKERS = ["unknown", "Unknown", "UNKNOWN"]
+NAN_WORDS = ["", "NaN", "nan"]
+# BOOLEAN is left out on purpose: a Yes/No or true/false column keeps the analyst's own labels.
+TYPE_CANDIDATES = ["BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "VARCHAR"]
+HEAD_BYTES = 1 << 20
+CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+JSON_SUFFIXES = {".json", ".ndjson", ".jsonl"}
+SUPPORTED = sorted(CSV_SUFFIXES | PARQUET_SUFFIXES | EXCEL_SUFFIXES | JSON_SUFFIXES)
+
+
+class EncodingUncertainError(IngestError):
+    """Several encodings read the file differently; the analyst must choose one.
+
+    Attributes:
+        guess: The detector's :class:`~core.ingest.EncodingGuess` (candidates best first).
+        previews: Candidate encoding -> the file's first non-ASCII lines decoded with it.
+    """
+
+    default_title = "Which encoding is this file in?"
+
+    def __init__(self, guess: EncodingGuess, previews: dict[str, str]) -> None:
+        shown = "; ".join(f"{enc}: {text.splitlines()[0] if text else ''!r}"
+                          for enc, text in previews.items())
+        super().__init__(
+            f"The text encoding is not certain: {', '.join(guess.candidates)} all read this file, "
+            f"differently ({shown}). Choose the one whose text reads correctly "
+            f"(--encoding {guess.candidates[0]})."
+        )
+        self.guess = guess
+        self.previews = previews
+
+
+@dataclass
+class Plan:
+    """How to stream one file into DuckDB.
+
+    Attributes:
+        select: ``select(full_sample, rejects)`` -> ``(sql, params)``; ``rejects`` names the
+            temporary rejects tables (text formats only).
+        raw: Headers as written in the file.
+        warnings: Notes gathered while reading.
+        meta: ``encoding``, ``delimiter``, ``header``, ``sheet``, ``skipped`` (footer lines),
+            ``markers`` (missing-value markers), ``decimal_comma`` and ``head_rows`` (the first
+            data rows as written) when known.
+        text: Whether rows may be rejected and text columns re-typed (CSV and Excel).
+    """
+
+    select: Callable[[bool, tuple[str, str] | None], tuple[str, list]]
+    raw: list[str]
+    warnings: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    text: bool = False
+
+
+def read_head(path: Path) -> bytes:
+    """The first MiB of a file (for encoding and dialect detection)."""
+    with open(path, "rb") as fh:
+        return fh.read(HEAD_BYTES)
+
+
+def choose_encoding(sample: bytes, wanted: str | None) -> tuple[str, str]:
+    """The encoding to read with and a note for the report.
+
+    Raises:
+        EncodingUncertainError: No encoding was given and the detector is unsure.
+    """
+    if wanted:
+        return codec_name(wanted), f"Encoding {codec_name(wanted)} (chosen by you)."
+    guess = guess_encoding(sample)
+    if not guess.certain:
+        raise EncodingUncertainError(
+            guess, {enc: preview_text(sample, enc) for enc in guess.candidates[:4]})
+    return guess.encoding, f"Encoding: {guess.note}"
+
+
+def _cut_footer(path: Path, offset: int, owned: bool, workdir: Path) -> Path:
+    if owned:
+        with open(path, "r+b") as fh:
+            fh.truncate(offset)
+        return path
+    target = workdir / f"{uuid.uuid4().hex}.csv"
+    with open(path, "rb") as src, open(target, "wb") as dst:
+        left = offset
+        while left > 0:
+            chunk = src.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            dst.write(chunk)
+            left -= len(chunk)
+    return target
+
+
+def _csv_select(path: Path, d: CsvDialect, names: list[str]):
+    def select(full_sample: bool, rejects: tuple[str, str] | None) -> tuple[str, list]:
+        # Only NaN words as NULL strings (DuckDB would read them as the number NaN): a longer
+        # list costs time on every field; the other markers are handled after the load.
+        args = {"delim": d.delimiter, "quote": d.quote, "escape": d.escape, "header": d.header,
+                "skip": d.skip_rows, "names": names, "sample_size": -1 if full_sample else 20480,
+                "nullstr": NAN_WORDS, "auto_type_candidates": TYPE_CANDIDATES,
+                "dateformat": "%Y-%m-%d"}
+        if d.decimal_comma:
+            args.update(decimal_separator=",", thousands=".")
+        if rejects:
+            args.update(ignore_errors=True, store_rejects=True, rejects_table=rejects[0],
+                        rejects_scan=rejects[1])
+        opts = ", ".join(f"{k} := ?" for k in args)
+        return f"SELECT * FROM read_csv(?, {opts})", [str(path), *args.values()]
+
+    return select
+
+
+def plan_text(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, options,
+              workdir: Path) -> Plan:
+    """Plan a delimited text file already known to be in ``encoding``.
+
+    Args:
+        con: Any connection (for ``sniff_csv``).
+        path: The file.
+        encoding: Python codec name.
+        options: :class:`core.ingest.IngestOptions` (delimiter, header, unknown_as_missing).
+        workdir: Folder for a UTF-8 copy or a copy without footer lines.
+
+    Returns:
+        The :class:`Plan`.
+    """
+    owned = encoding not in {"utf-8", "utf-8-sig", "ascii"}
+    readable = transcode_to_utf8(path, encoding, workdir) if owned else path
+    dialect = sniff_dialect(con, readable, options.delimiter, options.header)
+    warnings = []
+    meta = {"encoding": encoding.replace("_", "-"), "delimiter": dialect.delimiter,
+            "header": dialect.header}
+    if dialect.footer_offset is not None:
+        readable = _cut_footer(readable, dialect.footer_offset, owned, workdir)
+        meta["skipped"] = list(dialect.footer_lines)
+        shown = ", ".join(repr(x[:60]) for x in dialect.footer_lines[:3])
+        warnings.append(f"{len(dialect.footer_lines)} footer/notes line(s) at the end are not "
+                        f"data and were not loaded: {shown}.")
+    if not dialect.header:
+        warnings.append(f"No header row was found; columns were named column_1 … "
+                        f"column_{len(dialect.columns)}.")
+    if dialect.decimal_comma:
+        warnings.append("Numbers are written with a decimal comma and '.' thousands "
+                        "(1.234,56); read as numbers accordingly.")
+    names, renames = clean_column_names(list(dialect.columns))
+    meta["markers"] = MISSING_MARKERS + (UNKNOWN_MARKERS if options.unknown_as_missing else [])
+    meta["decimal_comma"] = dialect.decimal_comma
+    meta["head_rows"] = dialect.head_rows
+    return Plan(_csv_select(readable, dialect, names), list(dialect.columns), warnings + renames,
+                meta, text=True)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def excel_sheets(path: str | Path) -> list[str]:
+    """Names of the sheets of an Excel workbook, in workbook order.
+
+    Raises:
+        IngestError: The file is not a readable .xlsx workbook.
+    """
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True)
+    except Exception as err:  # openpyxl raises many unrelated types for a bad file
+        raise IngestError(
+            f"The file is not a readable Excel workbook ({err}). Save it as .xlsx or CSV."
+        ) from err
+    try:
+        return list(wb.sheetnames)
+    finally:
+        wb.close()
+
+
+def excel_to_csv(path: Path, sheet: str, workdir: Path) -> Path:
+    """Stream one sheet into a UTF-8 CSV row by row (bounded memory); empty rows are skipped.
+
+    Returns:
+        Path of the CSV.
+    """
+    import openpyxl
+
+    target = workdir / f"{uuid.uuid4().hex}.csv"
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        with open(target, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            for row in wb[sheet].iter_rows(values_only=True):
+                if any(v is not None and str(v).strip() for v in row):
+                    writer.writerow([_cell(v) for v in row])
+    finally:
+        wb.close()
+    return target
+
+
+def plan_excel(con, path: Path, options, workdir: Path) -> Plan:
+    """Plan one sheet of an Excel workbook (the first unless ``options.sheet``).
+
+    Raises:
+        IngestError: Unreadable workbook or unknown sheet.
+    """
+    from dataclasses import replace
+
+    sheets = excel_sheets(path)
+    sheet = options.sheet or sheets[0]
+    if sheet not in sheets:
+        raise IngestError(f"The workbook has no sheet '{sheet}'. Its sheets: {', '.join(sheets)}.")
+    staged = excel_to_csv(path, sheet, workdir)
+    if staged.stat().st_size == 0:
+        raise IngestError(f"Sheet '{sheet}' is empty: it has no header and no data rows. "
+                          f"Nothing was loaded; choose another sheet.")
+    header = True if options.header is None else options.header
+    plan = plan_text(con, staged, "utf-8", replace(options, delimiter=",", header=header), workdir)
+    plan.meta.update(encoding=None, delimiter=None, sheet=sheet)
+    if len(sheets) > 1:
+        plan.warnings.insert(0, f"Read sheet '{sheet}' of {len(sheets)} ({', '.join(sheets)}).")
+    return plan
+
+
+_NESTED = ("STRUCT", "MAP", "UNION")
+
+
+def _plan_typed(con, path: Path, reader: str, what: str, fix: str) -> Plan:
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {reader}", [str(path)]).fetchall()
+    except duckdb.Error as err:
+        raise IngestError(f"The file is not {what} ({str(err).splitlines()[0]}). {fix}") from err
+    raw = [r[0] for r in described]
+    names, renames = clean_column_names(raw)
+    parts, notes = [], []
+    for (orig, typ, *_), name in zip(described, names):
+        expr = quote_ident(orig)
+        if typ.startswith(_NESTED) or typ.endswith("]") or typ == "JSON":
+            expr, typ = f"CAST(to_json({expr}) AS VARCHAR)", "VARCHAR"
+            notes.append(f"'{orig}' holds nested or mixed-type values; kept as JSON text.")
+        parts.append(f"{expr} AS {quote_ident(name)}")
+    sql = f"SELECT {', '.join(parts)} FROM {reader}"
+    return Plan(lambda full, rejects: (sql, [str(path)]), raw, renames + notes)
+
+
+def plan_parquet(con, path: Path) -> Plan:
+    """Plan a Parquet file (nested columns become JSON text)."""
+    return _plan_typed(con, path, "read_parquet(?)", "a readable Parquet file",
+                       "Export it again as Parquet, or as CSV.")
+
+
+def plan_json(con, path: Path) -> Plan:
+    """Plan a JSON array of objects or NDJSON file (types over the whole file; nested values
+    become JSON text)."""
+    return _plan_typed(con, path, "read_json_auto(?, sample_size := -1)", "valid JSON or NDJSON",
+                       "It must be an array of objects or one object per line.")
+
+
+def detect_encoding_at(path: Path, offset: int) -> str:
+    """Encoding of a file judged from the bytes around ``offset`` (where UTF-8 broke).
+
+    Raises:
+        EncodingUncertainError: The bytes there read plausibly in several encodings.
+    """
+    with open(path, "rb") as fh:
+        fh.seek(max(0, offset - 4096))
+        chunk = fh.read(HEAD_BYTES)
+    start = chunk.find(b"\n") + 1
+    enc, _ = choose_encoding(chunk[start:] or chunk, None)
+    return enc
+
+
+def copy_upload(data, target: Path) -> None:
+    """Write an upload's bytes or binary buffer to ``target`` in 1 MiB chunks."""
+    with open(target, "wb") as out:
+        if isinstance(data, bytes | bytearray):
+            out.write(data)
+        else:
+            if hasattr(data, "seek"):
+                data.seek(0)
+            shutil.copyfileobj(data, out, 1 << 20)
+
+
+def suffix_of(path: Path, source_name: str) -> str:
+    """The file's extension (from the analyst's name for it first), checked to be supported.
+
+    Raises:
+        IngestError: Unsupported extension.
+    """
+    suffix = Path(source_name).suffix.lower() or path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise IngestError(
+            f"'{source_name}' is not a supported file type ({suffix or 'no extension'}). "
+            f"Supported: {', '.join(SUPPORTED)}. Export the data as CSV or Parquet."
+        )
+    return suffix
+
+
+def file_kind(filename: str) -> str:
+    """``"text"``, ``"excel"``, ``"parquet"`` or ``"json"`` from a file name's extension.
+
+    Raises:
+        IngestError: Unsupported extension.
+    """
+    return kind_of_suffix(suffix_of(Path(filename), filename))
+
+
+def kind_of_suffix(suffix: str) -> str:
+    """``text``, ``excel``, ``parquet`` or ``json`` for a supported extension."""
+    if suffix in EXCEL_SUFFIXES:
+        return "excel"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    return "json" if suffix in JSON_SUFFIXES else "text"
+
+
+def plan_file(con, path: Path, suffix: str, options, tmp: Path) -> Plan:
+    """Plan any supported file by its extension.
+
+    Args:
+        con: Any DuckDB connection (for sniffing and DESCRIBE).
+        path: The file.
+        suffix: Its extension (see :func:`suffix_of`).
+        options: :class:`core.ingest.IngestOptions`.
+        tmp: Folder for temporary copies.
+
+    Returns:
+        The :class:`Plan`.
+
+    Raises:
+        IngestError: Empty or unreadable file.
+        EncodingUncertainError: The encoding must be chosen.
+    """
+    if suffix in PARQUET_SUFFIXES:
+        return plan_parquet(con, path)
+    if suffix in JSON_SUFFIXES:
+        return plan_json(con, path)
+    if suffix in EXCEL_SUFFIXES:
+        return plan_excel(con, path, options, tmp)
+    sample = read_head(path)
+    if not sample.strip():
+        raise IngestError("The file is empty: it has no header and no data rows. Nothing was "
+                          "loaded; export the file again with its data.")
+    encoding, note = choose_encoding(sample, options.encoding)
+    plan = plan_text(con, path, encoding, options, tmp)
+    if encoding not in {"utf-8", "ascii"}:
+        plan.warnings.insert(0, note)
+    return plan

@@ -1,0 +1,316 @@
+"""Run housekeeping: compare, delete, export as zip and import a zip from another LiftLab.
+
+Imports never unpickle: Keras models load with ``safe_mode=True``, scikit-learn models are skops
+files checked against a list of trusted types, everything else is JSON, Parquet or ``.npz``
+(loaded without pickle). A bad archive is refused whole and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from core.config import Settings
+from core.errors import AppError
+from core.runs._store import Run, load_run, run_folder
+from core.warehouse import META_SCHEMA, connect
+
+IMPORT_SUFFIXES = {".json", ".parquet", ".keras", ".skops", ".npz"}
+MAX_IMPORT_BYTES = 2 << 30
+
+
+class ImportRunError(AppError):
+    """An archive is not a LiftLab run."""
+
+    default_title = "The run could not be imported"
+
+
+def delete_run(settings: Settings, run_id: str) -> None:
+    """Delete a run folder and its registry row (the UI asks for confirmation first).
+
+    Raises:
+        RunNotFoundError: No such run.
+    """
+    folder = run_folder(settings, run_id)
+    trash = folder.with_name(f".deleting-{run_id}")
+    folder.rename(trash)
+    shutil.rmtree(trash, ignore_errors=True)
+    with connect(settings) as con:
+        con.execute(f"DELETE FROM {META_SCHEMA}.runs WHERE run_id = ?", [run_id])
+
+
+def export_run(settings: Settings, run_id: str) -> bytes:
+    """A zip archive of a run folder (flat: one entry per artefact file).
+
+    Raises:
+        RunNotFoundError: No such run.
+    """
+    folder = run_folder(settings, run_id)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix in IMPORT_SUFFIXES:
+                zf.write(path, arcname=path.name)
+    return buffer.getvalue()
+
+
+def _check_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    members = [m for m in zf.infolist() if not m.is_dir()]
+    names = {m.filename for m in members}
+    if "config.json" not in names or "metrics.json" not in names:
+        raise ImportRunError("The archive has no config.json and metrics.json: it is not a "
+                             "LiftLab run. Export runs from the Runs page or python -m core.")
+    for m in members:
+        p = PurePosixPath(m.filename)
+        if len(p.parts) != 1 or p.name.startswith(".") or p.suffix not in IMPORT_SUFFIXES:
+            raise ImportRunError(f"The archive holds '{m.filename}', which a LiftLab run never "
+                                 f"contains; nothing was imported.")
+    if sum(m.file_size for m in members) > MAX_IMPORT_BYTES:
+        raise ImportRunError("The archive unpacks to more than 2 GB; nothing was imported.")
+    return members
+
+
+def _validate(folder: Path) -> Run:
+    try:
+        run = Run(folder)
+        _ = run.config["spec"]["table"], run.config["model"], run.metrics["metrics"]
+        if (folder / "preprocessor.json").exists():
+            _ = run.preprocessor
+        if (folder / "model.keras").exists() or (folder / "model.skops").exists():
+            _ = run.model
+    except AppError:
+        raise
+    except Exception as err:  # any parse or load failure means a bad archive
+        raise ImportRunError(f"The run's files could not be read ({type(err).__name__}: "
+                             f"{err}); nothing was imported.") from err
+    return run
+
+
+def import_run(settings: Settings, data: bytes) -> str:
+    """Import a run archive made by :func:`export_run`.
+
+    The run keeps its id unless that id exists here, in which case ``-imported`` (and a
+    number) is appended.
+
+    Args:
+        settings: Workspace settings.
+        data: The zip archive's bytes.
+
+    Returns:
+        The imported run's id.
+
+    Raises:
+        ImportRunError: Not a zip, unexpected files, or files that do not load.
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as err:
+        raise ImportRunError("The file is not a zip archive of a LiftLab run.") from err
+    settings.runs_dir.mkdir(parents=True, exist_ok=True)
+    with zf:
+        members = _check_members(zf)
+        original = json.loads(zf.read("config.json")).get("run_id", "imported")
+        tmp = settings.runs_dir / f".import-{original}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            for m in members:
+                (tmp / m.filename).write_bytes(zf.read(m))
+            run = _validate(tmp)
+            run_id = _free_id(settings, str(original))
+            config = dict(run.config, run_id=run_id, imported_from=original)
+            (tmp / "config.json").write_text(json.dumps(config, indent=2))
+            tmp.rename(settings.runs_dir / run_id)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    _register(settings, load_run(settings, run_id))
+    return run_id
+
+
+def _free_id(settings: Settings, run_id: str) -> str:
+    safe = "".join(ch for ch in run_id if ch.isalnum() or ch in "-_") or "imported"
+    candidate, k = safe, 1
+    while (settings.runs_dir / candidate).exists():
+        candidate = f"{safe}-imported" + (f"-{k}" if k > 1 else "")
+        k += 1
+    return candidate
+
+
+def _register(settings: Settings, run: Run) -> None:
+    from datetime import datetime
+
+    c = run.config
+    with connect(settings) as con:
+        con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [run.run_id, datetime.fromisoformat(c["created_at"]), c["spec"]["table"],
+                     c["spec"]["target"], c["model"], c.get("task"),
+                     json.dumps(run.metrics["metrics"])])
+
+
+TASK_LABELS = {"binary": "binary classifier", "multiclass": "multiclass classifier",
+               "regression": "regression model", "next_item": "next-item recommender",
+               "uplift": "uplift model"}
+
+_KERAS = ("epochs", "batch_size", "learning_rate", "optimizer", "lr_schedule", "loss", "dropout",
+          "early_stopping", "patience", "class_weight", "numeric_encoding", "data_pipeline")
+_REC_NEURAL = ("epochs", "batch_size", "learning_rate", "embed_dim", "window", "seed",
+               "net.dropout", "net.softmax", "net.negatives", "net.patience")
+MODEL_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "mlp": (*_KERAS, "hidden_units", "activation", "batch_norm", "l2"),
+    "wide_deep": (*_KERAS, "hidden_units", "activation"),
+    "ft_transformer": (*_KERAS, "d_token", "n_blocks", "n_heads"),
+    "logreg": ("class_weight", "numeric_encoding"),
+    "hgb": ("class_weight", "numeric_encoding"),
+    "popular": ("seed",),
+    "transitions": ("seed",),
+    "gru4rec": (*_REC_NEURAL, "net.cell"),
+    "sasrec": (*_REC_NEURAL, "net.blocks", "net.heads"),
+}
+NOT_USED = "—"
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def model_parameters(model: str, model_config: dict) -> dict:
+    """The settings of a run's model config that its model family actually uses.
+
+    A histogram gradient boosting run carries the form's epochs and batch size in its config,
+    but never used them; they are left out here. Nested settings are flattened
+    (``net.cell``) and the model name itself is not repeated.
+
+    Args:
+        model: The model family (``mlp``, ``hgb``, ``sasrec``, …).
+        model_config: The run's ``model_config`` as saved in config.json.
+
+    Returns:
+        Setting name -> value, in the family's order; every setting (but ``model``) for a
+        family LiftLab does not know.
+    """
+    flat = _flatten(model_config)
+    flat.pop("model", None)
+    used = MODEL_PARAMETERS.get(model)
+    if used is None:
+        return flat
+    return {k: flat[k] for k in used if k in flat}
+
+
+def default_comparison(runs: list[dict]) -> list[str]:
+    """The two runs the Runs page compares by default: the newest comparable pair.
+
+    Runs of the same task on the same table and target are preferred; failing that, two runs
+    of the same task. Runs of different tasks share no metric, so they are never paired.
+
+    Args:
+        runs: Run summaries, newest first (as :func:`core.runs.list_runs` returns them).
+
+    Returns:
+        Two run ids (newer first), or an empty list when no two runs are comparable.
+    """
+    rules = (lambda r: (r["task"], r["table"], r["target"]), lambda r: r["task"])
+    for key in rules:
+        for i, a in enumerate(runs):
+            for b in runs[i + 1:]:
+                if key(a) == key(b):
+                    return [a["run_id"], b["run_id"]]
+    return []
+
+
+def comparison_problem(runs: list[dict]) -> tuple[str, str] | None:
+    """Why the chosen runs cannot be compared metric by metric, or only with care.
+
+    Args:
+        runs: Summaries of the chosen runs (dicts with ``run_id``, ``task``, ``table``,
+            ``target`` and ``model``).
+
+    Returns:
+        None when they are comparable; ``("error", message)`` when their tasks differ (they
+        share no metric); ``("note", message)`` when they learn different tables or targets.
+    """
+    tasks = {r["task"] for r in runs}
+    if len(tasks) > 1:
+        kinds = "; ".join(f"{r['run_id']} is a {TASK_LABELS.get(r['task'], r['task'])}"
+                          for r in runs)
+        return "error", (f"These runs cannot be compared: they solve different tasks and share "
+                         f"no metric ({kinds}). Pick runs of the same task.")
+    problems = {f"{r['table']} → {r['target']}" for r in runs}
+    if len(problems) > 1:
+        return "note", (f"These runs learn different data ({', '.join(sorted(problems))}): "
+                        f"their metrics measure different problems, so compare them with care.")
+    return None
+
+
+def _shown(value) -> str:
+    if value is None:
+        return NOT_USED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_shown(v) for v in value) if value else "(none)"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _run_parameters(run: Run) -> dict[str, str]:
+    c = run.config
+    values = {"model": c["model"], "task": c.get("task")}
+    if c.get("learner"):
+        values["learner"] = c["learner"]
+    values.update({f"model.{k}": v
+                   for k, v in model_parameters(c["model"], c.get("model_config", {})).items()})
+    values.update({f"data.{k}": v for k, v in c.get("spec", {}).items()})
+    if values.get("data.features"):  # the same set in another order is the same features
+        values["data.features"] = sorted(values["data.features"])
+    if values.get("data.features") == []:
+        values["data.features"] = "all but the target and excluded columns"
+    if c.get("estimator"):
+        est = c["estimator"]
+        values["model.estimator"] = est["class"] + (
+            f" ({est['iterations']} iterations)" if est.get("iterations") is not None else "")
+    if "excluded_columns" in c:
+        values["data.excluded_columns"] = c["excluded_columns"]
+    values.update({"device": c.get("device"), "rows.train": c.get("rows", {}).get("train"),
+                   "training time (s)": c.get("duration_s")})
+    return {k: _shown(v) for k, v in values.items()}
+
+
+def compare_runs(settings: Settings, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Side-by-side metrics and the parameters that differ between 2–4 runs.
+
+    Only the settings each run's model family uses are listed (see :func:`model_parameters`);
+    a setting one run does not use reads ``—`` in its column.
+
+    Returns:
+        ``(metrics, params)``: metrics (floats) indexed by metric name with one column per run,
+        metrics no chosen run has left out; params (text) with one row per differing setting
+        (model, model config, data spec, device, training rows, seconds).
+
+    Raises:
+        AppError: Fewer than 2 or more than 4 runs.
+    """
+    if not 2 <= len(run_ids) <= 4:
+        raise AppError(f"Compare 2 to 4 runs; {len(run_ids)} selected.")
+    runs = [load_run(settings, r) for r in run_ids]
+    numbers = {r.run_id: {k: float(v) for k, v in r.metrics["metrics"].items()
+                          if isinstance(v, int | float) and not isinstance(v, bool)}
+               for r in runs}
+    metrics = pd.DataFrame(numbers, columns=run_ids, dtype=float).dropna(how="all")
+    params = pd.DataFrame({r.run_id: _run_parameters(r) for r in runs}, columns=run_ids)
+    params = params.fillna(NOT_USED)
+    return metrics, params[params.nunique(axis=1) > 1]

@@ -1,0 +1,139 @@
+"""Train a Keras network on a table read in streamed batches (see :mod:`core.features`).
+
+Same run as :func:`core.training.train` makes (files, config, metrics), with these differences,
+all recorded in config.json (``data_pipeline: "stream"``): the split is the seeded, stratified
+hash split of :func:`core.features.export_splits` rather than scikit-learn's, and the
+preprocessor is fitted on a uniform sample of at most
+:data:`core.features.PREPROCESSOR_ROWS` training rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+
+from core.config import Settings
+from core.features import TabularPreprocessor, excluded_columns, infer_task
+from core.runs import RunArtifacts, new_run_id, save_run
+from core.specs import DatasetSpec, ModelConfig
+from core.features import (
+    chunk_rows_for, encode_to_disk, encoded_batches, encoded_bytes, head_frame, keras_dataset,
+    write_scored,
+)
+from core.features import LABEL, PREPROCESSOR_ROWS, StreamedSplits, export_splits, remove
+from core.evaluate import headline_metrics
+from core.training._memory import (
+    BACKGROUND_ROWS, Progress, RunShape, StreamFit, TrainingCancelled, TrainResult, _emit,
+    device_label, fit_keras, predict_raw, run_config, score_columns,
+)
+from core.warehouse import connect
+
+
+def _score_split(model, splits: StreamedSplits, name: str, pre, task: str,
+                 scaling: list[float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and model outputs of one split, chunk by chunk, in file order."""
+    chunk = chunk_rows_for(len(pre.feature_names_out_), 4096)
+    ys, outs = [], []
+    for x, y in encoded_batches(splits, name, pre, chunk, None):
+        ys.append(y)
+        outs.append(predict_raw(model, x, task))
+    y = np.concatenate(ys)
+    out = np.concatenate(outs)
+    if scaling is not None:
+        out = out * scaling[1] + scaling[0]
+    y = y.astype(np.int32) if task != "regression" else y.astype(np.float64)
+    return y, out
+
+
+def train_streamed(
+    settings: Settings, spec: DatasetSpec, cfg: ModelConfig,
+    progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train a Keras network from streamed batches and save it as a run.
+
+    Steps: export shuffled train / validation / test snapshots (the only time the warehouse
+    is held), fit the preprocessor on a sample of the training snapshot, encode the training
+    and validation rows once to raw float32 files (when half the free disk holds them;
+    otherwise every epoch encodes on the fly), fit the network on a ``tf.data`` pipeline with
+    early stopping on validation loss, score the test snapshot chunk by chunk, save.
+
+    Args:
+        settings: Workspace settings.
+        spec: Table, target, positive class, features, split and task (None infers it).
+        cfg: A Keras model config.
+        progress: Receives the same events as :func:`core.training.train`.
+        should_stop: Polled between export buckets and every batch; True cancels.
+
+    Returns:
+        The :class:`~core.training.TrainResult`.
+
+    Raises:
+        SchemaError: Bad table, target or features, or too few rows.
+        TrainingError: NaN loss.
+        TrainingCancelled: ``should_stop`` returned True; nothing was saved.
+    """
+    started = time.perf_counter()
+    folder = settings.data_dir / "tmp" / f"stream-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    try:
+        with connect(settings) as con:
+            task = spec.task or infer_task(con, spec.table, spec.target)[0]
+            _emit(progress, stage="load", message=f"Exporting {spec.table} in shuffled batches")
+            splits = export_splits(con, spec, task, folder, should_stop)
+            excluded = excluded_columns(con, spec, splits.features)
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled("Training was cancelled; no run was saved.")
+        sample = head_frame(splits.files, "train", PREPROCESSOR_ROWS).drop(columns=[LABEL])
+        pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(sample)
+        sample_rows = len(sample)
+        background = sample.iloc[:BACKGROUND_ROWS].reset_index(drop=True)
+        del sample
+        scaling = None
+        if task == "regression":
+            scaling = [splits.y_train_stats[0], splits.y_train_stats[1] or 1.0]
+        need = encoded_bytes(splits, ("train", "valid"), pre)
+        cached = need <= shutil.disk_usage(folder).free // 2
+        sources = {"train": splits, "valid": splits}
+        if cached:
+            _emit(progress, stage="load", message=f"Encoding {splits.counts['train']:,} "
+                  f"training rows once ({len(pre.feature_names_out_)} features, "
+                  f"{need / 2**20:,.0f} MB on disk)")
+            sources = {n: encode_to_disk(splits, n, pre, folder, scaling) for n in sources}
+        fit = StreamFit(
+            keras_dataset(sources["train"], "train", pre, cfg.batch_size, spec.seed, scaling),
+            keras_dataset(sources["valid"], "valid", pre, cfg.batch_size, None, scaling),
+            splits.counts["train"], splits.label_counts["train"])
+        device = device_label(cfg)
+        _emit(progress, stage="fit", message=f"Training {cfg.model} on {device} "
+                                             f"({splits.counts['train']:,} rows, streamed)")
+        model, history = fit_keras(cfg, pre, task, len(splits.classes), fit, spec.seed,
+                                   progress, should_stop)
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled("Training was cancelled; no run was saved.")
+        y_test, out = _score_split(model, splits, "test", pre, task, scaling)
+        metrics = headline_metrics(task, y_test, out)
+        scored = folder / "test-scored.parquet"
+        write_scored(splits, "test", score_columns(y_test, out, task), scored)
+        valid_scores = score_columns(*_score_split(model, splits, "valid", pre, task, scaling),
+                                     task)
+        rows = {"table": splits.rows, **splits.counts}
+        rate = (splits.label_counts["train"][1] / splits.counts["train"]
+                if task == "binary" else None)
+        run_id = new_run_id(cfg.model)
+        config = run_config(run_id, spec, cfg,
+                            RunShape(task, splits.classes, splits.features, rows, rate, "stream",
+                                     excluded),
+                            pre, history, device, scaling, started)
+        config["preprocessor_rows"] = int(sample_rows)
+        config["encoded_on_disk"] = cached
+        _emit(progress, stage="save", message="Saving run")
+        save_run(settings, RunArtifacts(run_id, config, metrics, pre, model, scored, background,
+                                        history, valid_scores))
+    finally:
+        remove(folder)
+    _emit(progress, stage="done", run_id=run_id)
+    return TrainResult(run_id, config, metrics)

@@ -1,0 +1,129 @@
+"""Hyper-parameter search with Optuna (Akiba et al., 2019) within a trial and time budget.
+
+Each trial fits on the training split and is scored on the validation split, never on the test
+split; the best configuration is then trained as a normal run, and every trial is listed in it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from core.config import Settings
+from core.errors import TrainingError
+from core.features import TabularPreprocessor, load_task_data, split_indices
+from core.specs import DatasetSpec, ModelConfig
+from core.evaluate import headline_metrics
+from core.training._memory import FitData, TrainResult, fit_baseline, fit_keras, predict_raw, train
+from core.warehouse import connect
+
+OBJECTIVES = {"binary": ("roc_auc", "maximize"), "multiclass": ("log_loss", "minimize"),
+              "regression": ("rmse", "minimize")}
+
+
+def suggest(trial, base: ModelConfig) -> ModelConfig:
+    """Sample a configuration around ``base`` for its model family.
+
+    Search space: networks — 1–3 hidden layers of 32–256 units, dropout 0–0.5, learning rate
+    1e-4–1e-2 (log), batch norm, L2 (MLP), token size and blocks (FT-Transformer); the
+    scikit-learn baselines have nothing to tune here and raise.
+    """
+    if not base.is_keras:
+        raise TrainingError(
+            f"Tuning is available for the Keras models (mlp, wide_deep, ft_transformer); "
+            f"'{base.model}' trains with its defaults."
+        )
+    n_layers = trial.suggest_int("n_layers", 1, 3)
+    width = trial.suggest_categorical("units", [32, 64, 128, 256])
+    changes = {
+        "hidden_units": tuple(max(16, width // (2 ** i)) for i in range(n_layers)),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+    }
+    if base.model == "mlp":
+        changes["batch_norm"] = trial.suggest_categorical("batch_norm", [False, True])
+        changes["l2"] = trial.suggest_float("l2", 1e-6, 1e-2, log=True)
+    if base.model == "ft_transformer":
+        changes["d_token"] = trial.suggest_categorical("d_token", [16, 32, 64])
+        changes["n_blocks"] = trial.suggest_int("n_blocks", 1, 3)
+    return dataclasses.replace(base, **changes)
+
+
+def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int = 10,
+         timeout_s: float = 300.0, progress: Callable[[dict], None] | None = None) -> TrainResult:
+    """Search hyper-parameters, then train the best configuration as a run.
+
+    Args:
+        settings: Workspace settings.
+        spec: Dataset specification.
+        base: Starting configuration (model family, epochs, batch size …).
+        n_trials: Most trials, 1–500.
+        timeout_s: Time budget for the search in seconds (the last trial finishes).
+        progress: Called with ``{"stage": "trial", "trial", "trials", "value", "best"}``.
+
+    Returns:
+        The best configuration's :class:`~core.training.TrainResult`; its config.json holds
+        ``"tuning": {"objective", "direction", "trials": [{"number", "value", "params"}]}``.
+
+    Raises:
+        TrainingError: Bad budget or a model family without a search space.
+    """
+    import optuna
+
+    if not 1 <= n_trials <= 500 or timeout_s <= 0:
+        raise TrainingError(f"Trials must be in [1, 500] and the time budget > 0; got "
+                            f"{n_trials} trials and {timeout_s} s.")
+    suggest(optuna.trial.FixedTrial({"n_layers": 1, "units": 32, "dropout": 0.0,
+                                     "learning_rate": 1e-3, "batch_norm": False, "l2": 1e-4,
+                                     "d_token": 16, "n_blocks": 1}), base)  # validates family
+    with connect(settings) as con:
+        data = load_task_data(con, spec)
+    splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
+                           stratify=data.task != "regression")
+    pre = TabularPreprocessor(numeric_bins=base.numeric_bins).fit(data.x.iloc[splits.train])
+    fit = FitData(pre.transform(data.x.iloc[splits.train]), data.y[splits.train],
+                  pre.transform(data.x.iloc[splits.valid]), data.y[splits.valid])
+    metric, direction = OBJECTIVES[data.task]
+
+    def objective(trial):
+        cfg = suggest(trial, base)
+        trial.set_user_attr("config", {k: v for k, v in dataclasses.asdict(cfg).items()})
+        model, _ = (fit_keras(cfg, pre, data.task, len(data.classes), fit, spec.seed)
+                    if cfg.is_keras else fit_baseline(cfg, data.task, fit, spec.seed))
+        out = predict_raw(model, fit.x_valid, data.task)
+        value = headline_metrics(data.task, fit.y_valid, out)["metrics"][metric]
+        return float("nan") if value is None else value
+
+    def report(study, trial):
+        if progress:
+            progress({"stage": "trial", "trial": trial.number + 1, "trials": n_trials,
+                      "value": trial.value, "best": study.best_value})
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction=direction,
+                                sampler=optuna.samplers.TPESampler(seed=spec.seed))
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=n_trials, timeout=timeout_s, callbacks=[report])
+    best = suggest(optuna.trial.FixedTrial(study.best_params), base)
+    trials = [{"number": t.number, "value": t.value, "params": t.params}
+              for t in study.trials if t.value is not None and np.isfinite(t.value)]
+    result = train(settings, spec, best, progress)
+    tuning = {"objective": f"validation {metric}", "direction": direction, "trials": trials,
+              "best_params": study.best_params, "seconds": round(time.perf_counter() - started, 1)}
+    _annotate(settings, result.run_id, tuning)
+    result.config["tuning"] = tuning
+    return result
+
+
+def _annotate(settings: Settings, run_id: str, tuning: dict) -> None:
+    import json
+
+    path = settings.runs_dir / run_id / "config.json"
+    config = json.loads(path.read_text())
+    config["tuning"] = tuning
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config, indent=2))
+    tmp.replace(path)
