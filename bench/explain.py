@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
 from core.explain import BACKGROUND_MAX, explain_run
-from core.explain import fast_predictor
+from core.runs import fast_scorer
 from core.ingest import IngestOptions, ingest_file
 from core.runs import load_run
 from core.specs import DatasetSpec, ModelConfig  # noqa: E402
@@ -65,7 +65,7 @@ def bench_shap(run, rows: int, kernel_rows: int) -> dict:
     deep = explain_run(run, n_rows=rows, method="deep")
     x = ours.encoded_rows
     bg = run.preprocessor.transform(run.background[run.features].head(BACKGROUND_MAX))
-    f = fast_predictor(run.model)
+    f = fast_scorer(run.model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kernel = shap.KernelExplainer(f, bg)

@@ -3,10 +3,9 @@
 from core.explain._explain import (
     BACKGROUND_MAX, explain_cached, explain_run, load_explanation, save_explanation,
 )
-from core.explain._explainers import fast_predictor
 from core.explain._local import (
     contributions, explain_in_words, explain_test_row, explainer_names, permutation_importance_run,
     row_order, strongest_interaction, what_if,
 )
 
-__all__ = ["BACKGROUND_MAX", "contributions", "explain_cached", "explain_in_words", "explain_run", "explain_test_row", "explainer_names", "fast_predictor", "load_explanation", "permutation_importance_run", "row_order", "save_explanation", "strongest_interaction", "what_if"]
+__all__ = ["BACKGROUND_MAX", "contributions", "explain_cached", "explain_in_words", "explain_run", "explain_test_row", "explainer_names", "load_explanation", "permutation_importance_run", "row_order", "save_explanation", "strongest_interaction", "what_if"]

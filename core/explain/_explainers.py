@@ -21,40 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.runs import fast_scorer, predict_output
+
 KMEANS_CENTRES = 20
 ADDITIVITY_TOL = 1e-3
-
-
-def predict_positive(model, x: np.ndarray) -> np.ndarray:
-    """Positive-class probability of encoded rows, shape (n_rows,).
-
-    Keras models are called directly in batches (no ``predict`` set-up per call), which is what
-    model-agnostic explainers need: thousands of small calls.
-    """
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba(x)[:, 1]
-    x = np.asarray(x, dtype=np.float32)
-    parts = [np.asarray(model(x[i:i + 8192], training=False)) for i in range(0, len(x), 8192)]
-    return np.concatenate(parts).reshape(len(x), -1)[:, -1].astype(np.float64)
-
-
-def fast_predictor(model) -> Callable[[np.ndarray], np.ndarray]:
-    """A positive-class scorer for many small calls: a Keras network is traced once into a
-    ``tf.function`` (no per-call set-up, which dominates model-agnostic explainers)."""
-    if hasattr(model, "predict_proba"):
-        return lambda x: model.predict_proba(x)[:, 1]
-    import tensorflow as tf
-
-    width = int(model.inputs[0].shape[-1])
-    fn = tf.function(lambda t: model(t, training=False), reduce_retracing=True,
-                     input_signature=[tf.TensorSpec([None, width], tf.float32)])
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        parts = [fn(x[i:i + 65536]).numpy() for i in range(0, len(x), 65536)]
-        return np.concatenate(parts).reshape(len(x), -1)[:, -1].astype(np.float64)
-
-    return predict
 
 
 @dataclass
@@ -78,7 +48,8 @@ def _prep_deeplift(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
 
     steps = network_steps(model)
     base = deeplift_shap(steps, bg[:1], bg)[1]
-    return Prepared(base, lambda x: (deeplift_shap(steps, x, bg)[0], predict_positive(model, x)))
+    score = fast_scorer(model)
+    return Prepared(base, lambda x: (deeplift_shap(steps, x, bg)[0], score(x)))
 
 
 def _restoring_tf_gradients(fn):
@@ -110,7 +81,7 @@ def _prep_deep(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     def run(x):
         values = _quiet(_restoring_tf_gradients(explainer.shap_values))(
             x, check_additivity=False)
-        return np.asarray(values).reshape(len(x), -1), predict_positive(model, x)
+        return np.asarray(values).reshape(len(x), -1), predict_output(model, x, "binary")
 
     return Prepared(float(np.ravel(explainer.expected_value)[-1]), run)
 
@@ -123,9 +94,9 @@ def _prep_gradient(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
 
     def run(x):
         values = _quiet(explainer.shap_values)(x, nsamples=200, rseed=0)
-        return np.asarray(values).reshape(len(x), -1), predict_positive(model, x)
+        return np.asarray(values).reshape(len(x), -1), predict_output(model, x, "binary")
 
-    return Prepared(float(predict_positive(model, bg).mean()), run)
+    return Prepared(float(predict_output(model, bg, "binary").mean()), run)
 
 
 def _prep_tree(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
@@ -156,7 +127,7 @@ def _prep_permutation(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepar
     import shap
 
     pool = {"x": bg}
-    score = fast_predictor(model)
+    score = fast_scorer(model)
 
     def f(idx):
         idx = np.asarray(idx, dtype=np.int64)
@@ -185,7 +156,7 @@ def _prep_kernel(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     import shap
     from shap.utils._legacy import DenseData
 
-    f = fast_predictor(model)
+    f = fast_scorer(model)
     summary = shap.kmeans(bg, min(KMEANS_CENTRES, len(bg)))
     data = DenseData(summary.data, [str(j) for j in range(len(blocks))], list(blocks),
                      summary.weights)

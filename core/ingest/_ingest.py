@@ -32,6 +32,7 @@ from core.ingest._formats import (
     MISSING_MARKERS, SUPPORTED, UNKNOWN_MARKERS, EncodingUncertainError, Plan, copy_upload,
     detect_encoding_at, excel_sheets, file_kind, plan_file, suffix_of,
 )
+from core.ingest._options import IF_EXISTS, IngestOptions
 from core.ingest._preview import FilePreview, inspect_file, split_notes
 from core.ingest._types import refine_text_columns
 from core.warehouse import clean_column_names, default_table_name
@@ -40,41 +41,10 @@ from core.warehouse import (
     with_memory_retry,
 )
 
-__all__ = [
-    "MISSING_MARKERS", "UNKNOWN_MARKERS", "SUPPORTED", "ColumnReport", "EncodingUncertainError",
-    "FilePreview", "IngestOptions", "IngestReport", "clean_column_names", "default_table_name",
-    "detect_encoding", "excel_sheets", "file_kind", "ingest_bytes", "ingest_file", "inspect_file",
-    "load_report", "planned_table_name", "split_notes",
-]
-
 log = logging.getLogger(__name__)
 
-IF_EXISTS = ("fail", "replace", "keep_both")
 LOAD_MEMORY_MB = 512  # DuckDB buffer pool during a load (raised on an out-of-memory error)
 _MAX_REJECT_SHARE = 0.1
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """How to read a file; every field may stay None to let LiftLab detect it.
-
-    Attributes:
-        table: Name of the new table (derived from the file name when None).
-        encoding: Text encoding such as ``utf-8``, ``cp1252``, ``latin-1`` or ``gb18030``.
-        delimiter: Field separator such as ``,``, ``;``, ``\\t`` or ``|``.
-        sheet: Excel sheet name (first sheet when None).
-        if_exists: ``"fail"``, ``"replace"`` or ``"keep_both"`` (adds a numeric suffix).
-        header: Whether the first line is a header (detected when None).
-        unknown_as_missing: Also read ``unknown`` as missing (off: it is often a real category).
-    """
-
-    table: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | None = None
-    if_exists: str = "keep_both"
-    header: bool | None = None
-    unknown_as_missing: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import duckdb
 
 from core.ingest._encodings import EncodingGuess, guess_encoding, preview_text
 from core.errors import IngestError
+from core.ingest._options import IngestOptions
 from core.ingest._formats import (
     EXCEL_SUFFIXES, JSON_SUFFIXES, PARQUET_SUFFIXES, Plan, excel_sheets, kind_of_suffix, plan_file,
     plan_text, read_head, suffix_of,
@@ -19,8 +20,6 @@ from core.ingest._formats import (
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from core.ingest._ingest import IngestOptions
 
 
 @dataclass(frozen=True)
@@ -110,8 +109,6 @@ def inspect_file(path: str | Path, source_name: str | None = None,
     Raises:
         IngestError: Unsupported, empty or unreadable file.
     """
-    from core.ingest._ingest import IngestOptions
-
     options = options or IngestOptions()
     path = Path(path)
     suffix = suffix_of(path, source_name or path.name)

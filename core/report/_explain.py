@@ -9,7 +9,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import AppError
-from core.report._report import bullet_list, figure_html, paragraph, section, table_html
+from core.report._html import bullet_list, figure_html, paragraph, section, table_html
 from core.runs import Run
 
 log = logging.getLogger(__name__)

@@ -10,12 +10,13 @@ import pandas as pd
 from core.config import Settings
 from core.errors import AppError
 from core.evaluate import BinaryEvaluation, evaluate_scores, scored_set
-from core.report._report import (
-    ReportOptions, bullet_list, figure_html, paragraph, section, table_html,
+from core.evaluate import METRIC_NAMES, SegmentTables
+from core.report._explain import (
+    explanation_sections, load_or_explain, other_task_sections, scenario_section,
 )
+from core.report._html import bullet_list, figure_html, paragraph, section, table_html
+from core.report._options import ReportOptions
 from core.runs import Run
-from core.evaluate import SegmentTables
-from core.evaluate import METRIC_NAMES
 
 log = logging.getLogger(__name__)
 METRIC_LABELS = {k: METRIC_NAMES[k] for k in (
@@ -231,11 +232,9 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
         ``(html parts, section names, threshold)``.
     """
     from core.evaluate import binary_figures
-    from core.report._explain import explanation_sections, load_or_explain, scenario_section
 
     scored = scored_set(run)
     if scored.task != "binary":
-        from core.report._explain import other_task_sections
 
         parts, names = other_task_sections(run, scored)
         return parts, names, None

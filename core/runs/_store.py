@@ -23,6 +23,7 @@ import pandas as pd
 from core.config import Settings
 from core.errors import RunNotFoundError
 from core.features import TabularPreprocessor
+from core.runs._predict import predict_output
 from core.warehouse import META_SCHEMA, connect
 
 SCORE_COL = "__score"
@@ -216,7 +217,7 @@ class Run:
         return self.config.get("model_config", {}).get("class_weight", "none") != "balanced"
 
     def predict_encoded(self, x: np.ndarray) -> np.ndarray:
-        """Model output for encoded rows.
+        """Model output for encoded rows (see :func:`core.runs.predict_output`).
 
         Args:
             x: float32 array of shape (n_rows, n_encoded).
@@ -225,18 +226,7 @@ class Run:
             Binary: positive-class probabilities (n_rows,); multiclass: probabilities
             (n_rows, n_classes); regression: predictions (n_rows,) in the target's units.
         """
-        task = self.task
-        if not self.is_keras:
-            if task == "regression":
-                return self.model.predict(x)
-            p = self.model.predict_proba(x)
-            return p[:, 1] if task == "binary" else p
-        out = np.asarray(self.model.predict(x, batch_size=4096, verbose=0))
-        if task == "multiclass":
-            return out
-        out = out.reshape(-1)
-        scaling = self.config.get("target_scaling")
-        return out * scaling[1] + scaling[0] if scaling else out
+        return predict_output(self.model, x, self.task, self.config.get("target_scaling"))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Model output (see :meth:`predict_encoded`) for raw rows (n_rows, n_features)."""

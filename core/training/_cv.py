@@ -12,7 +12,8 @@ from core.errors import TrainingError
 from core.features import TabularPreprocessor, load_task_data
 from core.specs import DatasetSpec, ModelConfig
 from core.evaluate import headline_metrics
-from core.training._memory import FitData, fit_baseline, fit_keras, predict_raw
+from core.runs import predict_output
+from core.training._fit import FitData, fit_baseline, fit_keras, scale_target, target_scaling
 from core.warehouse import connect
 
 
@@ -39,20 +40,18 @@ def fit_fold(cfg: ModelConfig, x: pd.DataFrame, y: np.ndarray, task: str, n_clas
     standardised for networks and mapped back.
 
     Returns:
-        Model output for the test rows (see :func:`core.training.predict_raw`).
+        Model output for the test rows (see :func:`core.runs.predict_output`).
     """
     fit_idx, val_idx = _inner_split(train_idx, y, task, seed)
     pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(x.iloc[fit_idx])
-    mean, std = (float(y[fit_idx].mean()), float(y[fit_idx].std()) or 1.0) \
-        if task == "regression" and cfg.is_keras else (0.0, 1.0)
-    data = FitData(pre.transform(x.iloc[fit_idx]), (y[fit_idx] - mean) / std,
-                   pre.transform(x.iloc[val_idx]), (y[val_idx] - mean) / std)
+    scaling = target_scaling(task, cfg, y[fit_idx])
+    data = FitData(pre.transform(x.iloc[fit_idx]), scale_target(y[fit_idx], scaling),
+                   pre.transform(x.iloc[val_idx]), scale_target(y[val_idx], scaling))
     if cfg.is_keras:
         model, _ = fit_keras(cfg, pre, task, n_classes, data, seed)
     else:
         model, _ = fit_baseline(cfg, task, data, seed)
-    return predict_raw(model, pre.transform(x.iloc[test_idx]), task) * std + mean \
-        if task == "regression" else predict_raw(model, pre.transform(x.iloc[test_idx]), task)
+    return predict_output(model, pre.transform(x.iloc[test_idx]), task, scaling)
 
 
 def cross_validate(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, k: int = 5,

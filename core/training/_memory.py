@@ -1,279 +1,25 @@
-"""Train a run: load the table, split, fit the preprocessor on train, fit the model, score test.
-
-Progress goes through a plain callable (``progress(event: dict)``), so the command line, a
-background job and tests can all listen; nothing here knows about Streamlit.
-"""
+"""Train a run in memory: load the table, split, fit the preprocessor on train, fit the model,
+score the test split, save. Large tables go to the streamed trainer (:mod:`._stream`)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
 from core.config import Settings
-from core.errors import TrainingError
-from core.features import TabularPreprocessor, excluded_columns, load_task_data, split_indices
-from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
-from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.evaluate import headline_metrics
+from core.features import TabularPreprocessor, excluded_columns, load_task_data, split_indices
+from core.runs import RunArtifacts, new_run_id, predict_output, save_run
+from core.specs import DatasetSpec, ModelConfig
+from core.training._fit import (
+    BACKGROUND_ROWS, FitData, Progress, RunShape, TrainingCancelled, TrainResult, device_label,
+    emit, fit_baseline, fit_keras, run_config, scale_target, score_columns, target_scaling,
+    test_frame,
+)
+from core.training._stream import train_streamed
 from core.warehouse import connect
-
-log = logging.getLogger(__name__)
-
-Progress = Callable[[dict], None]
-BACKGROUND_ROWS = 200
-
-
-class TrainingCancelled(TrainingError):
-    """The user cancelled the run; nothing was saved."""
-
-    default_title = "Training cancelled"
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a finished training returns.
-
-    Attributes:
-        run_id: Id of the saved run.
-        config: The run's config.json content.
-        metrics: The run's metrics.json content (test split; threshold 0.5 for binary).
-    """
-
-    run_id: str
-    config: dict
-    metrics: dict
-
-
-@dataclass(frozen=True)
-class FitData:
-    """Encoded arrays of one split for fitting.
-
-    Attributes:
-        x_train: float32 (n_train, n_encoded).
-        y_train: (n_train,) targets (standardised for regression networks).
-        x_valid: float32 (n_valid, n_encoded).
-        y_valid: (n_valid,) targets, same scale as ``y_train``.
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_valid: np.ndarray
-    y_valid: np.ndarray
-
-
-@dataclass(frozen=True)
-class StreamFit:
-    """Streamed splits for fitting (see :mod:`core.features`).
-
-    Attributes:
-        train: ``tf.data.Dataset`` of shuffled ``(x, y)`` training batches.
-        valid: ``tf.data.Dataset`` of validation batches.
-        n_train: Training rows.
-        class_counts: Training rows per class index (empty for regression).
-    """
-
-    train: object
-    valid: object
-    n_train: int
-    class_counts: list[int]
-
-
-def _emit(progress: Progress | None, **event) -> None:
-    if progress is not None:
-        progress(event)
-
-
-def _keras_callback(progress, should_stop, epochs):
-    import keras
-
-    class _Bridge(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            _emit(progress, stage="epoch", epoch=epoch + 1, epochs=epochs, logs=logs)
-            if not np.isfinite(logs.get("loss", 0.0)):
-                # checked per epoch, not per batch as keras.callbacks.TerminateOnNaN does:
-                # reading the loss after every batch makes Keras wait for it (~9% slower)
-                self.model.stop_training = True
-            if should_stop is not None and should_stop():
-                self.model.stop_training = True
-
-        def on_train_batch_end(self, batch, logs=None):
-            if should_stop is not None and should_stop():
-                self.model.stop_training = True
-
-    return _Bridge()
-
-
-def class_weights(y: np.ndarray, mode: str) -> dict | None:
-    """Inverse-frequency class weights (``n / (k · n_c)``, as scikit-learn's "balanced")."""
-    if mode != "balanced":
-        return None
-    return weights_from_counts(np.bincount(np.asarray(y).astype(np.int64)).tolist(), mode)
-
-
-def weights_from_counts(counts: list[int], mode: str) -> dict | None:
-    """:func:`class_weights` from the row count of each class index."""
-    if mode != "balanced":
-        return None
-    n = sum(counts)
-    return {k: float(n / (len(counts) * c)) for k, c in enumerate(counts) if c}
-
-
-def _weighted_validation(valid, weights: dict | None):
-    """Validation data weighted like the training rows, so that early stopping watches the
-    same (class-weighted) loss that training lowers.
-
-    Keras applies ``class_weight`` to the training batches only; an unweighted validation
-    loss rises as soon as the weights pull the scores away from the base rate, and early
-    stopping would then keep the first epoch's weights.
-
-    Args:
-        valid: ``(x, y)`` arrays, or a ``tf.data.Dataset`` of ``(x, y)`` batches.
-        weights: Class index → weight, or None (returned unchanged).
-
-    Returns:
-        ``(x, y, sample_weight)``, or the dataset mapped to such triples.
-    """
-    if not weights:
-        return valid
-    table = np.zeros(max(weights) + 1, dtype=np.float32)
-    for k, w in weights.items():
-        table[k] = w
-    if isinstance(valid, tuple):
-        x, y = valid
-        return x, y, table[np.asarray(y).astype(np.int64)]
-    import tensorflow as tf
-
-    lookup = tf.constant(table)
-    return valid.map(lambda x, y: (x, y, tf.gather(lookup, tf.cast(y, tf.int32))))
-
-
-def build_network(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int):
-    """Build the uncompiled Keras network a config names, for the preprocessor's layout."""
-    from models import tabular
-
-    n = len(pre.feature_names_out_)
-    if cfg.model == "mlp":
-        return tabular.build_mlp(n, cfg.hidden_units, cfg.activation, cfg.dropout, cfg.batch_norm,
-                                 cfg.l2, task, n_classes)
-    if cfg.model == "wide_deep":
-        return tabular.build_wide_deep(n, pre.categorical_blocks_, pre.numeric_indices_,
-                                       cfg.hidden_units, cfg.activation, cfg.dropout, task,
-                                       n_classes)
-    blocks = [(s, e) for s, e, _ in pre.blocks_]
-    return tabular.build_ft_transformer(n, blocks, cfg.d_token, cfg.n_blocks, cfg.n_heads,
-                                        cfg.dropout, task, n_classes)
-
-
-def _learning_rate(cfg: ModelConfig, steps: int):
-    import keras
-
-    if cfg.lr_schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(steps, 1))
-    return cfg.learning_rate
-
-
-def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int,
-              data: FitData | StreamFit, seed: int, progress: Progress | None = None,
-              should_stop: Callable[[], bool] | None = None, strategy=None):
-    """Build, compile and fit a Keras network with early stopping on validation loss.
-
-    Args:
-        cfg: Model configuration.
-        pre: The fitted preprocessor (gives the input layout).
-        task: binary, multiclass or regression.
-        n_classes: Number of classes (multiclass).
-        data: Encoded train/validation arrays, or streamed datasets (batched already).
-        seed: Seed for weights, dropout and shuffling (``keras.utils.set_random_seed``).
-        progress: Epoch events.
-        should_stop: Polled every batch; True stops training.
-        strategy: A ``tf.distribute`` strategy; default from :func:`core.device.training_strategy`.
-
-    Returns:
-        ``(model, history)`` where history is one dict of logs per epoch.
-
-    Raises:
-        TrainingError: The loss became NaN or infinite.
-    """
-    import keras
-
-    from core.device import training_strategy
-    from models.tabular import compile_model, make_optimizer
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    strategy = strategy or training_strategy()
-    streamed = isinstance(data, StreamFit)
-    n_train = data.n_train if streamed else len(data.x_train)
-    steps = cfg.epochs * int(np.ceil(n_train / cfg.batch_size))
-    with strategy.scope():
-        model = build_network(cfg, pre, task, n_classes)
-        compile_model(model, task, cfg.resolved_loss(task),
-                      make_optimizer(cfg.optimizer, _learning_rate(cfg, steps)))
-    callbacks = [_keras_callback(progress, should_stop, cfg.epochs)]
-    if cfg.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=cfg.patience, restore_best_weights=True))
-    weights = None
-    if task != "regression":
-        weights = (weights_from_counts(data.class_counts, cfg.class_weight) if streamed
-                   else class_weights(data.y_train, cfg.class_weight))
-    if streamed:
-        inputs = {"x": data.train, "validation_data": _weighted_validation(data.valid, weights),
-                  "shuffle": False}
-    else:
-        inputs = {"x": data.x_train, "y": data.y_train, "batch_size": cfg.batch_size,
-                  "validation_data": _weighted_validation((data.x_valid, data.y_valid), weights)}
-    hist = model.fit(**inputs, epochs=cfg.epochs, verbose=0, callbacks=callbacks,
-                     class_weight=weights)
-    history = [{k: float(v[i]) for k, v in hist.history.items()}
-               for i in range(len(hist.history.get("loss", [])))]
-    if any(not np.isfinite(h.get("loss", 0.0)) for h in history):
-        raise TrainingError(
-            "Training stopped: the loss became NaN or infinite. Lower the learning rate, or "
-            "check the features for extreme values."
-        )
-    return model, history
-
-
-def fit_baseline(cfg: ModelConfig, task: str, data: FitData, seed: int,
-                 progress: Progress | None = None):
-    """Fit a scikit-learn baseline on the training split. Returns ``(model, [])``."""
-    from models.baselines import build_baseline
-
-    weight = "balanced" if cfg.class_weight == "balanced" and task != "regression" else None
-    model = build_baseline(cfg.model, seed, weight, task)
-    _emit(progress, stage="fit", message=f"Fitting {cfg.model} on {len(data.y_train):,} rows")
-    model.fit(data.x_train, data.y_train)
-    return model, []
-
-
-def predict_raw(model, x: np.ndarray, task: str) -> np.ndarray:
-    """Model output: (n,) positive-class probability (binary), (n, k) probabilities
-    (multiclass) or (n,) predictions on the training scale (regression)."""
-    if hasattr(model, "predict_proba") and task != "regression":
-        p = model.predict_proba(x)
-        return p[:, 1] if task == "binary" else p
-    out = np.asarray(model.predict(x, batch_size=4096, verbose=0) if hasattr(model, "layers")
-                     else model.predict(x))
-    return out if task == "multiclass" else out.reshape(-1)
-
-
-def _target_scaling(task: str, cfg: ModelConfig, y_train: np.ndarray) -> list[float] | None:
-    if task != "regression" or not cfg.is_keras:
-        return None
-    std = float(np.std(y_train)) or 1.0
-    return [float(np.mean(y_train)), std]
-
-
-def _scale(y: np.ndarray, scaling: list[float] | None) -> np.ndarray:
-    return y if scaling is None else (y - scaling[0]) / scaling[1]
 
 
 def train(
@@ -285,7 +31,8 @@ def train(
     Steps: read the table (short connection), split (stratified for classification,
     ``spec.seed``), fit the :class:`~core.features.TabularPreprocessor` on train only, fit the
     model (Keras network with early stopping on validation loss, or a scikit-learn baseline),
-    score the test split, save.
+    score the test split, save. Tables of :data:`core.features.STREAM_CELLS` feature cells or
+    more (or ``cfg.data_pipeline == "stream"``) train on the streamed pipeline instead.
 
     Args:
         settings: Workspace settings.
@@ -306,24 +53,26 @@ def train(
     from core.features import use_streaming
 
     started = time.perf_counter()
-    _emit(progress, stage="load", message=f"Reading table {spec.table}")
+    emit(progress, stage="load", message=f"Reading table {spec.table}")
     with connect(settings) as con:
         streamed = use_streaming(con, spec, cfg)
         data = None if streamed else load_task_data(con, spec)
         excluded = [] if streamed else excluded_columns(con, spec, data.features)
     if streamed:
-        from core.training._stream import train_streamed
-
         return train_streamed(settings, spec, cfg, progress, should_stop)
+    return _train_in_memory(settings, spec, cfg, data, excluded, started, progress, should_stop)
+
+
+def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, should_stop):
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
     pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(data.x.iloc[splits.train])
     enc = {k: pre.transform(data.x.iloc[getattr(splits, k)]) for k in ("train", "valid", "test")}
-    scaling = _target_scaling(data.task, cfg, data.y[splits.train])
-    fit_data = FitData(enc["train"], _scale(data.y[splits.train], scaling), enc["valid"],
-                       _scale(data.y[splits.valid], scaling))
+    scaling = target_scaling(data.task, cfg, data.y[splits.train])
+    fit_data = FitData(enc["train"], scale_target(data.y[splits.train], scaling), enc["valid"],
+                       scale_target(data.y[splits.valid], scaling))
     device = device_label(cfg)
-    _emit(progress, stage="fit", message=f"Training {cfg.model} on {device}")
+    emit(progress, stage="fit", message=f"Training {cfg.model} on {device}")
     if cfg.is_keras:
         model, history = fit_keras(cfg, pre, data.task, len(data.classes), fit_data, spec.seed,
                                    progress, should_stop)
@@ -331,11 +80,8 @@ def train(
         model, history = fit_baseline(cfg, data.task, fit_data, spec.seed, progress)
     if should_stop is not None and should_stop():
         raise TrainingCancelled("Training was cancelled; no run was saved.")
-    out = predict_raw(model, enc["test"], data.task)
-    out_valid = predict_raw(model, enc["valid"], data.task)
-    if scaling is not None:
-        out = out * scaling[1] + scaling[0]
-        out_valid = out_valid * scaling[1] + scaling[0]
+    out = predict_output(model, enc["test"], data.task, scaling)
+    out_valid = predict_output(model, enc["valid"], data.task, scaling)
     y_test = data.y[splits.test]
     metrics = headline_metrics(data.task, y_test, out)
     run_id = new_run_id(cfg.model)
@@ -349,7 +95,7 @@ def train(
         from models.baselines import estimator_summary
 
         config["estimator"] = estimator_summary(model)
-    _emit(progress, stage="save", message="Saving run")
+    emit(progress, stage="save", message="Saving run")
     # in random order, not table order: the first k rows are a uniform sample (tables are
     # often in time order, and a SHAP base value from the earliest rows describes those)
     rng = np.random.default_rng(spec.seed)
@@ -358,83 +104,5 @@ def train(
                                     test_frame(data.x.iloc[splits.test], y_test, out, data.task),
                                     data.x.iloc[bg_idx].reset_index(drop=True), history,
                                     score_columns(data.y[splits.valid], out_valid, data.task)))
-    _emit(progress, stage="done", run_id=run_id)
+    emit(progress, stage="done", run_id=run_id)
     return TrainResult(run_id, config, metrics)
-
-
-def score_columns(y: np.ndarray, out: np.ndarray, task: str) -> pd.DataFrame:
-    """``__label`` and ``__score`` (and ``__proba_k`` for multiclass) of scored rows.
-
-    ``__score`` is the positive-class probability (binary), the top class's probability
-    (multiclass) or the prediction (regression).
-
-    Args:
-        y: Targets, shape (n,).
-        out: Model output, shape (n,) or (n, k) (see :func:`predict_raw`).
-        task: binary, multiclass or regression.
-
-    Returns:
-        A frame of n rows.
-    """
-    cols = {LABEL_COL: y}
-    if task == "multiclass":
-        cols.update({f"__proba_{k}": out[:, k].astype(np.float64) for k in range(out.shape[1])})
-        cols[SCORE_COL] = out.max(axis=1).astype(np.float64)
-    else:
-        cols[SCORE_COL] = np.asarray(out, dtype=np.float64)
-    return pd.DataFrame(cols)
-
-
-def test_frame(x: pd.DataFrame, y: np.ndarray, out: np.ndarray, task: str) -> pd.DataFrame:
-    """Raw test rows plus the :func:`score_columns`."""
-    return pd.concat([x.reset_index(drop=True), score_columns(y, out, task)], axis=1)
-
-
-@dataclass(frozen=True)
-class RunShape:
-    """What a run learned from, for its config.json.
-
-    Attributes:
-        task: binary, multiclass or regression.
-        classes: Class labels in index order.
-        features: Feature columns.
-        rows: Row counts: ``table``, ``train``, ``valid``, ``test``.
-        positive_rate_train: Share of positives in the training split (binary), else None.
-        pipeline: ``memory`` or ``stream``.
-        excluded: The table's other columns, left out of the features (target excepted).
-    """
-
-    task: str
-    classes: list[str]
-    features: list[str]
-    rows: dict
-    positive_rate_train: float | None
-    pipeline: str
-    excluded: list[str] = field(default_factory=list)
-
-
-def run_config(run_id, spec, cfg, shape: RunShape, pre, history, device, scaling,
-               started) -> dict:
-    """The config.json content of a finished run."""
-    binary = shape.task == "binary"
-    return {
-        "run_id": run_id, "created_at": datetime.now().isoformat(timespec="milliseconds"),
-        "task": shape.task, "model": cfg.model, "spec": to_dict(spec),
-        "model_config": to_dict(cfg),
-        "positive_class": shape.classes[1] if binary else None,
-        "negative_class": shape.classes[0] if binary else None,
-        "classes": shape.classes, "features": shape.features,
-        "excluded_columns": shape.excluded, "device": device,
-        "rows": shape.rows, "positive_rate_train": shape.positive_rate_train,
-        "target_scaling": scaling, "encoded_features": len(pre.feature_names_out_),
-        "data_pipeline": shape.pipeline,
-        "epochs_run": len(history), "duration_s": round(time.perf_counter() - started, 2),
-    }
-
-
-def device_label(cfg: ModelConfig) -> str:
-    if not cfg.is_keras:
-        return "CPU (scikit-learn)"
-    from core.device import detect_devices
-
-    return detect_devices().label

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.config import Settings
 from core.features import TabularPreprocessor, excluded_columns, infer_task
-from core.runs import RunArtifacts, new_run_id, save_run
+from core.runs import RunArtifacts, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.features import (
     chunk_rows_for, encode_to_disk, encoded_batches, encoded_bytes, head_frame, keras_dataset,
@@ -26,9 +26,9 @@ from core.features import (
 )
 from core.features import LABEL, PREPROCESSOR_ROWS, StreamedSplits, export_splits, remove
 from core.evaluate import headline_metrics
-from core.training._memory import (
-    BACKGROUND_ROWS, Progress, RunShape, StreamFit, TrainingCancelled, TrainResult, _emit,
-    device_label, fit_keras, predict_raw, run_config, score_columns,
+from core.training._fit import (
+    BACKGROUND_ROWS, Progress, RunShape, StreamFit, TrainingCancelled, TrainResult, device_label,
+    emit, fit_keras, run_config, score_columns,
 )
 from core.warehouse import connect
 
@@ -40,11 +40,9 @@ def _score_split(model, splits: StreamedSplits, name: str, pre, task: str,
     ys, outs = [], []
     for x, y in encoded_batches(splits, name, pre, chunk, None):
         ys.append(y)
-        outs.append(predict_raw(model, x, task))
+        outs.append(predict_output(model, x, task, scaling))
     y = np.concatenate(ys)
     out = np.concatenate(outs)
-    if scaling is not None:
-        out = out * scaling[1] + scaling[0]
     y = y.astype(np.int32) if task != "regression" else y.astype(np.float64)
     return y, out
 
@@ -82,7 +80,7 @@ def train_streamed(
     try:
         with connect(settings) as con:
             task = spec.task or infer_task(con, spec.table, spec.target)[0]
-            _emit(progress, stage="load", message=f"Exporting {spec.table} in shuffled batches")
+            emit(progress, stage="load", message=f"Exporting {spec.table} in shuffled batches")
             splits = export_splits(con, spec, task, folder, should_stop)
             excluded = excluded_columns(con, spec, splits.features)
         if should_stop is not None and should_stop():
@@ -99,7 +97,7 @@ def train_streamed(
         cached = need <= shutil.disk_usage(folder).free // 2
         sources = {"train": splits, "valid": splits}
         if cached:
-            _emit(progress, stage="load", message=f"Encoding {splits.counts['train']:,} "
+            emit(progress, stage="load", message=f"Encoding {splits.counts['train']:,} "
                   f"training rows once ({len(pre.feature_names_out_)} features, "
                   f"{need / 2**20:,.0f} MB on disk)")
             sources = {n: encode_to_disk(splits, n, pre, folder, scaling) for n in sources}
@@ -108,7 +106,7 @@ def train_streamed(
             keras_dataset(sources["valid"], "valid", pre, cfg.batch_size, None, scaling),
             splits.counts["train"], splits.label_counts["train"])
         device = device_label(cfg)
-        _emit(progress, stage="fit", message=f"Training {cfg.model} on {device} "
+        emit(progress, stage="fit", message=f"Training {cfg.model} on {device} "
                                              f"({splits.counts['train']:,} rows, streamed)")
         model, history = fit_keras(cfg, pre, task, len(splits.classes), fit, spec.seed,
                                    progress, should_stop)
@@ -130,10 +128,10 @@ def train_streamed(
                             pre, history, device, scaling, started)
         config["preprocessor_rows"] = int(sample_rows)
         config["encoded_on_disk"] = cached
-        _emit(progress, stage="save", message="Saving run")
+        emit(progress, stage="save", message="Saving run")
         save_run(settings, RunArtifacts(run_id, config, metrics, pre, model, scored, background,
                                         history, valid_scores))
     finally:
         remove(folder)
-    _emit(progress, stage="done", run_id=run_id)
+    emit(progress, stage="done", run_id=run_id)
     return TrainResult(run_id, config, metrics)

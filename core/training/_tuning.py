@@ -17,7 +17,11 @@ from core.errors import TrainingError
 from core.features import TabularPreprocessor, load_task_data, split_indices
 from core.specs import DatasetSpec, ModelConfig
 from core.evaluate import headline_metrics
-from core.training._memory import FitData, TrainResult, fit_baseline, fit_keras, predict_raw, train
+from core.runs import predict_output
+from core.training._fit import (
+    FitData, TrainResult, fit_baseline, fit_keras, scale_target, target_scaling,
+)
+from core.training._memory import train
 from core.warehouse import connect
 
 OBJECTIVES = {"binary": ("roc_auc", "maximize"), "multiclass": ("log_loss", "minimize"),
@@ -84,8 +88,11 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
     pre = TabularPreprocessor(numeric_bins=base.numeric_bins).fit(data.x.iloc[splits.train])
-    fit = FitData(pre.transform(data.x.iloc[splits.train]), data.y[splits.train],
-                  pre.transform(data.x.iloc[splits.valid]), data.y[splits.valid])
+    scaling = target_scaling(data.task, base, data.y[splits.train])
+    fit = FitData(pre.transform(data.x.iloc[splits.train]),
+                  scale_target(data.y[splits.train], scaling),
+                  pre.transform(data.x.iloc[splits.valid]),
+                  scale_target(data.y[splits.valid], scaling))
     metric, direction = OBJECTIVES[data.task]
 
     def objective(trial):
@@ -93,8 +100,8 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
         trial.set_user_attr("config", {k: v for k, v in dataclasses.asdict(cfg).items()})
         model, _ = (fit_keras(cfg, pre, data.task, len(data.classes), fit, spec.seed)
                     if cfg.is_keras else fit_baseline(cfg, data.task, fit, spec.seed))
-        out = predict_raw(model, fit.x_valid, data.task)
-        value = headline_metrics(data.task, fit.y_valid, out)["metrics"][metric]
+        out = predict_output(model, fit.x_valid, data.task, scaling)
+        value = headline_metrics(data.task, data.y[splits.valid], out)["metrics"][metric]
         return float("nan") if value is None else value
 
     def report(study, trial):

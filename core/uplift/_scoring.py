@@ -17,7 +17,7 @@ from core.config import Settings
 from core.errors import SchemaError, SimulationError
 from core.features import label_text
 from core.impact import Decision, ScenarioInputs, simulate_scenario, targeted_count
-from core.runs import LABEL_COL, SCORE_COL, Run
+from core.runs import LABEL_COL, SCORE_COL, Run, predict_output
 from core.uplift._metrics import UpliftInputs
 from core.uplift._simulate import simulate_uplift, simulate_uplift_expected
 from core.uplift._training import P_CONTROL_COL, TREATMENT_COL, UPLIFT_COL
@@ -35,10 +35,8 @@ def _arm(run: Run, name: str) -> Run:
 
 def _proba(run: Run, rows: pd.DataFrame) -> np.ndarray:
     """Positive-class probability of one saved model (the run's own task is "uplift")."""
-    from core.training import predict_raw
-
     x = run.preprocessor.transform(rows[run.features])
-    return np.asarray(predict_raw(run.model, x, "binary"), dtype=np.float64)
+    return predict_output(run.model, x, "binary")
 
 
 def predict_uplift(run: Run, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

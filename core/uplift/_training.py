@@ -36,7 +36,7 @@ import pandas as pd
 from core.config import Settings
 from core.errors import SchemaError, TrainingError
 from core.features import TabularPreprocessor, label_text, load_xy, split_indices, summarize_target
-from core.runs import LABEL_COL, SCORE_COL, new_run_id, write_run_folder
+from core.runs import LABEL_COL, SCORE_COL, new_run_id, predict_output, write_run_folder
 from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.training import FitData, TrainingCancelled, TrainResult, fit_baseline, fit_keras
 from core.uplift._metrics import uplift_report, uplift_scores
@@ -134,9 +134,7 @@ def _fit(cfg: ModelConfig, pre, x_tr, y_tr, x_va, y_va, seed, progress, should_s
 
 
 def _proba(model, x: np.ndarray) -> np.ndarray:
-    from core.training import predict_raw
-
-    return np.asarray(predict_raw(model, x, "binary"), dtype=np.float64)
+    return predict_output(model, x, "binary")
 
 
 def _balanced(idx: np.ndarray, t: np.ndarray, seed: int) -> np.ndarray:

@@ -10,7 +10,9 @@ import pytest
 
 from core.app import main
 from core.report import ReportOptions, write_report
-from core.report._report import ReportError, find_chromium, svg_only
+from core.report._html import svg_only
+from core.report._options import ReportError
+from core.report._report import find_chromium
 from core.runs import load_run
 from tests.core.review_fixtures import multiclass_run
 

@@ -181,7 +181,7 @@ def test_cross_validation_of_a_network(bank_ws, weight):
     # balanced weights early stopping watched the unweighted validation loss, which rises
     # from the first epoch on, so it kept the first epoch's weights (ROC-AUC 0.578 here).
     from core.training import cross_validate
-    from core.training._memory import class_weights
+    from core.training._fit import class_weights
 
     s, _ = bank_ws
     cv = cross_validate(s, DatasetSpec("bank", "y", exclude=("duration",)),
