@@ -50,7 +50,7 @@ def bench_ingest(settings, repeats: int = 3) -> dict:
 def bench_train_and_shap(settings, epochs: int) -> list[dict]:
     """Train the default DNN on the full table, then explain 1,000 test rows."""
     spec = DatasetSpec("bank_0", "y", exclude=("duration",))
-    cfg = ModelConfig(epochs=epochs, early_stopping=False)
+    cfg = ModelConfig.of(epochs=epochs, early_stopping=False)
     epoch_times = []
     last = [time.perf_counter()]
 

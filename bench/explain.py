@@ -32,9 +32,8 @@ import numpy as np  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
 from core.explain import BACKGROUND_MAX, explain_run
-from core.runs import fast_scorer
 from core.ingest import IngestOptions, ingest_file
-from core.runs import load_run
+from core.runs import fast_scorer, load_run
 from core.specs import DatasetSpec, ModelConfig  # noqa: E402
 from core.training import train
 from core.warehouse import connect
@@ -53,7 +52,7 @@ def trained_mlp(settings, epochs: int):
     with connect(settings) as con:
         ingest_file(con, BANK, IngestOptions(table="bank"))
     result = train(settings, DatasetSpec("bank", "y", exclude=("duration",)),
-                   ModelConfig(epochs=epochs, early_stopping=False))
+                   ModelConfig.of(epochs=epochs, early_stopping=False))
     return load_run(settings, result.run_id)
 
 

@@ -21,8 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.impact import Decision, Economics, ScenarioInputs, simulate_scenario
-from core.uplift import UpliftInputs
+from core.impact import Decision, ScenarioInputs, simulate_scenario
+from core.specs import Economics
 from core.uplift import simulate_uplift
 
 
@@ -100,9 +100,9 @@ def main() -> None:
                       "speedup": round(ref_s / secs, 1)}))
     t = rng.integers(0, 2, n)
     yu = (rng.random(n) < 0.05 + 0.1 * t * score).astype(int)
-    secs, _ = _best(lambda: simulate_uplift(yu, t, score, UpliftInputs(0.3, n_bootstrap=a.bootstrap,
-                                                                       seed=1),
-                                            propensity=rng.random(n)), a.repeats)
+    share = ScenarioInputs.top_share(0.3, Economics(1.0, 50.0), n_bootstrap=a.bootstrap, seed=1)
+    secs, _ = _best(lambda: simulate_uplift(yu, t, score, share, propensity=rng.random(n)),
+                    a.repeats)
     print(json.dumps({"bench": "uplift_top30_with_propensity", "rows": n,
                       "bootstrap": a.bootstrap, "seconds": round(secs, 3), "goal_s": 5.0,
                       "reference_full_poisson_s": round(ref_s, 3),

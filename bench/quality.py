@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import load_settings  # noqa: E402
-from core.training import cross_validate
 from core.ingest import IngestOptions, ingest_file
 from core.specs import DatasetSpec, ModelConfig  # noqa: E402
+from core.training import cross_validate
 from core.warehouse import connect
 
 DATA = ROOT.parent / "shared" / "data"
@@ -50,7 +50,7 @@ def main() -> None:
             spec = DatasetSpec(name, target, exclude=exclude)
             for model in args.models.split(","):
                 started = time.perf_counter()
-                cv = cross_validate(settings, spec, ModelConfig(model=model), args.folds)
+                cv = cross_validate(settings, spec, ModelConfig.of(model=model), args.folds)
                 line = {"dataset": name, "model": model, "folds": args.folds,
                         "roc_auc_mean": round(cv["roc_auc_mean"], 4),
                         "roc_auc_std": round(cv["roc_auc_std"], 4),

@@ -29,10 +29,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core.config import load_settings  # noqa: E402
 from core.ingest import IngestOptions, ingest_file
-from core.recommend import rank_users, summarize
-from core.recommend import load_rec_run
-from core.recommend import NetOptions, RecModelConfig, train_recommender
-from core.recommend import EventColumns, SequenceOptions, leave_last_out
+from core.recommend import (
+    EventColumns,
+    NetOptions,
+    RecModelConfig,
+    SequenceOptions,
+    leave_last_out,
+    load_rec_run,
+    rank_users,
+    summarize,
+    train_recommender,
+)
 from core.warehouse import connect
 
 SHARED = ROOT.parent / "shared" / "data"

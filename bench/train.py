@@ -40,11 +40,16 @@ def throughput(epochs: int) -> list[dict]:
     import keras
 
     from core.config import load_settings
-    from core.features import TabularPreprocessor, load_task_data, split_indices
+    from core.features import (
+        TabularPreprocessor,
+        encode_to_disk,
+        export_splits,
+        keras_dataset,
+        load_task_data,
+        split_indices,
+    )
     from core.ingest import IngestOptions, ingest_file
     from core.specs import DatasetSpec, ModelConfig
-    from core.features import encode_to_disk, keras_dataset
-    from core.features import export_splits
     from core.training import FitData, StreamFit, build_network, fit_keras
     from core.warehouse import connect
     from models.tabular import compile_model, make_optimizer
@@ -55,7 +60,7 @@ def throughput(epochs: int) -> list[dict]:
         with connect(s) as con:
             ingest_file(con, bank, IngestOptions(table="bank"))
             data = load_task_data(con, DatasetSpec("bank", "y", exclude=("duration",)))
-        cfg = ModelConfig(epochs=epochs, early_stopping=False)
+        cfg = ModelConfig.of(epochs=epochs, early_stopping=False)
         sp = split_indices(data.y, 0.2, 0.1, 42)
         pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(data.x.iloc[sp.train])
         fit = FitData(pre.transform(data.x.iloc[sp.train]), data.y[sp.train],
@@ -77,8 +82,8 @@ def throughput(epochs: int) -> list[dict]:
             encoded = {n: encode_to_disk(splits, n, pre, folder) for n in ("train", "valid")}
             encode_s.append(time.perf_counter() - t)
             stream_fit = StreamFit(
-                keras_dataset(encoded["train"], "train", pre, cfg.batch_size, 42),
-                keras_dataset(encoded["valid"], "valid", pre, cfg.batch_size, None),
+                keras_dataset(encoded["train"], "train", pre, cfg.fit.batch_size, 42),
+                keras_dataset(encoded["valid"], "valid", pre, cfg.fit.batch_size, None),
                 splits.counts["train"], splits.label_counts["train"])
             t = time.perf_counter()
             fit_keras(cfg, pre, "binary", 2, stream_fit, 42, progress=lambda e: None,
@@ -91,7 +96,7 @@ def throughput(epochs: int) -> list[dict]:
                                   "binary_crossentropy", make_optimizer("adamw", 3e-4))
             t = time.perf_counter()
             model.fit(fit.x_train, fit.y_train, validation_data=(fit.x_valid, fit.y_valid),
-                      epochs=epochs, batch_size=cfg.batch_size, verbose=0)
+                      epochs=epochs, batch_size=cfg.fit.batch_size, verbose=0)
             done = time.perf_counter()
             bare.append(n / (done - t))
             bare_total.append(n / (done - t_build))
@@ -143,10 +148,10 @@ with tempfile.TemporaryDirectory() as tmp:
                     f"FROM range({{rows}})")
     # TensorFlow's own start-up (import, first graph, thread pools) is the same for any table:
     # a tiny run first keeps it out of the growth we measure.
-    train(s, DatasetSpec("warm", "y"), ModelConfig(epochs=1, numeric_encoding=enc,
+    train(s, DatasetSpec("warm", "y"), ModelConfig.of(epochs=1, numeric_encoding=enc,
                                                    data_pipeline=pipe))
     before = reset_peak()
-    r = train(s, DatasetSpec("big", "y"), ModelConfig(epochs=1, early_stopping=False,
+    r = train(s, DatasetSpec("big", "y"), ModelConfig.of(epochs=1, early_stopping=False,
                                                       numeric_encoding=enc, data_pipeline=pipe))
     peak = status_kb("VmHWM")
 print(json.dumps({{"peak_mb": peak / 1024, "before_train_mb": before / 1024,

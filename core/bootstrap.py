@@ -113,7 +113,7 @@ class _Layout:
     post_counts: np.ndarray     # (n_cells,) aggregated customers after the window
 
 
-def _layout(cells, n_cells, values, fraction, h) -> _Layout:
+def styled(cells, n_cells, values, fraction, h) -> _Layout:
     n = cells.size
     k0 = fraction * n
     lo, hi = max(0, math.floor(k0) - h), min(n, math.ceil(k0) + h)
@@ -129,7 +129,7 @@ def _layout(cells, n_cells, values, fraction, h) -> _Layout:
 def _draw(cells, n_cells, values, fraction, h, n_boot, seed) -> PrefixDraws | None:
     rng = np.random.default_rng(seed)
     v = None if values is None else np.asarray(values, dtype=np.float64).reshape(cells.size, -1)
-    lay = _layout(cells, n_cells, v, fraction, h)
+    lay = styled(cells, n_cells, v, fraction, h)
     width = lay.window.size + lay.pre_units.size + lay.post_units.size
     step = max(1, min(n_boot, MAX_CHUNK_CELLS // max(width, 1)))
     parts = []

@@ -27,7 +27,9 @@ def title_layout(title: str) -> dict:
     return {"text": main, "subtitle": {"text": rest[:-1]}}
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
+def styled(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
+    """A figure in LiftLab's house style: title, axis titles, height (px), white template,
+    legend below."""
     fig.update_layout(title=title_layout(title), xaxis_title=x, yaxis_title=y,
                       height=height + 30, margin=MARGIN, template="plotly_white",
                       legend=LEGEND_BELOW)
@@ -53,7 +55,7 @@ def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float | None,
     if point is not None:
         fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="threshold",
                                  marker={"size": 11, "color": POS_COLOR}))
-    return _layout(fig, "ROC curve", "False-positive rate", "True-positive rate (recall)")
+    return styled(fig, "ROC curve", "False-positive rate", "True-positive rate (recall)")
 
 
 def pr_figure(recall: np.ndarray, precision: np.ndarray, pr_auc: float | None, base_rate: float,
@@ -68,7 +70,7 @@ def pr_figure(recall: np.ndarray, precision: np.ndarray, pr_auc: float | None, b
     if point is not None:
         fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="threshold",
                                  marker={"size": 11, "color": POS_COLOR}))
-    return _layout(fig, "Precision-recall curve", "Recall", "Precision")
+    return styled(fig, "Precision-recall curve", "Recall", "Precision")
 
 
 def confusion_figure(confusion: list[list[int]], positive: str, negative: str) -> go.Figure:
@@ -85,7 +87,7 @@ def confusion_figure(confusion: list[list[int]], positive: str, negative: str) -
     fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=names, texttemplate="%{text}",
                                colorscale="Blues", showscale=False))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Confusion matrix", "Predicted", "Actual", height=340)
+    return styled(fig, "Confusion matrix", "Predicted", "Actual", height=340)
 
 
 def history_figure(history: list[dict], loss_name: str = "loss") -> go.Figure:
@@ -102,7 +104,7 @@ def history_figure(history: list[dict], loss_name: str = "loss") -> go.Figure:
         if any(v is not None for v in values):
             fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name=name))
     fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, int(np.ceil(len(epochs) / 12))))
-    return _layout(fig, f"{loss_name[:1].upper()}{loss_name[1:]} per epoch", "Epoch", "Loss",
+    return styled(fig, f"{loss_name[:1].upper()}{loss_name[1:]} per epoch", "Epoch", "Loss",
                    height=320)
 
 
@@ -114,7 +116,7 @@ def importance_figure(importance: pd.DataFrame, n_rows: int, top: int = 20) -> g
                            marker_color=MODEL_COLOR))
     shown = (f"top {len(df)} of {len(importance)} columns, " if len(importance) > len(df)
              else "")
-    return _layout(fig, f"Mean |SHAP value| ({shown}{n_rows:,} test rows)",
+    return styled(fig, f"Mean |SHAP value| ({shown}{n_rows:,} test rows)",
                    "mean |SHAP value|", "", height=max(320, 26 * len(df) + 90))
 
 
@@ -122,7 +124,7 @@ def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def _color_values(series: pd.Series) -> np.ndarray:
+def color_values(series: pd.Series) -> np.ndarray:
     """Numeric values scaled to [0, 1] between their 5th and 95th percentiles."""
     v = pd.to_numeric(series, errors="coerce").astype(float).to_numpy()
     lo, hi = np.nanpercentile(v, [5, 95]) if np.isfinite(v).any() else (0.0, 1.0)
@@ -151,7 +153,7 @@ def beeswarm_figure(values: np.ndarray, rows: pd.DataFrame, columns: list[str], 
     for i, col in enumerate(shown):
         j = columns.index(col)
         if _is_numeric(rows[col]):
-            marker = {"size": 5, "color": _color_values(rows[col]), "colorscale": "RdBu_r",
+            marker = {"size": 5, "color": color_values(rows[col]), "colorscale": "RdBu_r",
                       "cmin": 0, "cmax": 1, "showscale": not scale_shown,
                       "colorbar": {"title": "value", "tickvals": [0, 1],
                                    "ticktext": ["low", "high"]}}
@@ -166,7 +168,7 @@ def beeswarm_figure(values: np.ndarray, rows: pd.DataFrame, columns: list[str], 
     fig.update_yaxes(tickvals=list(range(len(shown))), ticktext=shown)
     fig.add_vline(x=0, line_color=RANDOM_COLOR)
     more = f"top {len(shown)} of {len(order)} columns, " if len(order) > len(shown) else ""
-    return _layout(fig, f"SHAP value per row ({more}{len(values):,} rows; categories grey)",
+    return styled(fig, f"SHAP value per row ({more}{len(values):,} rows; categories grey)",
                    "SHAP value", "", height=max(360, 30 * len(shown) + 100))
 
 
@@ -194,7 +196,7 @@ def waterfall_figure(contrib: pd.Series, base_value: float, output: float, outpu
         totals={"marker": {"color": MODEL_COLOR}},
     ))
     title = f"Why this score: base {base_value:.3f} → output {output:.3f} ({output_space})"
-    return _layout(fig, title, f"Model output ({output_space})", "",
+    return styled(fig, title, f"Model output ({output_space})", "",
                    height=max(360, 28 * (len(labels) + 2) + 100))
 
 
@@ -214,7 +216,7 @@ def gains_figure(curve: dict, base_rate: float, fraction: float | None = None) -
         fig.add_vline(x=fraction, line_color=POS_COLOR, annotation_text="targeted")
     fig.update_xaxes(tickformat=".0%")
     fig.update_yaxes(tickformat=".0%")
-    return _layout(fig, "Cumulative gains", "Customers contacted (best scores first)",
+    return styled(fig, "Cumulative gains", "Customers contacted (best scores first)",
                    "Converters reached")
 
 
@@ -229,7 +231,7 @@ def lift_figure(curve: dict, fraction: float | None = None) -> go.Figure:
     if fraction is not None:
         fig.add_vline(x=fraction, line_color=POS_COLOR, annotation_text="targeted")
     fig.update_xaxes(tickformat=".0%")
-    return _layout(fig, "Cumulative lift", "Customers contacted", "Lift (× base rate)")
+    return styled(fig, "Cumulative lift", "Customers contacted", "Lift (× base rate)")
 
 
 def profit_figure(curve: dict, best_fraction: float, best_profit: float,
@@ -251,7 +253,7 @@ def profit_figure(curve: dict, best_fraction: float, best_profit: float,
         fig.add_vline(x=break_even, line_dash="dot", line_color="#444",
                       annotation_text="break-even", annotation_position="bottom right")
     fig.update_xaxes(tickformat=".0%")
-    return _layout(fig, "Profit by share of customers contacted", "Customers contacted", "Profit")
+    return styled(fig, "Profit by share of customers contacted", "Customers contacted", "Profit")
 
 
 def overlay_curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], kind: str) -> go.Figure:
@@ -262,5 +264,5 @@ def overlay_curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], kind
     if kind == "roc":
         fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="random",
                                  line={"dash": "dash", "color": RANDOM_COLOR}))
-        return _layout(fig, "ROC curves", "False-positive rate", "True-positive rate (recall)")
-    return _layout(fig, "Precision-recall curves", "Recall", "Precision")
+        return styled(fig, "ROC curves", "False-positive rate", "True-positive rate (recall)")
+    return styled(fig, "Precision-recall curves", "Recall", "Precision")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import dataclasses
+import math
+from dataclasses import asdict, dataclass, field, fields
 
-from core.errors import SchemaError, TrainingError
+import numpy as np
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
+from core.errors import SchemaError, SimulationError, TrainingError
+from models.tabular import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TASK_LOSSES
+
 KERAS_MODELS = ("mlp", "wide_deep", "ft_transformer")
 MODELS = (*KERAS_MODELS, "logreg", "hgb")
 MODEL_LABELS = {
@@ -17,9 +21,7 @@ MODEL_LABELS = {
     "hgb": "Histogram gradient boosting (scikit-learn)",
 }
 TASKS = ("binary", "multiclass", "regression")
-OPTIMIZERS = ("adam", "adamw", "adagrad", "rmsprop", "sgd")
-LOSSES = ("auto", "binary_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "huber")
-SCHEDULES = ("constant", "cosine")
+LOSSES = ("auto", *dict.fromkeys(loss for names in TASK_LOSSES.values() for loss in names))
 PIPELINES = ("auto", "memory", "stream")
 PIPELINE_LABELS = {
     "auto": "Auto (stream from 20 million feature cells)",
@@ -70,31 +72,123 @@ class DatasetSpec:
             )
 
 
+def _check(obj, error: type, checks: list[tuple[str, bool, str]]) -> None:
+    for name, ok, allowed in checks:
+        if not ok:
+            raise error(f"{name} must be {allowed}; got {getattr(obj, name)!r}.")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How a Keras network trains (every Keras family).
+
+    Attributes:
+        epochs: Maximum training epochs, 1–1000.
+        batch_size: Mini-batch size, 8–65536.
+        learning_rate: Initial learning rate, in (0, 1].
+        optimizer: adam, adamw, adagrad, rmsprop or sgd (momentum 0.9); see
+            :data:`models.tabular.OPTIMIZERS`.
+        lr_schedule: ``constant`` or ``cosine`` (cosine decay over all training steps).
+        loss: ``auto`` (the task's cross-entropy, or MSE for regression), or a named loss.
+        early_stopping: Stop when validation loss has not improved for ``patience`` epochs and
+            restore the best weights.
+        patience: Epochs without improvement before stopping, 1–100.
+    """
+
+    epochs: int = 60
+    batch_size: int = 512
+    learning_rate: float = 3e-4
+    optimizer: str = "adamw"
+    lr_schedule: str = "constant"
+    loss: str = "auto"
+    early_stopping: bool = True
+    patience: int = 8
+
+    def __post_init__(self) -> None:
+        _check(self, TrainingError, [
+            ("epochs", 1 <= self.epochs <= 1000, "an integer in [1, 1000]"),
+            ("batch_size", 8 <= self.batch_size <= 65536, "an integer in [8, 65536]"),
+            ("learning_rate", 0.0 < self.learning_rate <= 1.0, "in (0, 1]"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
+            ("lr_schedule", self.lr_schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+            ("loss", self.loss in LOSSES, f"one of {', '.join(LOSSES)}"),
+            ("patience", 1 <= self.patience <= 100, "an integer in [1, 100]"),
+        ])
+
+
+@dataclass(frozen=True)
+class MLPOptions:
+    """Architecture of the MLP (``mlp``) and of the deep part of ``wide_deep``.
+
+    Attributes:
+        hidden_units: Units of each hidden layer, 1–8 layers of 1–4096 units.
+        activation: Hidden-layer activation, one of relu, tanh, sigmoid, gelu.
+        dropout: Dropout rate after each hidden layer, in [0, 0.9].
+        batch_norm: Batch normalisation in the MLP's hidden layers.
+        l2: L2 penalty on the MLP's hidden kernels, in [0, 1].
+    """
+
+    hidden_units: tuple[int, ...] = (128, 64)
+    activation: str = "relu"
+    dropout: float = 0.15
+    batch_norm: bool = False
+    l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self, TrainingError, [
+            ("hidden_units", 1 <= len(self.hidden_units) <= 8
+             and all(1 <= u <= 4096 for u in self.hidden_units), "1–8 layers of 1–4096 units"),
+            ("activation", self.activation in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+            ("dropout", 0.0 <= self.dropout <= 0.9, "in [0, 0.9]"),
+            ("l2", 0.0 <= self.l2 <= 1.0, "in [0, 1]"),
+        ])
+
+
+@dataclass(frozen=True)
+class TransformerOptions:
+    """Architecture of the FT-Transformer (``ft_transformer``, Gorishniy et al., 2021).
+
+    Attributes:
+        d_token: Token size, in [4, 512] and divisible by ``n_heads``.
+        n_blocks: Transformer blocks, 1–8.
+        n_heads: Attention heads.
+        dropout: Dropout rate in attention and feed-forward layers, in [0, 0.9].
+    """
+
+    d_token: int = 32
+    n_blocks: int = 2
+    n_heads: int = 4
+    dropout: float = 0.15
+
+    def __post_init__(self) -> None:
+        _check(self, TrainingError, [
+            ("n_blocks", 1 <= self.n_blocks <= 8, "an integer in [1, 8]"),
+            ("n_heads", 1 <= self.n_heads <= 32, "an integer in [1, 32]"),
+            ("d_token", 4 <= self.d_token <= 512 and self.d_token % self.n_heads == 0,
+             "in [4, 512] and divisible by n_heads"),
+            ("dropout", 0.0 <= self.dropout <= 0.9, "in [0, 0.9]"),
+        ])
+
+
+_GROUPS = {"fit": FitOptions, "mlp": MLPOptions, "transformer": TransformerOptions}
+# the option groups each model family uses (the others keep their defaults and are not shown)
+FAMILY_GROUPS = {"mlp": ("fit", "mlp"), "wide_deep": ("fit", "mlp"),
+                 "ft_transformer": ("fit", "transformer"), "logreg": (), "hgb": ()}
+_WIDE_DEEP_UNUSED = ("batch_norm", "l2")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """Model family, architecture and training hyper-parameters.
+    """Model family and its settings, in one option group per concern.
+
+    Build one from flat setting names with :meth:`of` (``ModelConfig.of(model="mlp",
+    epochs=20, hidden_units=(64,))``); config.json stores the flat form (:meth:`flat`), which
+    :func:`from_dict` reads back, also from runs saved before the groups existed.
 
     Attributes:
         model: ``mlp`` (Keras DNN), ``wide_deep``, ``ft_transformer``, or the scikit-learn
             baselines ``logreg`` and ``hgb``.
-        hidden_units: Units of each hidden layer (MLP, deep part of wide & deep).
-        activation: Hidden-layer activation, one of relu, tanh, sigmoid, gelu.
-        dropout: Dropout rate after each hidden layer, in [0, 0.9].
-        learning_rate: Initial learning rate, in (0, 1].
-        epochs: Maximum training epochs, 1–1000.
-        batch_size: Mini-batch size, 8–65536.
-        early_stopping: Stop when validation loss has not improved for ``patience`` epochs and
-            restore the best weights.
-        patience: Epochs without improvement before stopping.
         class_weight: ``"balanced"`` to weight classes by inverse frequency, or ``"none"``.
-        optimizer: adam, adamw, adagrad, rmsprop or sgd (momentum 0.9).
-        lr_schedule: ``constant`` or ``cosine`` (cosine decay over all training steps).
-        loss: ``auto`` (the task's cross-entropy, or MSE for regression), or a named loss.
-        batch_norm: Batch normalisation in the MLP's hidden layers.
-        l2: L2 penalty on the MLP's hidden kernels, in [0, 1].
-        d_token: FT-Transformer token size (divisible by ``n_heads``).
-        n_blocks: FT-Transformer blocks, 1–8.
-        n_heads: FT-Transformer attention heads.
         numeric_encoding: ``standard`` (standardised value), ``ple`` (standardised value plus a
             16-bin piecewise-linear encoding, Gorishniy et al. 2022) or ``auto`` (PLE for the
             Keras networks, standard for the scikit-learn baselines).
@@ -102,57 +196,87 @@ class ModelConfig:
             shuffled Parquet snapshots fed through ``tf.data`` in batches, for tables larger
             than memory; see :mod:`core.features`) or ``auto`` (stream a Keras network when
             the table has at least 20 million feature cells).
+        fit: How a Keras network trains (:class:`FitOptions`).
+        mlp: MLP and wide & deep architecture (:class:`MLPOptions`).
+        transformer: FT-Transformer architecture (:class:`TransformerOptions`).
     """
 
     model: str = "mlp"
-    hidden_units: tuple[int, ...] = (128, 64)
-    activation: str = "relu"
-    dropout: float = 0.15
-    learning_rate: float = 3e-4
-    epochs: int = 60
-    batch_size: int = 512
-    early_stopping: bool = True
-    patience: int = 8
     class_weight: str = "none"
-    optimizer: str = "adamw"
-    lr_schedule: str = "constant"
-    loss: str = "auto"
-    batch_norm: bool = False
-    l2: float = 0.0
-    d_token: int = 32
-    n_blocks: int = 2
-    n_heads: int = 4
     numeric_encoding: str = "auto"
     data_pipeline: str = "auto"
+    fit: FitOptions = field(default_factory=FitOptions)
+    mlp: MLPOptions = field(default_factory=MLPOptions)
+    transformer: TransformerOptions = field(default_factory=TransformerOptions)
 
     def __post_init__(self) -> None:
-        checks = [
+        _check(self, TrainingError, [
             ("model", self.model in MODELS, f"one of {', '.join(MODELS)}"),
-            ("activation", self.activation in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
-            ("dropout", 0.0 <= self.dropout <= 0.9, "in [0, 0.9]"),
-            ("learning_rate", 0.0 < self.learning_rate <= 1.0, "in (0, 1]"),
-            ("epochs", 1 <= self.epochs <= 1000, "an integer in [1, 1000]"),
-            ("batch_size", 8 <= self.batch_size <= 65536, "an integer in [8, 65536]"),
-            ("patience", 1 <= self.patience <= 100, "an integer in [1, 100]"),
             ("class_weight", self.class_weight in ("none", "balanced"), "'none' or 'balanced'"),
-            ("hidden_units", 1 <= len(self.hidden_units) <= 8
-             and all(1 <= u <= 4096 for u in self.hidden_units), "1–8 layers of 1–4096 units"),
-            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
-            ("lr_schedule", self.lr_schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
-            ("loss", self.loss in LOSSES, f"one of {', '.join(LOSSES)}"),
-            ("l2", 0.0 <= self.l2 <= 1.0, "in [0, 1]"),
             ("numeric_encoding", self.numeric_encoding in ("auto", "standard", "ple"),
              "'auto', 'standard' or 'ple'"),
             ("data_pipeline", self.data_pipeline in PIPELINES, "'auto', 'memory' or 'stream'"),
-            ("n_blocks", 1 <= self.n_blocks <= 8, "an integer in [1, 8]"),
-            ("d_token", 4 <= self.d_token <= 512 and self.d_token % self.n_heads == 0,
-             "in [4, 512] and divisible by n_heads"),
-        ]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise TrainingError(
-                    f"{name} must be {allowed}; got {getattr(self, name)!r}."
-                )
+        ])
+
+    @classmethod
+    def of(cls, **options) -> ModelConfig:
+        """A config from flat setting names (``epochs``, ``hidden_units``, ``d_token``, …).
+
+        ``dropout`` sets the dropout of both network families. Unknown names raise.
+
+        Raises:
+            TrainingError: An unknown setting or a value out of range.
+        """
+        return cls().replace(**options)
+
+    def replace(self, **options) -> ModelConfig:
+        """A copy with flat-named settings changed (see :meth:`of`).
+
+        Raises:
+            TrainingError: An unknown setting or a value out of range.
+        """
+        top = {f.name for f in fields(self) if f.name not in _GROUPS}
+        changes: dict = {k: v for k, v in options.items() if k in top}
+        known = set(changes)
+        for group, kind in _GROUPS.items():
+            names = {f.name for f in fields(kind)}
+            mine = {k: tuple(v) if isinstance(v, list) else v
+                    for k, v in options.items() if k in names}
+            if mine:
+                changes[group] = dataclasses.replace(getattr(self, group), **mine)
+                known |= set(mine)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TrainingError(f"Unknown model setting {', '.join(unknown)}; the settings are "
+                                f"{', '.join(sorted(_flat_names()))}.")
+        return dataclasses.replace(self, **changes)
+
+    def flat(self) -> dict:
+        """Every setting by its flat name, JSON-ready (tuples as lists); config.json's form.
+        ``dropout`` is the dropout of the family's own network."""
+        out = {"model": self.model}
+        for group in ("fit", "mlp", "transformer"):
+            for k, v in asdict(getattr(self, group)).items():
+                out.setdefault(k, list(v) if isinstance(v, tuple) else v)
+        if self.model == "ft_transformer":
+            out["dropout"] = self.transformer.dropout
+        out.update(class_weight=self.class_weight, numeric_encoding=self.numeric_encoding,
+                   data_pipeline=self.data_pipeline)
+        return out
+
+    def used_options(self) -> dict:
+        """The settings this model family actually uses, by flat name (for a model card):
+        training settings first, then the family's architecture."""
+        names = ["class_weight", "numeric_encoding"]
+        if self.is_keras:
+            fit = [f.name for f in fields(FitOptions)]
+            names = [*fit[:6], "dropout", *fit[6:], *names, "data_pipeline"]
+        for group in FAMILY_GROUPS.get(self.model, ()):
+            names += [f.name for f in fields(_GROUPS[group]) if group != "fit"
+                      and f.name != "dropout"
+                      and not (self.model == "wide_deep" and f.name in _WIDE_DEEP_UNUSED)]
+        flat = self.flat()
+        return {n: flat[n] for n in dict.fromkeys(names)}
 
     @property
     def numeric_bins(self) -> int:
@@ -165,34 +289,48 @@ class ModelConfig:
         """Whether the model is a Keras network (trained in epochs)."""
         return self.model in KERAS_MODELS
 
+    @property
+    def dropout(self) -> float:
+        """The dropout of this family's network."""
+        return self.transformer.dropout if self.model == "ft_transformer" else self.mlp.dropout
+
     def resolved_loss(self, task: str) -> str:
         """The loss used for ``task``.
 
         Raises:
             TrainingError: The chosen loss does not fit the task.
         """
-        default = {"binary": "binary_crossentropy",
-                   "multiclass": "sparse_categorical_crossentropy", "regression": "mse"}[task]
-        if self.loss == "auto":
-            return default
-        allowed = {"binary": ("binary_crossentropy",),
-                   "multiclass": ("sparse_categorical_crossentropy",),
-                   "regression": ("mse", "mae", "huber")}[task]
-        if self.loss not in allowed:
-            raise TrainingError(
-                f"loss '{self.loss}' does not fit a {task} task; use one of {', '.join(allowed)}."
-            )
-        return self.loss
+        loss = self.fit.loss
+        if loss == "auto":
+            return TASK_LOSSES[task][0]
+        if loss not in TASK_LOSSES[task]:
+            raise TrainingError(f"loss '{loss}' does not fit a {task} task; use one of "
+                                f"{', '.join(TASK_LOSSES[task])}.")
+        return loss
+
+
+def _flat_names() -> set[str]:
+    names = {f.name for f in fields(ModelConfig) if f.name not in _GROUPS}
+    return names | {f.name for kind in _GROUPS.values() for f in fields(kind)}
 
 
 def to_dict(obj) -> dict:
-    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    """A JSON-ready dict of a config dataclass (tuples become lists; a :class:`ModelConfig`
+    in its flat form)."""
+    if isinstance(obj, ModelConfig):
+        return obj.flat()
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(obj).items()}
 
 
 def from_dict(cls, data: dict):
-    """Rebuild a config dataclass from :func:`to_dict` output, ignoring unknown keys."""
-    names = {f.name: f for f in fields(cls)}
+    """Rebuild a config dataclass from :func:`to_dict` output, ignoring unknown keys.
+
+    A :class:`ModelConfig` is read from its flat form, as every run since the first saved it.
+    """
+    if cls is ModelConfig:
+        names = _flat_names()
+        return ModelConfig.of(**{k: v for k, v in data.items() if k in names})
+    names = {f.name for f in fields(cls)}
     kwargs = {}
     for key, value in data.items():
         if key in names:
@@ -200,34 +338,69 @@ def from_dict(cls, data: dict):
     return cls(**kwargs)
 
 
+MAX_MONEY = 1e12  # larger amounts are taken for a typing mistake (and overflow sums of them)
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value)) and abs(float(value)) <= MAX_MONEY
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
-class ImpactInputs:
-    """Economics of a targeting campaign.
+class Economics:
+    """What contacts cost and conversions bring, in currency units: the one economics type of
+    targeting scenarios (:mod:`core.impact`), uplift campaigns (:mod:`core.uplift`) and the
+    value of recommendations (:mod:`core.recommend`), validated here once.
 
     Attributes:
-        contact_cost: Cost of contacting one customer, in currency units (>= 0).
-        conversion_value: Value of one conversion, in currency units (> 0).
-        fraction: Fraction of the population contacted, best-scored first, in (0, 1].
-        n_bootstrap: Bootstrap resamples for the 95% intervals (0 to skip).
-        seed: Seed of the bootstrap.
+        contact_cost: Cost of contacting one customer (>= 0).
+        conversion_value: Value of one conversion (> 0); replaced by ``value_column`` if set.
+        fixed_cost: Campaign cost paid once whatever its size (>= 0).
+        payoff: Instead of cost and value, the value of each outcome per customer:
+            ``(tp, fp, tn, fn)`` = contacted converter, contacted non-converter, not contacted
+            non-converter, not contacted converter (DataRobot's payoff matrix).
+        value_column: Column with each customer's value if they convert (e.g. expected spend).
     """
 
     contact_cost: float = 5.0
     conversion_value: float = 100.0
-    fraction: float = 0.2
-    n_bootstrap: int = 500
-    seed: int = 42
+    fixed_cost: float = 0.0
+    payoff: tuple[float, float, float, float] | None = None
+    value_column: str | None = None
 
     def __post_init__(self) -> None:
-        from core.errors import SimulationError
+        checks = [("contact_cost", _finite(self.contact_cost) and self.contact_cost >= 0,
+                   f"a finite number in [0, {MAX_MONEY:.0e}]"),
+                  ("conversion_value", _finite(self.conversion_value)
+                   and self.conversion_value > 0, f"a finite number in (0, {MAX_MONEY:.0e}]"),
+                  ("fixed_cost", _finite(self.fixed_cost) and self.fixed_cost >= 0,
+                   f"a finite number in [0, {MAX_MONEY:.0e}]")]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise SimulationError(f"{name} must be {allowed}; got {getattr(self, name)}.")
+        if self.payoff is not None:
+            if len(self.payoff) != 4 or not all(_finite(v) for v in self.payoff):
+                raise SimulationError(f"payoff needs four finite numbers (TP, FP, TN, FN), each "
+                                      f"within ±{MAX_MONEY:.0e}; got {self.payoff!r}.")
+            if self.value_column:
+                raise SimulationError("A per-customer value column works with cost and value, "
+                                      "not with a payoff matrix; clear one of them.")
 
-        if self.contact_cost < 0:
-            raise SimulationError(f"contact_cost must be >= 0; got {self.contact_cost}.")
-        if self.conversion_value <= 0:
-            raise SimulationError(f"conversion_value must be > 0; got {self.conversion_value}.")
-        if not 0.0 < self.fraction <= 1.0:
-            raise SimulationError(
-                f"fraction must be in (0, 1] (e.g. 0.2 for the top 20%); got {self.fraction}."
-            )
-        if not 0 <= self.n_bootstrap <= 10000:
-            raise SimulationError(f"n_bootstrap must be in [0, 10000]; got {self.n_bootstrap}.")
+    def label(self) -> str:
+        """The economics in words."""
+        if self.payoff is not None:
+            tp, fp, tn, fn = self.payoff
+            text = f"payoff TP {tp:g} / FP {fp:g} / TN {tn:g} / FN {fn:g}"
+        else:
+            value = f"'{self.value_column}'" if self.value_column else f"{self.conversion_value:g}"
+            text = f"contact {self.contact_cost:g}, conversion {value}"
+        return text + (f", fixed {self.fixed_cost:g}" if self.fixed_cost else "")
+
+    def profit(self, conversions, contacted):
+        """Profit of contacting ``contacted`` customers who bring ``conversions`` conversions:
+        conversions × value − contacted × cost − fixed cost (arrays broadcast). With incremental
+        conversions (an uplift run) this is the incremental profit."""
+        return (np.asarray(conversions, dtype=np.float64) * self.conversion_value
+                - np.asarray(contacted, dtype=np.float64) * self.contact_cost - self.fixed_cost)

@@ -157,12 +157,15 @@ def build_ft_transformer(
     return keras.Model(inputs, _head(cls, task, n_classes), name="ft_transformer")
 
 
-LOSSES = {
+# the names every configuration, form and command line offers (defined here, once)
+TASK_LOSSES = {  # the task's default first
     "binary": ("binary_crossentropy",),
     "multiclass": ("sparse_categorical_crossentropy",),
     "regression": ("mse", "mae", "huber"),
 }
 OPTIMIZERS = ("adam", "adamw", "adagrad", "rmsprop", "sgd")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
+SCHEDULES = ("constant", "cosine")
 
 
 def make_optimizer(name: str, learning_rate, weight_decay: float = 1e-4):

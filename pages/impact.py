@@ -3,7 +3,8 @@
 import streamlit as st
 
 from core.uplift import is_uplift
-from ui import abtest_views, impact_views as views
+from ui import abtest_views
+from ui import impact_views as views
 from ui.uplift_views import uplift_impact
 from ui.widgets import page_setup, require_run
 

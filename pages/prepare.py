@@ -4,8 +4,16 @@ a saved recipe on new data. The raw table is never changed."""
 import streamlit as st
 
 from ui import resources
-from ui.prep_views import apply_section, pick_table, preview, replay_section, show_result, \
-    source_columns, step_builder, steps
+from ui.prep_views import (
+    apply_section,
+    pick_table,
+    preview,
+    replay_section,
+    show_result,
+    source_columns,
+    step_builder,
+    steps,
+)
 from ui.widgets import page_setup
 
 data_dir = page_setup()

@@ -60,7 +60,7 @@ def bank_ws(tmp_path_factory):
     spec = DatasetSpec("bank", "y", exclude=("duration",))
     runs = {}
     for model in ("mlp", "hgb", "logreg"):
-        cfg = ModelConfig(model=model, hidden_units=(32, 16), epochs=6, batch_size=128)
+        cfg = ModelConfig.of(model=model, hidden_units=(32, 16), epochs=6, batch_size=128)
         runs[model] = train(s, spec, cfg).run_id
     return s, runs
 
@@ -87,8 +87,7 @@ def rec_ws(tmp_path_factory):
     """A workspace with the cycle table ``clicks`` and two next-item runs on it:
     ``transitions`` and a 3-epoch ``gru4rec`` (ids in the returned dict)."""
     from core.config import load_settings
-    from core.recommend import RecModelConfig, train_recommender
-    from core.recommend import EventColumns, SequenceOptions
+    from core.recommend import EventColumns, RecModelConfig, SequenceOptions, train_recommender
     from core.warehouse import connect
 
     s = load_settings(tmp_path_factory.mktemp("rec_ws"))

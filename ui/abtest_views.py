@@ -10,10 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.impact import ABReadout, ab_counts_frame, plan_ab, read_ab
 from core.errors import AppError, SchemaError
 from core.features import label_text
-from core.impact import ab_figure
+from core.impact import ABReadout, ab_counts_frame, ab_figure, plan_ab, read_ab
 from core.warehouse import connect, list_tables, read_table
 from ui import resources
 from ui.widgets import errors_shown, show_error

@@ -18,16 +18,41 @@ from core.config import Settings
 from core.errors import AppError, QueryError
 from core.features import summarize_target
 from core.ingest import (
-    SUPPORTED, FilePreview, IngestOptions, IngestReport, excel_sheets, file_kind, ingest_file,
-    inspect_file, load_report, planned_table_name, split_notes,
+    SUPPORTED,
+    FilePreview,
+    IngestOptions,
+    IngestReport,
+    excel_sheets,
+    file_kind,
+    ingest_file,
+    inspect_file,
+    load_report,
+    planned_table_name,
+    split_notes,
 )
 from core.tables import (
-    ACTIONS, PersonalMark, k_anonymity, load_marks, protect_table, save_marks, suggest_personal,
+    ACTIONS,
+    PersonalMark,
+    association_figure,
+    balance_figure,
+    column_figure,
+    k_anonymity,
+    load_marks,
+    protect_table,
+    save_marks,
+    suggest_personal,
 )
-from core.tables import association_figure, balance_figure, column_figure
-from core.warehouse import DEFAULT_LIMIT, MAX_LIMIT, QueryFailed, run_query
 from core.warehouse import (
-    TableInfo, connect, list_tables, original_names, read_table, table_columns,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    QueryFailed,
+    TableInfo,
+    connect,
+    list_tables,
+    original_names,
+    read_table,
+    run_query,
+    table_columns,
 )
 from ui import resources, state
 from ui.widgets import errors_shown, show_error

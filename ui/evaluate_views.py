@@ -10,10 +10,15 @@ import streamlit as st
 
 from core.errors import AppError
 from core.evaluate import (
-    multiclass_confusion_figure, predicted_actual_figure, residual_figure, threshold_figures,
+    ThresholdPolicy,
+    choose_run_threshold,
+    evaluate_multiclass,
+    evaluate_regression,
+    multiclass_confusion_figure,
+    predicted_actual_figure,
+    residual_figure,
+    threshold_figures,
 )
-from core.evaluate import ThresholdPolicy, choose_run_threshold
-from core.evaluate import evaluate_multiclass, evaluate_regression
 from ui import resources, state
 from ui.widgets import errors_shown, fmt
 

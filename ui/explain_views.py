@@ -11,10 +11,15 @@ import streamlit as st
 
 from core.errors import AppError
 from core.evaluate import dependence_figure, importance_comparison_figure
-from core.explain import explain_cached
 from core.explain import (
-    contributions, explain_in_words, explain_test_row, explainer_names, row_order,
-    strongest_interaction, what_if,
+    contributions,
+    explain_cached,
+    explain_in_words,
+    explain_test_row,
+    explainer_names,
+    row_order,
+    strongest_interaction,
+    what_if,
 )
 from core.plots import beeswarm_figure, importance_figure, waterfall_figure
 from ui import resources, state

@@ -13,22 +13,33 @@ import pandas as pd
 import streamlit as st
 from pandas.api import types as ptypes
 
-from core.impact import bad_class_meaning, credit_view
 from core.errors import AppError
 from core.impact import (
-    DECISION_LABELS, DECISION_RULES, Decision, Economics, ImpactResult, ScenarioInputs,
+    DECISION_LABELS,
+    DECISION_RULES,
+    Decision,
+    ImpactResult,
+    ScenarioInputs,
+    bad_class_meaning,
+    compare_scenarios,
+    credit_figure,
+    credit_view,
+    delete_scenario,
+    describe_population,
+    id_columns,
+    impact_gains_figure,
+    impact_lift_figure,
+    list_scenarios,
+    profit_figure,
+    save_scenario,
+    scenarios_figure,
     sensitivity,
-)
-from core.impact import policy_rule_mask, sql_column_names
-from core.impact import (
-    credit_figure, impact_gains_figure, impact_lift_figure, profit_figure, scenarios_figure,
     sensitivity_figure,
+    targeted_list,
+    write_targeted_table,
 )
-from core.impact import (
-    compare_scenarios, delete_scenario, describe_population, id_columns, list_scenarios,
-    save_scenario, targeted_list, write_targeted_table,
-)
-from core.warehouse import connect, list_tables
+from core.specs import Economics
+from core.warehouse import connect, list_tables, policy_rule_mask, sql_column_names
 from ui import resources, state
 from ui.widgets import KEEP, errors_shown, show_error
 

@@ -14,9 +14,17 @@ import streamlit as st
 from core.config import Settings, load_settings
 from core.errors import AppError
 from core.tables import (
-    PrepResult, Recipe, apply_recipe, list_recipes, preview_recipe, replay_recipe,
+    DEFAULT_VALUE,
+    METHODS,
+    STEP_KINDS,
+    PrepResult,
+    Recipe,
+    Step,
+    apply_recipe,
+    list_recipes,
+    preview_recipe,
+    replay_recipe,
 )
-from core.tables import DEFAULT_VALUE, METHODS, STEP_KINDS, Step
 from core.warehouse import connect, list_tables, table_columns
 from ui import state
 from ui.widgets import errors_shown, show_error

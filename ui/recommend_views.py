@@ -12,17 +12,38 @@ import dataclasses
 
 import streamlit as st
 
-from core.recommend import _training as rec_training
-from core.recommend import _value as rec_value
 from core.config import load_settings
 from core.errors import AppError
-from core.recommend import metrics_table
-from core.recommend import NEURAL, RecRun, list_rec_runs, load_rec_run, similar_items, user_report
-from core.recommend import comparison_figure, rank_curve_figure, training_figure, value_figure
 from core.recommend import (
-    EventColumns, SequenceOptions, build_sequences, distinct_values, suggest_columns,
+    NEURAL,
+    REC_MODEL_LABELS,
+    SAMPLED_ABOVE,
+    STRATEGY_LABELS,
+    EventColumns,
+    NetOptions,
+    RecModelConfig,
+    RecRun,
+    SequenceOptions,
+    ValueInputs,
+    build_sequences,
+    comparison_figure,
+    distinct_values,
+    list_rec_runs,
+    load_rec_run,
+    metrics_table,
+    rank_curve_figure,
+    similar_items,
+    simulate_run_value,
+    suggest_columns,
     suggest_excluded_items,
+    train_recommender,
+    training_figure,
+    user_report,
+    value_figure,
+    value_table,
+    value_verdict,
 )
+from core.specs import Economics
 from core.warehouse import connect, list_tables, table_columns
 from ui import resources
 from ui.widgets import errors_shown, show_error
@@ -45,7 +66,7 @@ REPEATS_NORMAL = 0.05  # repeat share above which seen items stay recommendable 
 PAGE_EPOCHS, PAGE_PATIENCE, PAGE_LR = 15, 3, 3e-3
 POLL_SECONDS = 2.0  # job view refresh; each refresh costs the training CPU on a small machine
 SOFTMAX_CHOICES = ("auto", "sampled", "full")
-SOFTMAX_LABELS = {"auto": f"auto (sampled above {rec_training.SAMPLED_ABOVE:,} items)",
+SOFTMAX_LABELS = {"auto": f"auto (sampled above {SAMPLED_ABOVE:,} items)",
                   "sampled": "sampled softmax (faster)", "full": "full softmax (exact)"}
 
 
@@ -161,7 +182,7 @@ def sequence_preview(data_dir: str, cols: EventColumns, opts: SequenceOptions) -
     return dataclasses.replace(opts, exclude_seen=not allow)
 
 
-def _net_controls(model: str) -> tuple[int, int, int, float, rec_training.NetOptions]:
+def _net_controls(model: str) -> tuple[int, int, int, float, NetOptions]:
     """The settings of a neural model, only those that apply to it (inside the form)."""
     c = st.columns(3)
     epochs = c[0].number_input("Epochs (max)", 1, 1000, PAGE_EPOCHS, key="recommend__epochs",
@@ -191,9 +212,9 @@ def _net_controls(model: str) -> tuple[int, int, int, float, rec_training.NetOpt
                  "epoch on a CPU, but it needs more epochs for the same quality on a catalogue "
                  "of a few thousand items.")
         negatives = s[1].number_input("Sampled negatives per batch", 10, 100_000,
-                                      rec_training.NetOptions.negatives, 100,
+                                      NetOptions.negatives, 100,
                                       key="recommend__negatives", disabled=softmax == "full")
-    net = rec_training.NetOptions(softmax=softmax, negatives=int(negatives),
+    net = NetOptions(softmax=softmax, negatives=int(negatives),
                                   patience=int(patience), **arch)
     return int(epochs), int(dim), int(window), float(lr), net
 
@@ -201,7 +222,7 @@ def _net_controls(model: str) -> tuple[int, int, int, float, rec_training.NetOpt
 def train_form(data_dir: str, cols: EventColumns, opts: SequenceOptions) -> None:
     """Model choice, the settings that apply to it and the Train button; training runs as a
     background job."""
-    model = st.selectbox("Model", MODEL_ORDER, format_func=rec_training.REC_MODEL_LABELS.get,
+    model = st.selectbox("Model", MODEL_ORDER, format_func=REC_MODEL_LABELS.get,
                          key="recommend__model")
     with st.form("recommend__form"):
         if model in NEURAL:
@@ -215,10 +236,10 @@ def train_form(data_dir: str, cols: EventColumns, opts: SequenceOptions) -> None
         return
     try:
         if chosen is None:
-            cfg = rec_training.RecModelConfig(model)
+            cfg = RecModelConfig(model)
         else:
             epochs, dim, window, lr, net = chosen
-            cfg = rec_training.RecModelConfig(model, epochs, dim, window, learning_rate=lr,
+            cfg = RecModelConfig(model, epochs, dim, window, learning_rate=lr,
                                               net=net)
     except AppError as err:
         show_error(err)
@@ -226,7 +247,7 @@ def train_form(data_dir: str, cols: EventColumns, opts: SequenceOptions) -> None
     settings = resources.settings()
     job_id = resources.job_manager(data_dir).submit(
         "recommend", f"{model} on {cols.table} ({cols.user} → {cols.item})",
-        lambda progress, stop: rec_training.train_recommender(settings, cols, opts, cfg,
+        lambda progress, stop: train_recommender(settings, cols, opts, cfg,
                                                               progress, stop).run_id,
         epochs=cfg.epochs if model in NEURAL else 0)
     st.session_state[ACTIVE_JOB] = job_id
@@ -298,7 +319,7 @@ def pick_run(data_dir: str) -> RecRun | None:
 
 
 def _label(name: str) -> str:
-    return rec_value.STRATEGY_LABELS.get(name, name)
+    return STRATEGY_LABELS.get(name, name)
 
 
 def results_section(run: RecRun) -> None:
@@ -393,13 +414,14 @@ def value_section(run: RecRun, key: str = "recommend__value") -> None:
     if source == "average order value":
         aov = st.number_input("Average order value", 0.01, 1e9, 25.0, key=f"{key}_aov")
     try:
-        inputs = rec_value.ValueInputs(ctr, cvr, int(users), int(shown), int(k), aov)
-        r = rec_value.simulate_run_value(run, inputs, n_boot=300)
+        inputs = ValueInputs(ctr, cvr, int(users), int(shown), int(k),
+                             None if aov is None else Economics(0.0, float(aov)))
+        r = simulate_run_value(run, inputs, n_boot=300)
     except AppError as err:
         show_error(err)
         return
     model, best = run.model_name, r.best_baseline
-    kind, text = rec_value.value_verdict(r, model)
+    kind, text = value_verdict(r, model)
     {"worse": st.warning, "better": st.success}.get(kind, st.info)(text)
     cols = st.columns(3)
     cols[0].metric(f"Revenue ({model})", f"{r.revenue['personalised']:,.0f}",
@@ -407,7 +429,7 @@ def value_section(run: RecRun, key: str = "recommend__value") -> None:
     cols[1].metric(f"Revenue (best baseline: {_label(best)})", f"{r.revenue[best]:,.0f}")
     cols[2].metric(f"Conversions ({model})", f"{r.conversions['personalised']:,.0f}",
                    delta=f"{r.incremental_conversions[best]:+,.0f} vs {_label(best)}")
-    st.dataframe(rec_value.value_table(r, model), key=f"{key}_table")
+    st.dataframe(value_table(r, model), key=f"{key}_table")
     st.caption(f"{int(users) * int(shown):,} lists of {k}. Values from {r.value_source}; "
                f"intervals resample the test users, whose held-out next item stands for what "
                f"each customer wants.")

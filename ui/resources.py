@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.app import JobManager, ensure_sample, mark_interrupted
 from core.config import Settings, load_settings
-from core.app import JobManager, mark_interrupted
 from core.runs import LABEL_COL, SCORE_COL, Run, list_runs, load_run
-from core.app import ensure_sample
 
 
 def settings() -> Settings:
@@ -94,8 +93,7 @@ def scenario(data_dir: str, run_id: str, table: str | None, inputs_json: str):
     """A simulated targeting scenario (inputs as JSON, so the cache key is plain text)."""
     import json
 
-    from core.impact import ScenarioInputs
-    from core.impact import simulate_population
+    from core.impact import ScenarioInputs, simulate_population
 
     inputs = ScenarioInputs.from_dict(json.loads(inputs_json))
     return simulate_population(population(data_dir, run_id, table), inputs)

@@ -5,17 +5,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.app import score_table
 from core.errors import AppError
-from core.evaluate import pr_points, roc_points
+from core.evaluate import metric_name, pr_points, roc_points
 from core.plots import overlay_curves_figure
 from core.runs import (
-    NOT_USED, compare_runs, comparison_problem, default_comparison, delete_run, export_run,
+    LABEL_COL,
+    NOT_USED,
+    SCORE_COL,
+    compare_runs,
+    comparison_problem,
+    default_comparison,
+    delete_run,
+    export_run,
     import_run,
 )
-from core.runs import LABEL_COL, SCORE_COL
-from core.evaluate import metric_name
 from core.warehouse import connect, list_tables, read_table
-from core.app import score_table
 from ui import resources, state
 from ui.widgets import errors_shown, show_error
 

@@ -9,8 +9,16 @@ import streamlit as st
 
 from core.errors import AppError
 from core.plots import history_figure
-from core.specs import (ACTIVATIONS, MODEL_LABELS, MODELS, OPTIMIZERS, PIPELINE_LABELS, PIPELINES,
-                        SCHEDULES, ModelConfig)
+from core.specs import (
+    ACTIVATIONS,
+    MODEL_LABELS,
+    MODELS,
+    OPTIMIZERS,
+    PIPELINE_LABELS,
+    PIPELINES,
+    SCHEDULES,
+    ModelConfig,
+)
 from ui import resources, state
 from ui.widgets import KEEP, link_to, show_error
 
@@ -112,15 +120,15 @@ def _network_inputs(model: str) -> dict:
     values = {
         "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation", **KEEP),
         "dropout": c3.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="train__dropout", **KEEP),
-        "optimizer": c1.selectbox("Optimiser", OPTIMIZERS, OPTIMIZERS.index(d.optimizer),
+        "optimizer": c1.selectbox("Optimiser", OPTIMIZERS, OPTIMIZERS.index(d.fit.optimizer),
                                   key="train__optimizer", **KEEP),
-        "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0, d.learning_rate, format="%.5f",
-                                         key="train__lr", **KEEP),
+        "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0, d.fit.learning_rate,
+                                         format="%.5f", key="train__lr", **KEEP),
         "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule",
                                     **KEEP),
-        "epochs": int(c1.number_input("Epochs (max)", 1, 500, d.epochs, key="train__epochs",
+        "epochs": int(c1.number_input("Epochs (max)", 1, 500, d.fit.epochs, key="train__epochs",
                                       **KEEP)),
-        "batch_size": int(c2.number_input("Batch size", 8, 65536, d.batch_size,
+        "batch_size": int(c2.number_input("Batch size", 8, 65536, d.fit.batch_size,
                                           key="train__batch", **KEEP)),
         "early_stopping": c3.checkbox("Early stopping (restore best weights)", True,
                                       key="train__early", **KEEP),
@@ -192,7 +200,7 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
         st.error("Hidden layers must be whole numbers separated by commas, e.g. 128,64.")
         return None
     try:
-        cfg = ModelConfig(model=model, class_weight="balanced" if weights else "none", **values)
+        cfg = ModelConfig.of(model=model, class_weight="balanced" if weights else "none", **values)
     except AppError as err:
         show_error(err)
         return None

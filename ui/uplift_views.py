@@ -11,11 +11,15 @@ import streamlit as st
 
 from core.errors import AppError
 from core.features import summarize_target
-from core.impact import Decision, Economics, ScenarioInputs
-from core.impact import incremental_figure, segments_figure, uplift_curve_figure
-from core.specs import KERAS_MODELS, MODEL_LABELS, MODELS, DatasetSpec, ModelConfig
-from core.uplift import uplift_segments
-from core.uplift import LEARNER_LABELS, LEARNERS, TREATED_LIKE, UpliftConfig
+from core.impact import (
+    Decision,
+    ScenarioInputs,
+    incremental_figure,
+    segments_figure,
+    uplift_curve_figure,
+)
+from core.specs import KERAS_MODELS, MODEL_LABELS, MODELS, DatasetSpec, Economics, ModelConfig
+from core.uplift import LEARNER_LABELS, LEARNERS, TREATED_LIKE, UpliftConfig, uplift_segments
 from core.warehouse import connect, table_columns
 from ui import abtest_views, resources, state
 from ui.impact_views import KEEP, population_choice
@@ -82,7 +86,7 @@ def uplift_training_form(data_dir: str, table: str, target: str,
         go = st.form_submit_button("Train uplift model", type="primary")
     if go:
         _train(data_dir, DatasetSpec(table, target, positive, exclude=tuple(leave)),
-               ModelConfig(model=model, epochs=int(epochs)),
+               ModelConfig.of(model=model, epochs=int(epochs)),
                UpliftConfig(treatment, treated, learner))
 
 

@@ -1,4 +1,13 @@
-"""app: TODO face docstring."""
+"""The application layer: ``python -m core`` (one JSON object per command, ``error: ...`` and exit
+2 on bad input), background jobs with progress, cancel and restart recovery, the workspace
+(first-start sample, batch scoring) and the workflows that chain steps (tune or train, then
+cross-validate) for the command line and the jobs alike.
+
+Layer: top of ``core``; imports any package's face. Nothing imports it but ``ui``, ``pages`` and
+``core.__main__``.
+Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_jobs``,
+``_workspace``, ``_workflows``.
+"""
 
 from core.app._cli import main
 from core.app._jobs import JobManager, mark_interrupted, recent_jobs

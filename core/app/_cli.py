@@ -15,9 +15,10 @@ import time
 import numpy as np
 
 from core import __version__
+from core.app._review import add_evaluate_arguments, add_explain_arguments, add_report_parser
 from core.config import load_settings
 from core.errors import AppError
-from core.app._review import add_evaluate_arguments, add_explain_arguments, add_report_parser
+from core.specs import ACTIVATIONS, LOSSES, MODELS, OPTIMIZERS, PIPELINES, TASKS
 
 log = logging.getLogger("core.app")
 
@@ -92,7 +93,7 @@ def _train_spec_and_config(args):
                  "learning_rate": args.learning_rate, "optimizer": args.optimizer,
                  "loss": args.loss, "class_weight": args.class_weight,
                  "data_pipeline": args.pipeline}
-    return spec, ModelConfig(**{k: v for k, v in overrides.items() if v is not None})
+    return spec, ModelConfig.of(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def cmd_train(args, settings) -> dict:
@@ -158,8 +159,8 @@ def cmd_report(args, settings) -> dict:
 
 
 def cmd_score(args, settings) -> dict:
-    from core.runs import load_run
     from core.app._workspace import score_table
+    from core.runs import load_run
 
     return score_table(settings, load_run(settings, args.run_id), args.table, args.out)
 
@@ -183,7 +184,8 @@ def _train_uplift(args, settings) -> dict:
 
 
 def _scenario_inputs(args):
-    from core.impact import Decision, Economics, ScenarioInputs
+    from core.impact import Decision, ScenarioInputs
+    from core.specs import Economics
 
     rules = [(r, v) for r, v in (("top_n", args.top_n), ("threshold", args.threshold),
                                   ("budget", args.budget)) if v is not None]
@@ -202,8 +204,8 @@ def _scenario_inputs(args):
 
 
 def cmd_simulate(args, settings) -> dict:
-    from core.runs import load_run
     from core.impact import run_scenario
+    from core.runs import load_run
     from core.uplift import is_uplift, simulate_uplift_run
 
     run = load_run(settings, args.run_id)
@@ -218,8 +220,7 @@ def cmd_simulate(args, settings) -> dict:
 def cmd_recommend(args, settings) -> dict:
     if args.rec_command == "for":
         return _recommend_for(args, settings)
-    from core.recommend import RecModelConfig, train_recommender
-    from core.recommend import EventColumns, SequenceOptions
+    from core.recommend import EventColumns, RecModelConfig, SequenceOptions, train_recommender
 
     cols = EventColumns(args.table, args.user, args.item, args.time, args.event, args.quantity,
                         args.price, args.order, args.name)
@@ -288,6 +289,61 @@ def _add_recommend_parser(sub) -> None:
     f.add_argument("--k", type=int, default=10)
 
 
+def _add_train_parser(sub) -> None:
+    """The ``train`` subcommand."""
+    s = sub.add_parser("train", help="train a model and save a run")
+    s.add_argument("--table")
+    s.add_argument("--target")
+    s.add_argument("--positive", help="positive class label (default: yes-like or rarer class)")
+    s.add_argument("--exclude", help="comma-separated columns to leave out")
+    s.add_argument("--features", help="comma-separated feature columns (default: all others)")
+    s.add_argument("--model", choices=list(MODELS))
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--cv", type=int,
+                   help="also run k-fold cross-validation (mean ± std, out-of-fold scores)")
+    s.add_argument("--task", choices=list(TASKS),
+                   help="default: inferred from the target")
+    s.add_argument("--hidden-units", help="comma-separated units per hidden layer, e.g. 128,64")
+    s.add_argument("--activation", choices=list(ACTIVATIONS))
+    s.add_argument("--dropout", type=float)
+    s.add_argument("--learning-rate", type=float)
+    s.add_argument("--optimizer", choices=list(OPTIMIZERS))
+    s.add_argument("--loss", choices=list(LOSSES))
+    s.add_argument("--class-weight", choices=["none", "balanced"])
+    s.add_argument("--pipeline", choices=list(PIPELINES),
+                   help="stream: feed a Keras network from shuffled Parquet snapshots in batches "
+                        "(tables larger than memory); auto streams from 20M feature cells")
+    s.add_argument("--tune-trials", type=int, help="Optuna hyper-parameter search with N trials")
+    s.add_argument("--tune-timeout", type=float, default=600.0, help="search budget in seconds")
+    s.add_argument("--config", help="config.json of an earlier run, to reproduce it")
+    s.add_argument("--treatment", help="randomised treatment/control column: train an uplift "
+                                       "model")
+    s.add_argument("--treated-value", help="value of --treatment meaning treated")
+    s.add_argument("--learner", choices=["t", "s", "ct"],
+                   help="uplift learner: two models, single model, class transformation")
+
+
+def _add_simulate_parser(sub) -> None:
+    """The ``simulate`` subcommand."""
+    s = sub.add_parser("simulate", help="conversions, lift and profit of targeting by score")
+    s.add_argument("run_id")
+    s.add_argument("--contact-cost", type=float, required=True)
+    s.add_argument("--conversion-value", type=float, required=True)
+    s.add_argument("--fraction", type=float, default=0.2, help="share contacted, best first")
+    s.add_argument("--top-n", type=float, help="contact this many customers instead")
+    s.add_argument("--threshold", type=float, help="contact everyone scoring at least this")
+    s.add_argument("--budget", type=float, help="contact as many as this budget pays for")
+    s.add_argument("--fixed-cost", type=float, default=0.0, help="campaign cost paid once")
+    s.add_argument("--payoff", help="payoff matrix TP,FP,TN,FN instead of cost and value")
+    s.add_argument("--value-column", help="per-customer value of a conversion")
+    s.add_argument("--policy", help="current policy as an SQL condition, e.g. \"age < 30\"")
+    s.add_argument("--table", help="a table the run scores (default: its test split)")
+    s.add_argument("--bootstrap", type=int, default=500)
+    s.add_argument("--seed", type=int, default=42)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m core``."""
     p = _Parser(prog="python -m core", description="LiftLab on the command line.")
@@ -308,38 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sql", help="run one read-only SELECT in the sandbox (no files, no writes)")
     s.add_argument("query")
     s.add_argument("--limit", type=int, default=1000, help="row cap (default 1000)")
-    s = sub.add_parser("train", help="train a model and save a run")
-    s.add_argument("--table")
-    s.add_argument("--target")
-    s.add_argument("--positive", help="positive class label (default: yes-like or rarer class)")
-    s.add_argument("--exclude", help="comma-separated columns to leave out")
-    s.add_argument("--features", help="comma-separated feature columns (default: all others)")
-    s.add_argument("--model", choices=["mlp", "wide_deep", "ft_transformer", "logreg", "hgb"])
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--batch-size", type=int)
-    s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--cv", type=int, help="also run k-fold cross-validation (mean ± std, out-of-fold scores)")
-    s.add_argument("--task", choices=["binary", "multiclass", "regression"],
-                   help="default: inferred from the target")
-    s.add_argument("--hidden-units", help="comma-separated units per hidden layer, e.g. 128,64")
-    s.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu"])
-    s.add_argument("--dropout", type=float)
-    s.add_argument("--learning-rate", type=float)
-    s.add_argument("--optimizer", choices=["adam", "adamw", "adagrad", "rmsprop", "sgd"])
-    s.add_argument("--loss", choices=["auto", "binary_crossentropy",
-                                      "sparse_categorical_crossentropy", "mse", "mae", "huber"])
-    s.add_argument("--class-weight", choices=["none", "balanced"])
-    s.add_argument("--pipeline", choices=["auto", "memory", "stream"],
-                   help="stream: feed a Keras network from shuffled Parquet snapshots in batches "
-                        "(tables larger than memory); auto streams from 20M feature cells")
-    s.add_argument("--tune-trials", type=int, help="Optuna hyper-parameter search with N trials")
-    s.add_argument("--tune-timeout", type=float, default=600.0, help="search budget in seconds")
-    s.add_argument("--config", help="config.json of an earlier run, to reproduce it")
-    s.add_argument("--treatment", help="randomised treatment/control column: train an uplift "
-                                       "model")
-    s.add_argument("--treated-value", help="value of --treatment meaning treated")
-    s.add_argument("--learner", choices=["t", "s", "ct"],
-                   help="uplift learner: two models, single model, class transformation")
+    _add_train_parser(sub)
     sub.add_parser("runs", help="list runs")
     s = sub.add_parser("evaluate", help="test metrics of a run at a threshold")
     s.add_argument("run_id")
@@ -355,21 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id")
     s.add_argument("--table", required=True)
     s.add_argument("--out")
-    s = sub.add_parser("simulate", help="conversions, lift and profit of targeting by score")
-    s.add_argument("run_id")
-    s.add_argument("--contact-cost", type=float, required=True)
-    s.add_argument("--conversion-value", type=float, required=True)
-    s.add_argument("--fraction", type=float, default=0.2, help="share contacted, best first")
-    s.add_argument("--top-n", type=float, help="contact this many customers instead")
-    s.add_argument("--threshold", type=float, help="contact everyone scoring at least this")
-    s.add_argument("--budget", type=float, help="contact as many as this budget pays for")
-    s.add_argument("--fixed-cost", type=float, default=0.0, help="campaign cost paid once")
-    s.add_argument("--payoff", help="payoff matrix TP,FP,TN,FN instead of cost and value")
-    s.add_argument("--value-column", help="per-customer value of a conversion")
-    s.add_argument("--policy", help="current policy as an SQL condition, e.g. \"age < 30\"")
-    s.add_argument("--table", help="a table the run scores (default: its test split)")
-    s.add_argument("--bootstrap", type=int, default=500)
-    s.add_argument("--seed", type=int, default=42)
+    _add_simulate_parser(sub)
     _add_recommend_parser(sub)
     return p
 

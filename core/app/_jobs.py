@@ -125,7 +125,7 @@ class JobManager:
         extra = (f", {tune_trials} tuning trials" if tune_trials else "") + \
             (f", {cv}-fold CV" if cv else "")
         return self.submit("train", f"{cfg.model} on {spec.table} (target {spec.target}{extra})",
-                           work, epochs=cfg.epochs if cfg.is_keras and not tune_trials else 0)
+                           work, epochs=cfg.fit.epochs if cfg.is_keras and not tune_trials else 0)
 
     def submit(self, kind: str, label: str, work: Work, epochs: int = 0) -> str:
         """Queue any long task (e.g. a next-item recommender) on the same worker.

@@ -73,8 +73,7 @@ def _segment_rows(scored, ev, column: str, threshold: float) -> list[dict]:
 
 def evaluate_command(args, settings) -> dict:
     """``evaluate``: metrics at a threshold (or a policy's), intervals, confusion, segments."""
-    from core.evaluate import evaluate_scores, scored_set
-    from core.evaluate import to_jsonable
+    from core.evaluate import evaluate_scores, scored_set, to_jsonable
     from core.runs import load_run
 
     run = load_run(settings, args.run_id)

@@ -16,7 +16,12 @@ import pandas as pd
 
 from core.errors import SchemaError
 from core.evaluate._binary import (
-    MetricsReport, ThresholdTable, evaluate_binary, ranking_ci, ranking_metrics, threshold_ci,
+    MetricsReport,
+    ThresholdTable,
+    evaluate_binary,
+    ranking_ci,
+    ranking_metrics,
+    threshold_ci,
 )
 
 CURVE_POINTS = 2000

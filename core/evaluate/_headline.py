@@ -6,7 +6,6 @@ import numpy as np
 
 from core.evaluate._binary import evaluate_binary, to_jsonable
 
-
 METRIC_NAMES = {
     "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "precision": "Precision",
     "recall": "Recall", "specificity": "Specificity", "f1": "F1", "roc_auc": "ROC-AUC",

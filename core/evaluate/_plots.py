@@ -12,8 +12,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.plots import (LEGEND_BELOW, MARGIN, MODEL_COLOR, NEG_COLOR, POS_COLOR, RANDOM_COLOR,
-                        _color_values, title_layout)
+from core.plots import (
+    LEGEND_BELOW,
+    MARGIN,
+    MODEL_COLOR,
+    NEG_COLOR,
+    POS_COLOR,
+    RANDOM_COLOR,
+    color_values,
+    title_layout,
+)
 
 PERFECT_COLOR = "#2ca02c"
 METRIC_COLORS = {"precision": "#9467bd", "recall": "#ff7f0e", "f1": MODEL_COLOR}
@@ -265,7 +273,7 @@ def dependence_figure(x: pd.Series, shap_values: np.ndarray, column: str,
     hover = None
     if color is not None:
         if pd.api.types.is_numeric_dtype(color) and not pd.api.types.is_bool_dtype(color):
-            values, ticks, names, scale = _color_values(color), [0, 1], ["low", "high"], "RdBu_r"
+            values, ticks, names, scale = color_values(color), [0, 1], ["low", "high"], "RdBu_r"
         else:  # levels have no order: one colour each, named on the colour bar
             cat = pd.Categorical(color.astype(str))
             k = max(len(cat.categories) - 1, 1)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import SchemaError
-from core.evaluate._evaluation import rate_curves
 from core.evaluate._binary import ThresholdTable, threshold_metrics
+from core.evaluate._evaluation import rate_curves
 
 POLICIES = ("best_f1", "recall", "precision", "top_k", "cost")
 

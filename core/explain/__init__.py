@@ -1,11 +1,33 @@
-"""explain: TODO face docstring."""
+"""Why a model says what it says: SHAP values for a bounded sample of test rows (batched
+DeepLIFT for Keras networks, TreeExplainer, LinearExplainer, permutation and kernel fallbacks,
+within a time budget), grouped back to source columns, cached in the run folder; one customer's
+contributions in words, what-if, permutation importance.
+
+Layer: above ``runs``; imports ``core.runs`` and the shared modules (TensorFlow and shap only
+inside functions).
+Private modules: ``_explain``, ``_explainers``, ``_deeplift``, ``_local``.
+"""
 
 from core.explain._explain import (
-    BACKGROUND_MAX, explain_cached, explain_run, load_explanation, save_explanation,
+    BACKGROUND_MAX,
+    explain_cached,
+    explain_run,
+    load_explanation,
+    save_explanation,
 )
 from core.explain._local import (
-    contributions, explain_in_words, explain_test_row, explainer_names, permutation_importance_run,
-    row_order, strongest_interaction, what_if,
+    contributions,
+    explain_in_words,
+    explain_test_row,
+    explainer_names,
+    permutation_importance_run,
+    row_order,
+    strongest_interaction,
+    what_if,
 )
 
-__all__ = ["BACKGROUND_MAX", "contributions", "explain_cached", "explain_in_words", "explain_run", "explain_test_row", "explainer_names", "load_explanation", "permutation_importance_run", "row_order", "save_explanation", "strongest_interaction", "what_if"]
+__all__ = [
+    "BACKGROUND_MAX", "contributions", "explain_cached", "explain_in_words", "explain_run",
+    "explain_test_row", "explainer_names", "load_explanation", "permutation_importance_run",
+    "row_order", "save_explanation", "strongest_interaction", "what_if",
+]

@@ -1,15 +1,44 @@
-"""features: TODO face docstring."""
+"""From a warehouse table to model-ready arrays: target summary and positive class, task
+inference, feature selection, the seeded split, the :class:`TabularPreprocessor` (fitted on the
+training split only, saved as JSON), and the streamed pipeline (shuffled Parquet snapshots read
+back through ``tf.data``) for tables larger than memory.
+
+Layer: above ``warehouse``; imports ``core.warehouse`` and the shared modules only.
+Private modules: ``_tabular`` (target, split, preprocessor), ``_stream_export`` (snapshots),
+``_stream_batches`` (encoded chunks and ``tf.data``).
+"""
 
 from core.features._stream_batches import (
-    chunk_rows_for, encode_to_disk, encoded_batches, encoded_bytes, head_frame, keras_dataset,
+    chunk_rows_for,
+    encode_to_disk,
+    encoded_batches,
+    encoded_bytes,
+    head_frame,
+    keras_dataset,
     write_scored,
 )
 from core.features._stream_export import (
-    LABEL, PREPROCESSOR_ROWS, StreamedSplits, export_splits, remove, use_streaming,
+    LABEL,
+    PREPROCESSOR_ROWS,
+    StreamedSplits,
+    export_splits,
+    remove,
+    use_streaming,
 )
 from core.features._tabular import (
-    TabularPreprocessor, excluded_columns, infer_task, label_text, load_task_data, load_xy,
-    split_indices, summarize_target,
+    TabularPreprocessor,
+    excluded_columns,
+    infer_task,
+    label_text,
+    load_task_data,
+    load_xy,
+    split_indices,
+    summarize_target,
 )
 
-__all__ = ["LABEL", "PREPROCESSOR_ROWS", "StreamedSplits", "TabularPreprocessor", "chunk_rows_for", "encode_to_disk", "encoded_batches", "encoded_bytes", "excluded_columns", "export_splits", "head_frame", "infer_task", "keras_dataset", "label_text", "load_task_data", "load_xy", "remove", "split_indices", "summarize_target", "use_streaming", "write_scored"]
+__all__ = [
+    "LABEL", "PREPROCESSOR_ROWS", "StreamedSplits", "TabularPreprocessor", "chunk_rows_for",
+    "encode_to_disk", "encoded_batches", "encoded_bytes", "excluded_columns", "export_splits",
+    "head_frame", "infer_task", "keras_dataset", "label_text", "load_task_data", "load_xy",
+    "remove", "split_indices", "summarize_target", "use_streaming", "write_scored",
+]

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from core.features._stream_export import (
-    LABEL, ROW_GROUP, SPLIT, SPLITS, StreamedSplits, sql_literal,
+    LABEL,
+    ROW_GROUP,
+    SPLIT,
+    SPLITS,
+    StreamedSplits,
+    sql_literal,
 )
 
 CHUNK_BYTES = 8 * 2**20

@@ -23,14 +23,21 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from core.errors import SchemaError
 from core.features._tabular import (
-    MAX_CLASSES, check_binary_target, label_text, resolve_features, summarize_target,
+    MAX_CLASSES,
+    check_binary_target,
+    label_text,
+    resolve_features,
+    summarize_target,
 )
 from core.specs import DatasetSpec, ModelConfig
 from core.warehouse import (
-    capped_memory, quote_ident, require_table, table_columns, with_memory_retry,
+    capped_memory,
+    quote_ident,
+    require_table,
+    table_columns,
+    with_memory_retry,
 )
 
 STREAM_CELLS = 20_000_000

@@ -1,24 +1,18 @@
-"""Scenario inputs: whom to contact (decision), what it costs and brings (economics), money,
-and the current-policy rule.
+"""Scenario inputs: whom to contact (decision), what it costs and brings (economics), money.
 
 Frozen, validated configurations that the Impact page, saved scenarios and the command line
-build; :func:`money` prices confusion counts under an :class:`Economics`;
-:func:`policy_rule_mask` evaluates the current policy on a population and tells a mistake in the
-rule (:class:`PolicyRuleError`, which names the columns) from a refusal (:mod:`core.warehouse`).
+build; :func:`money` prices confusion counts under an :class:`Economics`. The current policy's
+rule is evaluated in the warehouse's sandbox (:func:`core.warehouse.policy_rule_mask`).
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import asdict, dataclass, field
 
-import duckdb
 import numpy as np
-import pandas as pd
 
-from core.errors import QueryError, SchemaError, SimulationError
-from core.warehouse import policy_mask
+from core.errors import SimulationError
+from core.specs import Economics
 
 DECISION_RULES = ("fraction", "top_n", "threshold", "budget")
 DECISION_LABELS = {"fraction": "Top share", "top_n": "Top N customers",
@@ -59,52 +53,6 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class Economics:
-    """What contacts cost and conversions bring, in currency units.
-
-    Attributes:
-        contact_cost: Cost of contacting one customer (>= 0).
-        conversion_value: Value of one conversion (> 0); replaced by ``value_column`` if set.
-        fixed_cost: Campaign cost paid once whatever its size (>= 0).
-        payoff: Instead of cost and value, the value of each outcome per customer:
-            ``(tp, fp, tn, fn)`` = contacted converter, contacted non-converter, not contacted
-            non-converter, not contacted converter (DataRobot's payoff matrix).
-        value_column: Column with each customer's value if they convert (e.g. expected spend).
-    """
-
-    contact_cost: float = 5.0
-    conversion_value: float = 100.0
-    fixed_cost: float = 0.0
-    payoff: tuple[float, float, float, float] | None = None
-    value_column: str | None = None
-
-    def __post_init__(self) -> None:
-        checks = [("contact_cost", self.contact_cost >= 0, ">= 0"),
-                  ("conversion_value", self.conversion_value > 0, "> 0"),
-                  ("fixed_cost", self.fixed_cost >= 0, ">= 0")]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise SimulationError(f"{name} must be {allowed}; got {getattr(self, name)}.")
-        if self.payoff is not None:
-            if len(self.payoff) != 4 or not np.all(np.isfinite(self.payoff)):
-                raise SimulationError(f"payoff needs four finite numbers (TP, FP, TN, FN); got "
-                                      f"{self.payoff!r}.")
-            if self.value_column:
-                raise SimulationError("A per-customer value column works with cost and value, "
-                                      "not with a payoff matrix; clear one of them.")
-
-    def label(self) -> str:
-        """The economics in words."""
-        if self.payoff is not None:
-            tp, fp, tn, fn = self.payoff
-            text = f"payoff TP {tp:g} / FP {fp:g} / TN {tn:g} / FN {fn:g}"
-        else:
-            value = f"'{self.value_column}'" if self.value_column else f"{self.conversion_value:g}"
-            text = f"contact {self.contact_cost:g}, conversion {value}"
-        return text + (f", fixed {self.fixed_cost:g}" if self.fixed_cost else "")
-
-
-@dataclass(frozen=True)
 class ScenarioInputs:
     """Everything that defines a scenario besides its population.
 
@@ -126,6 +74,25 @@ class ScenarioInputs:
     def __post_init__(self) -> None:
         if not 0 <= self.n_bootstrap <= 10000:
             raise SimulationError(f"n_bootstrap must be in [0, 10000]; got {self.n_bootstrap}.")
+
+    @classmethod
+    def top_share(cls, fraction: float, economics: Economics | None = None,
+                  n_bootstrap: int = 1000, seed: int = 42) -> ScenarioInputs:
+        """Contact the best-scored ``fraction`` of the population (the simplest scenario)."""
+        return cls(Decision("fraction", fraction), economics or Economics(), None, n_bootstrap,
+                   seed)
+
+    @property
+    def fraction(self) -> float:
+        """The share contacted, for decisions made as a share.
+
+        Raises:
+            SimulationError: The decision is not a ``fraction`` rule.
+        """
+        if self.decision.rule != "fraction":
+            raise SimulationError(f"This simulation needs the decision as a share of the "
+                                  f"population; got the {self.decision.rule} rule.")
+        return float(self.decision.value)
 
     def to_dict(self) -> dict:
         """JSON-ready form (see :meth:`from_dict`)."""
@@ -211,85 +178,3 @@ def targeted_count(decision: Decision, scores_sorted: np.ndarray, econ: Economic
             f"A budget of {decision.value:,.0f} does not cover the fixed cost "
             f"({econ.fixed_cost:,.0f}) plus one contact ({econ.contact_cost:,.2f}). Raise it.")
     return min(n, k)
-
-
-def sql_column_names(columns, original_names: dict | None = None, limit: int = 80) -> str:
-    """Columns as an SQL rule must spell them, with the file's header where it differs.
-
-    Args:
-        columns: The population's column names (clean SQL names).
-        original_names: Clean name → the header of the analyst's file.
-        limit: Names listed before "and N more".
-
-    Returns:
-        E.g. ``"age, emp_var_rate (file header: emp.var.rate)"``.
-    """
-    names = [f"{c} (file header: {original_names[c]})"
-             if (original_names or {}).get(c, c) != c else str(c) for c in columns]
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
-
-
-class PolicyRuleError(SchemaError):
-    """The current-policy rule has a mistake (syntax, an unknown column, not true/false)."""
-
-    default_title = "The current-policy rule has a mistake"
-
-
-_MISTAKES = (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException,
-             duckdb.ConversionException, duckdb.InvalidInputException,
-             duckdb.OutOfRangeException)
-
-
-def policy_rule_mask(frame: pd.DataFrame, rule: str,
-                     original_names: dict | None = None) -> np.ndarray:
-    """Evaluate the current-policy rule on a population, telling mistakes from refusals.
-
-    Args:
-        frame: The population's columns, shape (n_customers, n_columns).
-        rule: An SQL boolean expression over them, e.g. ``age < 30 AND previous > 0``.
-        original_names: Clean column name → the file's header, for hints such as "write
-            emp_var_rate for the file's header emp.var.rate".
-
-    Returns:
-        A bool array of shape (n_customers,), as :func:`core.warehouse.policy_mask`.
-
-    Raises:
-        PolicyRuleError: Invalid SQL, an unknown column or function, or values that are not
-            true/false; the message lists the columns in their SQL spelling.
-        QueryError: A refusal: the rule reads anything but the population's columns (files,
-            other tables), holds ``;`` or comments, or runs too long.
-    """
-    try:
-        return policy_mask(frame, rule)
-    except QueryError as err:
-        text = str(err)
-        mistake = isinstance(err.__cause__, _MISTAKES) or text.startswith(
-            "The policy rule is not valid SQL") or "not true/false" in text
-        if not mistake:  # anything not known to be a slip stays a refusal
-            raise
-        raise PolicyRuleError(_mistake_text(list(frame.columns), rule, err,
-                                            original_names or {})) from err
-
-
-def _mistake_text(columns: list, rule: str, err: QueryError, originals: dict) -> str:
-    cause = err.__cause__
-    if cause is not None:
-        what = f"could not be evaluated: {str(cause).strip().splitlines()[0].rstrip('.!')}"
-    else:  # core.warehouse's own checks: "is not valid SQL: …", "gives … values, not true/false"
-        what = str(err).split(". Write the current policy")[0].removeprefix("The policy rule ")
-    hints = [f"write {clean} for the file's header {orig}" for clean, orig in originals.items()
-             if orig != clean and clean in columns and orig in rule]
-    unknown = re.search(r'Referenced (?:column|table) "([^"]+)" not found', what)
-    if unknown and not hints:
-        by_name = {str(c).lower(): str(c) for c in columns}
-        by_name.update({o.lower(): c for c, o in originals.items() if c in columns})
-        close = list(dict.fromkeys(by_name[c] for c in difflib.get_close_matches(
-            unknown.group(1).lower(), list(by_name), 3, 0.6)))
-        if close:
-            hints.append(f"the closest column name{'s are' if len(close) > 1 else ' is'} "
-                         f"{', '.join(close)}")
-    hint = f" Hint: {'; '.join(dict.fromkeys(hints))}." if hints else ""
-    return (f"The rule `{rule}` {what.rstrip('.')}.{hint} Write a condition on the "
-            f"population's columns, e.g. age < 30 AND previous > 0. Their SQL names: "
-            f"{sql_column_names(columns, originals)}.")

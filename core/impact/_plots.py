@@ -20,7 +20,7 @@ MODEL, RANDOM, POLICY, BEST, TARGET = "#2c7fb8", "#999999", "#ff7f0e", "#2ca02c"
 PALETTE = ("#2c7fb8", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
+def styled(fig: go.Figure, title: str, x: str, y: str, height: int = 360) -> go.Figure:
     """Short left-aligned title; the legend at the foot of the figure, below the x-axis title.
 
     The legend is placed relative to the whole figure (``yref="container"``), not the plot
@@ -69,7 +69,7 @@ def profit_figure(r: ImpactResult) -> go.Figure:
     if r.break_even_fraction is not None and r.break_even_fraction < 1.0:
         fig.add_vline(x=r.break_even_fraction, line_dash="dot", line_color="#444",
                       annotation_text="break-even", annotation_position="bottom right")
-    return _share_axis(_layout(fig, "Profit by share contacted",
+    return _share_axis(styled(fig, "Profit by share contacted",
                                "Share contacted", "Profit"))
 
 
@@ -77,14 +77,14 @@ def impact_gains_figure(r: ImpactResult) -> go.Figure:
     """Cumulative gains of the scenario's population (:func:`core.plots.gains_figure`), with
     the chosen share marked, laid out for the Impact page."""
     fig = gains_figure(r.curve, r.base_rate, r.fraction)
-    return _layout(fig, "Cumulative gains", "Share contacted",
+    return styled(fig, "Cumulative gains", "Share contacted",
                    "Converters reached")
 
 
 def impact_lift_figure(r: ImpactResult) -> go.Figure:
     """Cumulative lift over the base rate (:func:`core.plots.lift_figure`), with the chosen
     share marked, laid out for the Impact page."""
-    return _layout(lift_figure(r.curve, r.fraction), "Cumulative lift",
+    return styled(lift_figure(r.curve, r.fraction), "Cumulative lift",
                    "Share contacted", "Lift (× base rate)")
 
 
@@ -99,7 +99,7 @@ def sensitivity_figure(table: pd.DataFrame, spread: float) -> go.Figure:
                                                     "width": 3 - 0.6 * i}))
     fig.add_hline(y=0, line_color="#444", line_width=1)
     fig.update_xaxes(tickformat="+.0%")
-    return _layout(fig, f"Profit if a driver moves ±{spread:.0%}", "Change of the driver",
+    return styled(fig, f"Profit if a driver moves ±{spread:.0%}", "Change of the driver",
                    "Profit")
 
 
@@ -114,7 +114,7 @@ def scenarios_figure(scenarios: list[dict]) -> go.Figure:
         fig.add_trace(go.Scatter(x=[s["fraction"]], y=[s["profit_model"]], mode="markers",
                                  showlegend=False, marker={"size": 10, "color": color}))
     fig.add_hline(y=0, line_color="#444", line_width=1)
-    return _share_axis(_layout(fig, "Profit curves of the saved scenarios",
+    return _share_axis(styled(fig, "Profit curves of the saved scenarios",
                                "Customers contacted", "Profit"))
 
 
@@ -133,7 +133,7 @@ def credit_figure(v: CreditView) -> go.Figure:
     ])
     fig.update_layout(yaxis2={"title": "Bad rate", "overlaying": "y", "side": "right",
                               "tickformat": ".0%", "rangemode": "tozero", "automargin": True})
-    return _share_axis(_layout(fig, "Loss and bad rate by approval rate",
+    return _share_axis(styled(fig, "Loss and bad rate by approval rate",
                                "Applicants approved (lowest risk first)",
                                "Expected loss per applicant"))
 
@@ -148,7 +148,7 @@ def uplift_curve_figure(curves: dict, kind: str = "uplift") -> go.Figure:
                    name="random", line={"dash": "dash", "color": RANDOM}),
     ])
     y = "Treated − scaled control conversions" if kind == "qini" else "Incremental conversions"
-    return _share_axis(_layout(fig, f"{name} (test split)", "Customers treated", y))
+    return _share_axis(styled(fig, f"{name} (test split)", "Customers treated", y))
 
 
 def incremental_figure(curve: dict, fraction: float, money: bool = False) -> go.Figure:
@@ -166,7 +166,7 @@ def incremental_figure(curve: dict, fraction: float, money: bool = False) -> go.
     fig.add_vline(x=fraction, line_color=TARGET, annotation_text="treated")
     fig.add_hline(y=0, line_color="#444", line_width=1)
     title = "Incremental profit" if money else "Incremental conversions"
-    return _share_axis(_layout(fig, title, "Share treated", title))
+    return _share_axis(styled(fig, title, "Share treated", title))
 
 
 def segments_figure(table: pd.DataFrame) -> go.Figure:
@@ -178,7 +178,7 @@ def segments_figure(table: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(x=table["segment"], y=table["customers"], hovertext=hover,
                            marker={"color": colors[: len(table)]},
                            text=[f"{s:.0%}" for s in table["share"]], textposition="outside"))
-    return _layout(fig, "Who responds to the treatment", "", "Customers", height=320)
+    return styled(fig, "Who responds to the treatment", "", "Customers", height=320)
 
 
 def ab_figure(r: ABReadout) -> go.Figure:
@@ -196,5 +196,5 @@ def ab_figure(r: ABReadout) -> go.Figure:
                                  marker={"size": 14, "color": POLICY, "symbol": "x"}))
     fig.add_vline(x=0, line_color="#444", line_width=1)
     fig.update_xaxes(tickformat="+.0%")
-    return _layout(fig, "Lift of B over A, 95% interval", "Relative lift", "",
+    return styled(fig, "Lift of B over A, 95% interval", "Relative lift", "",
                    height=240)

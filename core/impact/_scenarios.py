@@ -4,7 +4,7 @@
   column its outcomes are expected from the scores.
 - The current policy is an SQL boolean expression over the population's columns, evaluated in
   a sandbox (:mod:`core.warehouse`). A mistake in it (syntax, an unknown column) is a
-  :class:`~core.impact.PolicyRuleError` that names the columns; reading anything else
+  :class:`~core.warehouse.PolicyRuleError` that names the columns; reading anything else
   stays a refusal.
 - Scenarios are saved by name in ``liftlab.scenarios`` with every input, so they survive restarts
   and can be re-run, listed and compared.
@@ -27,11 +27,16 @@ from core.config import Settings
 from core.errors import SchemaError, SimulationError
 from core.features import label_text
 from core.impact._simulate import ImpactResult, ScenarioInputs, simulate_scenario
-from core.impact._inputs import PolicyRuleError, policy_rule_mask
-from core.warehouse import sandbox_connection
 from core.runs import LABEL_COL, SCORE_COL, Run
 from core.warehouse import (
-    META_SCHEMA, connect, original_names, quote_ident, read_table, table_exists,
+    META_SCHEMA,
+    connect,
+    original_names,
+    policy_rule_mask,
+    quote_ident,
+    read_table,
+    sandbox_connection,
+    table_exists,
 )
 
 SCENARIOS_DDL = f"""

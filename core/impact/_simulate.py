@@ -22,10 +22,8 @@ import pandas as pd
 
 from core.bootstrap import percentile_ci, prefix_bootstrap
 from core.errors import SimulationError
-from core.impact._inputs import (
-    DECISION_LABELS, DECISION_RULES, Decision, Economics, ScenarioInputs, money, targeted_count,
-)
-from core.specs import ImpactInputs
+from core.impact._inputs import Decision, ScenarioInputs, money, targeted_count
+from core.specs import Economics
 
 CURVE_POINTS = 100
 
@@ -335,27 +333,6 @@ def _outcome_draws(r: _Ranked, k: int, econ: Economics, inputs: ScenarioInputs) 
     kp = float(pol.sum())
     return {"tp": s[:, 0], "p": s[:, 1], "rev": s[:, 2], "rev_all": s[:, 3],
             "k_pol": np.full(len(s), kp), "tp_pol": s[:, 4], "rev_pol": s[:, 5]}
-
-
-def simulate_targeting(y_true: np.ndarray, scores: np.ndarray,
-                       inputs: ImpactInputs) -> ImpactResult:
-    """Simulate contacting the top-scored fraction of a population (the original contract).
-
-    Args:
-        y_true: 0/1 outcomes of shape (n_customers,).
-        scores: Model scores of shape (n_customers,); higher is contacted first.
-        inputs: Contact cost, conversion value, fraction and bootstrap settings.
-
-    Returns:
-        The :class:`ImpactResult`.
-
-    Raises:
-        SimulationError: Empty population or no converters at all.
-    """
-    scenario = ScenarioInputs(Decision("fraction", inputs.fraction),
-                              Economics(inputs.contact_cost, inputs.conversion_value),
-                              n_bootstrap=inputs.n_bootstrap, seed=inputs.seed)
-    return simulate_scenario(y_true, scores, scenario)
 
 
 def sensitivity(result: ImpactResult, econ: Economics, spread: float = 0.2,

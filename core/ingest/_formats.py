@@ -18,13 +18,16 @@ from pathlib import Path
 
 import duckdb
 
+from core.errors import IngestError
 from core.ingest._dialect import CsvDialect, sniff_dialect
 from core.ingest._encodings import (
-    EncodingGuess, codec_name, guess_encoding, preview_text, transcode_to_utf8,
+    EncodingGuess,
+    codec_name,
+    guess_encoding,
+    preview_text,
+    transcode_to_utf8,
 )
-from core.errors import IngestError
-from core.warehouse import clean_column_names
-from core.warehouse import quote_ident
+from core.warehouse import clean_column_names, quote_ident
 
 MISSING_MARKERS = ["", " ", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "-"]
 UNKNOWN_MARKERS = ["unknown", "Unknown", "UNKNOWN"]

@@ -26,18 +26,27 @@ from pathlib import Path
 
 import duckdb
 
-from core.ingest._encodings import guess_encoding
 from core.errors import IngestError
+from core.ingest._encodings import guess_encoding
 from core.ingest._formats import (
-    MISSING_MARKERS, SUPPORTED, UNKNOWN_MARKERS, EncodingUncertainError, Plan, copy_upload,
-    detect_encoding_at, excel_sheets, file_kind, plan_file, suffix_of,
+    MISSING_MARKERS,
+    Plan,
+    copy_upload,
+    detect_encoding_at,
+    plan_file,
+    suffix_of,
 )
 from core.ingest._options import IF_EXISTS, IngestOptions
-from core.ingest._preview import FilePreview, inspect_file, split_notes
 from core.ingest._types import refine_text_columns
-from core.warehouse import clean_column_names, default_table_name
 from core.warehouse import (
-    META_SCHEMA, capped_memory, is_memory_error, quote_ident, table_exists, transaction,
+    META_SCHEMA,
+    capped_memory,
+    clean_column_names,
+    default_table_name,
+    is_memory_error,
+    quote_ident,
+    table_exists,
+    transaction,
     with_memory_retry,
 )
 

@@ -10,13 +10,21 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from core.ingest._encodings import EncodingGuess, guess_encoding, preview_text
 from core.errors import IngestError
-from core.ingest._options import IngestOptions
+from core.ingest._encodings import EncodingGuess, guess_encoding, preview_text
 from core.ingest._formats import (
-    EXCEL_SUFFIXES, JSON_SUFFIXES, PARQUET_SUFFIXES, Plan, excel_sheets, kind_of_suffix, plan_file,
-    plan_text, read_head, suffix_of,
+    EXCEL_SUFFIXES,
+    JSON_SUFFIXES,
+    PARQUET_SUFFIXES,
+    Plan,
+    excel_sheets,
+    kind_of_suffix,
+    plan_file,
+    plan_text,
+    read_head,
+    suffix_of,
 )
+from core.ingest._options import IngestOptions
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.plots import MODEL_COLOR, RANDOM_COLOR, _layout
+from core.plots import MODEL_COLOR, RANDOM_COLOR, styled
 from core.recommend._metrics import KS, RankStats, per_user
 from core.recommend._value import ValueResult
 
@@ -52,7 +52,7 @@ def comparison_figure(metrics: dict, model: str, metric: str = "hit_rate") -> go
                      "arrayminus": [v - c[0] for c, v in zip(ci, y)]}))
     title = "HitRate@K" if metric == "hit_rate" else "NDCG@K"
     fig.update_layout(barmode="group")
-    return _layout(fig, f"{title} on the test users (95% bootstrap intervals)", "Cut-off K",
+    return styled(fig, f"{title} on the test users (95% bootstrap intervals)", "Cut-off K",
                    title)
 
 
@@ -74,7 +74,7 @@ def rank_curve_figure(ranks: dict[str, RankStats], model: str, max_k: int = 50) 
                                  mode="lines", name=model if name == "model" else LABELS[name],
                                  line={"color": color}))
     fig.update_yaxes(tickformat=".0%")
-    return _layout(fig, "Where the true next item ranked", "Top K of the whole catalogue",
+    return styled(fig, "Where the true next item ranked", "Top K of the whole catalogue",
                    "Test users with a hit")
 
 
@@ -115,7 +115,7 @@ def training_figure(history: list[dict]) -> go.Figure:
     fig.update_xaxes(title_text="Epoch", **epoch_ticks(len(epochs)))
     fig.update_yaxes(tickformat=".2~f", nticks=6, row=1, col=1)
     fig.update_yaxes(tickformat=".3~f", nticks=6, rangemode="tozero", row=1, col=2)
-    _layout(fig, "Training per epoch", "Epoch", "", height=320)
+    styled(fig, "Training per epoch", "Epoch", "", height=320)
     fig.update_layout(xaxis_title="Epoch", yaxis_title=None)
     return fig
 
@@ -139,4 +139,4 @@ def value_figure(result: ValueResult, model: str = "personalised") -> go.Figure:
     fig.add_vline(x=result.inputs.k, line_color="#444", annotation_text="chosen K")
     fig.update_xaxes(tickmode="linear", tick0=1, dtick=1, tickformat="d")
     fig.update_yaxes(tickformat=",.0f")
-    return _layout(fig, "Expected revenue by list length", "Items per list (K)", "Revenue")
+    return styled(fig, "Expected revenue by list length", "Items per list (K)", "Revenue")

@@ -23,8 +23,8 @@ import pandas as pd
 from core.config import Settings
 from core.errors import SchemaError
 from core.recommend._metrics import RankStats, mask_scores, top_k
-from core.runs import run_folder, write_run_folder
 from core.recommend._sequences import Sequences, SequenceStats, pad_left
+from core.runs import run_folder, write_run_folder
 from models.rec_baselines import TransitionRecommender
 
 TASK = "next_item"

@@ -22,11 +22,16 @@ from core.config import Settings
 from core.errors import TrainingError
 from core.recommend._metrics import KS, bootstrap_ci, per_user, rank_users, summarize
 from core.recommend._runs import NEURAL, TASK, NetworkScorer, RecArtifacts, save_rec_run
-from core.runs import new_run_id
 from core.recommend._sequences import (
-    EventColumns, SequenceOptions, SequenceSplit, build_sequences, check_fields, leave_last_out,
+    EventColumns,
+    SequenceOptions,
+    SequenceSplit,
+    build_sequences,
+    check_fields,
+    leave_last_out,
     training_windows,
 )
+from core.runs import new_run_id
 from core.warehouse import connect
 from models.rec_baselines import PopularRecommender, TransitionRecommender
 

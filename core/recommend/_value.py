@@ -27,6 +27,7 @@ import pandas as pd
 from core.errors import SimulationError
 from core.recommend._metrics import RankStats, bootstrap_ci, per_user
 from core.recommend._sequences import check_fields
+from core.specs import Economics
 
 MAX_K_CURVE = 20
 
@@ -41,8 +42,9 @@ class ValueInputs:
         users: Customers who see recommendations, >= 1.
         impressions: Top-K lists shown per customer over the period, >= 1.
         k: Items per list, 1–100.
-        order_value: Value of one conversion in currency units; None uses each item's mean
-            revenue per purchase from the data.
+        economics: Value of one conversion (``conversion_value`` of the shared
+            :class:`~core.specs.Economics`, validated there); None uses each item's mean
+            revenue per purchase from the data. Showing a list costs nothing here.
     """
 
     ctr: float = 0.3
@@ -50,7 +52,7 @@ class ValueInputs:
     users: int = 10_000
     impressions: int = 4
     k: int = 10
-    order_value: float | None = None
+    economics: Economics | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, SimulationError, [
@@ -59,9 +61,12 @@ class ValueInputs:
             ("users", self.users >= 1, "a whole number >= 1"),
             ("impressions", self.impressions >= 1, "a whole number >= 1"),
             ("k", 1 <= self.k <= 100, "a whole number in [1, 100]"),
-            ("order_value", self.order_value is None or self.order_value > 0,
-             "> 0 (or empty to use item prices)"),
         ])
+
+    @property
+    def order_value(self) -> float | None:
+        """The fixed value of one conversion, or None to use item prices."""
+        return None if self.economics is None else self.economics.conversion_value
 
     @property
     def scale(self) -> float:

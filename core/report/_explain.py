@@ -142,12 +142,12 @@ def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None,
     if computed:
         summary, curve, title = computed["summary"], computed["curve"], computed["title"]
     elif inputs:
-        from core.impact import simulate_targeting
-        from core.specs import ImpactInputs
+        from core.impact import ScenarioInputs, simulate_scenario
+        from core.specs import Economics
 
-        result = simulate_targeting(ev.y, ev.s, ImpactInputs(
-            float(inputs["contact_cost"]), float(inputs["conversion_value"]),
-            float(inputs.get("fraction", 0.2)), n_bootstrap=1000))
+        result = simulate_scenario(ev.y, ev.s, ScenarioInputs.top_share(
+            float(inputs.get("fraction", 0.2)),
+            Economics(float(inputs["contact_cost"]), float(inputs["conversion_value"]))))
         summary, curve = result.summary(), result.curve
         title = (f"Contact cost {inputs['contact_cost']:g}, value of a conversion "
                  f"{inputs['conversion_value']:g}, on the test split")
@@ -177,8 +177,13 @@ def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None,
 
 def other_task_sections(run: Run, scored) -> tuple[list[str], list[str]]:
     """Summary and metrics of a multiclass or regression run (SHAP covers binary runs)."""
-    from core.evaluate import multiclass_confusion_figure, predicted_actual_figure, residual_figure
-    from core.evaluate import evaluate_multiclass, evaluate_regression
+    from core.evaluate import (
+        evaluate_multiclass,
+        evaluate_regression,
+        multiclass_confusion_figure,
+        predicted_actual_figure,
+        residual_figure,
+    )
 
     head = section("Summary", paragraph(f"{scored.task.capitalize()} run {run.run_id}: model "
                                         f"{run.config.get('model')} on table "

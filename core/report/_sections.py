@@ -9,10 +9,12 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import AppError
-from core.evaluate import BinaryEvaluation, evaluate_scores, scored_set
-from core.evaluate import METRIC_NAMES, SegmentTables
+from core.evaluate import METRIC_NAMES, BinaryEvaluation, SegmentTables, evaluate_scores, scored_set
 from core.report._explain import (
-    explanation_sections, load_or_explain, other_task_sections, scenario_section,
+    explanation_sections,
+    load_or_explain,
+    other_task_sections,
+    scenario_section,
 )
 from core.report._html import bullet_list, figure_html, paragraph, section, table_html
 from core.report._options import ReportOptions

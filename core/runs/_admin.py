@@ -18,6 +18,7 @@ import pandas as pd
 from core.config import Settings
 from core.errors import AppError
 from core.runs._store import Run, load_run, run_folder
+from core.specs import MODELS, ModelConfig
 from core.warehouse import META_SCHEMA, connect
 
 IMPORT_SUFFIXES = {".json", ".parquet", ".keras", ".skops", ".npz"}
@@ -157,16 +158,10 @@ TASK_LABELS = {"binary": "binary classifier", "multiclass": "multiclass classifi
                "regression": "regression model", "next_item": "next-item recommender",
                "uplift": "uplift model"}
 
-_KERAS = ("epochs", "batch_size", "learning_rate", "optimizer", "lr_schedule", "loss", "dropout",
-          "early_stopping", "patience", "class_weight", "numeric_encoding", "data_pipeline")
 _REC_NEURAL = ("epochs", "batch_size", "learning_rate", "embed_dim", "window", "seed",
                "net.dropout", "net.softmax", "net.negatives", "net.patience")
 MODEL_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "mlp": (*_KERAS, "hidden_units", "activation", "batch_norm", "l2"),
-    "wide_deep": (*_KERAS, "hidden_units", "activation"),
-    "ft_transformer": (*_KERAS, "d_token", "n_blocks", "n_heads"),
-    "logreg": ("class_weight", "numeric_encoding"),
-    "hgb": ("class_weight", "numeric_encoding"),
+    **{m: tuple(ModelConfig.of(model=m).used_options()) for m in MODELS},
     "popular": ("seed",),
     "transitions": ("seed",),
     "gru4rec": (*_REC_NEURAL, "net.cell"),

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import plotly.graph_objects as go
 
-from core.plots import MODEL_COLOR, NEG_COLOR, POS_COLOR, _layout
+from core.plots import MODEL_COLOR, NEG_COLOR, POS_COLOR, styled
 from core.tables._profile import ColumnProfile, TableProfile
 
 
@@ -33,12 +33,12 @@ def column_figure(c: ColumnProfile) -> go.Figure | None:
             widths = [w * 1000.0 for w in widths]  # plotly date axes count milliseconds
         fig = go.Figure(go.Bar(x=lows, y=[b[2] for b in c.histogram], width=widths, offset=0,
                                marker={"color": MODEL_COLOR}, name=c.name))
-        return _layout(fig, f"Distribution of {c.original_name}", c.original_name, "rows", 300)
+        return styled(fig, f"Distribution of {c.original_name}", c.original_name, "rows", 300)
     labels = [v for v, _ in c.top][::-1]
     fig = go.Figure(go.Bar(x=[n for _, n in c.top][::-1], y=labels, orientation="h",
                            marker={"color": MODEL_COLOR}, name=c.name))
     title = f"Most frequent values of {c.original_name}"
-    return _layout(fig, title, "rows", "", max(220, 40 + 26 * len(labels)))
+    return styled(fig, title, "rows", "", max(220, 40 + 26 * len(labels)))
 
 
 def balance_figure(p: TableProfile) -> go.Figure | None:
@@ -50,7 +50,7 @@ def balance_figure(p: TableProfile) -> go.Figure | None:
         x=[label for label, _, _ in p.balance], y=[n for _, n, _ in p.balance],
         text=[f"{share:.1%}" for _, _, share in p.balance], textposition="outside",
         marker={"color": colors}))
-    return _layout(fig, f"Target balance: {p.target}", p.target or "", "rows", 320)
+    return styled(fig, f"Target balance: {p.target}", p.target or "", "rows", 320)
 
 
 def association_figure(p: TableProfile) -> go.Figure | None:
@@ -66,6 +66,6 @@ def association_figure(p: TableProfile) -> go.Figure | None:
         marker={"color": [POS_COLOR if c.name in leaks else MODEL_COLOR for c in scored]},
     ))
     fig.update_xaxes(range=[0.5, 1.0])
-    return _layout(fig, f"Each column alone as a predictor of {p.target} = {p.positive}",
+    return styled(fig, f"Each column alone as a predictor of {p.target} = {p.positive}",
                    "ROC-AUC (0.5 = no signal, red = possible leakage)", "",
                    max(260, 40 + 22 * len(scored)))

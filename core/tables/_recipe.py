@@ -25,7 +25,12 @@ import duckdb
 from core.errors import SchemaError
 from core.tables._steps import Rel, Step, apply_step, fit_step
 from core.warehouse import (
-    META_SCHEMA, quote_ident, require_table, table_columns, table_exists, transaction,
+    META_SCHEMA,
+    quote_ident,
+    require_table,
+    table_columns,
+    table_exists,
+    transaction,
 )
 
 if TYPE_CHECKING:

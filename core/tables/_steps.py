@@ -14,9 +14,8 @@ from decimal import Decimal
 import duckdb
 
 from core.errors import SchemaError
-from core.warehouse import clean_name
 from core.tables._profile import kind_of
-from core.warehouse import quote_ident
+from core.warehouse import clean_name, quote_ident
 
 STEP_KINDS = ("drop_columns", "drop_duplicates", "filter", "impute", "clip", "scale", "encode",
               "log", "date_parts", "bin")

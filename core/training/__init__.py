@@ -1,11 +1,33 @@
-"""training: TODO face docstring."""
+"""Train a run: the shared fit code (Keras networks with early stopping, scikit-learn baselines,
+target scaling, the run's config), the in-memory and streamed trainers, k-fold cross-validation
+and Optuna tuning. Progress goes through a plain callable; nothing here knows about Streamlit.
+
+Layer: above ``evaluate``; imports ``core.evaluate``, ``core.runs``, ``core.features``,
+``core.warehouse`` and the shared modules (TensorFlow only inside functions).
+Private modules: ``_fit``, ``_memory`` (:func:`train`), ``_stream``, ``_cv``, ``_tuning``.
+"""
 
 from core.training._cv import attach_cv, cross_validate
 from core.training._fit import (
-    BACKGROUND_ROWS, FitData, Progress, StreamFit, TrainingCancelled, TrainResult, build_network,
-    device_label, emit, fit_baseline, fit_keras, scale_target, target_scaling,
+    BACKGROUND_ROWS,
+    FitData,
+    Progress,
+    StreamFit,
+    TrainingCancelled,
+    TrainResult,
+    build_network,
+    device_label,
+    emit,
+    fit_baseline,
+    fit_keras,
+    scale_target,
+    target_scaling,
 )
 from core.training._memory import train
 from core.training._tuning import tune
 
-__all__ = ["BACKGROUND_ROWS", "Progress", "device_label", "emit", "scale_target", "target_scaling", "FitData", "StreamFit", "TrainResult", "TrainingCancelled", "attach_cv", "build_network", "cross_validate", "fit_baseline", "fit_keras", "train", "tune"]
+__all__ = [
+    "BACKGROUND_ROWS", "FitData", "Progress", "StreamFit", "TrainResult", "TrainingCancelled",
+    "attach_cv", "build_network", "cross_validate", "device_label", "emit", "fit_baseline",
+    "fit_keras", "scale_target", "target_scaling", "train", "tune",
+]

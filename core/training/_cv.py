@@ -9,10 +9,10 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import TrainingError
-from core.features import TabularPreprocessor, load_task_data
-from core.specs import DatasetSpec, ModelConfig
 from core.evaluate import headline_metrics
+from core.features import TabularPreprocessor, load_task_data
 from core.runs import predict_output
+from core.specs import DatasetSpec, ModelConfig
 from core.training._fit import FitData, fit_baseline, fit_keras, scale_target, target_scaling
 from core.warehouse import connect
 

@@ -17,13 +17,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from core.config import Settings
 from core.errors import TrainingError
-from core.features import TabularPreprocessor, excluded_columns, load_task_data, split_indices
-from core.runs import LABEL_COL, SCORE_COL, RunArtifacts, new_run_id, save_run
-from core.specs import DatasetSpec, ModelConfig, to_dict
-from core.evaluate import headline_metrics
-from core.warehouse import connect
+from core.features import TabularPreprocessor
+from core.runs import LABEL_COL, SCORE_COL
+from core.specs import ModelConfig, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -163,23 +160,26 @@ def build_network(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_class
 
     n = len(pre.feature_names_out_)
     if cfg.model == "mlp":
-        return tabular.build_mlp(n, cfg.hidden_units, cfg.activation, cfg.dropout, cfg.batch_norm,
-                                 cfg.l2, task, n_classes)
+        m = cfg.mlp
+        return tabular.build_mlp(n, m.hidden_units, m.activation, m.dropout, m.batch_norm, m.l2,
+                                 task, n_classes)
     if cfg.model == "wide_deep":
+        m = cfg.mlp
         return tabular.build_wide_deep(n, pre.categorical_blocks_, pre.numeric_indices_,
-                                       cfg.hidden_units, cfg.activation, cfg.dropout, task,
-                                       n_classes)
+                                       m.hidden_units, m.activation, m.dropout, task, n_classes)
     blocks = [(s, e) for s, e, _ in pre.blocks_]
-    return tabular.build_ft_transformer(n, blocks, cfg.d_token, cfg.n_blocks, cfg.n_heads,
-                                        cfg.dropout, task, n_classes)
+    t = cfg.transformer
+    return tabular.build_ft_transformer(n, blocks, t.d_token, t.n_blocks, t.n_heads, t.dropout,
+                                        task, n_classes)
 
 
 def _learning_rate(cfg: ModelConfig, steps: int):
     import keras
 
-    if cfg.lr_schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(steps, 1))
-    return cfg.learning_rate
+    if cfg.fit.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(cfg.fit.learning_rate,
+                                                      decay_steps=max(steps, 1))
+    return cfg.fit.learning_rate
 
 
 def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int,
@@ -214,15 +214,15 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     strategy = strategy or training_strategy()
     streamed = isinstance(data, StreamFit)
     n_train = data.n_train if streamed else len(data.x_train)
-    steps = cfg.epochs * int(np.ceil(n_train / cfg.batch_size))
+    steps = cfg.fit.epochs * int(np.ceil(n_train / cfg.fit.batch_size))
     with strategy.scope():
         model = build_network(cfg, pre, task, n_classes)
         compile_model(model, task, cfg.resolved_loss(task),
-                      make_optimizer(cfg.optimizer, _learning_rate(cfg, steps)))
-    callbacks = [_keras_callback(progress, should_stop, cfg.epochs)]
-    if cfg.early_stopping:
+                      make_optimizer(cfg.fit.optimizer, _learning_rate(cfg, steps)))
+    callbacks = [_keras_callback(progress, should_stop, cfg.fit.epochs)]
+    if cfg.fit.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=cfg.patience, restore_best_weights=True))
+            monitor="val_loss", patience=cfg.fit.patience, restore_best_weights=True))
     weights = None
     if task != "regression":
         weights = (weights_from_counts(data.class_counts, cfg.class_weight) if streamed
@@ -231,9 +231,9 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
         inputs = {"x": data.train, "validation_data": _weighted_validation(data.valid, weights),
                   "shuffle": False}
     else:
-        inputs = {"x": data.x_train, "y": data.y_train, "batch_size": cfg.batch_size,
+        inputs = {"x": data.x_train, "y": data.y_train, "batch_size": cfg.fit.batch_size,
                   "validation_data": _weighted_validation((data.x_valid, data.y_valid), weights)}
-    hist = model.fit(**inputs, epochs=cfg.epochs, verbose=0, callbacks=callbacks,
+    hist = model.fit(**inputs, epochs=cfg.fit.epochs, verbose=0, callbacks=callbacks,
                      class_weight=weights)
     history = [{k: float(v[i]) for k, v in hist.history.items()}
                for i in range(len(hist.history.get("loss", [])))]

@@ -14,8 +14,20 @@ from core.features import TabularPreprocessor, excluded_columns, load_task_data,
 from core.runs import RunArtifacts, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.training._fit import (
-    BACKGROUND_ROWS, FitData, Progress, RunShape, TrainingCancelled, TrainResult, device_label,
-    emit, fit_baseline, fit_keras, run_config, scale_target, score_columns, target_scaling,
+    BACKGROUND_ROWS,
+    FitData,
+    Progress,
+    RunShape,
+    TrainingCancelled,
+    TrainResult,
+    device_label,
+    emit,
+    fit_baseline,
+    fit_keras,
+    run_config,
+    scale_target,
+    score_columns,
+    target_scaling,
     test_frame,
 )
 from core.training._stream import train_streamed

@@ -17,18 +17,38 @@ from collections.abc import Callable
 import numpy as np
 
 from core.config import Settings
-from core.features import TabularPreprocessor, excluded_columns, infer_task
-from core.runs import RunArtifacts, new_run_id, predict_output, save_run
-from core.specs import DatasetSpec, ModelConfig
+from core.evaluate import headline_metrics
 from core.features import (
-    chunk_rows_for, encode_to_disk, encoded_batches, encoded_bytes, head_frame, keras_dataset,
+    LABEL,
+    PREPROCESSOR_ROWS,
+    StreamedSplits,
+    TabularPreprocessor,
+    chunk_rows_for,
+    encode_to_disk,
+    encoded_batches,
+    encoded_bytes,
+    excluded_columns,
+    export_splits,
+    head_frame,
+    infer_task,
+    keras_dataset,
+    remove,
     write_scored,
 )
-from core.features import LABEL, PREPROCESSOR_ROWS, StreamedSplits, export_splits, remove
-from core.evaluate import headline_metrics
+from core.runs import RunArtifacts, new_run_id, predict_output, save_run
+from core.specs import DatasetSpec, ModelConfig
 from core.training._fit import (
-    BACKGROUND_ROWS, Progress, RunShape, StreamFit, TrainingCancelled, TrainResult, device_label,
-    emit, fit_keras, run_config, score_columns,
+    BACKGROUND_ROWS,
+    Progress,
+    RunShape,
+    StreamFit,
+    TrainingCancelled,
+    TrainResult,
+    device_label,
+    emit,
+    fit_keras,
+    run_config,
+    score_columns,
 )
 from core.warehouse import connect
 
@@ -45,6 +65,33 @@ def _score_split(model, splits: StreamedSplits, name: str, pre, task: str,
     out = np.concatenate(outs)
     y = y.astype(np.int32) if task != "regression" else y.astype(np.float64)
     return y, out
+
+
+def _fit_preprocessor(splits: StreamedSplits, cfg: ModelConfig):
+    """The preprocessor fitted on a uniform sample of the training snapshot; also the SHAP
+    background rows and the sample's size."""
+    sample = head_frame(splits.files, "train", PREPROCESSOR_ROWS).drop(columns=[LABEL])
+    pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(sample)
+    return pre, sample.iloc[:BACKGROUND_ROWS].reset_index(drop=True), len(sample)
+
+
+def _fit_inputs(splits: StreamedSplits, pre, cfg: ModelConfig, seed: int, scaling, folder,
+                progress) -> tuple[StreamFit, bool]:
+    """Training and validation ``tf.data`` pipelines, read from rows encoded once to disk when
+    half the free disk holds them (else encoded on the fly every epoch); and whether they are."""
+    need = encoded_bytes(splits, ("train", "valid"), pre)
+    cached = need <= shutil.disk_usage(folder).free // 2
+    sources = {"train": splits, "valid": splits}
+    if cached:
+        emit(progress, stage="load", message=f"Encoding {splits.counts['train']:,} "
+             f"training rows once ({len(pre.feature_names_out_)} features, "
+             f"{need / 2**20:,.0f} MB on disk)")
+        sources = {n: encode_to_disk(splits, n, pre, folder, scaling) for n in sources}
+    fit = StreamFit(
+        keras_dataset(sources["train"], "train", pre, cfg.fit.batch_size, seed, scaling),
+        keras_dataset(sources["valid"], "valid", pre, cfg.fit.batch_size, None, scaling),
+        splits.counts["train"], splits.label_counts["train"])
+    return fit, cached
 
 
 def train_streamed(
@@ -85,29 +132,14 @@ def train_streamed(
             excluded = excluded_columns(con, spec, splits.features)
         if should_stop is not None and should_stop():
             raise TrainingCancelled("Training was cancelled; no run was saved.")
-        sample = head_frame(splits.files, "train", PREPROCESSOR_ROWS).drop(columns=[LABEL])
-        pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(sample)
-        sample_rows = len(sample)
-        background = sample.iloc[:BACKGROUND_ROWS].reset_index(drop=True)
-        del sample
+        pre, background, sample_rows = _fit_preprocessor(splits, cfg)
         scaling = None
         if task == "regression":
             scaling = [splits.y_train_stats[0], splits.y_train_stats[1] or 1.0]
-        need = encoded_bytes(splits, ("train", "valid"), pre)
-        cached = need <= shutil.disk_usage(folder).free // 2
-        sources = {"train": splits, "valid": splits}
-        if cached:
-            emit(progress, stage="load", message=f"Encoding {splits.counts['train']:,} "
-                  f"training rows once ({len(pre.feature_names_out_)} features, "
-                  f"{need / 2**20:,.0f} MB on disk)")
-            sources = {n: encode_to_disk(splits, n, pre, folder, scaling) for n in sources}
-        fit = StreamFit(
-            keras_dataset(sources["train"], "train", pre, cfg.batch_size, spec.seed, scaling),
-            keras_dataset(sources["valid"], "valid", pre, cfg.batch_size, None, scaling),
-            splits.counts["train"], splits.label_counts["train"])
+        fit, cached = _fit_inputs(splits, pre, cfg, spec.seed, scaling, folder, progress)
         device = device_label(cfg)
         emit(progress, stage="fit", message=f"Training {cfg.model} on {device} "
-                                             f"({splits.counts['train']:,} rows, streamed)")
+                                            f"({splits.counts['train']:,} rows, streamed)")
         model, history = fit_keras(cfg, pre, task, len(splits.classes), fit, spec.seed,
                                    progress, should_stop)
         if should_stop is not None and should_stop():

@@ -6,7 +6,6 @@ split; the best configuration is then trained as a normal run, and every trial i
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 
@@ -14,12 +13,17 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import TrainingError
-from core.features import TabularPreprocessor, load_task_data, split_indices
-from core.specs import DatasetSpec, ModelConfig
 from core.evaluate import headline_metrics
+from core.features import TabularPreprocessor, load_task_data, split_indices
 from core.runs import predict_output
+from core.specs import DatasetSpec, ModelConfig
 from core.training._fit import (
-    FitData, TrainResult, fit_baseline, fit_keras, scale_target, target_scaling,
+    FitData,
+    TrainResult,
+    fit_baseline,
+    fit_keras,
+    scale_target,
+    target_scaling,
 )
 from core.training._memory import train
 from core.warehouse import connect
@@ -53,7 +57,7 @@ def suggest(trial, base: ModelConfig) -> ModelConfig:
     if base.model == "ft_transformer":
         changes["d_token"] = trial.suggest_categorical("d_token", [16, 32, 64])
         changes["n_blocks"] = trial.suggest_int("n_blocks", 1, 3)
-    return dataclasses.replace(base, **changes)
+    return base.replace(**changes)
 
 
 def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int = 10,
@@ -97,7 +101,7 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
 
     def objective(trial):
         cfg = suggest(trial, base)
-        trial.set_user_attr("config", {k: v for k, v in dataclasses.asdict(cfg).items()})
+        trial.set_user_attr("config", cfg.flat())
         model, _ = (fit_keras(cfg, pre, data.task, len(data.classes), fit, spec.seed)
                     if cfg.is_keras else fit_baseline(cfg, data.task, fit, spec.seed))
         out = predict_output(model, fit.x_valid, data.task, scaling)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.bootstrap import percentile_ci
-from core.errors import SchemaError, SimulationError
+from core.errors import SchemaError
 
 CURVE_POINTS = 100
 AT_K = (0.1, 0.3)
@@ -226,39 +226,3 @@ def _report_curves(y, t, s) -> dict:
     frac = x[idx] / y.size
     return {"fraction": frac.tolist(), "uplift": up[idx].tolist(), "qini": qi[idx].tolist(),
             "random_uplift": (frac * up[-1]).tolist(), "random_qini": (frac * qi[-1]).tolist()}
-
-
-@dataclass(frozen=True)
-class UpliftInputs:
-    """Economics of treating the customers with the highest predicted uplift.
-
-    Attributes:
-        fraction: Share of customers treated, best first, in (0, 1].
-        contact_cost: Cost of treating one customer (>= 0).
-        conversion_value: Value of one conversion (> 0).
-        fixed_cost: Campaign cost paid once (>= 0).
-        n_bootstrap: Resamples for the 95% intervals (0 skips them).
-        seed: Seed of the resampling.
-    """
-
-    fraction: float = 0.3
-    contact_cost: float = 1.0
-    conversion_value: float = 50.0
-    fixed_cost: float = 0.0
-    n_bootstrap: int = 1000
-    seed: int = 42
-
-    def __post_init__(self) -> None:
-        checks = [("fraction", 0 < self.fraction <= 1, "in (0, 1]"),
-                  ("contact_cost", self.contact_cost >= 0, ">= 0"),
-                  ("conversion_value", self.conversion_value > 0, "> 0"),
-                  ("fixed_cost", self.fixed_cost >= 0, ">= 0"),
-                  ("n_bootstrap", 0 <= self.n_bootstrap <= 10000, "in [0, 10000]")]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise SimulationError(f"{name} must be {allowed}; got {getattr(self, name)}.")
-
-    def profit(self, incremental, treated):
-        """Incremental profit: incremental conversions × value − treated × cost − fixed."""
-        return (np.asarray(incremental) * self.conversion_value
-                - np.asarray(treated) * self.contact_cost - self.fixed_cost)

@@ -18,7 +18,6 @@ from core.errors import SchemaError, SimulationError
 from core.features import label_text
 from core.impact import Decision, ScenarioInputs, simulate_scenario, targeted_count
 from core.runs import LABEL_COL, SCORE_COL, Run, predict_output
-from core.uplift._metrics import UpliftInputs
 from core.uplift._simulate import simulate_uplift, simulate_uplift_expected
 from core.uplift._training import P_CONTROL_COL, TREATMENT_COL, UPLIFT_COL
 from core.warehouse import connect, quote_ident, read_table
@@ -185,16 +184,14 @@ def simulate_uplift_population(pop: UpliftPopulation, inputs: ScenarioInputs) ->
                               "value columns and policy rules apply to propensity runs.")
     k = targeted_count(inputs.decision, np.sort(pop.uplift)[::-1], econ)
     frac = k / pop.uplift.size
-    ui = UpliftInputs(frac, econ.contact_cost, econ.conversion_value, econ.fixed_cost,
-                      inputs.n_bootstrap, inputs.seed)
     share = dataclasses.replace(inputs, decision=Decision("fraction", frac))
     if pop.observed:
-        sim = simulate_uplift(pop.y, pop.t, pop.uplift, ui, propensity=pop.p_treated)
+        sim = simulate_uplift(pop.y, pop.t, pop.uplift, share, propensity=pop.p_treated)
         arm = pop.t == 1
         std = _to_population(simulate_scenario(pop.y[arm], pop.uplift[arm], share).summary(),
                              k, pop.uplift.size, econ)
     else:
-        sim = simulate_uplift_expected(pop.p_treated, pop.p_control, pop.uplift, ui)
+        sim = simulate_uplift_expected(pop.p_treated, pop.p_control, pop.uplift, share)
         std = simulate_scenario(pop.p_treated, pop.uplift, share, expected=True).summary()
     s = sim.summary()
     keys = ("incremental_conversions", "incremental_conversions_ci95", "incremental_profit",

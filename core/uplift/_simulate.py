@@ -24,7 +24,8 @@ import pandas as pd
 
 from core.bootstrap import percentile_ci, prefix_bootstrap
 from core.errors import SimulationError
-from core.uplift._metrics import CURVE_POINTS, UpliftInputs, rank_order
+from core.impact import ScenarioInputs
+from core.uplift._metrics import CURVE_POINTS, rank_order
 
 SEGMENTS = ("persuadables", "sure things", "lost causes", "sleeping dogs")
 
@@ -83,7 +84,7 @@ def _cumulative(y, t, order) -> tuple[np.ndarray, ...]:
     return inc
 
 
-def _boot(y, t, order, k, inputs: UpliftInputs) -> np.ndarray:
+def _boot(y, t, order, k, inputs: ScenarioInputs) -> np.ndarray:
     """Bootstrap draws of the incremental conversions of the first k customers of ``order``."""
     ys, ts = y[order], t[order]
     d = prefix_bootstrap(ys + 2 * ts, k / y.size, inputs.n_bootstrap, inputs.seed, n_cells=4)
@@ -99,36 +100,36 @@ def _grid(n: int) -> np.ndarray:
     return np.unique(np.maximum(1, np.round(g * n).astype(int)))
 
 
-def _result(n, k, inc_by_k: dict, ci: dict, inputs: UpliftInputs, outcomes: str,
+def _result(n, k, inc_by_k: dict, ci: dict, inputs: ScenarioInputs, outcomes: str,
             everyone: float) -> UpliftSimulation:
     grid = _grid(n)
-    profit_all = inputs.profit(inc_by_k["uplift"], np.arange(n + 1))
+    profit_all = inputs.economics.profit(inc_by_k["uplift"], np.arange(n + 1))
     best = int(np.argmax(profit_all[1:])) + 1
 
     def block(name):
         inc = float(inc_by_k[name][k])
         lo_hi = ci.get(name)
         return {"incremental_conversions": inc, "incremental_conversions_ci95": lo_hi,
-                "incremental_profit": float(inputs.profit(inc, k)),
+                "incremental_profit": float(inputs.economics.profit(inc, k)),
                 "incremental_profit_ci95": None if lo_hi is None else
-                [float(inputs.profit(v, k)) for v in lo_hi]}
+                [float(inputs.economics.profit(v, k)) for v in lo_hi]}
 
     main = block("uplift")
     curve = {"fraction": (grid / n).tolist(), "random": (everyone * grid / n).tolist()}
     for name, values in inc_by_k.items():
         curve[name] = values[grid].tolist()
-        curve[f"profit_{name}"] = inputs.profit(values[grid], grid).tolist()
-    curve["profit_random"] = inputs.profit(everyone * grid / n, grid).tolist()
+        curve[f"profit_{name}"] = inputs.economics.profit(values[grid], grid).tolist()
+    curve["profit_random"] = inputs.economics.profit(everyone * grid / n, grid).tolist()
     return UpliftSimulation(
         population=n, treated=k, fraction=k / n, **main,
         propensity=block("propensity") if "propensity" in inc_by_k else None,
         everyone={"incremental_conversions": float(everyone),
-                  "incremental_profit": float(inputs.profit(everyone, n))},
+                  "incremental_profit": float(inputs.economics.profit(everyone, n))},
         best_fraction=best / n, best_profit=float(profit_all[best]), curve=curve,
         outcomes=outcomes)
 
 
-def simulate_uplift(y: np.ndarray, t: np.ndarray, uplift: np.ndarray, inputs: UpliftInputs,
+def simulate_uplift(y: np.ndarray, t: np.ndarray, uplift: np.ndarray, inputs: ScenarioInputs,
                     propensity: np.ndarray | None = None) -> UpliftSimulation:
     """Treat the top share of a randomised sample ranked by predicted uplift.
 
@@ -165,7 +166,7 @@ def simulate_uplift(y: np.ndarray, t: np.ndarray, uplift: np.ndarray, inputs: Up
 
 
 def simulate_uplift_expected(p_treated: np.ndarray, p_control: np.ndarray, uplift: np.ndarray,
-                             inputs: UpliftInputs) -> UpliftSimulation:
+                             inputs: ScenarioInputs) -> UpliftSimulation:
     """Expected incremental conversions on customers whose outcomes are not known yet.
 
     Args:

@@ -27,10 +27,15 @@ import duckdb
 
 from core.config import Settings
 from core.errors import QueryError
-from core.warehouse._names import clean_name
 from core.warehouse._connection import (
-    META_SCHEMA, connect, open_database, original_names, quote_ident,
+    META_SCHEMA,
+    connect,
+    open_database,
+    original_names,
+    quote_ident,
 )
+from core.warehouse._names import clean_name
+from core.warehouse._sandbox import SANDBOX_CONFIG
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,14 +45,6 @@ log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
 DEFAULT_TIMEOUT_S = 8.0
-SANDBOX_CONFIG = {
-    "enable_external_access": False,
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-    "memory_limit": "2GB",
-    "lock_configuration": True,
-}
 _NOT_ALLOWED = (
     "The SQL console only reads the tables of this workspace with one SELECT query: it cannot "
     "read or write files, attach databases, install extensions, change settings or modify "

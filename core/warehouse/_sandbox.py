@@ -1,33 +1,45 @@
-"""The current policy written as a rule: an SQL boolean expression, evaluated in a sandbox.
+"""The sandbox for user-written SQL, and rules evaluated in it.
 
-The rule runs as ``SELECT (<rule>) FROM population`` by DuckDB on an in-memory connection that
-holds only the population frame, with external access disabled and the configuration locked
-(DuckDB's "Securing DuckDB" settings, as :mod:`core.warehouse` uses for the SQL console). Before it
+:data:`SANDBOX_CONFIG` is the one DuckDB configuration for everything an analyst writes: the SQL
+console (:mod:`._console`) and rules such as the current policy.
+
+A rule runs as ``SELECT (<rule>) FROM population`` by DuckDB on an in-memory connection that
+holds only the population frame, under that configuration. Before it
 runs, DuckDB's own parser (``json_serialize_sql``) must find one statement whose only table is
 the population: no other table, no table function such as ``read_csv``, no ``;`` or comments.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import threading
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from core.errors import QueryError
+from core.errors import QueryError, SchemaError
 
 POLICY_TIMEOUT_S = 5.0
-_SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False, "lock_configuration": True}
+# DuckDB's "Securing DuckDB" settings, the one configuration for all user-written SQL: the SQL
+# console (on the warehouse file, read-only) and policy rules (in memory, on a population)
+SANDBOX_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "memory_limit": "2GB",
+    "lock_configuration": True,
+}
 _POLICY_HELP = ("Write the current policy as a condition on the population's columns, e.g. "
                 "age < 30 AND previous > 0.")
 
 
 def sandbox_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection without file or network access, settings locked."""
-    return duckdb.connect(":memory:", config=dict(_SANDBOX))
+    return duckdb.connect(":memory:", config=dict(SANDBOX_CONFIG))
 
 
 def _check_predicate(text: str) -> str:
@@ -114,3 +126,85 @@ def policy_mask(frame: pd.DataFrame, predicate: str,
         timer.cancel()
         con.close()
     return np.asarray(pd.Series(values).fillna(False).astype(bool))
+
+
+def sql_column_names(columns, original_names: dict | None = None, limit: int = 80) -> str:
+    """Columns as an SQL rule must spell them, with the file's header where it differs.
+
+    Args:
+        columns: The population's column names (clean SQL names).
+        original_names: Clean name → the header of the analyst's file.
+        limit: Names listed before "and N more".
+
+    Returns:
+        E.g. ``"age, emp_var_rate (file header: emp.var.rate)"``.
+    """
+    names = [f"{c} (file header: {original_names[c]})"
+             if (original_names or {}).get(c, c) != c else str(c) for c in columns]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+class PolicyRuleError(SchemaError):
+    """The current-policy rule has a mistake (syntax, an unknown column, not true/false)."""
+
+    default_title = "The current-policy rule has a mistake"
+
+
+_MISTAKES = (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException,
+             duckdb.ConversionException, duckdb.InvalidInputException,
+             duckdb.OutOfRangeException)
+
+
+def policy_rule_mask(frame: pd.DataFrame, rule: str,
+                     original_names: dict | None = None) -> np.ndarray:
+    """Evaluate the current-policy rule on a population, telling mistakes from refusals.
+
+    Args:
+        frame: The population's columns, shape (n_customers, n_columns).
+        rule: An SQL boolean expression over them, e.g. ``age < 30 AND previous > 0``.
+        original_names: Clean column name → the file's header, for hints such as "write
+            emp_var_rate for the file's header emp.var.rate".
+
+    Returns:
+        A bool array of shape (n_customers,), as :func:`policy_mask`.
+
+    Raises:
+        PolicyRuleError: Invalid SQL, an unknown column or function, or values that are not
+            true/false; the message lists the columns in their SQL spelling.
+        QueryError: A refusal: the rule reads anything but the population's columns (files,
+            other tables), holds ``;`` or comments, or runs too long.
+    """
+    try:
+        return policy_mask(frame, rule)
+    except QueryError as err:
+        text = str(err)
+        mistake = isinstance(err.__cause__, _MISTAKES) or text.startswith(
+            "The policy rule is not valid SQL") or "not true/false" in text
+        if not mistake:  # anything not known to be a slip stays a refusal
+            raise
+        raise PolicyRuleError(_mistake_text(list(frame.columns), rule, err,
+                                            original_names or {})) from err
+
+
+def _mistake_text(columns: list, rule: str, err: QueryError, originals: dict) -> str:
+    cause = err.__cause__
+    if cause is not None:
+        what = f"could not be evaluated: {str(cause).strip().splitlines()[0].rstrip('.!')}"
+    else:  # core.warehouse's own checks: "is not valid SQL: …", "gives … values, not true/false"
+        what = str(err).split(". Write the current policy")[0].removeprefix("The policy rule ")
+    hints = [f"write {clean} for the file's header {orig}" for clean, orig in originals.items()
+             if orig != clean and clean in columns and orig in rule]
+    unknown = re.search(r'Referenced (?:column|table) "([^"]+)" not found', what)
+    if unknown and not hints:
+        by_name = {str(c).lower(): str(c) for c in columns}
+        by_name.update({o.lower(): c for c, o in originals.items() if c in columns})
+        close = list(dict.fromkeys(by_name[c] for c in difflib.get_close_matches(
+            unknown.group(1).lower(), list(by_name), 3, 0.6)))
+        if close:
+            hints.append(f"the closest column name{'s are' if len(close) > 1 else ' is'} "
+                         f"{', '.join(close)}")
+    hint = f" Hint: {'; '.join(dict.fromkeys(hints))}." if hints else ""
+    return (f"The rule `{rule}` {what.rstrip('.')}.{hint} Write a condition on the "
+            f"population's columns, e.g. age < 30 AND previous > 0. Their SQL names: "
+            f"{sql_column_names(columns, originals)}.")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from core.errors import SchemaError, SimulationError
 from core.impact import plan_ab, read_ab
 from core.impact._abtest import ab_counts
-from core.errors import SchemaError, SimulationError
 
 
 def _hand_n(p1, p2, alpha=0.05, power=0.8):

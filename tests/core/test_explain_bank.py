@@ -6,10 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.explain import explain_cached, explain_run, load_explanation
 from core.explain import (
-    contributions, explain_in_words, explain_test_row, permutation_importance_run, row_order,
-    strongest_interaction, what_if,
+    contributions,
+    explain_cached,
+    explain_in_words,
+    explain_run,
+    explain_test_row,
+    load_explanation,
+    permutation_importance_run,
+    row_order,
+    strongest_interaction,
+    what_if,
 )
 from core.runs import load_run
 
@@ -135,7 +142,7 @@ def test_background_is_a_uniform_sample_of_the_training_rows(bank_ws):
         con.execute("CREATE OR REPLACE TABLE bank_sorted AS SELECT * FROM bank "
                     "ORDER BY nr_employed DESC, euribor3m DESC")
     run = load_run(s, train(s, DatasetSpec("bank_sorted", "y", exclude=("duration",)),
-                            ModelConfig(model="logreg")).run_id)
+                            ModelConfig.of(model="logreg")).run_id)
     exp = explain_run(run, n_rows=500)
     assert exp.output_space == "log-odds"
     scores = run.test_frame["__score"].to_numpy()

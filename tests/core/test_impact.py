@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 
 from core.errors import SimulationError
-from core.impact import (
-    Decision, Economics, ScenarioInputs, sensitivity, simulate_scenario, simulate_targeting,
-)
+from core.impact import Decision, ScenarioInputs, sensitivity, simulate_scenario
 from core.impact._simulate import money
-from core.specs import ImpactInputs
+from core.specs import Economics
 
 Y10 = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0, 0])
 S10 = np.linspace(1, 0, 10)
@@ -21,8 +19,8 @@ def _sim(decision=Decision(), econ=Economics(10, 100), **kw):
 
 
 def test_hand_computed_scenario():
-    r = simulate_targeting(Y10, S10, ImpactInputs(contact_cost=10, conversion_value=100,
-                                                  fraction=0.3, n_bootstrap=0))
+    r = simulate_scenario(Y10, S10, ScenarioInputs.top_share(
+        0.3, Economics(contact_cost=10, conversion_value=100), n_bootstrap=0))
     assert r.targeted == 3 and r.conversions_model == 2
     assert r.base_rate == pytest.approx(0.3)
     assert r.conversions_random == pytest.approx(0.9)
@@ -135,19 +133,21 @@ def test_bootstrap_interval_contains_estimate_and_is_seeded():
     rng = np.random.default_rng(0)
     s = rng.random(5000)
     y = (rng.random(5000) < 0.05 + 0.3 * s).astype(int)
-    inp = ImpactInputs(5, 100, 0.2, n_bootstrap=300, seed=1)
-    r = simulate_targeting(y, s, inp)
+    inp = ScenarioInputs.top_share(0.2, Economics(5, 100), n_bootstrap=300, seed=1)
+    r = simulate_scenario(y, s, inp)
     lo, hi = r.ci95["conversions_model"]
     assert lo < r.conversions_model < hi
     assert r.ci95["conversion_lift"][0] > 1.0
-    assert simulate_targeting(y, s, inp).ci95 == r.ci95
-    assert simulate_targeting(y, s, ImpactInputs(5, 100, 0.2, 300, seed=2)).ci95 != r.ci95
+    assert simulate_scenario(y, s, inp).ci95 == r.ci95
+    other = ScenarioInputs.top_share(0.2, Economics(5, 100), 300, seed=2)
+    assert simulate_scenario(y, s, other).ci95 != r.ci95
 
 
 def test_random_scores_give_lift_near_one():
     rng = np.random.default_rng(5)
     y = (rng.random(20000) < 0.1).astype(int)
-    r = simulate_targeting(y, rng.random(20000), ImpactInputs(1, 10, 0.5, n_bootstrap=0))
+    r = simulate_scenario(y, rng.random(20000),
+                          ScenarioInputs.top_share(0.5, Economics(1, 10), n_bootstrap=0))
     assert r.conversion_lift == pytest.approx(1.0, abs=0.05)
 
 
@@ -170,11 +170,16 @@ def test_money_is_consistent_between_modes():
 
 def test_invalid_inputs():
     with pytest.raises(SimulationError, match="fraction"):
-        ImpactInputs(fraction=1.5)
+        ScenarioInputs.top_share(1.5)
     with pytest.raises(SimulationError, match="contact_cost"):
-        ImpactInputs(contact_cost=-1)
+        Economics(contact_cost=-1)
+    for bad in (float("inf"), float("nan"), 1e308):
+        with pytest.raises(SimulationError, match="conversion_value must be a finite number"):
+            Economics(conversion_value=bad)
+    with pytest.raises(SimulationError, match="payoff"):
+        Economics(payoff=(1, 2, 3, float("inf")))
     with pytest.raises(SimulationError, match="converted"):
-        simulate_targeting(np.zeros(5), np.ones(5), ImpactInputs(n_bootstrap=0))
+        simulate_scenario(np.zeros(5), np.ones(5), ScenarioInputs.top_share(0.2, n_bootstrap=0))
     with pytest.raises(SimulationError, match="threshold"):
         _sim(Decision("threshold", 2.0))
     with pytest.raises(SimulationError, match="payoff"):

@@ -6,13 +6,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.impact import read_ab
-from core.impact import credit_view
-from core.impact import Decision, Economics, ScenarioInputs, sensitivity, simulate_scenario
 from core.impact import (
-    ab_figure, credit_figure, impact_gains_figure, impact_lift_figure, profit_figure,
-    scenarios_figure, sensitivity_figure,
+    Decision,
+    ScenarioInputs,
+    ab_figure,
+    credit_figure,
+    credit_view,
+    impact_gains_figure,
+    impact_lift_figure,
+    profit_figure,
+    read_ab,
+    scenarios_figure,
+    sensitivity,
+    sensitivity_figure,
+    simulate_scenario,
 )
+from core.specs import Economics
 
 RNG = np.random.default_rng(0)
 SCORES = RNG.random(2000)

@@ -6,18 +6,34 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.impact import bad_class_meaning, credit_view
 from core.errors import QueryError, SimulationError
-from core.impact import Decision, Economics, ScenarioInputs, simulate_scenario
-from core.impact import policy_rule_mask, sql_column_names
-from core.impact._inputs import PolicyRuleError
-from core.warehouse import policy_mask
 from core.impact import (
-    compare_scenarios, delete_scenario, describe_population, id_columns, list_scenarios,
-    load_population, save_scenario, simulate_population, targeted_list, write_targeted_table,
+    Decision,
+    ScenarioInputs,
+    bad_class_meaning,
+    compare_scenarios,
+    credit_view,
+    delete_scenario,
+    describe_population,
+    id_columns,
+    list_scenarios,
+    load_population,
+    save_scenario,
+    simulate_population,
+    simulate_scenario,
+    targeted_list,
+    write_targeted_table,
 )
 from core.impact._scenarios import Population
-from core.warehouse import connect, read_table
+from core.specs import Economics
+from core.warehouse import (
+    PolicyRuleError,
+    connect,
+    policy_mask,
+    policy_rule_mask,
+    read_table,
+    sql_column_names,
+)
 from tests.conftest import SHARED
 
 FRAME = pd.DataFrame({"age": [25, 35, 45, None, 22], "previous": [1, 0, 2, 3, 0],

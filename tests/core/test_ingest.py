@@ -7,8 +7,8 @@ import pytest
 
 from core.errors import IngestError
 from core.ingest import IngestOptions, ingest_file, split_notes
-from core.ingest._ingest import clean_column_names, detect_encoding
-from core.warehouse import list_tables, original_names
+from core.ingest._ingest import detect_encoding
+from core.warehouse import clean_column_names, list_tables, original_names
 from tests.conftest import BANK, CASES
 
 

@@ -11,14 +11,20 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from core.ingest._encodings import guess_encoding
 from core.errors import IngestError
 from core.features import summarize_target
 from core.ingest import (
-    IngestOptions, file_kind, ingest_file, inspect_file, load_report, planned_table_name,
+    IngestOptions,
+    file_kind,
+    ingest_file,
+    inspect_file,
+    load_report,
+    planned_table_name,
     split_notes,
 )
-from core.ingest._ingest import EncodingUncertainError, ingest_bytes
+from core.ingest._encodings import guess_encoding
+from core.ingest._formats import EncodingUncertainError
+from core.ingest._ingest import ingest_bytes
 from core.warehouse import list_tables, original_names
 from tests.conftest import CASES, ROOT
 

@@ -7,11 +7,14 @@ import pytest
 from sklearn import metrics as skm
 
 from core.errors import SchemaError
-from core.evaluate import ThresholdTable
+from core.evaluate import ThresholdTable, evaluate_multiclass, evaluate_regression
 from core.evaluate._binary import (
-    binary_labels, evaluate_binary, gains_curve, ranking_ci, threshold_ci,
+    binary_labels,
+    evaluate_binary,
+    gains_curve,
+    ranking_ci,
+    threshold_ci,
 )
-from core.evaluate import evaluate_multiclass, evaluate_regression
 
 
 @pytest.fixture

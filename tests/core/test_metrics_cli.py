@@ -10,8 +10,8 @@ import pytest
 from sklearn import metrics as skm
 
 from core.app import main
-from core.runs import load_run
 from core.app._review import EXPLAIN_METHODS
+from core.runs import load_run
 from tests.core.review_fixtures import multiclass_run, regression_run
 
 

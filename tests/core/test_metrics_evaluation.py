@@ -10,12 +10,9 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
 from core.errors import SchemaError
-from core.evaluate import evaluate_scores
+from core.evaluate import SegmentTables, ThresholdPolicy, ThresholdTable, evaluate_scores
 from core.evaluate._evaluation import calibration_bins, curves_from_table, decile_table
-from core.evaluate import ThresholdTable
-from core.evaluate import SegmentTables
 from core.evaluate._segments import segment_labels
-from core.evaluate import ThresholdPolicy
 from core.evaluate._thresholds import choose_threshold
 
 

@@ -9,9 +9,8 @@ import pytest
 
 from core.errors import SchemaError
 from core.ingest import IngestOptions, ingest_file
-from core.tables import Recipe, apply_recipe, list_recipes, preview_recipe, replay_recipe
+from core.tables import Recipe, Step, apply_recipe, list_recipes, preview_recipe, replay_recipe
 from core.tables._recipe import FittedRecipe, fit_recipe, load_recipe
-from core.tables import Step
 from core.warehouse import list_tables
 from tests.conftest import CASES
 

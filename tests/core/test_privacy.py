@@ -12,12 +12,16 @@ import pytest
 from core.errors import QueryError, SchemaError
 from core.ingest import ingest_file
 from core.tables import (
-    PersonalMark, k_anonymity, load_marks, personal_key, protect_table, save_marks,
+    PersonalMark,
+    k_anonymity,
+    load_marks,
+    personal_key,
+    profile_table,
+    protect_table,
+    save_marks,
     suggest_personal,
 )
-from core.tables import profile_table
-from core.warehouse import run_query
-from core.warehouse import connect
+from core.warehouse import connect, run_query
 
 CSV = ("customer_id,Full Name,E-mail,mobile_contact,age,postcode,birth,plan,spend\n"
        "C001,Renée Müller,renee@example.com,+44 20 7946 0001,34,SW1A 1AA,1990-04-01,basic,10\n"
@@ -131,8 +135,7 @@ def test_bad_marks_are_refused(ws):
 
 
 def test_prepare_refuses_raw_personal_columns_but_takes_the_protected_copy(ws):
-    from core.tables import Recipe, apply_recipe
-    from core.tables import Step
+    from core.tables import Recipe, Step, apply_recipe
 
     recipe = Recipe("r", (Step("drop_columns", ("plan",)),))
     with connect(ws) as con:

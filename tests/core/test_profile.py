@@ -8,9 +8,8 @@ from sklearn.metrics import roc_auc_score
 
 from core.errors import SchemaError
 from core.ingest import IngestOptions, ingest_file
-from core.tables import profile_table
+from core.tables import association_figure, balance_figure, column_figure, profile_table
 from core.tables._profile import ColumnProfile, leakage_warnings, single_column_auc
-from core.tables import association_figure, balance_figure, column_figure
 from tests.conftest import BANK, CASES
 
 

@@ -11,9 +11,16 @@ import core.recommend._metrics as rm
 from core.errors import SimulationError
 from core.recommend import rank_users, summarize
 from core.recommend._metrics import (
-    RankStats, bootstrap_ci, coverage, mask_scores, per_user, rank_stats, top_k,
+    RankStats,
+    bootstrap_ci,
+    coverage,
+    mask_scores,
+    per_user,
+    rank_stats,
+    top_k,
 )
 from core.recommend._value import ValueInputs, simulate_value, target_values
+from core.specs import Economics
 
 NEG = -np.inf
 
@@ -137,8 +144,9 @@ def test_target_values_and_inputs():
         target_values(np.full(3, np.nan), np.array([1]), None)
     with pytest.raises(SimulationError, match=r"ctr must be in \(0, 1\]; got 1.5"):
         ValueInputs(ctr=1.5)
-    with pytest.raises(SimulationError, match="order_value must be > 0"):
-        ValueInputs(order_value=0.0)
+    with pytest.raises(SimulationError, match="conversion_value must be a finite number in"):
+        ValueInputs(economics=Economics(0.0, 0.0))
+    assert ValueInputs(economics=Economics(0.0, 25.0)).order_value == 25.0
     with pytest.raises(SimulationError, match="same test users"):
         simulate_value(_ranks([0]), _ranks([0, 1]), np.ones(1), ValueInputs())
     with pytest.raises(SimulationError, match="at least one baseline"):

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from core.recommend import load_rec_run
-from core.recommend import NetOptions, RecModelConfig, train_recommender
-from core.recommend._training import SAMPLED_ABOVE, _duration, use_sampled
-from core.recommend import training_figure
+from core.recommend import (
+    EventColumns,
+    NetOptions,
+    RecModelConfig,
+    SequenceOptions,
+    load_rec_run,
+    train_recommender,
+    training_figure,
+)
 from core.recommend._plots import epoch_ticks
-from core.recommend import EventColumns, SequenceOptions
+from core.recommend._training import SAMPLED_ABOVE, _duration, use_sampled
 
 COLS = EventColumns("clicks", "user_id", "item", "ts", price="price")
 OPTS = SequenceOptions(min_item=1, min_user=3)

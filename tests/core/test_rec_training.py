@@ -7,15 +7,23 @@ import json
 import numpy as np
 import pytest
 
-from core.app import main
+from core.app import JobManager, main
 from core.errors import RunNotFoundError, SchemaError, TrainingError
-from core.app import JobManager
-from core.recommend import rank_users, summarize
-from core.recommend import load_rec_run, similar_items, user_report
-from core.recommend import NetOptions, RecModelConfig, train_recommender
+from core.recommend import (
+    EventColumns,
+    NetOptions,
+    RecModelConfig,
+    SequenceOptions,
+    leave_last_out,
+    load_rec_run,
+    rank_users,
+    similar_items,
+    summarize,
+    train_recommender,
+    user_report,
+)
 from core.recommend._value import ValueInputs, simulate_run_value
 from core.runs import list_runs
-from core.recommend import EventColumns, SequenceOptions, leave_last_out
 from tests.conftest import CYCLE_ITEMS
 
 pytestmark = pytest.mark.slow

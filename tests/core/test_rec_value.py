@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.recommend import metrics_table
+from core.recommend import metrics_table, value_figure
 from core.recommend._metrics import RankStats
 from core.recommend._value import ValueInputs, simulate_value, value_table, value_verdict
-from core.recommend import value_figure
 
 INPUTS = ValueInputs(ctr=0.5, conversion_rate=0.2, users=100, impressions=2, k=1)  # scale 20
 

@@ -10,9 +10,16 @@ import pytest
 
 from core.config import load_settings
 from core.errors import AppError, RunNotFoundError
-from core.runs import compare_runs, delete_run, export_run, import_run
+from core.runs import (
+    SCORE_COL,
+    compare_runs,
+    delete_run,
+    export_run,
+    import_run,
+    list_runs,
+    load_run,
+)
 from core.runs._admin import ImportRunError
-from core.runs import SCORE_COL, list_runs, load_run
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,11 @@ import json
 import pytest
 
 from core.runs import (
-    NOT_USED, compare_runs, comparison_problem, default_comparison, model_parameters,
+    NOT_USED,
+    compare_runs,
+    comparison_problem,
+    default_comparison,
+    model_parameters,
 )
 from core.specs import ModelConfig, to_dict
 
@@ -46,12 +50,12 @@ def test_comparison_problem_says_why():
 
 
 def test_model_parameters_keep_what_the_family_uses():
-    form = to_dict(ModelConfig(model="hgb", epochs=60, batch_size=512))
+    form = to_dict(ModelConfig.of(model="hgb", epochs=60, batch_size=512))
     assert model_parameters("hgb", form) == {"class_weight": "none", "numeric_encoding": "auto"}
-    mlp = model_parameters("mlp", to_dict(ModelConfig(model="mlp", epochs=60)))
+    mlp = model_parameters("mlp", to_dict(ModelConfig.of(model="mlp", epochs=60)))
     assert mlp["epochs"] == 60 and mlp["hidden_units"] == [128, 64] and "model" not in mlp
     assert "d_token" not in mlp and "n_heads" not in mlp
-    ft = model_parameters("ft_transformer", to_dict(ModelConfig(model="ft_transformer")))
+    ft = model_parameters("ft_transformer", to_dict(ModelConfig.of(model="ft_transformer")))
     assert ft["d_token"] == 32 and "hidden_units" not in ft and "batch_norm" not in ft
     rec = {"model": "sasrec", "epochs": 40, "embed_dim": 64, "window": 50, "batch_size": 128,
            "learning_rate": 1e-3, "seed": 42, "net": {"cell": "gru", "blocks": 2, "heads": 2,
@@ -68,7 +72,7 @@ def _fake_run(settings, run_id, model, created, metrics, task="binary"):
     folder.mkdir(parents=True)
     config = {"run_id": run_id, "created_at": created, "task": task, "model": model,
               "spec": {"table": "bank", "target": "y", "features": [], "exclude": ["duration"]},
-              "model_config": to_dict(ModelConfig(model=model, epochs=60)),
+              "model_config": to_dict(ModelConfig.of(model=model, epochs=60)),
               "device": "CPU", "rows": {"train": 100}, "duration_s": 1.5}
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "metrics.json").write_text(json.dumps({"metrics": metrics}))

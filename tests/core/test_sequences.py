@@ -7,15 +7,20 @@ import dataclasses
 import numpy as np
 import pytest
 
+from core.app import ensure_sample
 from core.config import Settings
 from core.errors import SchemaError
 from core.recommend import (
-    EventColumns, SequenceOptions, build_sequences, distinct_values, leave_last_out,
-    suggest_columns, suggest_excluded_items,
+    EventColumns,
+    SequenceOptions,
+    build_sequences,
+    distinct_values,
+    leave_last_out,
+    suggest_columns,
+    suggest_excluded_items,
 )
 from core.recommend._sequences import pad_left, training_windows
 from core.warehouse import connect, quote_ident
-from core.app import ensure_sample
 
 TABLE = "shop events"
 # (customer id, product, when, event type, qty, unit price, invoice, name), in this row order

@@ -16,9 +16,8 @@ from core.errors import QueryError
 from core.ingest import ingest_file
 from core.ingest._ingest import ingest_bytes
 from core.tables import PersonalMark, save_marks
-from core.warehouse import QueryFailed, run_query
+from core.warehouse import QueryFailed, connect, run_query
 from core.warehouse._console import FAILED, REFUSED
-from core.warehouse import connect
 from tests.conftest import CASES, ROOT
 
 NOT_ALLOWED = "The SQL console only reads the tables of this workspace"

@@ -7,15 +7,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error, roc_auc_score
 
+from core.errors import SchemaError
+from core.features import LABEL, TabularPreprocessor, encoded_batches, export_splits
 from core.features import _stream_batches as stream_batches
 from core.features import _stream_export as streaming
-from core.errors import SchemaError
-from core.features import TabularPreprocessor
+from core.features._stream_batches import iter_frames
 from core.runs import LABEL_COL, SCORE_COL, list_runs, load_run
 from core.specs import DatasetSpec, ModelConfig
-from core.features import encoded_batches
-from core.features._stream_batches import iter_frames
-from core.features import LABEL, export_splits
 from core.training import TrainingCancelled, train
 from core.warehouse import connect
 
@@ -97,15 +95,15 @@ def test_pipeline_choice_and_refusals(con, monkeypatch):
     _table(con)
     spec = DatasetSpec("events", "y")
     assert not streaming.use_streaming(con, spec, ModelConfig())  # 6,000 cells: memory
-    assert streaming.use_streaming(con, spec, ModelConfig(data_pipeline="stream"))
+    assert streaming.use_streaming(con, spec, ModelConfig.of(data_pipeline="stream"))
     monkeypatch.setattr(streaming, "STREAM_CELLS", 6000)
     assert streaming.use_streaming(con, spec, ModelConfig())  # auto, at the threshold
-    assert not streaming.use_streaming(con, spec, ModelConfig(model="hgb"))
-    assert not streaming.use_streaming(con, spec, ModelConfig(data_pipeline="memory"))
+    assert not streaming.use_streaming(con, spec, ModelConfig.of(model="hgb"))
+    assert not streaming.use_streaming(con, spec, ModelConfig.of(data_pipeline="memory"))
     with pytest.raises(SchemaError, match="streamed pipeline trains Keras networks only"):
-        streaming.use_streaming(con, spec, ModelConfig(model="hgb", data_pipeline="stream"))
+        streaming.use_streaming(con, spec, ModelConfig.of(model="hgb", data_pipeline="stream"))
     with pytest.raises(Exception, match="data_pipeline must be 'auto', 'memory' or 'stream'"):
-        ModelConfig(data_pipeline="disk")
+        ModelConfig.of(data_pipeline="disk")
 
 
 @pytest.mark.slow
@@ -115,7 +113,7 @@ def test_streamed_run_is_saved_and_its_scores_line_up(bank_ws, monkeypatch):
     s, _ = bank_ws
     spec = DatasetSpec("bank", "y", exclude=("duration",))
     events = []
-    r = train(s, spec, ModelConfig(hidden_units=(32, 16), epochs=4, batch_size=128,
+    r = train(s, spec, ModelConfig.of(hidden_units=(32, 16), epochs=4, batch_size=128,
                                    class_weight="balanced", data_pipeline="stream"),
               events.append)
     c = r.config
@@ -152,7 +150,7 @@ def test_streamed_run_encodes_on_the_fly_when_the_disk_is_short(bank_ws, monkeyp
     monkeypatch.setattr(training_stream.shutil, "disk_usage", lambda _: usage(1, 1, 1000))
     s, _ = bank_ws
     r = train(s, DatasetSpec("bank", "y", exclude=("duration",)),
-              ModelConfig(hidden_units=(8,), epochs=2, batch_size=256, data_pipeline="stream"))
+              ModelConfig.of(hidden_units=(8,), epochs=2, batch_size=256, data_pipeline="stream"))
     assert r.config["encoded_on_disk"] is False and r.config["epochs_run"] == 2
     assert 0.5 < r.metrics["metrics"]["roc_auc"] <= 1.0
 
@@ -160,7 +158,7 @@ def test_streamed_run_encodes_on_the_fly_when_the_disk_is_short(bank_ws, monkeyp
 @pytest.mark.slow
 def test_streamed_regression_and_multiclass(bank_ws):
     s, _ = bank_ws
-    cfg = ModelConfig(hidden_units=(16,), epochs=3, batch_size=256, data_pipeline="stream")
+    cfg = ModelConfig.of(hidden_units=(16,), epochs=3, batch_size=256, data_pipeline="stream")
     reg = train(s, DatasetSpec("bank", "age", exclude=("duration",), task="regression"), cfg)
     t = load_run(s, reg.run_id).test_frame
     assert reg.config["task"] == "regression" and reg.config["target_scaling"][1] > 1
@@ -180,7 +178,7 @@ def test_streamed_cancel_saves_nothing(bank_ws):
     before = {r["run_id"] for r in list_runs(s)}
     with pytest.raises(TrainingCancelled):
         train(s, DatasetSpec("bank", "y", exclude=("duration",)),
-              ModelConfig(epochs=2, data_pipeline="stream"), should_stop=lambda: True)
+              ModelConfig.of(epochs=2, data_pipeline="stream"), should_stop=lambda: True)
     assert {r["run_id"] for r in list_runs(s)} == before
     assert not list((s.data_dir / "tmp").glob("stream-*"))
 
@@ -190,7 +188,7 @@ def test_streamed_refuses_a_tiny_class(con, settings):
                 "ELSE 'no' END AS y FROM range(100)")
     con.close()
     with pytest.raises(SchemaError, match="fewer than 5 rows"):
-        train(settings, DatasetSpec("tiny", "y"), ModelConfig(data_pipeline="stream"))
+        train(settings, DatasetSpec("tiny", "y"), ModelConfig.of(data_pipeline="stream"))
     assert list_runs(settings) == [] and not list((settings.data_dir / "tmp").glob("stream-*"))
 
 

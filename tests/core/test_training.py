@@ -64,7 +64,7 @@ def test_mlp_history_and_registration(bank_ws):
 def test_same_seed_same_metrics(bank_ws):
     s, runs = bank_ws
     spec = DatasetSpec("bank", "y", exclude=("duration",))
-    a = train(s, spec, ModelConfig(model="hgb"))
+    a = train(s, spec, ModelConfig.of(model="hgb"))
     assert a.metrics["metrics"] == load_run(s, runs["hgb"]).metrics["metrics"]
 
 
@@ -72,7 +72,7 @@ def test_cancel_saves_nothing(bank_ws):
     s, _ = bank_ws
     before = len(list_runs(s))
     with pytest.raises(TrainingCancelled):
-        train(s, DatasetSpec("bank", "y"), ModelConfig(epochs=3), should_stop=lambda: True)
+        train(s, DatasetSpec("bank", "y"), ModelConfig.of(epochs=3), should_stop=lambda: True)
     assert len(list_runs(s)) == before
     assert not [p for p in s.runs_dir.iterdir() if p.name.startswith(".tmp")]
 
@@ -83,7 +83,7 @@ def test_excluded_columns_recorded_whichever_way_they_were_left_out(bank_ws):
     s, runs = bank_ws
     assert load_run(s, runs["logreg"]).excluded_columns == ["duration"]
     cols = [c for c in load_run(s, runs["logreg"]).features if c not in ("pdays", "month")]
-    r = train(s, DatasetSpec("bank", "y", features=tuple(cols)), ModelConfig(model="logreg"))
+    r = train(s, DatasetSpec("bank", "y", features=tuple(cols)), ModelConfig.of(model="logreg"))
     assert r.config["excluded_columns"] == ["month", "duration", "pdays"]  # table order
     assert load_run(s, r.run_id).excluded_columns == ["month", "duration", "pdays"]
 
@@ -92,13 +92,13 @@ def test_bad_inputs_refused_without_a_run(bank_ws):
     s, _ = bank_ws
     before = len(list_runs(s))
     with pytest.raises(SchemaError, match="no column"):
-        train(s, DatasetSpec("bank", "nope"), ModelConfig(model="logreg"))
+        train(s, DatasetSpec("bank", "nope"), ModelConfig.of(model="logreg"))
     with pytest.raises(SchemaError, match="12 classes"):
-        train(s, DatasetSpec("bank", "job", task="binary"), ModelConfig(model="logreg"))
+        train(s, DatasetSpec("bank", "job", task="binary"), ModelConfig.of(model="logreg"))
     with pytest.raises(SchemaError, match="no table"):
-        train(s, DatasetSpec("missing", "y"), ModelConfig(model="logreg"))
+        train(s, DatasetSpec("missing", "y"), ModelConfig.of(model="logreg"))
     with pytest.raises(TrainingError, match="dropout"):
-        ModelConfig(dropout=2.0)
+        ModelConfig.of(dropout=2.0)
     assert len(list_runs(s)) == before
 
 
@@ -108,7 +108,7 @@ def test_background_job_reports_epochs(bank_ws):
     s, _ = bank_ws
     jobs = JobManager(s)
     job_id = jobs.submit_training(DatasetSpec("bank", "y", exclude=("duration",)),
-                                  ModelConfig(hidden_units=(8,), epochs=2, early_stopping=False))
+                                  ModelConfig.of(hidden_units=(8,), epochs=2, early_stopping=False))
     job = jobs.wait(job_id, timeout=300)
     assert job.state == "done" and job.epoch == 2 and len(job.history) == 2
     assert job.run_id in {r["run_id"] for r in list_runs(s)}
@@ -130,7 +130,7 @@ def test_multiclass_run_matches_sklearn(bank_ws):
     from sklearn.metrics import accuracy_score, log_loss
 
     s, _ = bank_ws
-    r = train(s, DatasetSpec("bank", "marital", exclude=("duration",)), ModelConfig(model="logreg"))
+    r = train(s, DatasetSpec("bank", "marital", exclude=("duration",)), ModelConfig.of(model="logreg"))
     run = load_run(s, r.run_id)
     assert run.task == "multiclass" and run.config["classes"] == [
         "divorced", "married", "single", "unknown"]
@@ -149,7 +149,7 @@ def test_regression_network_rescales_target(bank_ws):
 
     s, _ = bank_ws
     r = train(s, DatasetSpec("bank", "age", exclude=("duration",)),
-              ModelConfig(hidden_units=(16,), epochs=3))
+              ModelConfig.of(hidden_units=(16,), epochs=3))
     run = load_run(s, r.run_id)
     assert run.task == "regression" and run.config["target_scaling"][0] == pytest.approx(40, abs=3)
     t = run.test_frame
@@ -165,7 +165,7 @@ def test_cross_validation_keeps_out_of_fold_scores(bank_ws):
 
     s, _ = bank_ws
     cv = cross_validate(s, DatasetSpec("bank", "y", exclude=("duration",)),
-                        ModelConfig(model="logreg"), k=3)
+                        ModelConfig.of(model="logreg"), k=3)
     assert cv["k"] == 3 and len(cv["folds"]) == 3
     oof = cv["oof"]
     assert len(oof) == 6000 and oof["row"].tolist() == list(range(6000))
@@ -185,7 +185,7 @@ def test_cross_validation_of_a_network(bank_ws, weight):
 
     s, _ = bank_ws
     cv = cross_validate(s, DatasetSpec("bank", "y", exclude=("duration",)),
-                        ModelConfig(model="mlp", hidden_units=(16,), epochs=5, batch_size=256,
+                        ModelConfig.of(model="mlp", hidden_units=(16,), epochs=5, batch_size=256,
                                     class_weight=weight), k=2)
     oof = cv["oof"]
     assert len(oof) == 6000 and sorted(oof["fold"].unique()) == [1, 2]
@@ -202,7 +202,7 @@ def test_tuning_lists_trials_and_trains_the_best(bank_ws):
 
     s, _ = bank_ws
     result = tune(s, DatasetSpec("bank", "y", exclude=("duration",)),
-                  ModelConfig(epochs=2, batch_size=512), n_trials=3, timeout_s=120)
+                  ModelConfig.of(epochs=2, batch_size=512), n_trials=3, timeout_s=120)
     tuning = load_run(s, result.run_id).config["tuning"]
     assert len(tuning["trials"]) == 3 and tuning["direction"] == "maximize"
     best = max(tuning["trials"], key=lambda t: t["value"])
@@ -210,14 +210,14 @@ def test_tuning_lists_trials_and_trains_the_best(bank_ws):
     units = load_run(s, result.run_id).config["model_config"]["hidden_units"]
     assert len(units) == tuning["best_params"]["n_layers"]
     with pytest.raises(TrainingError, match="Keras models"):
-        tune(s, DatasetSpec("bank", "y"), ModelConfig(model="hgb"), n_trials=1)
+        tune(s, DatasetSpec("bank", "y"), ModelConfig.of(model="hgb"), n_trials=1)
 
 
 @pytest.mark.parametrize("model", ["wide_deep", "ft_transformer"])
 def test_other_networks_train_end_to_end(bank_ws, model):
     s, _ = bank_ws
     r = train(s, DatasetSpec("bank", "y", exclude=("duration",)),
-              ModelConfig(model=model, hidden_units=(16,), d_token=8, n_heads=2, n_blocks=1,
+              ModelConfig.of(model=model, hidden_units=(16,), d_token=8, n_heads=2, n_blocks=1,
                           epochs=8, batch_size=256, learning_rate=1e-3))
     run = load_run(s, r.run_id)
     assert run.config["model"] == model and r.metrics["metrics"]["roc_auc"] > 0.65
@@ -227,7 +227,7 @@ def test_other_networks_train_end_to_end(bank_ws, model):
 def test_mlp_same_seed_same_metrics(bank_ws):
     s, _ = bank_ws
     spec = DatasetSpec("bank", "y", exclude=("duration",), seed=7)
-    cfg = ModelConfig(hidden_units=(16,), epochs=2, early_stopping=False)
+    cfg = ModelConfig.of(hidden_units=(16,), epochs=2, early_stopping=False)
     a, b = train(s, spec, cfg), train(s, spec, cfg)
     assert a.metrics["metrics"] == b.metrics["metrics"]
 
@@ -241,8 +241,8 @@ def test_two_jobs_at_once_both_finish_and_infinite_inputs_are_imputed(bank_ws):
         con.execute("CREATE OR REPLACE TABLE bank_inf AS SELECT * REPLACE ("
                     "CASE WHEN age > 60 THEN 'inf'::DOUBLE ELSE age::DOUBLE END AS age) FROM bank")
     jobs = JobManager(s)
-    first = jobs.submit_training(DatasetSpec("bank_inf", "y"), ModelConfig(model="logreg"))
-    second = jobs.submit_training(DatasetSpec("bank", "y"), ModelConfig(model="hgb"))
+    first = jobs.submit_training(DatasetSpec("bank_inf", "y"), ModelConfig.of(model="logreg"))
+    second = jobs.submit_training(DatasetSpec("bank", "y"), ModelConfig.of(model="hgb"))
     done = [jobs.wait(j, timeout=300) for j in (first, second)]
     assert [d.state for d in done] == ["done", "done"], [d.message for d in done]
     assert load_run(s, done[0].run_id).metrics["metrics"]["roc_auc"] > 0.6
@@ -262,7 +262,7 @@ def test_nan_loss_stops_after_the_epoch_with_a_clear_message():
     y = (rng.random(64) < 0.5).astype(np.int32)
     epochs = []
     with pytest.raises(TrainingError, match="loss became NaN or infinite"):
-        fit_keras(ModelConfig(hidden_units=(4,), epochs=20, early_stopping=False), pre,
+        fit_keras(ModelConfig.of(hidden_units=(4,), epochs=20, early_stopping=False), pre,
                   "binary", 2, FitData(x, y, x, y), 0,
                   progress=lambda e: epochs.append(e["epoch"]) if "epoch" in e else None)
     assert epochs == [1]  # stopped at the end of the first epoch, not after 20

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from core.errors import SchemaError, SimulationError
-from core.uplift import UpliftInputs
-from core.uplift._metrics import qini_curve, uplift_at_k, uplift_curve, uplift_report, uplift_scores
+from core.impact import ScenarioInputs
+from core.specs import Economics
 from core.uplift import simulate_uplift, uplift_segments
+from core.uplift._metrics import qini_curve, uplift_at_k, uplift_curve, uplift_report, uplift_scores
 from core.uplift._simulate import simulate_uplift_expected
 
 with warnings.catch_warnings():
@@ -92,8 +93,8 @@ def _world(n, seed):
 
 def test_incremental_conversions_cover_the_truth_and_beat_propensity():
     y, t, p_t, p_c, tau, est = _world(20000, 0)
-    inputs = UpliftInputs(fraction=0.3, contact_cost=1, conversion_value=40, n_bootstrap=1000,
-                          seed=2)
+    inputs = ScenarioInputs.top_share(0.3, Economics(contact_cost=1, conversion_value=40),
+                                      n_bootstrap=1000, seed=2)
     sim = simulate_uplift(y, t, est, inputs, propensity=p_t)
     k = sim.treated
     truth_uplift = tau[np.argsort(est, kind="mergesort")[::-1][:k]].sum()
@@ -114,7 +115,7 @@ def test_interval_coverage_over_repeated_campaigns():
     hits = 0
     for seed in range(40):
         y, t, _, _, tau, est = _world(3000, 100 + seed)
-        sim = simulate_uplift(y, t, est, UpliftInputs(0.3, n_bootstrap=300, seed=seed))
+        sim = simulate_uplift(y, t, est, _share(0.3, n_bootstrap=300, seed=seed))
         truth = tau[np.argsort(est, kind="mergesort")[::-1][:sim.treated]].sum()
         lo, hi = sim.incremental_conversions_ci95
         hits += lo <= truth <= hi
@@ -123,8 +124,8 @@ def test_interval_coverage_over_repeated_campaigns():
 
 def test_simulation_is_reproducible_and_curves_are_consistent():
     y, t, p_t, _, _, est = _world(5000, 3)
-    a = simulate_uplift(y, t, est, UpliftInputs(0.2, n_bootstrap=200, seed=9), propensity=p_t)
-    b = simulate_uplift(y, t, est, UpliftInputs(0.2, n_bootstrap=200, seed=9), propensity=p_t)
+    a = simulate_uplift(y, t, est, _share(0.2, n_bootstrap=200, seed=9), propensity=p_t)
+    b = simulate_uplift(y, t, est, _share(0.2, n_bootstrap=200, seed=9), propensity=p_t)
     assert a.summary() == b.summary()
     assert len(a.curve["fraction"]) == 100
     assert a.curve["uplift"][-1] == pytest.approx(a.everyone["incremental_conversions"])
@@ -134,7 +135,7 @@ def test_simulation_is_reproducible_and_curves_are_consistent():
 def test_expected_incremental_conversions_without_outcomes():
     p_t = np.array([0.5, 0.4, 0.3, 0.2])
     p_c = np.array([0.1, 0.35, 0.3, 0.25])
-    sim = simulate_uplift_expected(p_t, p_c, p_t - p_c, UpliftInputs(0.5, 2, 10, 0, 1, 0))
+    sim = simulate_uplift_expected(p_t, p_c, p_t - p_c, ScenarioInputs.top_share(0.5, Economics(2, 10, 0), 1, 0))
     assert sim.treated == 2 and sim.outcomes == "expected"
     assert sim.incremental_conversions == pytest.approx(0.4 + 0.05)
     sd = np.sqrt(0.5 * 0.5 + 0.1 * 0.9 + 0.4 * 0.6 + 0.35 * 0.65)
@@ -158,6 +159,11 @@ def test_invalid_uplift_inputs():
     with pytest.raises(SchemaError, match="0/1"):
         uplift_scores([2, 0], [1, 0], [0.2, 0.1])
     with pytest.raises(SimulationError, match="treated and control"):
-        simulate_uplift(np.array([1, 0]), np.array([1, 1]), np.array([.2, .1]), UpliftInputs())
+        simulate_uplift(np.array([1, 0]), np.array([1, 1]), np.array([.2, .1]), _share(0.3))
     with pytest.raises(SimulationError, match="fraction"):
-        UpliftInputs(fraction=0)
+        _share(0)
+
+
+def _share(fraction: float, n_bootstrap: int = 1000, seed: int = 42) -> ScenarioInputs:
+    """Treat the top ``fraction`` at a cost of 1 per customer and a value of 50 per conversion."""
+    return ScenarioInputs.top_share(fraction, Economics(1.0, 50.0), n_bootstrap, seed)

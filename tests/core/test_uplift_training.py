@@ -13,9 +13,8 @@ from core.app import main
 from core.errors import SchemaError
 from core.runs import list_runs, load_run
 from core.specs import DatasetSpec, ModelConfig
-from core.uplift import uplift_population
+from core.uplift import UpliftConfig, train_uplift, uplift_population
 from core.uplift._scoring import predict_uplift
-from core.uplift import UpliftConfig, train_uplift
 from core.warehouse import connect, read_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -63,7 +62,7 @@ def _true_incremental(run, order_by: str, share: float = 0.3) -> float:
 
 @pytest.mark.parametrize("learner,model", [("t", "logreg"), ("s", "hgb"), ("ct", "logreg")])
 def test_learners_find_the_persuadables(campaign_ws, learner, model):
-    r = train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig(model=model),
+    r = train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig.of(model=model),
                      UpliftConfig("campaign", learner=learner, n_bootstrap=100))
     assert r.config["task"] == "uplift" and r.config["uplift"]["treated_value"] == "offer"
     m = r.metrics["metrics"]
@@ -82,7 +81,7 @@ def test_learners_find_the_persuadables(campaign_ws, learner, model):
 @pytest.mark.slow
 def test_keras_s_learner_saves_and_reloads(campaign_ws):
     r = train_uplift(campaign_ws, DatasetSpec("promo", "bought"),
-                     ModelConfig(model="mlp", hidden_units=(16,), epochs=3),
+                     ModelConfig.of(model="mlp", hidden_units=(16,), epochs=3),
                      UpliftConfig("campaign", "offer", "s", n_bootstrap=50))
     run = load_run(campaign_ws, r.run_id)
     assert (run.folder / "model.keras").exists()
@@ -93,13 +92,13 @@ def test_keras_s_learner_saves_and_reloads(campaign_ws):
 
 def test_treatment_errors(campaign_ws):
     with pytest.raises(SchemaError, match="exactly two values"):
-        train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig(model="logreg"),
+        train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig.of(model="logreg"),
                      UpliftConfig("region"))
     with pytest.raises(SchemaError, match="is not a value"):
-        train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig(model="logreg"),
+        train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig.of(model="logreg"),
                      UpliftConfig("campaign", "treated"))
     with pytest.raises(SchemaError, match="cannot be the target"):
-        train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig(model="logreg"),
+        train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig.of(model="logreg"),
                      UpliftConfig("bought"))
 
 
@@ -152,7 +151,7 @@ def test_command_line_train_simulate_score(campaign_ws, capsys):
 
 def test_uplift_population_of_a_new_randomised_table(campaign_ws):
     run_id = train_uplift(campaign_ws, DatasetSpec("promo", "bought"),
-                          ModelConfig(model="logreg"),
+                          ModelConfig.of(model="logreg"),
                           UpliftConfig("campaign", learner="t", n_bootstrap=0)).run_id
     with connect(campaign_ws) as con:
         con.register("f", make_campaign(2000, 7))

@@ -171,7 +171,7 @@ def _seen_brute(items: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 def test_first_seen_and_seen_before_match_loops():
-    from models.sequence import first_seen, seen_before
+    from models.sequence_layers import first_seen, seen_before
 
     items = np.array([[0, 0, 3, 1, 3, 2], [5, 5, 5, 0, 1, 4], [0, 0, 0, 0, 0, 0]], dtype=np.int32)
     assert np.asarray(first_seen(items, 6)).tolist() == [[6, 3, 5, 2, 6, 6],

@@ -34,7 +34,7 @@ def test_build_fit_save_load(tmp_path, encoded, model, task, n_classes, out):
     import keras
 
     pre, x = encoded
-    cfg = ModelConfig(model=model, hidden_units=(8,), d_token=8, n_heads=2, n_blocks=1)
+    cfg = ModelConfig.of(model=model, hidden_units=(8,), d_token=8, n_heads=2, n_blocks=1)
     net = build_network(cfg, pre, task, n_classes)
     compile_model(net, task, cfg.resolved_loss(task), make_optimizer("adam", 1e-3))
     y = {"binary": np.arange(96) % 2, "multiclass": np.arange(96) % 3,
@@ -78,7 +78,7 @@ frame = pd.DataFrame({"a": rng.normal(size=256), "b": rng.choice(list("xy"), 256
 y = (frame["a"] > 0).astype(int).to_numpy()
 pre = TabularPreprocessor().fit(frame)
 x = pre.transform(frame)
-model, hist = fit_keras(ModelConfig(hidden_units=(8,), epochs=2, early_stopping=False), pre,
+model, hist = fit_keras(ModelConfig.of(hidden_units=(8,), epochs=2, early_stopping=False), pre,
                         "binary", 2, FitData(x, y, x, y), 0, strategy=strategy)
 print(strategy.num_replicas_in_sync, len(hist), np.isfinite(hist[-1]["loss"]))
 """

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from core.evaluate import ThresholdPolicy
+from core.evaluate import ThresholdPolicy, ThresholdTable
 from core.evaluate._thresholds import choose_threshold
-from core.evaluate import ThresholdTable
 from core.runs import load_run
 from tests.core.review_fixtures import multiclass_run, regression_run, write_scored_run
 from tests.pages.test_pages import _run as _page
+
 
 def _metrics(at) -> dict:
     return {m.label: m.value for m in at.metric}

@@ -41,9 +41,9 @@ def _table(at: AppTest, column: str):
 
 def _core_result(s, run_id, table=None, **inputs):
     """The page's scenario recomputed with core (no resampling: point estimates are equal)."""
-    from core.impact import Decision, Economics, ScenarioInputs
+    from core.impact import Decision, ScenarioInputs, load_population, simulate_population
     from core.runs import load_run
-    from core.impact import load_population, simulate_population
+    from core.specs import Economics
 
     pop = load_population(s, load_run(s, run_id), table)
     decision = Decision(inputs.pop("rule", "fraction"), inputs.pop("value", 0.2))
@@ -298,7 +298,7 @@ def uplift_env(tmp_path_factory):
     with connect(s) as con:
         con.register("f", make_campaign(6000, 3))
         con.execute("CREATE TABLE promo AS SELECT * FROM f")
-    run_id = train_uplift(s, DatasetSpec("promo", "bought"), ModelConfig(model="logreg"),
+    run_id = train_uplift(s, DatasetSpec("promo", "bought"), ModelConfig.of(model="logreg"),
                           UpliftConfig("campaign", "offer", "t", n_bootstrap=50)).run_id
     return s, run_id
 

@@ -9,10 +9,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import load_settings
-from core.recommend import load_rec_run
-from core.recommend import RecModelConfig, train_recommender
+from core.recommend import (
+    EventColumns,
+    RecModelConfig,
+    SequenceOptions,
+    load_rec_run,
+    train_recommender,
+)
 from core.recommend._value import ValueInputs, simulate_run_value
-from core.recommend import EventColumns, SequenceOptions
 from core.warehouse import connect
 from tests.conftest import ROOT, make_cycle_events
 from ui import resources
