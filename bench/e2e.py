@@ -65,11 +65,11 @@ def bench_train_and_shap(settings, epochs: int) -> list[dict]:
     result = train(settings, spec, cfg, progress)
     run = load_run(settings, result.run_id)
     steady = epoch_times[1:] or epoch_times
-    train_line = {"bench": "train_mlp_bank", "rows_train": run.config["rows"]["train"],
+    train_line = {"bench": "train_mlp_bank", "rows_train": run.config.rows["train"],
                   "epochs": len(epoch_times), "first_epoch_s": round(epoch_times[0], 2),
                   "seconds_per_epoch": round(sum(steady) / len(steady), 2),
-                  "samples_per_s": round(run.config["rows"]["train"] / (sum(steady) / len(steady))),
-                  "device": run.config["device"],
+                  "samples_per_s": round(run.config.rows["train"] / (sum(steady) / len(steady))),
+                  "device": run.config.device,
                   "test_roc_auc": round(result.metrics["metrics"]["roc_auc"], 4)}
     exp = explain_run(run, n_rows=1000)
     shap_line = {"bench": "shap_mlp_bank", "rows": 1000, "explainer": exp.explainer,

@@ -88,8 +88,8 @@ def bench(settings, name: str, model: str, epochs: int | None, learning_rate: fl
     m, base = r.metrics["metrics"], r.metrics["baselines"]
     trans = base["transitions"]["metrics"]["hit_rate@10"]
     return {
-        "dataset": name, "model": model, "run_id": r.run_id, "users": r.config["rows"]["users"],
-        "items": r.config["rows"]["items"], "epochs_run": r.config["epochs_run"],
+        "dataset": name, "model": model, "run_id": r.run_id, "users": r.config.rows["users"],
+        "items": r.config.rows["items"], "epochs_run": r.config.epochs_run,
         "max_epochs": cfg.epochs, "learning_rate": cfg.learning_rate, "patience": net.patience,
         "seconds": round(time.perf_counter() - started, 1),
         "hit_rate@10": m["hit_rate@10"], "hit_rate@10_ci95": r.metrics["ci95"]["hit_rate@10"],

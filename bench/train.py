@@ -155,8 +155,8 @@ with tempfile.TemporaryDirectory() as tmp:
                                                       numeric_encoding=enc, data_pipeline=pipe))
     peak = status_kb("VmHWM")
 print(json.dumps({{"peak_mb": peak / 1024, "before_train_mb": before / 1024,
-                  "encoded": r.config["encoded_features"],
-                  "pipeline": r.config["data_pipeline"]}}))
+                  "encoded": r.config.encoded_features,
+                  "pipeline": r.config.data_pipeline}}))
 """
 
 

@@ -41,7 +41,7 @@ POLICY_LABELS = {"best_f1": "Best F1", "recall": "Reach a target recall",
 def show(data_dir: str, run) -> None:
     """The Evaluate page body for a run of any task."""
     resources.freeze_heap("tensorflow" in sys.modules)
-    task = run.config.get("task", "binary")
+    task = run.config.task
     if task == "binary":
         binary_view(data_dir, run)
     elif task == "multiclass":

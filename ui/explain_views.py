@@ -131,9 +131,9 @@ def local_view(run, exp) -> tuple | None:
     if picked is None:
         return None
     one, i = picked
-    positive = run.config.get("positive_class", "positive")
+    positive = run.config.positive_class or "positive"
     c = contributions(one, i)
-    negative = run.config.get("negative_class", f"not {positive}")
+    negative = run.config.negative_class or f"not {positive}"
     actual = {1: positive, 0: negative}.get(int(one.labels[i]), "unknown")
     st.markdown(f"**Test row {int(one.row_ids[i])}** · score **{one.scores[i]:.3f}** · actual "
                 f"**{actual}**")
@@ -199,7 +199,7 @@ def what_if_view(run, picked) -> None:
                   delta=f"{new.scores[0] - one.scores[i]:+.3f}")
         c = contributions(new, 0)
         st.info(explain_in_words(c, new.base_value, float(new.output[0]), new.output_space,
-                                 run.config.get("positive_class", "positive"),
+                                 run.config.positive_class or "positive",
                                  calibrated=run.calibrated_scores))
         st.plotly_chart(waterfall_figure(c, new.base_value, float(new.output[0]),
                                          new.output_space), key="explain__what_if_chart")
@@ -240,7 +240,7 @@ def _report(settings, run, fmt, options, exp) -> bytes:
 def show(data_dir: str, run) -> None:
     """The Explain page body."""
     resources.freeze_heap("tensorflow" in sys.modules)
-    if run.config.get("task", "binary") != "binary":
+    if run.config.task != "binary":
         st.info("SHAP explanations cover binary runs for now; open the Evaluate page for this run.")
         return
     exp = compute_controls(data_dir, run)

@@ -48,7 +48,7 @@ TEST_SPLIT = "The run's test split"
 
 def require_binary(run) -> None:
     """Stop with a pointer when the run does not predict a yes/no outcome."""
-    task = run.config.get("task", "binary")
+    task = run.config.task
     if task not in ("binary", "uplift"):
         st.info(f"This run predicts a {task} target; targeting scenarios need a yes/no outcome "
                 f"(convert or not). Pick a binary run, or train one on the Train page.")
@@ -71,7 +71,7 @@ def population_choice(data_dir: str, run_table: str, key: str) -> str | None:
 
 
 def _population(data_dir: str, run):
-    table = population_choice(data_dir, run.config["spec"]["table"], "impact__population")
+    table = population_choice(data_dir, run.config.table, "impact__population")
     with errors_shown():
         pop = resources.population(data_dir, run.run_id, table)
     st.caption(f"Simulated on {describe_population(run, pop)}.")
@@ -350,7 +350,7 @@ def credit_tab(run, pop) -> None:
         st.info("The credit view needs observed outcomes (good or bad); pick the test split or "
                 "a table with the target column.")
         return
-    positive, target = str(run.config["positive_class"]), run.config["spec"]["target"]
+    positive, target = str(run.config.positive_class), run.config.target
     known = bad_class_meaning(target, positive)
     c1, c2, c3 = st.columns(3)
     meaning = c1.radio(f"For a loan, '{target}' = '{positive}' means",

@@ -406,7 +406,7 @@ def value_section(run: RecRun, key: str = "recommend__value") -> None:
     users = c[2].number_input("Customers", 1, 100_000_000, 10_000, 1000, key=f"{key}_users")
     shown = c[3].number_input("Lists shown per customer", 1, 10_000, 4, key=f"{key}_imp")
     k = c[4].slider("Items per list (K)", 1, 20, 10, key=f"{key}_k")
-    has_prices = bool(run.config["spec"].get("price"))
+    has_prices = bool(run.config.spec_fields.get("price"))
     source = st.radio("Value of a conversion", ("item prices from the data",
                                                  "average order value"),
                       index=0 if has_prices else 1, horizontal=True, key=f"{key}_source")

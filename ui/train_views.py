@@ -65,7 +65,7 @@ def _render(data_dir: str) -> bool:
         state.announce_run(job.job_id, job.run_id)
         run = resources.run(data_dir, job.run_id)
         m = run.metrics["metrics"]
-        labels = HEADLINES.get(run.config.get("task", "binary"), HEADLINES["binary"])
+        labels = HEADLINES.get(run.config.task, HEADLINES["binary"])
         for col, (key, label) in zip(st.columns(len(labels)), labels.items()):
             value = m.get(key)
             col.metric(label, "undefined" if value is None else f"{value:.3f}")

@@ -129,7 +129,7 @@ def _controls(data_dir: str, run) -> tuple[str | None, ScenarioInputs]:
                            key="uplift__cost", **KEEP)
     value = c3.number_input("Value of one conversion", 0.01, 1e9, 50.0, 5.0, key="uplift__value",
                             **KEEP)
-    table = population_choice(data_dir, run.config["spec"]["table"], "uplift__population")
+    table = population_choice(data_dir, run.config.table, "uplift__population")
     with st.expander("Fixed campaign cost"):
         fixed = st.number_input("Fixed campaign cost", 0.0, 1e12, 0.0, 100.0, key="uplift__fixed",
                                 **KEEP)
@@ -178,10 +178,10 @@ def _metrics_table(run) -> pd.DataFrame:
 
 def uplift_impact(data_dir: str, run) -> None:
     """The Impact page for an uplift run."""
-    up = run.config["uplift"]
-    st.caption(f"Uplift run · {LEARNER_LABELS[up['learner']]} with "
-               f"{MODEL_LABELS.get(run.config['model'], run.config['model'])} · treatment "
-               f"'{up['treatment']}' = '{up['treated_value']}'")
+    up = run.config.uplift
+    st.caption(f"Uplift run · {LEARNER_LABELS[up.learner]} with "
+               f"{MODEL_LABELS.get(run.config.model, run.config.model)} · treatment "
+               f"'{up.treatment}' = '{up.treated_value}'")
     table, inputs = _controls(data_dir, run)
     with errors_shown():
         s = resources.uplift_scenario(data_dir, run.run_id, table, json.dumps(inputs.to_dict()))

@@ -124,13 +124,12 @@ def cmd_train(args, settings) -> dict:
 
         cv = attach_cv(settings, result.run_id, cross_validate(settings, spec, cfg, args.cv, listen))
     c = result.config
-    out = {"run_id": result.run_id, "task": c["task"], "model": c["model"], "device": c["device"],
-           "positive_class": c["positive_class"], "rows": c["rows"],
+    out = {"run_id": result.run_id, "task": c.task, "model": c.model, "device": c.device,
+           "positive_class": c.positive_class, "rows": c.rows,
            "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
-           "cv": cv, "data_pipeline": c.get("data_pipeline", "memory"),
-           "duration_s": c["duration_s"]}
-    if "tuning" in c:
-        out["tuning"] = c["tuning"]
+           "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s}
+    if "tuning" in c.extra:
+        out["tuning"] = c.extra["tuning"]
     return out
 
 
@@ -176,11 +175,12 @@ def _train_uplift(args, settings) -> dict:
                           (lambda e: print(e.get("message", ""), file=sys.stderr))
                           if args.verbose else None)
     c = result.config
-    return {"run_id": result.run_id, "task": c["task"], "model": c["model"],
-            "learner": c["learner"], "device": c["device"], "positive_class": c["positive_class"],
-            "treatment": c["uplift"], "rows": c["rows"], "metrics": result.metrics["metrics"],
+    return {"run_id": result.run_id, "task": c.task, "model": c.model,
+            "learner": c.uplift.learner, "device": c.device, "positive_class": c.positive_class,
+            "treatment": c.to_dict()["uplift"], "rows": c.rows,
+            "metrics": result.metrics["metrics"],
             "ci95": result.metrics["ci95"], "notes": result.metrics["notes"], "cv": None,
-            "duration_s": c["duration_s"]}
+            "duration_s": c.duration_s}
 
 
 def _scenario_inputs(args):
@@ -238,14 +238,14 @@ def cmd_recommend(args, settings) -> dict:
     result = train_recommender(settings, cols, opts, cfg, progress if args.verbose else None)
     keys = ("hit_rate@10", "ndcg@10", "mrr")
     m = result.metrics
-    return {"run_id": result.run_id, "task": result.config["task"], "model": cfg.model,
-            "device": result.config["device"], "users": result.config["rows"]["users"],
-            "items": result.config["rows"]["items"],
+    c = result.config
+    return {"run_id": result.run_id, "task": c.task, "model": cfg.model, "device": c.device,
+            "users": c.rows["users"], "items": c.rows["items"],
             "metrics": {k: m["metrics"][k] for k in keys},
             "ci95": {k: m["ci95"].get(k) for k in keys},
             "baselines": {name: {k: b["metrics"][k] for k in keys}
                           for name, b in m["baselines"].items()},
-            "exclude_seen": m["exclude_seen"], "duration_s": result.config["duration_s"]}
+            "exclude_seen": m["exclude_seen"], "duration_s": c.duration_s}
 
 
 def _recommend_for(args, settings) -> dict:

@@ -70,7 +70,7 @@ def population_for(settings: Settings, run: Run, table: str | None) -> tuple[np.
     if table is None:
         test = run.test_frame
         return test[LABEL_COL].to_numpy(), test[SCORE_COL].to_numpy()
-    target = run.config["spec"]["target"]
+    target = run.config.target
     with connect(settings) as con:
         require_table(con, table)
         frame = read_table(con, table)
@@ -80,7 +80,7 @@ def population_for(settings: Settings, run: Run, table: str | None) -> tuple[np.
             f"Simulate on the run's test split, or on a table with observed outcomes."
         )
     frame = frame[frame[target].notna()]
-    y = (frame[target].map(label_text) == run.config["positive_class"]).to_numpy(dtype=np.int64)
+    y = (frame[target].map(label_text) == run.config.positive_class).to_numpy(dtype=np.int64)
     return y, run.predict(frame)
 
 
@@ -97,7 +97,7 @@ def score_table(settings: Settings, run: Run, table: str, out: str | None = None
     Raises:
         SchemaError: The table lacks a feature of the run.
     """
-    if run.config.get("task") == "uplift":  # p_treated, p_control and uplift columns
+    if run.config.kind == "uplift":  # p_treated, p_control and uplift columns
         from core.uplift import score_uplift_table
 
         return score_uplift_table(settings, run, table, out)

@@ -260,11 +260,11 @@ def scored_set(run) -> ScoredSet:
     """
     from core.runs import LABEL_COL, SCORE_COL
 
-    t, task = run.test_frame, run.config.get("task", "binary")
+    t, task = run.test_frame, run.config.task
     features = t[[c for c in run.features if c in t.columns]]
     if task == "binary":
-        classes = [str(run.config.get("negative_class", "negative")),
-                   str(run.config.get("positive_class", "positive"))]
+        classes = [str(run.config.negative_class or "negative"),
+                   str(run.config.positive_class or "positive")]
         return ScoredSet(task, t[LABEL_COL].to_numpy(), t[SCORE_COL].to_numpy(), classes, features)
     if task == "multiclass":
         cols = sorted((c for c in t.columns if c.startswith("__proba_")),
@@ -272,7 +272,7 @@ def scored_set(run) -> ScoredSet:
         if not cols:
             raise SchemaError(f"Run {run.run_id} has no class probabilities (__proba_<k> columns) "
                               f"in its test split; retrain it.")
-        classes = [str(c) for c in run.config.get("classes", range(len(cols)))]
+        classes = [str(c) for c in (run.config.classes or range(len(cols)))]
         return ScoredSet(task, t[LABEL_COL].to_numpy(), t[cols].to_numpy(), classes, features)
     if task == "regression":
         return ScoredSet(task, t[LABEL_COL].to_numpy(float), t[SCORE_COL].to_numpy(float), [],

@@ -235,7 +235,7 @@ def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
     Raises:
         ExplainError: Not a binary run, bad sizes, or every explainer failed.
     """
-    task = run.config.get("task", "binary")
+    task = run.config.task
     if task != "binary":
         raise ExplainError(f"SHAP explanations cover binary runs for now; this run is {task}. "
                            f"Evaluate it on the Evaluate page.")
@@ -246,7 +246,7 @@ def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
     x = pre.transform(rows)
     bg = pre.transform(background_sample(run.background[run.features], background_rows))
     blocks = source_blocks(pre.source_columns_, run.features)
-    r = explain_encoded(run.model, run.config.get("model", ""), x, bg, blocks, method, budget_s,
+    r = explain_encoded(run.model, run.config.model, x, bg, blocks, method, budget_s,
                         progress)
     n, m = len(r["values"]), METHODS[r["method"]]
     if m.grouped:

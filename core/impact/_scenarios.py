@@ -96,16 +96,16 @@ def load_population(settings: Settings, run: Run, table: str | None = None) -> P
         SimulationError: The run does not predict a yes/no outcome.
         SchemaError: The table does not exist or lacks a feature of the run.
     """
-    if run.config.get("task", "binary") != "binary":
+    c = run.config
+    if c.task != "binary":
         raise SimulationError(f"Targeting scenarios need a binary run (convert or not); run "
-                              f"{run.run_id} is {run.config.get('task')}. Pick a binary run.")
-    spec = run.config["spec"]
+                              f"{run.run_id} is {c.task}. Pick a binary run.")
     if table is None:
         t = run.test_frame
         frame = t.drop(columns=[c for c in t.columns if c.startswith("__")])
         with connect(settings) as con:
-            names = original_names(con, spec["table"])
-        return Population("test split", spec["table"], frame, t[LABEL_COL].to_numpy(),
+            names = original_names(con, c.table)
+        return Population("test split", c.table, frame, t[LABEL_COL].to_numpy(),
                           t[SCORE_COL].to_numpy(dtype=float), original_names=names)
     with connect(settings) as con:
         frame = read_table(con, table)
@@ -114,21 +114,21 @@ def load_population(settings: Settings, run: Run, table: str | None = None) -> P
     if missing:
         raise SchemaError(f"Table '{table}' lacks feature column(s) the run was trained on: "
                           f"{', '.join(missing)}. Pick a table with the same columns.")
-    target, notes = spec["target"], []
+    target, notes = c.target, []
     if target in frame.columns and frame[target].notna().any():
         frame = frame[frame[target].notna()].reset_index(drop=True)
-        y = (frame[target].map(label_text) == run.config["positive_class"]).to_numpy(np.int64)
+        y = (frame[target].map(label_text) == c.positive_class).to_numpy(np.int64)
     else:
         y = None
-        if run.config.get("model_config", {}).get("class_weight") == "balanced":
+        if c.class_weight == "balanced":
             notes.append("This run was trained with balanced class weights, so its scores "
                          "overstate probabilities: expected conversions will be too high.")
-    warnings = (_trained_on(run, table, len(frame)),) if table == spec["table"] else ()
+    warnings = (_trained_on(run, table, len(frame)),) if table == c.table else ()
     return Population(table, table, frame, y, run.predict(frame), tuple(notes), warnings, names)
 
 
 def _trained_on(run: Run, table: str, n: int) -> str:
-    rows = run.config.get("rows") or {}
+    rows = run.config.rows
     fitted = int(rows.get("train", 0)) + int(rows.get("valid", 0))
     used = (f"{fitted:,} of its {int(rows.get('table', n)):,} rows were" if fitted else
             "most of its rows were")
@@ -150,7 +150,7 @@ def describe_population(run: Run, pop: Population) -> str:
     """
     n = len(pop.frame)
     if pop.source == "test split":
-        share = float(run.config["spec"].get("test_size") or 0)
+        share = float(run.config.spec_fields.get("test_size") or 0)
         part = f" ({share:.0%} of it)" if share else ""
         return (f"the run's test split: {n:,} rows of '{pop.table}'{part} held out from "
                 f"training, numbered 0–{n - 1:,} as on the Explain page")

@@ -24,7 +24,7 @@ from core.config import Settings
 from core.errors import SchemaError
 from core.recommend._metrics import RankStats, mask_scores, top_k
 from core.recommend._sequences import Sequences, SequenceStats, pad_left
-from core.runs import run_folder, write_run_folder
+from core.runs import RunConfig, load_run_config, run_folder, write_run_folder
 from models.rec_baselines import TransitionRecommender
 
 TASK = "next_item"
@@ -153,11 +153,12 @@ class RecRun:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.run_id = folder.name
-        self.config: dict = json.loads((folder / "config.json").read_text())
+        self.config: RunConfig = load_run_config(
+            json.loads((folder / "config.json").read_text()))
         self.metrics: dict = json.loads((folder / "metrics.json").read_text())
-        if self.config.get("task") != TASK:
+        if self.config.kind != "next_item":
             raise SchemaError(
-                f"Run '{self.run_id}' is a {self.config.get('task')} run, not a recommender. "
+                f"Run '{self.run_id}' is a {self.config.task} run, not a recommender. "
                 f"Pick a next-item run (trained on the Recommend page or with "
                 f"'python -m core recommend train')."
             )
@@ -165,12 +166,12 @@ class RecRun:
     @property
     def model_name(self) -> str:
         """``popular``, ``transitions``, ``gru4rec`` or ``sasrec``."""
-        return self.config["model"]
+        return self.config.model
 
     @property
     def exclude_seen(self) -> bool:
         """Whether items a user already has are never recommended."""
-        return bool(self.config["sequence_options"]["exclude_seen"])
+        return bool(self.config.extra["sequence_options"]["exclude_seen"])
 
     def baseline_names(self) -> list[str]:
         """The baselines this run is compared with: both, less the run's own model."""
@@ -195,7 +196,7 @@ class RecRun:
             arrays = {k: z[k] for k in z.files}
         return Sequences(arrays["users"], arrays["offsets"], arrays["items"], items["labels"],
                          items["names"], arrays["item_values"],
-                         SequenceStats(**self.config["sequence_stats"]))
+                         SequenceStats(**self.config.extra["sequence_stats"]))
 
     @cached_property
     def baselines(self) -> dict:
@@ -258,7 +259,7 @@ class RecRun:
             return int(matches[0])
         raise SchemaError(
             f"User '{user}' has no sequence in run {self.run_id} (users need "
-            f"{self.config['sequence_options']['min_user']}+ events after the filters). "
+            f"{self.config.extra['sequence_options']['min_user']}+ events after the filters). "
             f"Known users include: {', '.join(map(str, users[:5]))}."
         )
 

@@ -31,7 +31,7 @@ from core.recommend._sequences import (
     leave_last_out,
     training_windows,
 )
-from core.runs import new_run_id
+from core.runs import RunConfig, load_run_config, new_run_id
 from core.warehouse import connect
 from models.rec_baselines import PopularRecommender, TransitionRecommender
 
@@ -136,12 +136,12 @@ class RecTrainResult:
 
     Attributes:
         run_id: Id of the saved run.
-        config: The run's config.json content.
+        config: The run's configuration (:class:`~core.runs.RunConfig`).
         metrics: The run's metrics.json content (test split).
     """
 
     run_id: str
-    config: dict
+    config: RunConfig
     metrics: dict
 
 
@@ -352,7 +352,7 @@ def train_recommender(
     save_rec_run(settings, RecArtifacts(run_id, config, metrics, history, seqs, baselines,
                                         ranks, network))
     _emit(progress, stage="done", run_id=run_id)
-    return RecTrainResult(run_id, config, metrics)
+    return RecTrainResult(run_id, load_run_config(config), metrics)
 
 
 def _device(model: str) -> str:

@@ -186,9 +186,9 @@ def other_task_sections(run: Run, scored) -> tuple[list[str], list[str]]:
     )
 
     head = section("Summary", paragraph(f"{scored.task.capitalize()} run {run.run_id}: model "
-                                        f"{run.config.get('model')} on table "
-                                        f"'{run.config['spec']['table']}', target "
-                                        f"'{run.config['spec']['target']}'."))
+                                        f"{run.config.model} on table "
+                                        f"'{run.config.table}', target "
+                                        f"'{run.config.target}'."))
     if scored.task == "multiclass":
         rep = evaluate_multiclass(scored.y, scored.output, scored.classes)
         body = [table_html(pd.DataFrame(rep.metrics.items(), columns=["metric", "value"])),

@@ -39,9 +39,9 @@ def metrics_table(rep) -> pd.DataFrame:
 
 def _summary(run: Run, rep, exp) -> str:
     m = rep.metrics
-    spec = run.config["spec"]
-    items = [f"Model: {run.config.get('model')} on table '{spec['table']}', target "
-             f"'{spec['target']}' (positive class '{run.config.get('positive_class')}').",
+    c = run.config
+    items = [f"Model: {c.model} on table '{c.table}', target '{c.target}' (positive class "
+             f"'{c.positive_class}').",
              f"Ranking quality: ROC-AUC {_num3(m['roc_auc'])} (95% {_ci(rep.ci95.get('roc_auc'))}),"
              f" PR-AUC {_num3(m['pr_auc'])}.",
              f"At threshold {rep.threshold:.4f}: precision {_num3(m['precision'])}, recall "
@@ -59,13 +59,12 @@ def _num3(v) -> str:
 def _profile(settings: Settings, run: Run) -> list[str]:
     from core.warehouse import connect
 
-    spec = run.config["spec"]
+    c = run.config
     try:
         from core.tables import profile_table
 
         with connect(settings) as con:
-            prof = profile_table(con, spec["table"], spec["target"],
-                                 run.config.get("positive_class"))
+            prof = profile_table(con, c.table, c.target, c.positive_class)
     except (ImportError, AppError) as err:
         return [f"No profile: {err}"]
     out = [f"Table '{prof.table}': {prof.rows:,} rows, {len(prof.columns)} columns."]
@@ -84,7 +83,7 @@ def _profile(settings: Settings, run: Run) -> list[str]:
 
 
 def _data(settings: Settings, run: Run) -> str:
-    rows = run.config.get("rows", {})
+    rows = run.config.rows
     split = pd.DataFrame([(k, v) for k, v in rows.items()], columns=["split", "rows"])
     return section("Data", paragraph("Rows used by the run, after dropping rows without a target, "
                                      "split with stratification by the target:"),
@@ -95,7 +94,7 @@ def _data(settings: Settings, run: Run) -> str:
 def _preparation(settings: Settings, run: Run) -> str:
     from core.warehouse import META_SCHEMA, connect
 
-    table = run.config["spec"]["table"]
+    table = run.config.table
     with connect(settings) as con:
         raw = con.execute(f"SELECT source FROM {META_SCHEMA}.catalog WHERE table_name = ?",
                           [table]).fetchone()
@@ -132,7 +131,7 @@ def _limitations(run: Run, ev: BinaryEvaluation, exp) -> list[str]:
     if ev.calibration and ev.calibration["ece"] > 0.05:
         out.append(f"Scores are not well calibrated (expected calibration error "
                    f"{ev.calibration['ece']:.3f}): use them to rank, not as probabilities.")
-    if run.config.get("model_config", {}).get("class_weight") == "balanced":
+    if run.config.class_weight == "balanced":
         out.append("Trained with balanced class weights: scores overstate the probability.")
     excluded = run.excluded_columns
     if excluded:
@@ -145,23 +144,21 @@ def _limitations(run: Run, ev: BinaryEvaluation, exp) -> list[str]:
 
 
 def _model_card(run: Run, ev: BinaryEvaluation, exp, options: ReportOptions) -> str:
-    c, spec = run.config, run.config["spec"]
+    c = run.config
     use = options.intended_use or (
-        f"Rank rows of '{spec['table']}' by the probability that '{spec['target']}' is "
-        f"'{c.get('positive_class')}', to choose whom to act on first. Not for decisions about "
+        f"Rank rows of '{c.table}' by the probability that '{c.target}' is "
+        f"'{c.positive_class}', to choose whom to act on first. Not for decisions about "
         f"individuals without human review.")
-    facts = [("Run", run.run_id), ("Created", c.get("created_at")), ("Task", c.get("task")),
-             ("Model", c.get("model")), ("Device", c.get("device")),
-             ("Training time (s)", c.get("duration_s")),
-             *([("Epochs run", c.get("epochs_run"))] if c.get("epochs_run") else []),
-             ("Table", spec["table"]), ("Target", spec["target"]),
-             ("Positive class", c.get("positive_class")),
-             ("Positive rate (train)", c.get("positive_rate_train")),
-             ("Features", f"{len(run.features)} columns → {c.get('encoded_features')} encoded")]
+    facts = [("Run", run.run_id), ("Created", c.created_at), ("Task", c.task),
+             ("Model", c.model), ("Device", c.device), ("Training time (s)", c.duration_s),
+             *([("Epochs run", c.epochs_run)] if c.epochs_run else []),
+             ("Table", c.table), ("Target", c.target), ("Positive class", c.positive_class),
+             ("Positive rate (train)", c.positive_rate_train),
+             ("Features", f"{len(run.features)} columns → {c.encoded_features} encoded")]
     from core.runs import model_parameters
 
-    est = c.get("estimator")
-    used = model_parameters(c.get("model", ""), c.get("model_config", {}))
+    est = c.extra.get("estimator")
+    used = model_parameters(c.model, c.model_fields)
     if est:  # a scikit-learn baseline: its own parameters, not the network settings
         used = {"estimator": est["class"], **used, **est["params"]}
         if est.get("iterations") is not None:

@@ -17,6 +17,7 @@ from core.runs._admin import (
     import_run,
     model_parameters,
 )
+from core.runs._config import RUN_KINDS, RunConfig, UpliftSetup, load_run_config
 from core.runs._predict import fast_scorer, predict_output, unscale
 from core.runs._store import (
     LABEL_COL,
@@ -24,6 +25,7 @@ from core.runs._store import (
     Run,
     RunArtifacts,
     list_runs,
+    load_model,
     load_run,
     new_run_id,
     run_folder,
@@ -32,8 +34,9 @@ from core.runs._store import (
 )
 
 __all__ = [
-    "LABEL_COL", "NOT_USED", "Run", "RunArtifacts", "SCORE_COL", "compare_runs",
-    "comparison_problem", "default_comparison", "delete_run", "export_run", "fast_scorer",
-    "import_run", "list_runs", "load_run", "model_parameters", "new_run_id", "predict_output",
-    "run_folder", "save_run", "unscale", "write_run_folder",
+    "LABEL_COL", "NOT_USED", "RUN_KINDS", "Run", "RunArtifacts", "RunConfig", "SCORE_COL",
+    "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison", "delete_run",
+    "export_run", "fast_scorer", "import_run", "list_runs", "load_model", "load_run",
+    "load_run_config", "model_parameters", "new_run_id", "predict_output", "run_folder",
+    "save_run", "unscale", "write_run_folder",
 ]

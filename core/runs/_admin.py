@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from core.config import Settings
-from core.errors import AppError
+from core.errors import AppError, RunNotFoundError
 from core.runs._store import Run, load_run, run_folder
 from core.specs import MODELS, ModelConfig
 from core.warehouse import META_SCHEMA, connect
@@ -79,11 +79,14 @@ def _check_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 def _validate(folder: Path) -> Run:
     try:
         run = Run(folder)
-        _ = run.config["spec"]["table"], run.config["model"], run.metrics["metrics"]
+        _ = run.config, run.metrics["metrics"]
         if (folder / "preprocessor.json").exists():
             _ = run.preprocessor
         if (folder / "model.keras").exists() or (folder / "model.skops").exists():
             _ = run.model
+    except RunNotFoundError as err:
+        raise ImportRunError(f"The run's files could not be read ({err}); nothing was "
+                             f"imported.") from err
     except AppError:
         raise
     except Exception as err:  # any parse or load failure means a bad archive
@@ -124,7 +127,7 @@ def import_run(settings: Settings, data: bytes) -> str:
                 (tmp / m.filename).write_bytes(zf.read(m))
             run = _validate(tmp)
             run_id = _free_id(settings, str(original))
-            config = dict(run.config, run_id=run_id, imported_from=original)
+            config = dict(run.config.to_dict(), run_id=run_id, imported_from=original)
             (tmp / "config.json").write_text(json.dumps(config, indent=2))
             tmp.rename(settings.runs_dir / run_id)
         except BaseException:
@@ -149,8 +152,8 @@ def _register(settings: Settings, run: Run) -> None:
     c = run.config
     with connect(settings) as con:
         con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [run.run_id, datetime.fromisoformat(c["created_at"]), c["spec"]["table"],
-                     c["spec"]["target"], c["model"], c.get("task"),
+                    [run.run_id, datetime.fromisoformat(c.created_at), c.table, c.target,
+                     c.model, c.task,
                      json.dumps(run.metrics["metrics"])])
 
 
@@ -264,24 +267,23 @@ def _shown(value) -> str:
 
 def _run_parameters(run: Run) -> dict[str, str]:
     c = run.config
-    values = {"model": c["model"], "task": c.get("task")}
-    if c.get("learner"):
-        values["learner"] = c["learner"]
-    values.update({f"model.{k}": v
-                   for k, v in model_parameters(c["model"], c.get("model_config", {})).items()})
-    values.update({f"data.{k}": v for k, v in c.get("spec", {}).items()})
+    values = {"model": c.model, "task": c.task}
+    if c.uplift is not None:
+        values["learner"] = c.uplift.learner
+    values.update({f"model.{k}": v for k, v in model_parameters(c.model, c.model_fields).items()})
+    values.update({f"data.{k}": v for k, v in c.spec_fields.items()})
     if values.get("data.features"):  # the same set in another order is the same features
         values["data.features"] = sorted(values["data.features"])
     if values.get("data.features") == []:
         values["data.features"] = "all but the target and excluded columns"
-    if c.get("estimator"):
-        est = c["estimator"]
+    if c.extra.get("estimator"):
+        est = c.extra["estimator"]
         values["model.estimator"] = est["class"] + (
             f" ({est['iterations']} iterations)" if est.get("iterations") is not None else "")
-    if "excluded_columns" in c:
-        values["data.excluded_columns"] = c["excluded_columns"]
-    values.update({"device": c.get("device"), "rows.train": c.get("rows", {}).get("train"),
-                   "training time (s)": c.get("duration_s")})
+    if "excluded_columns" in c.to_dict():
+        values["data.excluded_columns"] = list(c.excluded_columns)
+    values.update({"device": c.device, "rows.train": c.rows.get("train"),
+                   "training time (s)": c.duration_s})
     return {k: _shown(v) for k, v in values.items()}
 
 

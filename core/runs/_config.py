@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 from core.errors import RunNotFoundError
 from core.specs import DatasetSpec, ModelConfig, from_dict

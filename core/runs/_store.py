@@ -23,6 +23,7 @@ import pandas as pd
 from core.config import Settings
 from core.errors import RunNotFoundError
 from core.features import TabularPreprocessor
+from core.runs._config import RunConfig, load_run_config
 from core.runs._predict import predict_output
 from core.warehouse import META_SCHEMA, connect
 
@@ -144,13 +145,14 @@ class Run:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.run_id = folder.name
-        self.config: dict = json.loads((folder / "config.json").read_text())
+        self.config: RunConfig = load_run_config(
+            json.loads((folder / "config.json").read_text()))
         self.metrics: dict = json.loads((folder / "metrics.json").read_text())
 
     @property
     def features(self) -> list[str]:
         """Source feature columns, in training order."""
-        return list(self.config["features"])
+        return list(self.config.features)
 
     @property
     def excluded_columns(self) -> list[str]:
@@ -159,7 +161,7 @@ class Run:
         Runs saved before 2026-12-01 recorded only the ``exclude`` the spec named (the Train
         page passes the ticked features instead, so those runs show none).
         """
-        return list(self.config.get("excluded_columns", self.config["spec"].get("exclude") or []))
+        return list(self.config.excluded_columns)
 
     @cached_property
     def preprocessor(self) -> TabularPreprocessor:
@@ -169,14 +171,7 @@ class Run:
     @cached_property
     def model(self):
         """The trained model (Keras, loaded in safe mode, or a scikit-learn estimator)."""
-        keras_path = self.folder / "model.keras"
-        if keras_path.exists():
-            import keras
-
-            import models.layers  # noqa: F401  registers LiftLab's custom layers
-
-            return keras.saving.load_model(keras_path, safe_mode=True, compile=False)
-        return load_sklearn(self.folder / "model.skops")
+        return load_model(self.folder)
 
     @property
     def is_keras(self) -> bool:
@@ -207,14 +202,14 @@ class Run:
 
     @property
     def task(self) -> str:
-        """binary, multiclass or regression."""
-        return self.config.get("task", "binary")
+        """binary, multiclass or regression (uplift and next_item for those kinds)."""
+        return self.config.task
 
     @property
     def calibrated_scores(self) -> bool:
         """False when balanced class weights were used: the scores then overstate the
         probability of the rare class and read as a ranking, not a probability."""
-        return self.config.get("model_config", {}).get("class_weight", "none") != "balanced"
+        return self.config.calibrated_scores
 
     def predict_encoded(self, x: np.ndarray) -> np.ndarray:
         """Model output for encoded rows (see :func:`core.runs.predict_output`).
@@ -226,7 +221,7 @@ class Run:
             Binary: positive-class probabilities (n_rows,); multiclass: probabilities
             (n_rows, n_classes); regression: predictions (n_rows,) in the target's units.
         """
-        return predict_output(self.model, x, self.task, self.config.get("target_scaling"))
+        return predict_output(self.model, x, self.task, self.config.target_scaling)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Model output (see :meth:`predict_encoded`) for raw rows (n_rows, n_features)."""
@@ -234,6 +229,23 @@ class Run:
 
 
 SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+
+
+def load_model(folder: Path):
+    """The model saved in a folder: ``model.keras`` loaded in Keras safe mode (no code from the
+    file runs), else ``model.skops`` (see :func:`load_sklearn`).
+
+    Raises:
+        RunNotFoundError: The skops file holds a type that is not trusted.
+    """
+    keras_path = folder / "model.keras"
+    if keras_path.exists():
+        import keras
+
+        import models.layers  # noqa: F401  registers LiftLab's custom layers
+
+        return keras.saving.load_model(keras_path, safe_mode=True, compile=False)
+    return load_sklearn(folder / "model.skops")
 
 
 def load_sklearn(path: Path):
@@ -295,10 +307,10 @@ def list_runs(settings: Settings) -> list[dict]:
         run = Run(folder)
         c = run.config
         out.append({
-            "run_id": run.run_id, "created_at": c["created_at"], "table": c["spec"]["table"],
-            "target": c["spec"]["target"], "positive_class": c["positive_class"],
-            "model": c["model"], "task": c["task"], "device": c.get("device"),
-            "duration_s": c.get("duration_s"), "metrics": run.metrics["metrics"],
+            "run_id": run.run_id, "created_at": c.created_at, "table": c.table,
+            "target": c.target, "positive_class": c.positive_class, "model": c.model,
+            "task": c.task, "device": c.device, "duration_s": c.duration_s,
+            "metrics": run.metrics["metrics"],
         })
     # newest first; created_at has milliseconds since 2026-12-01 (two baselines trained in the
     # same second used to tie), run ids break any remaining tie

@@ -19,7 +19,7 @@ import pandas as pd
 
 from core.errors import TrainingError
 from core.features import TabularPreprocessor
-from core.runs import LABEL_COL, SCORE_COL
+from core.runs import LABEL_COL, SCORE_COL, RunConfig
 from core.specs import ModelConfig, to_dict
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,12 @@ class TrainResult:
 
     Attributes:
         run_id: Id of the saved run.
-        config: The run's config.json content.
+        config: The run's configuration (:class:`~core.runs.RunConfig`).
         metrics: The run's metrics.json content (test split; threshold 0.5 for binary).
     """
 
     run_id: str
-    config: dict
+    config: RunConfig
     metrics: dict
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from core.config import Settings
 from core.evaluate import headline_metrics
 from core.features import TabularPreprocessor, excluded_columns, load_task_data, split_indices
-from core.runs import RunArtifacts, new_run_id, predict_output, save_run
+from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.training._fit import (
     BACKGROUND_ROWS,
@@ -117,4 +117,4 @@ def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, sho
                                     data.x.iloc[bg_idx].reset_index(drop=True), history,
                                     score_columns(data.y[splits.valid], out_valid, data.task)))
     emit(progress, stage="done", run_id=run_id)
-    return TrainResult(run_id, config, metrics)
+    return TrainResult(run_id, load_run_config(config), metrics)

@@ -35,7 +35,7 @@ from core.features import (
     remove,
     write_scored,
 )
-from core.runs import RunArtifacts, new_run_id, predict_output, save_run
+from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.training._fit import (
     BACKGROUND_ROWS,
@@ -166,4 +166,4 @@ def train_streamed(
     finally:
         remove(folder)
     emit(progress, stage="done", run_id=run_id)
-    return TrainResult(run_id, config, metrics)
+    return TrainResult(run_id, load_run_config(config), metrics)

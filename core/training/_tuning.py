@@ -6,6 +6,7 @@ split; the best configuration is then trained as a normal run, and every trial i
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -125,8 +126,7 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
     tuning = {"objective": f"validation {metric}", "direction": direction, "trials": trials,
               "best_params": study.best_params, "seconds": round(time.perf_counter() - started, 1)}
     _annotate(settings, result.run_id, tuning)
-    result.config["tuning"] = tuning
-    return result
+    return dataclasses.replace(result, config=result.config.with_extra(tuning=tuning))
 
 
 def _annotate(settings: Settings, run_id: str, tuning: dict) -> None:

@@ -8,16 +8,19 @@ learner's own estimate for ``ct`` runs).
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core.config import Settings
 from core.errors import SchemaError, SimulationError
-from core.features import label_text
+from core.features import TabularPreprocessor, label_text
 from core.impact import Decision, ScenarioInputs, simulate_scenario, targeted_count
-from core.runs import LABEL_COL, SCORE_COL, Run, predict_output
+from core.runs import LABEL_COL, SCORE_COL, Run, load_model, predict_output
 from core.uplift._simulate import simulate_uplift, simulate_uplift_expected
 from core.uplift._training import P_CONTROL_COL, TREATMENT_COL, UPLIFT_COL
 from core.warehouse import connect, quote_ident, read_table
@@ -25,14 +28,31 @@ from core.warehouse import connect, quote_ident, read_table
 
 def is_uplift(run: Run) -> bool:
     """Whether a run is an uplift run."""
-    return run.config.get("task") == "uplift"
+    return run.config.kind == "uplift"
 
 
-def _arm(run: Run, name: str) -> Run:
-    return Run(run.folder / "arms" / name)
+class _Arm:
+    """A model saved beside an uplift run's main one (``arms/<name>/``): its features,
+    preprocessor and model, loaded lazily as a :class:`~core.runs.Run`'s are."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.features = list(json.loads((folder / "config.json").read_text())["features"])
+
+    @cached_property
+    def preprocessor(self) -> TabularPreprocessor:
+        return TabularPreprocessor.from_json((self.folder / "preprocessor.json").read_text())
+
+    @cached_property
+    def model(self):
+        return load_model(self.folder)
 
 
-def _proba(run: Run, rows: pd.DataFrame) -> np.ndarray:
+def _arm(run: Run, name: str) -> _Arm:
+    return _Arm(run.folder / "arms" / name)
+
+
+def _proba(run: Run | _Arm, rows: pd.DataFrame) -> np.ndarray:
     """Positive-class probability of one saved model (the run's own task is "uplift")."""
     x = run.preprocessor.transform(rows[run.features])
     return predict_output(run.model, x, "binary")
@@ -51,18 +71,18 @@ def predict_uplift(run: Run, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     Raises:
         SchemaError: A feature is missing.
     """
-    up = run.config["uplift"]
-    features = run.config["source_features"]
+    up = run.config.uplift
+    features = list(run.config.source_features)
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise SchemaError(f"The data lacks feature column(s) the run was trained on: "
                           f"{', '.join(missing)}.")
     rows = frame[features]
-    if up["learner"] == "s":
-        p_t, p_c = (_proba(run, rows.assign(**{up["treatment"]: arm})) for arm in (1, 0))
+    if up.learner == "s":
+        p_t, p_c = (_proba(run, rows.assign(**{up.treatment: arm})) for arm in (1, 0))
         return p_t, p_c, p_t - p_c
     p_t, p_c = _proba(run, rows), _proba(_arm(run, "control"), rows)
-    uplift = 2.0 * _proba(_arm(run, "ct"), rows) - 1.0 if up["learner"] == "ct" else p_t - p_c
+    uplift = 2.0 * _proba(_arm(run, "ct"), rows) - 1.0 if up.learner == "ct" else p_t - p_c
     return p_t, p_c, uplift
 
 
@@ -132,14 +152,14 @@ def uplift_population(settings: Settings, run: Run, table: str | None = None) ->
                                 t[P_CONTROL_COL].to_numpy(float), t[UPLIFT_COL].to_numpy(float))
     with connect(settings) as con:
         frame = read_table(con, table)
-    up, target = run.config["uplift"], run.config["spec"]["target"]
+    up, target = run.config.uplift, run.config.target
     y = t = None
-    if {target, up["treatment"]} <= set(frame.columns):
-        known = frame[target].notna() & frame[up["treatment"]].notna()
+    if {target, up.treatment} <= set(frame.columns):
+        known = frame[target].notna() & frame[up.treatment].notna()
         if known.any():
             frame = frame[known].reset_index(drop=True)
-            y = (frame[target].map(label_text) == run.config["positive_class"]).to_numpy(np.int64)
-            t = (frame[up["treatment"]].map(label_text) == up["treated_value"]).to_numpy(np.int64)
+            y = (frame[target].map(label_text) == run.config.positive_class).to_numpy(np.int64)
+            t = (frame[up.treatment].map(label_text) == up.treated_value).to_numpy(np.int64)
     p_t, p_c, uplift = predict_uplift(run, frame)
     return UpliftPopulation(table, frame, y, t, p_t, p_c, uplift)
 

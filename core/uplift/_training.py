@@ -36,7 +36,14 @@ import pandas as pd
 from core.config import Settings
 from core.errors import SchemaError, TrainingError
 from core.features import TabularPreprocessor, label_text, load_xy, split_indices, summarize_target
-from core.runs import LABEL_COL, SCORE_COL, new_run_id, predict_output, write_run_folder
+from core.runs import (
+    LABEL_COL,
+    SCORE_COL,
+    load_run_config,
+    new_run_id,
+    predict_output,
+    write_run_folder,
+)
 from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.training import FitData, TrainingCancelled, TrainResult, fit_baseline, fit_keras
 from core.uplift._metrics import uplift_report, uplift_scores
@@ -220,7 +227,7 @@ def train_uplift(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, up: Up
         should_stop: Polled during Keras training; True cancels.
 
     Returns:
-        The :class:`~core.training.TrainResult` with ``config["task"] == "uplift"`` and
+        The :class:`~core.training.TrainResult` with ``config.kind == "uplift"`` and
         metrics ``qini_coefficient``, ``auuc``, ``uplift_at_10``, ``uplift_at_30`` (test split).
 
     Raises:
@@ -269,7 +276,7 @@ def train_uplift(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, up: Up
                                            background.reset_index(drop=True)))
     if progress is not None:
         progress({"stage": "done", "run_id": run_id})
-    return TrainResult(run_id, config, metrics)
+    return TrainResult(run_id, load_run_config(config), metrics)
 
 
 def _metrics(y, t, p_t, uplift, up: UpliftConfig, seed: int) -> dict:

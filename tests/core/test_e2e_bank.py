@@ -28,7 +28,7 @@ def test_bank_end_to_end(settings):
     assert n[0] == 13728 and n[1] == pytest.approx(0.1127, abs=0.001)
     result = train(settings, DatasetSpec("bank_sub", "y", exclude=("duration",)),
                    ModelConfig.of(epochs=15, batch_size=256))
-    assert result.config["positive_class"] == "yes"
+    assert result.config.positive_class == "yes"
     assert result.metrics["metrics"]["roc_auc"] >= 0.75
     run = load_run(settings, result.run_id)
     exp = explain_run(run, n_rows=200)

@@ -25,6 +25,7 @@ from core.impact import (
     write_targeted_table,
 )
 from core.impact._scenarios import Population
+from core.runs import load_run_config
 from core.specs import Economics
 from core.warehouse import (
     PolicyRuleError,
@@ -198,9 +199,11 @@ class _StubRun:
 
     run_id = "run-1"
     features = ["age"]
-    config = {"task": "binary", "positive_class": "1", "rows": {"table": 8, "train": 5,
-                                                                 "valid": 1, "test": 2},
-              "spec": {"table": "customers", "target": "y", "test_size": 0.25}}
+    config = load_run_config({
+        "run_id": "run-1", "created_at": "2026-12-01T10:00:00.000", "model": "logreg",
+        "task": "binary", "positive_class": "1",
+        "rows": {"table": 8, "train": 5, "valid": 1, "test": 2},
+        "spec": {"table": "customers", "target": "y", "test_size": 0.25}})
 
     def predict(self, frame):
         return np.linspace(0.9, 0.1, len(frame))

@@ -40,8 +40,8 @@ def _cli(capsys, *args):
 def test_transitions_run_is_saved_listed_and_exact(rec_ws):
     s, runs = rec_ws
     run = load_rec_run(s, runs["transitions"])
-    assert run.config["task"] == "next_item" and run.config["positive_class"] is None
-    assert run.config["rows"] == {"users": 30, "items": 8, "events": 300, "train_events": 240,
+    assert run.config.task == "next_item" and run.config.positive_class is None
+    assert run.config.rows == {"users": 30, "items": 8, "events": 300, "train_events": 240,
                                   "valid": 30, "test": 30}
     # a deterministic cycle: what followed the last item is always right
     assert run.metrics["metrics"]["hit_rate@5"] == 1.0 and run.metrics["metrics"]["mrr"] == 1.0
@@ -61,7 +61,7 @@ def test_saved_ranks_match_a_fresh_ranking(rec_ws):
     fresh = summarize(rank_users(run.scorer(), split.test_histories, split.test_targets,
                                  run.exclude_seen))
     assert fresh == pytest.approx(run.metrics["metrics"])
-    assert run.network is not None and len(run.history) == run.config["epochs_run"] == 3
+    assert run.network is not None and len(run.history) == run.config.epochs_run == 3
     assert set(run.metrics["ci95"]) >= {"hit_rate@10", "ndcg@10", "mrr"}
 
 
@@ -103,7 +103,7 @@ def test_sasrec_and_sampled_softmax_train(rec_ws):
     cfg = RecModelConfig("sasrec", epochs=2, embed_dim=16, window=8,
                          net=NetOptions(blocks=1, softmax="sampled", negatives=10))
     result = train_recommender(s, COLS, OPTS, cfg, n_boot=20)
-    assert result.config["sampled_softmax"] is True and result.config["epochs_run"] == 2
+    assert result.config.extra["sampled_softmax"] is True and result.config.epochs_run == 2
     run = load_rec_run(s, result.run_id)
     assert run.scorer()([np.array([1, 2])]).shape == (1, CYCLE_ITEMS + 1)
 

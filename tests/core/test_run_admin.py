@@ -35,7 +35,7 @@ def test_export_import_roundtrip_predicts_the_same(bank_ws, tmp_path, model):
     original = load_run(s, runs[model])
     assert np.allclose(imported.predict(original.test_frame), original.test_frame[SCORE_COL],
                        atol=1e-5)
-    assert imported.config["imported_from"] == runs[model]
+    assert imported.config.extra["imported_from"] == runs[model]
     again = import_run(other, blob)  # same id exists: kept both
     assert again == f"{runs[model]}-imported"
     assert {r["run_id"] for r in list_runs(other)} == {run_id, again}

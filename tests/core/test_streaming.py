@@ -117,11 +117,11 @@ def test_streamed_run_is_saved_and_its_scores_line_up(bank_ws, monkeypatch):
                                    class_weight="balanced", data_pipeline="stream"),
               events.append)
     c = r.config
-    assert c["data_pipeline"] == "stream" and c["positive_class"] == "yes"
-    assert c["rows"] == {"table": 6000, "train": 4200, "valid": 600, "test": 1200}
-    assert c["preprocessor_rows"] == 4200 and "duration" not in c["features"]
+    assert c.data_pipeline == "stream" and c.positive_class == "yes"
+    assert c.rows == {"table": 6000, "train": 4200, "valid": 600, "test": 1200}
+    assert c.extra["preprocessor_rows"] == 4200 and "duration" not in c.features
     assert [e["epoch"] for e in events if e.get("stage") == "epoch"] == list(
-        range(1, c["epochs_run"] + 1))
+        range(1, c.epochs_run + 1))
     run = load_run(s, r.run_id)
     t = run.test_frame
     with connect(s) as con:
@@ -136,7 +136,7 @@ def test_streamed_run_is_saved_and_its_scores_line_up(bank_ws, monkeypatch):
     v = run.valid_scores
     assert len(v) == 600 and int(v[LABEL_COL].sum()) == round(positives * 0.1)
     assert 0.0 <= v[SCORE_COL].min() and v[SCORE_COL].max() <= 1.0
-    assert len(run.background) == 200 and c["encoded_on_disk"] is True
+    assert len(run.background) == 200 and c.extra["encoded_on_disk"] is True
     assert not list((s.data_dir / "tmp").glob("stream-*"))  # snapshots removed
 
 
@@ -151,7 +151,7 @@ def test_streamed_run_encodes_on_the_fly_when_the_disk_is_short(bank_ws, monkeyp
     s, _ = bank_ws
     r = train(s, DatasetSpec("bank", "y", exclude=("duration",)),
               ModelConfig.of(hidden_units=(8,), epochs=2, batch_size=256, data_pipeline="stream"))
-    assert r.config["encoded_on_disk"] is False and r.config["epochs_run"] == 2
+    assert r.config.extra["encoded_on_disk"] is False and r.config.epochs_run == 2
     assert 0.5 < r.metrics["metrics"]["roc_auc"] <= 1.0
 
 
@@ -161,12 +161,12 @@ def test_streamed_regression_and_multiclass(bank_ws):
     cfg = ModelConfig.of(hidden_units=(16,), epochs=3, batch_size=256, data_pipeline="stream")
     reg = train(s, DatasetSpec("bank", "age", exclude=("duration",), task="regression"), cfg)
     t = load_run(s, reg.run_id).test_frame
-    assert reg.config["task"] == "regression" and reg.config["target_scaling"][1] > 1
+    assert reg.config.task == "regression" and reg.config.target_scaling[1] > 1
     assert reg.metrics["metrics"]["mae"] == pytest.approx(
         mean_absolute_error(t[LABEL_COL], t[SCORE_COL]))
     multi = train(s, DatasetSpec("bank", "marital", exclude=("duration",)), cfg)
-    assert multi.config["task"] == "multiclass"
-    assert multi.config["classes"] == ["divorced", "married", "single", "unknown"]
+    assert multi.config.task == "multiclass"
+    assert list(multi.config.classes) == ["divorced", "married", "single", "unknown"]
     t = load_run(s, multi.run_id).test_frame
     assert {f"__proba_{k}" for k in range(4)} <= set(t.columns)
     assert np.allclose(t[[f"__proba_{k}" for k in range(4)]].sum(axis=1), 1.0, atol=1e-4)

@@ -25,15 +25,15 @@ def test_runs_saved_with_artifacts(bank_ws):
         names = {p.name for p in run.folder.iterdir()}
         assert {"config.json", "metrics.json", "preprocessor.json", "test.parquet"} <= names
         assert ("model.keras" in names) == (model == "mlp")
-        assert run.config["positive_class"] == "yes" and "duration" not in run.features
-        assert run.config["rows"]["table"] == 6000 and run.config["rows"]["test"] == 1200
+        assert run.config.positive_class == "yes" and "duration" not in run.features
+        assert run.config.rows["table"] == 6000 and run.config.rows["test"] == 1200
         t = run.test_frame
         stored = run.metrics["metrics"]["roc_auc"]
         assert stored == pytest.approx(roc_auc_score(t[LABEL_COL], t[SCORE_COL]))
         assert stored > 0.70, (model, stored)
         # the validation split's scores are kept, to choose thresholds away from the test rows
         v = run.valid_scores
-        assert len(v) == run.config["rows"]["valid"] == 600 and list(v.columns) == [
+        assert len(v) == run.config.rows["valid"] == 600 and list(v.columns) == [
             LABEL_COL, SCORE_COL]
         assert int(v[LABEL_COL].sum()) == round(t[LABEL_COL].sum() / 2)  # stratified, 600/1200
         assert roc_auc_score(v[LABEL_COL], v[SCORE_COL]) > 0.65
@@ -50,7 +50,7 @@ def test_reloaded_model_reproduces_saved_scores(bank_ws):
 def test_mlp_history_and_registration(bank_ws):
     s, runs = bank_ws
     run = load_run(s, runs["mlp"])
-    assert 1 <= run.config["epochs_run"] <= 6 and len(run.history) == run.config["epochs_run"]
+    assert 1 <= run.config.epochs_run <= 6 and len(run.history) == run.config.epochs_run
     assert {"loss", "val_loss"} <= set(run.history[0])
     from core.warehouse import connect
 
@@ -84,7 +84,7 @@ def test_excluded_columns_recorded_whichever_way_they_were_left_out(bank_ws):
     assert load_run(s, runs["logreg"]).excluded_columns == ["duration"]
     cols = [c for c in load_run(s, runs["logreg"]).features if c not in ("pdays", "month")]
     r = train(s, DatasetSpec("bank", "y", features=tuple(cols)), ModelConfig.of(model="logreg"))
-    assert r.config["excluded_columns"] == ["month", "duration", "pdays"]  # table order
+    assert list(r.config.excluded_columns) == ["month", "duration", "pdays"]  # table order
     assert load_run(s, r.run_id).excluded_columns == ["month", "duration", "pdays"]
 
 
@@ -132,7 +132,7 @@ def test_multiclass_run_matches_sklearn(bank_ws):
     s, _ = bank_ws
     r = train(s, DatasetSpec("bank", "marital", exclude=("duration",)), ModelConfig.of(model="logreg"))
     run = load_run(s, r.run_id)
-    assert run.task == "multiclass" and run.config["classes"] == [
+    assert run.task == "multiclass" and list(run.config.classes) == [
         "divorced", "married", "single", "unknown"]
     t = run.test_frame
     proba = t[[f"__proba_{k}" for k in range(4)]].to_numpy()
@@ -151,7 +151,7 @@ def test_regression_network_rescales_target(bank_ws):
     r = train(s, DatasetSpec("bank", "age", exclude=("duration",)),
               ModelConfig.of(hidden_units=(16,), epochs=3))
     run = load_run(s, r.run_id)
-    assert run.task == "regression" and run.config["target_scaling"][0] == pytest.approx(40, abs=3)
+    assert run.task == "regression" and run.config.target_scaling[0] == pytest.approx(40, abs=3)
     t = run.test_frame
     assert r.metrics["metrics"]["r2"] == pytest.approx(r2_score(t[LABEL_COL], t[SCORE_COL]))
     assert 20 < t[SCORE_COL].mean() < 60  # predictions are in years, not standardised units
@@ -203,11 +203,11 @@ def test_tuning_lists_trials_and_trains_the_best(bank_ws):
     s, _ = bank_ws
     result = tune(s, DatasetSpec("bank", "y", exclude=("duration",)),
                   ModelConfig.of(epochs=2, batch_size=512), n_trials=3, timeout_s=120)
-    tuning = load_run(s, result.run_id).config["tuning"]
+    tuning = load_run(s, result.run_id).config.extra["tuning"]
     assert len(tuning["trials"]) == 3 and tuning["direction"] == "maximize"
     best = max(tuning["trials"], key=lambda t: t["value"])
     assert best["params"] == tuning["best_params"]
-    units = load_run(s, result.run_id).config["model_config"]["hidden_units"]
+    units = load_run(s, result.run_id).config.model_config.mlp.hidden_units
     assert len(units) == tuning["best_params"]["n_layers"]
     with pytest.raises(TrainingError, match="Keras models"):
         tune(s, DatasetSpec("bank", "y"), ModelConfig.of(model="hgb"), n_trials=1)
@@ -220,7 +220,7 @@ def test_other_networks_train_end_to_end(bank_ws, model):
               ModelConfig.of(model=model, hidden_units=(16,), d_token=8, n_heads=2, n_blocks=1,
                           epochs=8, batch_size=256, learning_rate=1e-3))
     run = load_run(s, r.run_id)
-    assert run.config["model"] == model and r.metrics["metrics"]["roc_auc"] > 0.65
+    assert run.config.model == model and r.metrics["metrics"]["roc_auc"] > 0.65
     assert np.allclose(run.predict(run.test_frame), run.test_frame[SCORE_COL], atol=1e-5)
 
 
@@ -272,11 +272,11 @@ def test_baselines_record_their_estimator(bank_ws):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     s, runs = bank_ws
-    est = load_run(s, runs["hgb"]).config["estimator"]
+    est = load_run(s, runs["hgb"]).config.extra["estimator"]
     assert est["class"] == "HistGradientBoostingClassifier"
     assert est["params"] == {k: v for k, v in HistGradientBoostingClassifier(
         random_state=42).get_params().items() if v is None or isinstance(v, bool | int | float | str)}
     model = load_run(s, runs["hgb"]).model
     assert est["iterations"] == model.n_iter_ and 1 <= est["iterations"] <= 100
-    assert load_run(s, runs["logreg"]).config["estimator"]["class"] == "LogisticRegression"
-    assert "estimator" not in load_run(s, runs["mlp"]).config
+    assert load_run(s, runs["logreg"]).config.extra["estimator"]["class"] == "LogisticRegression"
+    assert "estimator" not in load_run(s, runs["mlp"]).config.extra

@@ -64,7 +64,7 @@ def _true_incremental(run, order_by: str, share: float = 0.3) -> float:
 def test_learners_find_the_persuadables(campaign_ws, learner, model):
     r = train_uplift(campaign_ws, DatasetSpec("promo", "bought"), ModelConfig.of(model=model),
                      UpliftConfig("campaign", learner=learner, n_bootstrap=100))
-    assert r.config["task"] == "uplift" and r.config["uplift"]["treated_value"] == "offer"
+    assert r.config.task == "uplift" and r.config.uplift.treated_value == "offer"
     m = r.metrics["metrics"]
     assert {"qini_coefficient", "auuc", "uplift_at_10", "uplift_at_30"} <= set(m)
     assert m["uplift_at_30"] > 0.05 and r.metrics["ci95"]["qini_coefficient"][0] > 0

@@ -117,8 +117,8 @@ def test_train_page_streams_a_dnn(app_env):
     job = job_manager(str(s.data_dir)).wait(at.session_state["active_job"], timeout=120)
     assert job.state == "done", job.message
     config = load_run(s, job.run_id).config
-    assert config["data_pipeline"] == "stream" and config["model_config"]["hidden_units"] == [16]
-    assert config["epochs_run"] == 2
+    assert config.data_pipeline == "stream" and config.model_config.mlp.hidden_units == (16,)
+    assert config.epochs_run == 2
 
 
 def test_evaluate_page_threshold_updates_metrics(app_env):
