@@ -16,6 +16,7 @@ import numpy as np
 
 from core import __version__
 from core.app._review import add_evaluate_arguments, add_explain_arguments, add_report_parser
+from core.app._workflows import train_workflow
 from core.config import load_settings
 from core.errors import AppError
 from core.specs import ACTIVATIONS, LOSSES, MODELS, OPTIMIZERS, PIPELINES, TASKS
@@ -97,8 +98,6 @@ def _train_spec_and_config(args):
 
 
 def cmd_train(args, settings) -> dict:
-    from core.training import train
-
     if args.treatment:
         return _train_uplift(args, settings)
     spec, cfg = _train_spec_and_config(args)
@@ -111,18 +110,10 @@ def cmd_train(args, settings) -> dict:
         elif event.get("stage") in ("trial", "fold"):
             print(json.dumps(event), file=sys.stderr)
 
-    listen = progress if args.verbose else None
-    if args.tune_trials:
-        from core.training import tune
-
-        result = tune(settings, spec, cfg, args.tune_trials, args.tune_timeout, listen)
-    else:
-        result = train(settings, spec, cfg, listen)
-    cv = None
-    if args.cv:
-        from core.training import attach_cv, cross_validate
-
-        cv = attach_cv(settings, result.run_id, cross_validate(settings, spec, cfg, args.cv, listen))
+    result, cv = train_workflow(settings, spec, cfg, cv=args.cv or 0,
+                                tune_trials=args.tune_trials or 0,
+                                tune_timeout_s=args.tune_timeout,
+                                progress=progress if args.verbose else None)
     c = result.config
     out = {"run_id": result.run_id, "task": c.task, "model": c.model, "device": c.device,
            "positive_class": c.positive_class, "rows": c.rows,

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.app._workflows import train_workflow
 from core.config import Settings
 from core.errors import AppError
 from core.specs import DatasetSpec, ModelConfig
@@ -107,19 +108,9 @@ class JobManager:
             The job id.
         """
         def work(progress, should_stop) -> str:
-            from core.training import train
-
-            if tune_trials:
-                from core.training import tune
-
-                result = tune(self.settings, spec, cfg, tune_trials, tune_timeout_s, progress)
-            else:
-                result = train(self.settings, spec, cfg, progress, should_stop)
-            if cv:
-                from core.training import attach_cv, cross_validate
-
-                attach_cv(self.settings, result.run_id,
-                          cross_validate(self.settings, spec, cfg, cv, progress))
+            result, _ = train_workflow(self.settings, spec, cfg, cv=cv, tune_trials=tune_trials,
+                                       tune_timeout_s=tune_timeout_s, progress=progress,
+                                       should_stop=should_stop)
             return result.run_id
 
         extra = (f", {tune_trials} tuning trials" if tune_trials else "") + \

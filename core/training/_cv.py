@@ -13,7 +13,14 @@ from core.evaluate import headline_metrics
 from core.features import TabularPreprocessor, load_task_data
 from core.runs import predict_output
 from core.specs import DatasetSpec, ModelConfig
-from core.training._fit import FitData, fit_baseline, fit_keras, scale_target, target_scaling
+from core.training._fit import (
+    FitData,
+    TrainingCancelled,
+    fit_baseline,
+    fit_keras,
+    scale_target,
+    target_scaling,
+)
 from core.warehouse import connect
 
 
@@ -33,7 +40,8 @@ def _inner_split(idx: np.ndarray, y: np.ndarray, task: str, seed: int):
 
 
 def fit_fold(cfg: ModelConfig, x: pd.DataFrame, y: np.ndarray, task: str, n_classes: int,
-             train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> np.ndarray:
+             train_idx: np.ndarray, test_idx: np.ndarray, seed: int,
+             should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Fit on ``train_idx`` (10% of it held out for early stopping) and predict ``test_idx``.
 
     The preprocessor is fitted on the fold's training rows only. Regression targets are
@@ -48,14 +56,15 @@ def fit_fold(cfg: ModelConfig, x: pd.DataFrame, y: np.ndarray, task: str, n_clas
     data = FitData(pre.transform(x.iloc[fit_idx]), scale_target(y[fit_idx], scaling),
                    pre.transform(x.iloc[val_idx]), scale_target(y[val_idx], scaling))
     if cfg.is_keras:
-        model, _ = fit_keras(cfg, pre, task, n_classes, data, seed)
+        model, _ = fit_keras(cfg, pre, task, n_classes, data, seed, should_stop=should_stop)
     else:
         model, _ = fit_baseline(cfg, task, data, seed)
     return predict_output(model, pre.transform(x.iloc[test_idx]), task, scaling)
 
 
 def cross_validate(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, k: int = 5,
-                   progress: Callable[[dict], None] | None = None) -> dict:
+                   progress: Callable[[dict], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> dict:
     """k-fold cross-validation (stratified for classification) on every row of the table.
 
     Args:
@@ -64,6 +73,7 @@ def cross_validate(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, k: i
         cfg: Model configuration.
         k: Number of folds, 2–20.
         progress: Called with ``{"stage": "fold", "fold": i, "folds": k}``.
+        should_stop: Polled before each fold and every batch; True cancels.
 
     Returns:
         ``{"k", "folds": [metrics per fold], "<metric>_mean", "<metric>_std", ...,
@@ -71,6 +81,7 @@ def cross_validate(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, k: i
 
     Raises:
         TrainingError: ``k`` out of range.
+        TrainingCancelled: ``should_stop`` returned True.
     """
     if not 2 <= k <= 20:
         raise TrainingError(f"cv must be an integer in [2, 20]; got {k}.")
@@ -78,10 +89,12 @@ def cross_validate(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, k: i
         data = load_task_data(con, spec)
     folds, oof = [], []
     for i, (train_idx, test_idx) in enumerate(_folds(data.y, data.task, k, spec.seed), start=1):
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled("Cross-validation was cancelled; the folds were not saved.")
         if progress:
             progress({"stage": "fold", "fold": i, "folds": k})
         out = fit_fold(cfg, data.x, data.y, data.task, len(data.classes), train_idx, test_idx,
-                       spec.seed)
+                       spec.seed, should_stop)
         folds.append(headline_metrics(data.task, data.y[test_idx], out)["metrics"])
         score = out.max(axis=1) if out.ndim == 2 else out
         oof.append(pd.DataFrame({"row": test_idx, "fold": i, "label": data.y[test_idx],

@@ -20,6 +20,7 @@ from core.runs import predict_output
 from core.specs import DatasetSpec, ModelConfig
 from core.training._fit import (
     FitData,
+    TrainingCancelled,
     TrainResult,
     fit_baseline,
     fit_keras,
@@ -62,7 +63,8 @@ def suggest(trial, base: ModelConfig) -> ModelConfig:
 
 
 def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int = 10,
-         timeout_s: float = 300.0, progress: Callable[[dict], None] | None = None) -> TrainResult:
+         timeout_s: float = 300.0, progress: Callable[[dict], None] | None = None,
+         should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Search hyper-parameters, then train the best configuration as a run.
 
     Args:
@@ -72,6 +74,8 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
         n_trials: Most trials, 1–500.
         timeout_s: Time budget for the search in seconds (the last trial finishes).
         progress: Called with ``{"stage": "trial", "trial", "trials", "value", "best"}``.
+        should_stop: Polled every batch of every trial and of the final training; True
+            cancels the search and saves nothing.
 
     Returns:
         The best configuration's :class:`~core.training.TrainResult`; its config.json holds
@@ -79,6 +83,7 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
 
     Raises:
         TrainingError: Bad budget or a model family without a search space.
+        TrainingCancelled: ``should_stop`` returned True.
     """
     import optuna
 
@@ -103,8 +108,10 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
     def objective(trial):
         cfg = suggest(trial, base)
         trial.set_user_attr("config", cfg.flat())
-        model, _ = (fit_keras(cfg, pre, data.task, len(data.classes), fit, spec.seed)
+        model, _ = (fit_keras(cfg, pre, data.task, len(data.classes), fit, spec.seed,
+                              should_stop=should_stop)
                     if cfg.is_keras else fit_baseline(cfg, data.task, fit, spec.seed))
+        _check_cancel(should_stop)
         out = predict_output(model, fit.x_valid, data.task, scaling)
         value = headline_metrics(data.task, data.y[splits.valid], out)["metrics"][metric]
         return float("nan") if value is None else value
@@ -122,11 +129,17 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
     best = suggest(optuna.trial.FixedTrial(study.best_params), base)
     trials = [{"number": t.number, "value": t.value, "params": t.params}
               for t in study.trials if t.value is not None and np.isfinite(t.value)]
-    result = train(settings, spec, best, progress)
+    _check_cancel(should_stop)
+    result = train(settings, spec, best, progress, should_stop)
     tuning = {"objective": f"validation {metric}", "direction": direction, "trials": trials,
               "best_params": study.best_params, "seconds": round(time.perf_counter() - started, 1)}
     _annotate(settings, result.run_id, tuning)
     return dataclasses.replace(result, config=result.config.with_extra(tuning=tuning))
+
+
+def _check_cancel(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise TrainingCancelled("Tuning was cancelled; no run was saved.")
 
 
 def _annotate(settings: Settings, run_id: str, tuning: dict) -> None:

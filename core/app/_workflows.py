@@ -1,0 +1,61 @@
+"""Workflows that chain steps, shared by the command line and the background jobs.
+
+:func:`train_workflow`: tune (Optuna) or train, then cross-validate and attach the folds to the
+run. Cancelling reaches every phase: tuning trials, the final training and each fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.config import Settings
+from core.runs import delete_run
+from core.specs import DatasetSpec, ModelConfig
+from core.training import (
+    TrainingCancelled,
+    TrainResult,
+    attach_cv,
+    cross_validate,
+    train,
+    tune,
+)
+
+
+def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, cv: int = 0,
+                   tune_trials: int = 0, tune_timeout_s: float = 300.0,
+                   progress: Callable[[dict], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None,
+                   ) -> tuple[TrainResult, dict | None]:
+    """Train one run the way the analyst asked: tuned or not, cross-validated or not.
+
+    Args:
+        settings: Workspace settings.
+        spec: Table, target, features, split.
+        cfg: Model family and settings (the starting point of a search when tuning).
+        cv: Also run k-fold cross-validation of ``cfg`` and store it in the run (0 = no).
+        tune_trials: Search hyper-parameters with this many Optuna trials first (0 = no).
+        tune_timeout_s: Time budget of the search, in seconds.
+        progress: Receives every phase's events (trials, epochs, folds).
+        should_stop: Polled in every phase; True cancels and leaves no run behind (a run
+            saved before its cross-validation was cancelled is deleted again).
+
+    Returns:
+        ``(result, cv_summary)``; ``cv_summary`` is None without cross-validation.
+
+    Raises:
+        TrainingCancelled: ``should_stop`` returned True.
+        SchemaError, TrainingError: As :func:`core.training.train` raises them.
+    """
+    if tune_trials:
+        result = tune(settings, spec, cfg, tune_trials, tune_timeout_s, progress, should_stop)
+    else:
+        result = train(settings, spec, cfg, progress, should_stop)
+    summary = None
+    if cv:
+        try:
+            folds = cross_validate(settings, spec, cfg, cv, progress, should_stop)
+        except TrainingCancelled:
+            delete_run(settings, result.run_id)  # the job asked for a cross-validated run
+            raise
+        summary = attach_cv(settings, result.run_id, folds)
+    return result, summary
