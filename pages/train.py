@@ -4,20 +4,18 @@ background with live progress."""
 import streamlit as st
 
 from core.errors import AppError
-from core.features import infer_task, summarize_target
 from core.specs import TASKS, DatasetSpec
-from core.warehouse import connect, list_tables, table_columns
 from ui import resources, state
 from ui.train_views import model_form, recent_jobs_table, show_job
 from ui.widgets import KEEP, errors_shown, link_to, page_setup, show_error
 
 data_dir = page_setup()
-settings = resources.settings()
 st.title("Train")
 st.caption(f"Training device: **{resources.device_label()}**")
 
-with errors_shown(), connect(settings) as con:
-    tables = [t.table for t in list_tables(con)]
+with errors_shown():
+    infos = {t.table: t for t in resources.tables(data_dir)}
+tables = list(infos)
 if not tables:
     st.info("Load a table on the Data page first.")
     link_to("pages/data.py", "Go to Data", ":material/database:")
@@ -26,15 +24,15 @@ current = state.active_table()
 table = st.selectbox("Table", tables, index=tables.index(current) if current in tables else 0,
                      key="train__table")
 state.set_active_table(table)
-with errors_shown(), connect(settings) as con:
-    columns = [c for c, _ in table_columns(con, table)]
+stamp = (infos[table].rows, infos[table].columns)  # changes when the table is replaced
+with errors_shown():
+    columns = [c for c, _ in resources.table_layout(data_dir, table, stamp)[0]]
 default_target = "y" if "y" in columns else columns[-1]
 left, right = st.columns([2, 1])
 target = left.selectbox("Target column (what to predict)", columns,
                         index=columns.index(default_target), key="train__target", **KEEP)
-with errors_shown(), connect(settings) as con:
-    summary = summarize_target(con, table, target)
-    inferred, why = infer_task(con, table, target)
+with errors_shown():
+    summary, inferred, why = resources.target_info(data_dir, table, target, stamp)
 task = right.selectbox("Task", TASKS, index=TASKS.index(inferred), key=f"train__task_{target}",
                        help=f"Inferred: {inferred} ({why}).", **KEEP)
 balance = ", ".join(f"{c}: {n:,}" for c, n in zip(summary.classes[:8], summary.counts[:8]))
@@ -54,7 +52,8 @@ if task == "binary":
     share = summary.counts[summary.classes.index(positive)] / sum(summary.counts)
 
 others = [c for c in columns if c != target]
-leaks = resources.leaking_columns(data_dir, table, target, positive) if task == "binary" else {}
+leaks = (resources.leaking_columns(data_dir, table, target, positive, stamp)
+         if task == "binary" else {})
 leaky = [c for c in others if c in leaks]
 features = st.multiselect("Feature columns", others, default=[c for c in others if c not in leaky],
                           key=f"train__features_{table}_{target}",

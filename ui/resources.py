@@ -52,16 +52,46 @@ def profile(data_dir: str, table: str, target: str | None, positive: str | None,
         return profile_table(con, table, target, positive, hidden)
 
 
-def leaking_columns(data_dir: str, table: str, target: str, positive: str) -> dict[str, str]:
-    """Columns the table's profile flags as likely leakage for a binary target (SQL name →
-    warning), from the same cache as the Data page's profile."""
-    from core.tables import load_marks
+def tables(data_dir: str) -> list:
+    """The workspace's tables (:class:`core.warehouse.TableInfo`: name, rows, columns), read
+    on one short connection each rerun (cheap, never stale)."""
     from core.warehouse import connect, list_tables
 
     with connect(load_settings(data_dir)) as con:
-        hidden = tuple(m.column for m in load_marks(con, table))
-        info = next(t for t in list_tables(con) if t.table == table)
-    return profile(data_dir, table, target, positive, hidden, (info.rows, info.columns)).leaks
+        return list_tables(con)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def table_layout(data_dir: str, table: str, stamp: tuple) -> tuple[list[tuple[str, str]],
+                                                                     tuple[str, ...]]:
+    """A table's ``(column, type)`` pairs and its columns marked as personal data, on one
+    connection; ``stamp`` (rows, columns) changes when the table is replaced."""
+    from core.tables import load_marks
+    from core.warehouse import connect, table_columns
+
+    with connect(load_settings(data_dir)) as con:
+        return table_columns(con, table), tuple(m.column for m in load_marks(con, table))
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner="Reading the target …")
+def target_info(data_dir: str, table: str, target: str, stamp: tuple):
+    """``(summary, task, reason)`` of a target column: its :class:`core.features.TargetSummary`
+    (computed once) and the task it suggests (:func:`core.features.task_of`)."""
+    from core.features import summarize_target, task_of
+    from core.warehouse import connect
+
+    dtype = dict(table_layout(data_dir, table, stamp)[0])[target]
+    with connect(load_settings(data_dir)) as con:
+        summary = summarize_target(con, table, target)
+    return (summary, *task_of(summary, dtype, target))
+
+
+def leaking_columns(data_dir: str, table: str, target: str, positive: str,
+                    stamp: tuple) -> dict[str, str]:
+    """Columns the table's profile flags as likely leakage for a binary target (SQL name →
+    warning), from the same cache as the Data page's profile."""
+    hidden = table_layout(data_dir, table, stamp)[1]
+    return profile(data_dir, table, target, positive, hidden, stamp).leaks
 
 
 def runs(data_dir: str) -> list[dict]:

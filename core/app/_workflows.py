@@ -11,14 +11,7 @@ from collections.abc import Callable
 from core.config import Settings
 from core.runs import delete_run
 from core.specs import DatasetSpec, ModelConfig
-from core.training import (
-    TrainingCancelled,
-    TrainResult,
-    attach_cv,
-    cross_validate,
-    train,
-    tune,
-)
+from core.training import TrainingCancelled, TrainResult, attach_cv, cross_validate, train, tune
 
 
 def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, cv: int = 0,

@@ -154,12 +154,7 @@ def ranking_metrics(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, float 
         ``{"roc_auc", "pr_auc", "log_loss", "brier"}``; None when undefined (one class only, or
         scores outside [0, 1]).
     """
-    from sklearn.metrics import (
-        average_precision_score,
-        brier_score_loss,
-        log_loss,
-        roc_auc_score,
-    )
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
     y_true, y_score = _check(y_true, y_score)
     out: dict[str, float | None] = dict.fromkeys(RANKING_KEYS)

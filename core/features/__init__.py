@@ -28,17 +28,15 @@ from core.features._stream_export import (
 from core.features._tabular import (
     TabularPreprocessor,
     excluded_columns,
-    infer_task,
-    label_text,
     load_task_data,
     load_xy,
     split_indices,
-    summarize_target,
 )
+from core.features._target import infer_task, label_text, summarize_target, task_of
 
 __all__ = [
     "LABEL", "PREPROCESSOR_ROWS", "StreamedSplits", "TabularPreprocessor", "chunk_rows_for",
     "encode_to_disk", "encoded_batches", "encoded_bytes", "excluded_columns", "export_splits",
     "head_frame", "infer_task", "keras_dataset", "label_text", "load_task_data", "load_xy",
-    "remove", "split_indices", "summarize_target", "use_streaming", "write_scored",
+    "remove", "split_indices", "summarize_target", "task_of", "use_streaming", "write_scored",
 ]

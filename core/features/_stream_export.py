@@ -24,13 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import SchemaError
-from core.features._tabular import (
-    MAX_CLASSES,
-    check_binary_target,
-    label_text,
-    resolve_features,
-    summarize_target,
-)
+from core.features._tabular import resolve_features
+from core.features._target import MAX_CLASSES, check_binary_target, label_text, summarize_target
 from core.specs import DatasetSpec, ModelConfig
 from core.warehouse import (
     capped_memory,

@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import SchemaError
 from core.features import TabularPreprocessor, load_xy, split_indices, summarize_target
-from core.features._tabular import check_binary_target, suggest_positive_class
+from core.features._target import check_binary_target, suggest_positive_class
 from core.ingest import ingest_file
 from core.specs import DatasetSpec
 from tests.conftest import CASES
