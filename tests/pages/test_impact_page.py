@@ -292,7 +292,7 @@ def uplift_env(tmp_path_factory):
     from core.specs import DatasetSpec, ModelConfig
     from core.uplift import UpliftConfig, train_uplift
     from core.warehouse import connect
-    from tests.core.test_uplift_training import make_campaign
+    from tests.core.uplift.test_uplift_training import make_campaign
 
     s = load_settings(tmp_path_factory.mktemp("uplift_page"))
     with connect(s) as con:

@@ -163,7 +163,7 @@ def test_sidebar_names_the_run_chosen_on_the_page_at_once(app_env):
 
 
 def test_sidebar_lists_running_jobs(app_env):
-    from tests.core.test_jobs import _slow_work
+    from tests.core.app.test_jobs import _slow_work
     from ui.resources import job_manager
 
     s, _ = app_env

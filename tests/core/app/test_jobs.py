@@ -56,7 +56,7 @@ def test_process_exits_while_a_job_runs(tmp_path):
         sys.path.insert(0, {str(ROOT)!r})
         from core.config import load_settings
         from core.app import JobManager
-        from tests.core.test_jobs import _slow_work
+        from tests.core.app.test_jobs import _slow_work
         jobs = JobManager(load_settings({str(tmp_path / "ws")!r}))
         started = []
         jobs.submit("train", "slow", _slow_work(started))

@@ -1,8 +1,8 @@
 """Golden test of the command-line contract: every command's JSON keys (with value kinds) and exit
-code on a small bank subsample, held against ``tests/golden/cli.json``.
+code on a small bank subsample, held against ``golden/cli.json`` beside this file.
 
-The file is written once from a known-good version (``LIFTLAB_WRITE_GOLDEN=1 pytest
-tests/test_cli_golden.py``); after that any change of a key, a kind or an exit code fails here.
+The file was written from the version before core/ moved into packages (``LIFTLAB_WRITE_GOLDEN=1
+pytest tests/core/app/test_cli_golden.py``); since then a changed key, kind or exit code fails.
 Shapes may only grow ("extend, never break"): new keys pass; a lost key, a changed kind or exit
 code fails.
 """
