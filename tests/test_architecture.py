@@ -189,6 +189,20 @@ def test_no_import_cycles_function_local_imports_counted():
     assert _cycles(_graph()) == []
 
 
+def test_function_local_imports_only_keep_heavy_libraries_out():
+    """Faces load no TensorFlow or shap, so a function never needs to import one lazily;
+    function-local imports are for TensorFlow, Keras, shap and the models built on them."""
+    bad = []
+    for f in _source_files(("core",)):
+        for fn in ast.walk(ast.parse(f.read_text())):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core"):
+                    bad.append(f"{f.relative_to(ROOT)}:{node.lineno} {node.module}")
+    assert bad == []
+
+
 def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

@@ -15,11 +15,43 @@ import time
 import numpy as np
 
 from core import __version__
-from core.app._review import add_evaluate_arguments, add_explain_arguments, add_report_parser
+from core.app._review import (
+    add_evaluate_arguments,
+    add_explain_arguments,
+    add_report_parser,
+    evaluate_command,
+    explain_command,
+    report_command,
+)
 from core.app._workflows import train_workflow
+from core.app._workspace import score_table
 from core.config import load_settings
+from core.device import detect_devices
 from core.errors import AppError
-from core.specs import ACTIVATIONS, LOSSES, MODELS, OPTIMIZERS, PIPELINES, TASKS
+from core.impact import Decision, ScenarioInputs, run_scenario
+from core.ingest import IngestOptions, ingest_file
+from core.recommend import (
+    EventColumns,
+    RecModelConfig,
+    SequenceOptions,
+    load_rec_run,
+    train_recommender,
+)
+from core.runs import list_runs, load_run
+from core.specs import (
+    ACTIVATIONS,
+    LOSSES,
+    MODELS,
+    OPTIMIZERS,
+    PIPELINES,
+    TASKS,
+    DatasetSpec,
+    Economics,
+    ModelConfig,
+    from_dict,
+)
+from core.uplift import UpliftConfig, is_uplift, simulate_uplift_run, train_uplift
+from core.warehouse import connect, list_tables, run_query
 
 log = logging.getLogger("core.app")
 
@@ -34,17 +66,12 @@ def _csv(text: str | None) -> tuple[str, ...]:
 
 
 def cmd_info(args, settings) -> dict:
-    from core.device import detect_devices
-
     info = detect_devices()
     return {"version": __version__, "tensorflow": info.tensorflow, "devices": info.devices,
             "gpu": info.gpu, "device": info.label, "data_dir": str(settings.data_dir)}
 
 
 def cmd_ingest(args, settings) -> dict:
-    from core.ingest import IngestOptions, ingest_file
-    from core.warehouse import connect
-
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
     opts = IngestOptions(table=args.table, encoding=args.encoding, delimiter=delimiter,
                          sheet=args.sheet, if_exists="replace" if args.replace else "keep_both",
@@ -58,24 +85,18 @@ def cmd_ingest(args, settings) -> dict:
 
 
 def cmd_tables(args, settings) -> dict:
-    from core.warehouse import connect, list_tables
-
     with connect(settings) as con:
         return {"tables": [{"table": t.table, "rows": t.rows, "columns": t.columns,
                             "source": t.source} for t in list_tables(con)]}
 
 
 def cmd_sql(args, settings) -> dict:
-    from core.warehouse import run_query
-
     result = run_query(settings, args.query, limit=args.limit)
     return {"columns": result.columns, "rows": [list(r) for r in result.rows],
             "truncated": result.truncated, "notes": list(result.notes)}
 
 
 def _train_spec_and_config(args):
-    from core.specs import DatasetSpec, ModelConfig, from_dict
-
     if args.config:
         try:
             with open(args.config) as fh:
@@ -125,39 +146,26 @@ def cmd_train(args, settings) -> dict:
 
 
 def cmd_runs(args, settings) -> dict:
-    from core.runs import list_runs
-
     return {"runs": list_runs(settings)}
 
 
 def cmd_evaluate(args, settings) -> dict:
-    from core.app._review import evaluate_command
-
     return evaluate_command(args, settings)
 
 
 def cmd_explain(args, settings) -> dict:
-    from core.app._review import explain_command
-
     return explain_command(args, settings)
 
 
 def cmd_report(args, settings) -> dict:
-    from core.app._review import report_command
-
     return report_command(args, settings)
 
 
 def cmd_score(args, settings) -> dict:
-    from core.app._workspace import score_table
-    from core.runs import load_run
-
     return score_table(settings, load_run(settings, args.run_id), args.table, args.out)
 
 
 def _train_uplift(args, settings) -> dict:
-    from core.uplift import UpliftConfig, train_uplift
-
     if args.cv or args.tune_trials:
         raise AppError("--cv and --tune-trials are not available with --treatment yet.")
     spec, cfg = _train_spec_and_config(args)
@@ -175,9 +183,6 @@ def _train_uplift(args, settings) -> dict:
 
 
 def _scenario_inputs(args):
-    from core.impact import Decision, ScenarioInputs
-    from core.specs import Economics
-
     rules = [(r, v) for r, v in (("top_n", args.top_n), ("threshold", args.threshold),
                                   ("budget", args.budget)) if v is not None]
     if len(rules) > 1:
@@ -195,10 +200,6 @@ def _scenario_inputs(args):
 
 
 def cmd_simulate(args, settings) -> dict:
-    from core.impact import run_scenario
-    from core.runs import load_run
-    from core.uplift import is_uplift, simulate_uplift_run
-
     run = load_run(settings, args.run_id)
     inputs = _scenario_inputs(args)
     source = {"run_id": run.run_id,
@@ -211,7 +212,6 @@ def cmd_simulate(args, settings) -> dict:
 def cmd_recommend(args, settings) -> dict:
     if args.rec_command == "for":
         return _recommend_for(args, settings)
-    from core.recommend import EventColumns, RecModelConfig, SequenceOptions, train_recommender
 
     cols = EventColumns(args.table, args.user, args.item, args.time, args.event, args.quantity,
                         args.price, args.order, args.name)
@@ -240,8 +240,6 @@ def cmd_recommend(args, settings) -> dict:
 
 
 def _recommend_for(args, settings) -> dict:
-    from core.recommend import load_rec_run
-
     if not 1 <= args.k <= 1000:
         raise AppError(f"--k must be between 1 and 1000; got {args.k}.")
     run = load_rec_run(settings, args.run_id)

@@ -8,6 +8,19 @@ from __future__ import annotations
 import argparse
 
 from core.errors import AppError
+from core.evaluate import (
+    SegmentTables,
+    ThresholdPolicy,
+    choose_run_threshold,
+    evaluate_multiclass,
+    evaluate_regression,
+    evaluate_scores,
+    scored_set,
+    to_jsonable,
+)
+from core.explain import explain_run, save_explanation
+from core.report import ReportOptions, write_report
+from core.runs import load_run
 
 EXPLAIN_METHODS = ("auto", "deeplift", "deep", "gradient", "tree", "linear", "permutation",
                    "kernel")
@@ -47,8 +60,6 @@ def add_report_parser(sub) -> None:
 
 
 def _threshold(args, table, valid_scores) -> tuple[float, dict | None]:
-    from core.evaluate import ThresholdPolicy, choose_run_threshold
-
     if args.policy is None:
         if not 0.0 <= args.threshold <= 1.0:
             raise AppError(f"--threshold must be in [0, 1]; got {args.threshold}.")
@@ -61,8 +72,6 @@ def _threshold(args, table, valid_scores) -> tuple[float, dict | None]:
 
 
 def _segment_rows(scored, ev, column: str, threshold: float) -> list[dict]:
-    from core.evaluate import SegmentTables
-
     if column not in scored.frame.columns:
         raise AppError(f"--segment: the run has no feature column '{column}'. Its columns are: "
                        f"{', '.join(scored.frame.columns)}.")
@@ -73,8 +82,6 @@ def _segment_rows(scored, ev, column: str, threshold: float) -> list[dict]:
 
 def evaluate_command(args, settings) -> dict:
     """``evaluate``: metrics at a threshold (or a policy's), intervals, confusion, segments."""
-    from core.evaluate import evaluate_scores, scored_set, to_jsonable
-    from core.runs import load_run
 
     run = load_run(settings, args.run_id)
     scored = scored_set(run)
@@ -94,8 +101,6 @@ def evaluate_command(args, settings) -> dict:
 
 
 def _other_task(scored) -> dict:
-    from core.evaluate import evaluate_multiclass, evaluate_regression
-
     if scored.task == "multiclass":
         rep = evaluate_multiclass(scored.y, scored.output, scored.classes)
         return {"threshold": None, "metrics": rep.metrics, "per_class": rep.per_class,
@@ -106,8 +111,6 @@ def _other_task(scored) -> dict:
 
 def explain_command(args, settings) -> dict:
     """``explain``: SHAP values for test rows (cached in the run folder), importance by column."""
-    from core.explain import explain_run, save_explanation
-    from core.runs import load_run
 
     run = load_run(settings, args.run_id)
     exp = explain_run(run, n_rows=args.rows, seed=args.seed, method=args.method,
@@ -126,8 +129,6 @@ def explain_command(args, settings) -> dict:
 
 def report_command(args, settings) -> dict:
     """``report``: the review report as HTML, or PDF when ``--out`` ends with ``.pdf``."""
-    from core.report import ReportOptions, write_report
-    from core.runs import load_run
 
     run = load_run(settings, args.run_id)
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:

@@ -12,6 +12,7 @@ from core.errors import SchemaError
 from core.features import label_text
 from core.ingest import IngestOptions, ingest_file
 from core.runs import LABEL_COL, SCORE_COL, Run
+from core.uplift import score_uplift_table
 from core.warehouse import connect, get_meta, quote_ident, read_table, require_table, set_meta
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,6 @@ def score_table(settings: Settings, run: Run, table: str, out: str | None = None
         SchemaError: The table lacks a feature of the run.
     """
     if run.config.kind == "uplift":  # p_treated, p_control and uplift columns
-        from core.uplift import score_uplift_table
 
         return score_uplift_table(settings, run, table, out)
     out = out or f"{table}_scored"

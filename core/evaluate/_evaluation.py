@@ -23,6 +23,7 @@ from core.evaluate._binary import (
     ranking_metrics,
     threshold_ci,
 )
+from core.runs import LABEL_COL, SCORE_COL
 
 CURVE_POINTS = 2000
 
@@ -258,7 +259,6 @@ def scored_set(run) -> ScoredSet:
     Raises:
         SchemaError: The task is not one LiftLab evaluates, or its columns are missing.
     """
-    from core.runs import LABEL_COL, SCORE_COL
 
     t, task = run.test_frame, run.config.task
     features = t[[c for c in run.features if c in t.columns]]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.explain._deeplift import deeplift_shap, network_steps
 from core.runs import fast_scorer, predict_output
 
 KMEANS_CENTRES = 20
@@ -44,8 +45,6 @@ def _quiet(fn: Callable) -> Callable:
 
 
 def _prep_deeplift(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
-    from core.explain._deeplift import deeplift_shap, network_steps
-
     steps = network_steps(model)
     base = deeplift_shap(steps, bg[:1], bg)[1]
     score = fast_scorer(model)

@@ -28,6 +28,7 @@ from core.errors import SchemaError, SimulationError
 from core.features import label_text
 from core.impact._simulate import ImpactResult, ScenarioInputs, simulate_scenario
 from core.runs import LABEL_COL, SCORE_COL, Run
+from core.tables import hmac_pads, load_marks, personal_key, pseudonym_sql
 from core.warehouse import (
     META_SCHEMA,
     connect,
@@ -334,8 +335,6 @@ def targeted_list(settings: Settings, population: Population, result: ImpactResu
 
 
 def _pseudonymise(settings: Settings, table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    from core.tables import hmac_pads, load_marks, personal_key, pseudonym_sql
-
     with connect(settings) as con:
         marks = {m.column: m.action for m in load_marks(con, table)}
     marked = [c for c in frame.columns if c in marks]

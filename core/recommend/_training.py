@@ -19,6 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from core.config import Settings
+from core.device import detect_devices
 from core.errors import TrainingError
 from core.recommend._metrics import KS, bootstrap_ci, per_user, rank_users, summarize
 from core.recommend._runs import NEURAL, TASK, NetworkScorer, RecArtifacts, save_rec_run
@@ -358,7 +359,6 @@ def train_recommender(
 def _device(model: str) -> str:
     if model not in NEURAL:
         return "CPU (NumPy)"
-    from core.device import detect_devices
 
     return detect_devices().label
 

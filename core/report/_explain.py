@@ -9,8 +9,25 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import AppError
+from core.evaluate import (
+    evaluate_multiclass,
+    evaluate_regression,
+    multiclass_confusion_figure,
+    predicted_actual_figure,
+    residual_figure,
+)
+from core.explain import (
+    contributions,
+    explain_cached,
+    explain_in_words,
+    load_explanation,
+    row_order,
+)
+from core.impact import ScenarioInputs, list_scenarios, simulate_scenario
+from core.plots import beeswarm_figure, importance_figure, profit_figure, waterfall_figure
 from core.report._html import bullet_list, figure_html, paragraph, section, table_html
 from core.runs import Run
+from core.specs import Economics
 
 log = logging.getLogger(__name__)
 SCENARIO_LABELS = {"fraction": "Share contacted", "targeted": "Customers contacted",
@@ -48,7 +65,6 @@ def load_or_explain(run: Run, explanation, rows: int):
     Returns:
         ``(explanation or None, note)``; the note says why there is none.
     """
-    from core.explain import explain_cached, load_explanation
 
     if explanation is not None:
         return explanation, ""
@@ -59,8 +75,6 @@ def load_or_explain(run: Run, explanation, rows: int):
 
 
 def _example_rows(exp, threshold: float) -> list[tuple[str, int]]:
-    from core.explain import row_order
-
     ranked = row_order(exp, "rank")
     picks = [("Highest score", int(ranked[0])), ("Lowest score", int(ranked[-1]))]
     wrong = row_order(exp, "surprising", threshold)
@@ -73,8 +87,6 @@ def _example_rows(exp, threshold: float) -> list[tuple[str, int]]:
 
 def _local(exp, title: str, i: int, positive: str, negative: str,
            calibrated: bool = True) -> str:
-    from core.explain import contributions, explain_in_words
-    from core.plots import waterfall_figure
 
     c = contributions(exp, i)
     label = {1: positive, 0: negative}.get(int(exp.labels[i]), "unknown")
@@ -91,7 +103,6 @@ def _local(exp, title: str, i: int, positive: str, negative: str,
 def explanation_sections(exp, note: str, ev, threshold: float,
                          calibrated: bool = True) -> list[str]:
     """SHAP global (importance, beeswarm) and three local explanations."""
-    from core.plots import beeswarm_figure, importance_figure
 
     if exp is None:
         return [section("SHAP explanations", paragraph(note, "note"), anchor="shap")]
@@ -115,7 +126,6 @@ def explanation_sections(exp, note: str, ev, threshold: float,
 
 def _saved_scenario(settings: Settings, run: Run) -> dict | None:
     try:
-        from core.impact import list_scenarios
 
         mine = [s for s in list_scenarios(settings) if s["run_id"] == run.run_id]
     except (ImportError, AppError) as err:
@@ -137,13 +147,10 @@ def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None,
         computed: ``{"title", "summary", "curve"}`` of a scenario already simulated (the
             Impact page's own result, so the report shows its very numbers), or None.
     """
-    from core.plots import profit_figure
 
     if computed:
         summary, curve, title = computed["summary"], computed["curve"], computed["title"]
     elif inputs:
-        from core.impact import ScenarioInputs, simulate_scenario
-        from core.specs import Economics
 
         result = simulate_scenario(ev.y, ev.s, ScenarioInputs.top_share(
             float(inputs.get("fraction", 0.2)),
@@ -177,13 +184,6 @@ def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None,
 
 def other_task_sections(run: Run, scored) -> tuple[list[str], list[str]]:
     """Summary and metrics of a multiclass or regression run (SHAP covers binary runs)."""
-    from core.evaluate import (
-        evaluate_multiclass,
-        evaluate_regression,
-        multiclass_confusion_figure,
-        predicted_actual_figure,
-        residual_figure,
-    )
 
     head = section("Summary", paragraph(f"{scored.task.capitalize()} run {run.run_id}: model "
                                         f"{run.config.model} on table "

@@ -9,7 +9,14 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import AppError
-from core.evaluate import METRIC_NAMES, BinaryEvaluation, SegmentTables, evaluate_scores, scored_set
+from core.evaluate import (
+    METRIC_NAMES,
+    BinaryEvaluation,
+    SegmentTables,
+    binary_figures,
+    evaluate_scores,
+    scored_set,
+)
 from core.report._explain import (
     explanation_sections,
     load_or_explain,
@@ -18,7 +25,9 @@ from core.report._explain import (
 )
 from core.report._html import bullet_list, figure_html, paragraph, section, table_html
 from core.report._options import ReportOptions
-from core.runs import Run
+from core.runs import Run, model_parameters
+from core.tables import profile_table
+from core.warehouse import META_SCHEMA, connect
 
 log = logging.getLogger(__name__)
 METRIC_LABELS = {k: METRIC_NAMES[k] for k in (
@@ -57,11 +66,8 @@ def _num3(v) -> str:
 
 
 def _profile(settings: Settings, run: Run) -> list[str]:
-    from core.warehouse import connect
-
     c = run.config
     try:
-        from core.tables import profile_table
 
         with connect(settings) as con:
             prof = profile_table(con, c.table, c.target, c.positive_class)
@@ -92,8 +98,6 @@ def _data(settings: Settings, run: Run) -> str:
 
 
 def _preparation(settings: Settings, run: Run) -> str:
-    from core.warehouse import META_SCHEMA, connect
-
     table = run.config.table
     with connect(settings) as con:
         raw = con.execute(f"SELECT source FROM {META_SCHEMA}.catalog WHERE table_name = ?",
@@ -155,7 +159,6 @@ def _model_card(run: Run, ev: BinaryEvaluation, exp, options: ReportOptions) -> 
              ("Table", c.table), ("Target", c.target), ("Positive class", c.positive_class),
              ("Positive rate (train)", c.positive_rate_train),
              ("Features", f"{len(run.features)} columns → {c.encoded_features} encoded")]
-    from core.runs import model_parameters
 
     est = c.extra.get("estimator")
     used = model_parameters(c.model, c.model_fields)
@@ -230,7 +233,6 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
     Returns:
         ``(html parts, section names, threshold)``.
     """
-    from core.evaluate import binary_figures
 
     scored = scored_set(run)
     if scored.task != "binary":

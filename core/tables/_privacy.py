@@ -21,7 +21,14 @@ import duckdb
 from core.config import Settings
 from core.errors import SchemaError
 from core.tables._profile import kind_of, looks_like_id
-from core.warehouse import META_SCHEMA, quote_ident, require_table, table_columns, transaction
+from core.warehouse import (
+    META_SCHEMA,
+    original_names,
+    quote_ident,
+    require_table,
+    table_columns,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +111,6 @@ def suggest_personal(con: duckdb.DuckDBPyConnection, table: str) -> list[Suggest
     Returns:
         One :class:`Suggestion` per column that looks personal, in table order.
     """
-    from core.warehouse import original_names
 
     require_table(con, table)
     t = quote_ident(table)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from core.errors import SchemaError
+from core.features import summarize_target
 from core.warehouse import original_names, quote_ident, require_table, table_columns
 
 log = logging.getLogger(__name__)
@@ -326,8 +327,6 @@ def leaking_columns(cols: list[ColumnProfile]) -> dict[str, str]:
 
 
 def _balance(con, table: str, target: str, positive: str | None):
-    from core.features import summarize_target
-
     summary = summarize_target(con, table, target)
     total = sum(summary.counts) or 1
     balance = [(label, n, n / total) for label, n in zip(summary.classes, summary.counts)]

@@ -17,6 +17,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from core.device import detect_devices, training_strategy
 from core.errors import TrainingError
 from core.features import TabularPreprocessor
 from core.runs import LABEL_COL, SCORE_COL, RunConfig
@@ -206,7 +207,6 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     """
     import keras
 
-    from core.device import training_strategy
     from models.tabular import compile_model, make_optimizer
 
     keras.backend.clear_session()
@@ -348,6 +348,5 @@ def device_label(cfg: ModelConfig) -> str:
     """Where a model trains, in words (e.g. ``"CPU (scikit-learn)"`` or the TensorFlow device)."""
     if not cfg.is_keras:
         return "CPU (scikit-learn)"
-    from core.device import detect_devices
 
     return detect_devices().label

@@ -10,7 +10,13 @@ import numpy as np
 
 from core.config import Settings
 from core.evaluate import headline_metrics
-from core.features import TabularPreprocessor, excluded_columns, load_task_data, split_indices
+from core.features import (
+    TabularPreprocessor,
+    excluded_columns,
+    load_task_data,
+    split_indices,
+    use_streaming,
+)
 from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.training._fit import (
@@ -62,7 +68,6 @@ def train(
         TrainingError: NaN loss or a model that cannot be fitted.
         TrainingCancelled: ``should_stop`` returned True; nothing was saved.
     """
-    from core.features import use_streaming
 
     started = time.perf_counter()
     emit(progress, stage="load", message=f"Reading table {spec.table}")

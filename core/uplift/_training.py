@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Settings
+from core.device import detect_devices
 from core.errors import SchemaError, TrainingError
 from core.features import TabularPreprocessor, label_text, load_xy, split_indices, summarize_target
 from core.runs import (
@@ -339,6 +340,5 @@ def _write(folder: Path, config, metrics, fitted: _Fitted, main: str, test: pd.D
 def _device_label(cfg: ModelConfig) -> str:
     if not cfg.is_keras:
         return "CPU (scikit-learn)"
-    from core.device import detect_devices
 
     return detect_devices().label
