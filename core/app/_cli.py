@@ -17,6 +17,7 @@ import numpy as np
 from core import __version__
 from core.config import load_settings
 from core.errors import AppError
+from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
 from core.app._review import add_evaluate_arguments, add_explain_arguments, add_report_parser
 
 log = logging.getLogger("core.app")
@@ -158,10 +159,10 @@ def cmd_report(args, settings) -> dict:
 
 
 def cmd_score(args, settings) -> dict:
-    from core.runs import load_run
     from core.app._workspace import score_table
+    from core.monitor import resolve_run  # a run id, or a model name: its champion
 
-    return score_table(settings, load_run(settings, args.run_id), args.table, args.out)
+    return score_table(settings, resolve_run(settings, args.run_id), args.table, args.out)
 
 
 def _train_uplift(args, settings) -> dict:
@@ -351,8 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42)
     add_explain_arguments(s)
     add_report_parser(sub)
-    s = sub.add_parser("score", help="score a table with a run")
-    s.add_argument("run_id")
+    s = sub.add_parser("score", help="score a table with a run (or a model name's champion)")
+    s.add_argument("run_id", help="a run id, or a model name (its champion)")
     s.add_argument("--table", required=True)
     s.add_argument("--out")
     s = sub.add_parser("simulate", help="conversions, lift and profit of targeting by score")
@@ -371,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bootstrap", type=int, default=500)
     s.add_argument("--seed", type=int, default=42)
     _add_recommend_parser(sub)
+    add_monitor_parsers(sub)
     return p
 
 
@@ -378,7 +380,7 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
-            "report": cmd_report}
+            "report": cmd_report, **MONITOR_COMMANDS}
 
 
 def _default(o):

@@ -40,7 +40,19 @@ CHUNK_KEYS = ("chunk", "rows", "reliable", "drift", "prediction_drift", "quality
 
 
 def _names(con, meta: RunMeta, table: str) -> dict[str, str]:
-    return {**original_names(con, table), **original_names(con, meta.table)}
+    """SQL column name → the header of the analyst's file: the run's table's, else the new
+    table's, else any loaded file's that maps the name one way only (tables derived with SQL
+    have no headers of their own)."""
+    import json
+
+    from core.warehouse import META_SCHEMA
+
+    seen: dict[str, set[str]] = {}
+    for (cols,) in con.execute(f"SELECT columns_json FROM {META_SCHEMA}.catalog").fetchall():
+        for c in json.loads(cols or "[]"):
+            seen.setdefault(c["name"], set()).add(c["original_name"])
+    names = {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+    return {**names, **original_names(con, table), **original_names(con, meta.table)}
 
 
 def _reference_cells(con, meta: RunMeta, cal: Calibration, scenario) -> tuple[Cells, float]:

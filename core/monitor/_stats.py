@@ -227,10 +227,11 @@ def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, floor: float = PSI_FLOOR
 
 
 def psi_edges(ref: NumericSummary, bins: int = 10) -> np.ndarray:
-    """Edges of the reference's quantile bins: the smallest support point whose reference
-    ECDF reaches each of 1/bins … (bins−1)/bins, deduplicated (discrete columns get fewer
-    bins). Bins are ``(-inf, e1), [e1, e2), …, [ek, inf)``."""
-    cdf = (np.cumsum(ref.at) + np.cumsum(ref.gap_n)[:-1]) / max(ref.n, 1)
+    """Edges of the reference's quantile bins: the smallest support point with at least a
+    share 1/bins … (bins−1)/bins of the reference strictly below it, deduplicated (discrete
+    columns get fewer bins). Bins are ``(-inf, e1), [e1, e2), …, [ek, inf)``."""
+    below = np.r_[0.0, np.cumsum(ref.at)[:-1]] + np.cumsum(ref.gap_n)[:-1]
+    cdf = below / max(ref.n, 1)
     levels = np.arange(1, bins) / bins
     idx = np.minimum(np.searchsorted(cdf, levels - 1e-12), ref.support.size - 1)
     edges = np.unique(ref.support[idx]) if ref.support.size else ref.support

@@ -129,3 +129,19 @@ def parent_of(con, run_id: str) -> str | None:
     row = con.execute(f"SELECT parent_run FROM {META_SCHEMA}.lineage WHERE run_id = ?",
                       [run_id]).fetchone()
     return row[0] if row else None
+
+
+def monitor_history(settings, run_id: str | None = None, table: str | None = None) -> list[dict]:
+    """Stored monitoring runs of a workspace, newest first (see :func:`list_results`)."""
+    from core.warehouse import connect
+
+    with connect(settings) as con:
+        return list_results(con, run_id, table)
+
+
+def load_monitor(settings, monitor_id: str) -> dict | None:
+    """One stored monitoring result of a workspace, or None."""
+    from core.warehouse import connect
+
+    with connect(settings) as con:
+        return load_result(con, monitor_id)

@@ -37,7 +37,14 @@ def scenario_threshold(scenario: dict | None) -> tuple[float, ...]:
     return ()
 
 
-def _targeted(inputs, cells: Cells, n_desc: np.ndarray) -> float:
+def targeted(inputs, n_desc: np.ndarray, above_threshold: float | None = None) -> float:
+    """How many rows the scenario's decision contacts (as ``core.impact.targeted_count``).
+
+    Args:
+        inputs: The scenario's :class:`core.impact.ScenarioInputs`.
+        n_desc: Rows per score cell, best scores first, shape (k,).
+        above_threshold: Rows scoring at least the decision's threshold (threshold rule).
+    """
     d, econ = inputs.decision, inputs.economics
     n = float(n_desc.sum())
     if d.rule == "fraction":
@@ -45,8 +52,7 @@ def _targeted(inputs, cells: Cells, n_desc: np.ndarray) -> float:
     if d.rule == "top_n":
         return float(min(n, int(d.value)))
     if d.rule == "threshold":
-        tc = cells.threshold_cell(float(d.value))
-        return float(n_desc[: n_desc.size - tc].sum())
+        return float(above_threshold or 0.0)
     if econ.payoff is not None or econ.contact_cost == 0:
         return n
     return float(max(0, min(n, (d.value - econ.fixed_cost) // econ.contact_cost)))
@@ -56,12 +62,30 @@ def _money(econ, k: float, conv: float, positives: float, n: float) -> tuple[flo
     if econ.payoff is None:
         revenue = conv * econ.conversion_value
         return revenue, revenue - (k * econ.contact_cost + econ.fixed_cost)
-    tp, fp = conv, k - conv
-    fn = positives - conv
-    tn = n - k - fn
-    total = sum(c * pay for c, pay in zip((tp, fp, tn, fn), econ.payoff))
-    revenue = sum(c * pay for c, pay in zip((tp, fp, tn, fn), econ.payoff) if pay > 0)
+    cells = (conv, k - conv, n - k - (positives - conv), positives - conv)  # tp, fp, tn, fn
+    total = sum(c * pay for c, pay in zip(cells, econ.payoff))
+    revenue = sum(c * pay for c, pay in zip(cells, econ.payoff) if pay > 0)
     return float(revenue), float(total - econ.fixed_cost)
+
+
+def priced(inputs, n_desc: np.ndarray, pos_desc: np.ndarray,
+           above_threshold: float | None = None) -> dict:
+    """Contacts, conversions, revenue and profit of the scenario on one population.
+
+    Args:
+        inputs: The scenario's inputs.
+        n_desc: Rows per score cell, best first, shape (k,).
+        pos_desc: Positives (or summed probabilities) per cell, same shape.
+        above_threshold: Rows scoring at least the decision's threshold (threshold rule).
+
+    Returns:
+        ``{"targeted", "conversions", "revenue", "profit"}``.
+    """
+    k = targeted(inputs, n_desc, above_threshold)
+    conv = _top(n_desc, pos_desc, k) if k else 0.0
+    revenue, profit = _money(inputs.economics, k, conv, float(pos_desc.sum()),
+                             float(n_desc.sum()))
+    return {"targeted": k, "conversions": conv, "revenue": revenue, "profit": profit}
 
 
 def scenario_value(scenario: dict | None, cells: Cells, realised: bool) -> dict | None:
@@ -92,9 +116,8 @@ def scenario_value(scenario: dict | None, cells: Cells, realised: bool) -> dict 
             return None
     else:
         pos, n = cells.sum_p, cells.n
-    n_desc, pos_desc = n[::-1], pos[::-1]
-    k = _targeted(inputs, cells, n_desc)
-    conv = _top(n_desc, pos_desc, k) if k else 0.0
-    revenue, profit = _money(inputs.economics, k, conv, float(pos.sum()), float(n.sum()))
-    return {**base, "targeted": int(round(k)), "conversions": conv, "revenue": revenue,
-            "profit": profit}
+    above = None
+    if inputs.decision.rule == "threshold":
+        above = float(n[cells.threshold_cell(float(inputs.decision.value)):].sum())
+    out = priced(inputs, n[::-1], pos[::-1], above)
+    return {**base, **out, "targeted": int(round(out["targeted"]))}
