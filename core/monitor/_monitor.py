@@ -107,6 +107,26 @@ def _chunk_entries(plan, features, quality, drift_items, mv, perf, pred, n_featu
     return out
 
 
+def _assemble(meta: RunMeta, table: str, chunking: Chunking, plan, chunks: list[dict],
+              cal: Calibration | None, reference: dict, distributions: dict) -> dict:
+    notes = list(plan.notes) + ([cal.note] if cal is not None and cal.note else [])
+    if meta.task != "binary":
+        notes.append(f"Performance is estimated for binary runs only; this run is {meta.task}: "
+                     f"quality, drift and prediction drift are shown.")
+    elif not plan.has_target:
+        notes.append(f"Table '{table}' has no target column '{meta.target}': performance is "
+                     f"estimated only.")
+    return {
+        "run_id": meta.run_id, "table": table,
+        "created_at": datetime.now().isoformat(timespec="milliseconds"),
+        "chunking": chunking.to_dict(),
+        "dataset_drift": any(c["drift"]["dataset_drift"] for c in chunks),
+        "alerts": list(plan.notes) + overall_alerts(chunks), "chunks": chunks, "notes": notes,
+        "calibration": cal.to_dict() if cal is not None else None, "reference": reference,
+        "distributions": {k: {**v, "chunks": {plan.labels[c]: s for c, s in v["chunks"].items()}}
+                          for k, v in distributions.items()}}
+
+
 def monitor(settings: Settings, run, table: str, chunking: Chunking | None = None, *,
             multivariate: bool = True, n_boot: int = N_BOOT, save: bool = True) -> dict:
     """Monitor ``run`` on the rows of ``table``.
@@ -166,27 +186,14 @@ def monitor(settings: Settings, run, table: str, chunking: Chunking | None = Non
         training = (run.metrics or {}).get("metrics") or {}
         chunks = _chunk_entries(plan, features, quality, drift.drift, mv, perf, pred,
                                 len(features), training)
-        notes = list(plan.notes) + ([cal.note] if cal.note else [])
-        if not plan.has_target and binary:
-            notes.append(f"Table '{table}' has no target column '{meta.target}': performance is "
-                         f"estimated only.")
+        result = _assemble(meta, table, chunking, plan, chunks, cal if binary else None,
+                           {"rows": ref_rows, "source": "test split", "seen_from": seen.source,
+                            "training_metrics": training, "threshold": meta.threshold,
+                            "scenario": scenario["name"] if scenario else None},
+                           drift.distributions)
         total = time.perf_counter() - started
-        result = {
-            "run_id": meta.run_id, "table": table, "created_at": datetime.now().isoformat(
-                timespec="milliseconds"),
-            "chunking": chunking.to_dict(), "dataset_drift": any(
-                c["drift"]["dataset_drift"] for c in chunks),
-            "alerts": list(plan.notes) + overall_alerts(chunks), "chunks": chunks,
-            "notes": notes, "calibration": cal.to_dict() if binary else None,
-            "reference": {"rows": ref_rows, "source": "test split",
-                          "seen_from": seen.source, "training_metrics": training,
-                          "scenario": scenario["name"] if scenario else None,
-                          "threshold": meta.threshold},
-            "distributions": {k: {**v, "chunks": {plan.labels[c]: s
-                                                  for c, s in v["chunks"].items()}}
-                              for k, v in drift.distributions.items()},
-            "timings": {"total_s": total, "predict_s": scored.predict_s,
-                        "monitor_s": total - scored.predict_s, "rows": scored.rows}}
+        result["timings"] = {"total_s": total, "predict_s": scored.predict_s,
+                             "monitor_s": total - scored.predict_s, "rows": scored.rows}
         if save:
             save_result(con, result)
     return result
