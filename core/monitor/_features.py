@@ -9,7 +9,6 @@ import numpy as np
 from core.monitor._chunks import CURRENT, REFERENCE
 from core.monitor._stats import (
     FeatureDrift, NumericSummary, categorical_drift, numeric_as_levels, numeric_drift,
-    psi_counts, psi_edges,
 )
 from core.monitor._summaries import (
     SeenValues, level_counts, numeric_profile, numeric_summaries, quality_counts,
@@ -20,6 +19,7 @@ DRIFT_SHARE = 0.5         # Evidently's default share of drifted features for da
 UNRELIABLE_SHARE = 0.05   # rows outside what the model saw, above which estimates are unreliable
 MISSING_RISE = 0.05       # a rise in the share of missing values worth an alert
 SHOWN_LEVELS = 30
+DISPLAY_BINS = 20
 
 
 @dataclass
@@ -56,15 +56,32 @@ def _numeric(con, column: str, name: str, chunks: list[int]) -> tuple[dict, dict
         shares = {c: numeric_as_levels(cur.get(c, NumericSummary.empty(support))) for c in chunks}
         ref_counts = numeric_as_levels(ref)
     else:
-        edges = psi_edges(ref) if ref.n else support[:0]
-        bins = ([f"< {_fmt(edges[0])}"] if edges.size else []) + [
-            f"{_fmt(a)} – {_fmt(b)}" for a, b in zip(edges[:-1], edges[1:])] + (
-            [f"≥ {_fmt(edges[-1])}"] if edges.size else ["all"])
-        shares = {c: psi_counts(cur.get(c, NumericSummary.empty(support)), edges) for c in chunks}
-        ref_counts = psi_counts(ref, edges)
+        bins, ref_counts, shares = _display_bins(ref, [cur.get(c) for c in chunks], chunks)
     dist = {"kind": "numeric", "bins": bins, "reference": _shares(ref_counts),
             "chunks": {c: _shares(v) for c, v in shares.items()}}
     return drift, dist
+
+
+def _display_bins(ref: NumericSummary, current: list, chunks: list[int],
+                  n_bins: int = DISPLAY_BINS) -> tuple[list[str], np.ndarray, dict]:
+    """Equal-width bins over the range of the reference and every chunk together, so that a
+    chunk far outside the reference shows where it lies (values inside a support gap are
+    placed at the gap's mean)."""
+    pts = [s.points() for s in (ref, *(c for c in current if c is not None))]
+    values = np.concatenate([v for v, _ in pts]) if pts else np.empty(0)
+    if not values.size:
+        return ["all"], np.zeros(1), {c: np.zeros(1) for c in chunks}
+    lo, hi = float(values.min()), float(values.max())
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, n_bins + 1)
+
+    def hist(summary):
+        if summary is None or not summary.n:
+            return np.zeros(n_bins)
+        v, w = summary.points()
+        return np.histogram(v, bins=edges, weights=w)[0]
+
+    labels = [f"{_fmt(a)} – {_fmt(b)}" for a, b in zip(edges[:-1], edges[1:])]
+    return labels, hist(ref), {c: hist(s) for c, s in zip(chunks, current)}
 
 
 def _categorical(con, column: str, name: str, chunks: list[int]) -> tuple[dict, dict]:

@@ -134,5 +134,5 @@ def distribution_figure(result: dict, feature: str, chunk: str) -> go.Figure:
         detail = (f" ({test['method']} {value}, threshold {test['threshold']:g}: {verdict}; "
                   f"PSI {test['psi']:.2f})")
     fig = _layout(fig, f"{feature}: reference vs {chunk}{detail}", "Share of rows")
-    fig.update_xaxes(title="Bin" if dist["kind"] == "numeric" else "Level")
+    fig.update_xaxes(title="Value (equal-width bins)" if dist["kind"] == "numeric" else "Level")
     return fig
