@@ -56,6 +56,8 @@ def compare_form(data_dir: str, champion: str, runs: list[dict], tables: list[st
         st.session_state["monitor__comparison"] = res
     res = st.session_state.get("monitor__comparison")
     if res and res["run_a"] == champion and res["run_b"] == challenger:
+        for warning in res.get("warnings", []):
+            st.warning(warning)
         st.dataframe(comparison_table(res), hide_index=True, width="stretch")
         st.caption(f"{res['rows']:,} labelled rows of '{res['table']}' ({res['positives']:,} "
                    f"positive); {res['note']}")
@@ -69,7 +71,7 @@ def promote_form(champion: str, challenger: str | None) -> None:
     name = left.text_input("Model name", value=names[0] if names else "campaign",
                            key="monitor__model_name")
     run_id = right.selectbox("Run to promote", [r for r in (challenger, champion) if r],
-                             key="monitor__promote_run")
+                             key=f"monitor__promote_run_{challenger}")
     why = st.text_area("Why (kept in the promotion log)", key="monitor__why",
                        placeholder="e.g. challenger's ROC-AUC higher on March rows, interval of "
                                    "the difference above zero")

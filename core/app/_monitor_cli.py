@@ -54,7 +54,7 @@ def cmd_compare(args, settings) -> dict:
                           resolve_run(settings, args.run_b), args.table, n_boot=args.bootstrap,
                           seed=args.seed)
     return {k: res[k] for k in ("rows", "metrics", "profit", "run_a", "run_b", "table",
-                                "comparison_id")}
+                                "warnings", "comparison_id")}
 
 
 def cmd_promote(args, settings) -> dict:

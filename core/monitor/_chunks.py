@@ -1,8 +1,8 @@
-"""The rows to monitor, split into chunks, as a temporary DuckDB table.
+"""The rows to monitor, split into chunks, as a temporary DuckDB view.
 
-The current table is copied once into a temporary table holding only the run's features, the
+The current table is seen through a temporary view holding only the run's features, the
 target (when the table has it) and a chunk number ``__chunk``; every later query reads that
-table. Chunks are periods of a time column (day, ISO week, month, quarter) or a number of
+view, so nothing is copied. Chunks are periods of a time column (day, ISO week, month, quarter) or a number of
 equal chunks in table order (DuckDB's ``rowid``). Periods between the first and the last date
 without any row are empty chunks: they are skipped and said so.
 """
@@ -137,8 +137,9 @@ def check_columns(con, table: str, features: list[str], numeric: set[str],
 
 def build_current(con, table: str, columns: list[str], target: str | None,
                   chunking: Chunking) -> ChunkPlan:
-    """Copy the table's ``columns`` (and ``target`` as ``__target``) with a chunk number into
-    the temporary table ``__monitor_current``.
+    """Expose the table's ``columns`` (and ``target`` as ``__target``) with a chunk number as
+    the temporary view ``__monitor_current`` (a temporary table when table order needs a
+    window, i.e. after rows were deleted).
 
     Args:
         con: Open connection (the temporary table lives as long as it).
@@ -161,7 +162,10 @@ def build_current(con, table: str, columns: list[str], target: str | None,
         chunk, labels, where, notes = _time_chunks(con, table, chunking)
     else:
         chunk, labels, where, notes = _equal_chunks(con, table, chunking.n_chunks or 4)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {CURRENT} AS SELECT {chunk} AS __chunk, {cols} "
+    # a view when the chunk number is a plain expression of the row: nothing is copied, so
+    # memory does not grow with the table; a table when it needs a window over all rows
+    kind = "TABLE" if "OVER" in chunk else "VIEW"
+    con.execute(f"CREATE OR REPLACE TEMP {kind} {CURRENT} AS SELECT {chunk} AS __chunk, {cols} "
                 f"FROM {src}{where}")
     counts = dict(con.execute(f"SELECT __chunk, count(*) FROM {CURRENT} GROUP BY 1").fetchall())
     rows = [int(counts.get(i, 0)) for i in range(len(labels))]

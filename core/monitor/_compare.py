@@ -130,9 +130,10 @@ def compare_runs_on(settings: Settings, run_a, run_b, table: str, n_boot: int = 
         save: Store the comparison in ``liftlab.comparisons`` (promotion evidence).
 
     Returns:
-        ``{"run_a", "run_b", "table", "rows", "metrics": {metric: {"a", "b", "diff",
-        "ci95"}}, "profit": {"scenario", "decision", "a", "b", "diff", "ci95"} | {"note"},
-        "comparison_id"}``; diff = b − a.
+        ``{"run_a", "run_b", "table", "rows", "positives", "metrics": {metric: {"a", "b",
+        "diff", "ci95"}}, "profit": {"scenario", "decision", "a", "b", "diff", "ci95"} |
+        {"note"}, "warnings", "comparison_id"}``; diff = b − a; a warning when a run was
+        trained on ``table``.
 
     Raises:
         MonitorError: The runs differ in task, target or positive class, or are not binary.
@@ -158,8 +159,11 @@ def compare_runs_on(settings: Settings, run_a, run_b, table: str, n_boot: int = 
     metrics = {k: {"a": _num(pa[k][0]), "b": _num(pb[k][0]),
                    "diff": _num(pb[k][0] - pa[k][0]), "ci95": ci.get(k)} for k in METRICS}
     profit = _profit_entry(scenario, inputs, ra, rb, ones, ci)
+    warnings = [f"Run {m.run_id} was trained on '{table}': its numbers here are optimistic. "
+                f"Compare on rows neither run was trained on." for m in (a, b) if m.table == table]
     result = {"run_a": a.run_id, "run_b": b.run_id, "table": table, "rows": int(n),
               "positives": int(y.sum()), "metrics": metrics, "profit": profit,
+              "warnings": warnings,
               "created_at": datetime.now().isoformat(timespec="seconds"),
               "note": "diff = b − a; 95% intervals from a paired bootstrap over rows."}
     if save:

@@ -32,8 +32,9 @@ from core.monitor._stats import numeric_drift
 from core.monitor._store import save_result
 from core.monitor._summaries import seen_values
 from core.monitor._value import latest_scenario, scenario_threshold, scenario_value
-from core.warehouse import connect, original_names
+from core.warehouse import capped_memory, connect, original_names
 
+MEMORY_MB = 1024  # DuckDB's cap while monitoring: its cache of the table stays bounded
 CLI_KEYS = ("run_id", "table", "dataset_drift", "alerts", "chunks")
 CHUNK_KEYS = ("chunk", "rows", "reliable", "drift", "prediction_drift", "quality", "estimated",
               "realized", "alerts")
@@ -163,7 +164,7 @@ def monitor(settings: Settings, run, table: str, chunking: Chunking | None = Non
     cal = (load_or_fit(run.folder, run.valid_scores, not run.calibrated_scores) if binary
            else Calibration(note="Performance is estimated for binary runs only."))
     scenario = latest_scenario(settings, meta.run_id) if binary else None
-    with connect(settings) as con:
+    with connect(settings) as con, capped_memory(con, MEMORY_MB):
         names = _names(con, meta, table)
         types = check_columns(con, table, features, numeric, names)
         plan = build_current(con, table, features, meta.target if meta.target in types else None,

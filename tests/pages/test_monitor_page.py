@@ -72,7 +72,7 @@ def test_monitor_compare_and_promote(monitor_ws):
 
     assert at.button(key="monitor__promote").disabled  # no reason, no confirmation yet
     at.text_input(key="monitor__model_name").input("campaign").run()
-    at.selectbox(key="monitor__promote_run").select(ids["logreg"]).run()
+    assert at.selectbox(key=f"monitor__promote_run_{ids['logreg']}").value == ids["logreg"]
     at.text_area(key="monitor__why").input("better on the full file").run()
     at.checkbox(key="monitor__confirm").check().run()
     at.button(key="monitor__promote").click().run()
