@@ -24,8 +24,8 @@ from core.monitor._cells import Cells
 METRICS = ("roc_auc", "precision", "recall", "f1")
 ASSUMPTION = ("Estimated from the scores, assuming P(y|x) has not changed since training "
               "(no concept drift).")
-N_BOOT = 500
-BAND_BOOT = 200
+N_BOOT = 300
+BAND_BOOT = 100
 BAND_SIGMAS = 3.0
 
 
@@ -56,6 +56,13 @@ def metrics_from(pos: np.ndarray, neg: np.ndarray, t_cell: int) -> dict[str, np.
     return {"roc_auc": auc, "precision": _safe(tp, tp + fp), "recall": _safe(tp, p_tot),
             "f1": _safe(2 * tp, 2 * tp + fp + fn),
             "positive_rate": _safe(p_tot, p_tot + n_tot)}
+
+
+def _compact(pos: np.ndarray, neg: np.ndarray, t_cell: int):
+    """Drop empty cells (they change no metric) before resampling; the threshold cell moves
+    to the number of kept cells below it."""
+    keep = (pos + neg) > 0
+    return pos[keep], neg[keep], int(np.count_nonzero(keep[:t_cell]))
 
 
 def _num(v) -> float | None:
@@ -99,10 +106,10 @@ def realized(cells: Cells, t_cell: int, n_boot: int = N_BOOT, seed: int = 0) -> 
     ci = dict.fromkeys(METRICS)
     n = cells.labelled
     if n_boot and n:
-        probs = np.r_[cells.pos, cells.neg] / n
-        k = cells.pos.size
-        draws = np.random.default_rng(seed).multinomial(n, probs, size=n_boot)
-        boot = metrics_from(draws[:, :k], draws[:, k:], t_cell)
+        pos, neg, t = _compact(cells.pos, cells.neg, t_cell)
+        k = pos.size
+        draws = np.random.default_rng(seed).multinomial(n, np.r_[pos, neg] / n, size=n_boot)
+        boot = metrics_from(draws[:, :k], draws[:, k:], t)
         for key in METRICS:
             b = boot[key][np.isfinite(boot[key])]
             if out[key] is not None and b.size >= 0.9 * n_boot:
@@ -128,10 +135,11 @@ def band(reference: Cells, t_cell: int, rows: int, seed: int = 0) -> dict:
     n = reference.labelled
     if not n or rows <= 0:
         return dict.fromkeys(METRICS)
-    probs = np.r_[reference.pos, reference.neg] / n
-    k = reference.pos.size
-    draws = np.random.default_rng(seed).multinomial(int(rows), probs, size=BAND_BOOT)
-    boot = metrics_from(draws[:, :k], draws[:, k:], t_cell)
+    pos, neg, t = _compact(reference.pos, reference.neg, t_cell)
+    k = pos.size
+    draws = np.random.default_rng(seed).multinomial(int(rows), np.r_[pos, neg] / n,
+                                                    size=BAND_BOOT)
+    boot = metrics_from(draws[:, :k], draws[:, k:], t)
     out = {}
     for key in METRICS:
         b = boot[key][np.isfinite(boot[key])]

@@ -40,6 +40,19 @@ CHUNK_KEYS = ("chunk", "rows", "reliable", "drift", "prediction_drift", "quality
               "realized", "alerts")
 
 
+class _Clock:
+    """Seconds per stage, for the result's ``timings``."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = round(now - self._last, 3)
+        self._last = now
+
+
 def _names(con, meta: RunMeta, table: str) -> dict[str, str]:
     """SQL column name → the header of the analyst's file: the run's table's, else the new
     table's, else any loaded file's that maps the name one way only (tables derived with SQL
@@ -164,6 +177,7 @@ def monitor(settings: Settings, run, table: str, chunking: Chunking | None = Non
     cal = (load_or_fit(run.folder, run.valid_scores, not run.calibrated_scores) if binary
            else Calibration(note="Performance is estimated for binary runs only."))
     scenario = latest_scenario(settings, meta.run_id) if binary else None
+    clock = _Clock()
     with connect(settings) as con, capped_memory(con, MEMORY_MB):
         names = _names(con, meta, table)
         types = check_columns(con, table, features, numeric, names)
@@ -172,18 +186,24 @@ def monitor(settings: Settings, run, table: str, chunking: Chunking | None = Non
         ref_rows = build_reference(con, str(run.folder / "test.parquet"), features)
         seen = seen_values(con, meta.table, [f for f in features if f in numeric],
                            [f for f in features if f not in numeric], run.background)
+        clock.lap("prepare")
         quality = quality_blocks(con, features, numeric, names, seen)
+        clock.lap("quality")
         drift = feature_drift(con, features, numeric, names, plan.kept)
+        clock.lap("feature_drift")
         ref_cells, ref_std = _reference_cells(con, meta, cal, scenario)
         scored = score_current(con, run, features, meta.positive_class if binary else None,
                                ref_cells.support, cal.apply, len(plan.labels), plan.has_target)
+        clock.lap("scoring_pass")
         mv = domain_classifier(con, run, features, plan.kept) if multivariate else {}
+        clock.lap("multivariate")
         pred, perf = {}, {}
         for c in plan.kept:
             cur = scored.cells.chunk(c)
             pred[c] = _prediction_drift(ref_cells, cur, ref_std)
             if binary:
                 perf[c] = _performance(meta, ref_cells, cur, scenario, n_boot)
+        clock.lap("performance")
         training = (run.metrics or {}).get("metrics") or {}
         chunks = _chunk_entries(plan, features, quality, drift.drift, mv, perf, pred,
                                 len(features), training)
@@ -194,7 +214,8 @@ def monitor(settings: Settings, run, table: str, chunking: Chunking | None = Non
                            drift.distributions)
         total = time.perf_counter() - started
         result["timings"] = {"total_s": total, "predict_s": scored.predict_s,
-                             "monitor_s": total - scored.predict_s, "rows": scored.rows}
+                             "monitor_s": total - scored.predict_s, "rows": scored.rows,
+                             "stages": clock.stages}
         if save:
             save_result(con, result)
     return result

@@ -7,9 +7,9 @@ the chunk and 0 for the reference, and is scored by out-of-fold ROC-AUC (3-fold 
 catches changes no single column shows, such as a new correlation.
 
 Drift when the AUC exceeds 0.5 by three standard deviations of the Mann–Whitney statistic under
-no difference, sqrt((n1 + n2 + 1) / (12 n1 n2)) (about 0.53 for 2,000 rows a side), and by at least
+no difference, sqrt((n1 + n2 + 1) / (12 n1 n2)) (0.039 for 1,000 rows a side), and by at least
 0.05, so that a tiny but detectable difference in a large sample is not called drift. Samples of
-at most 2,000 rows a side come from DuckDB (reservoir sampling).
+at most 1,000 rows a side come from DuckDB (reservoir sampling).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from core.monitor._chunks import CURRENT, REFERENCE
 from core.warehouse import quote_ident
 
-SAMPLE_ROWS = 2000
+SAMPLE_ROWS = 1000
 MIN_ROWS = 50
 MIN_EFFECT = 0.05
 FOLDS = 3
@@ -78,10 +78,12 @@ def domain_classifier(con, run, features: list[str], chunks: list[int]) -> dict[
         ``note`` instead when a side has fewer than 50 rows.
     """
     pre = run.preprocessor
-    ref = pre.transform(_sample(con, REFERENCE, features))
+    # trees need no piecewise-linear bins (Keras runs add 16 per numeric column): leave them out
+    cols = [i for i, name in enumerate(pre.feature_names_out_) if "~bin" not in name]
+    ref = pre.transform(_sample(con, REFERENCE, features))[:, cols]
     out = {}
     for c in chunks:
-        cur = pre.transform(_sample(con, CURRENT, features, f" WHERE __chunk = {int(c)}"))
+        cur = pre.transform(_sample(con, CURRENT, features, f" WHERE __chunk = {int(c)}"))[:, cols]
         if min(len(ref), len(cur)) < MIN_ROWS:
             out[c] = {"method": "domain_classifier", "statistic": None, "threshold": None,
                       "drifted": False, "rows": len(cur),

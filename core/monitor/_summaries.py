@@ -84,10 +84,10 @@ def support_for(con, column: str, profile: NumericProfile) -> np.ndarray:
         return np.asarray(con.execute(
             f"SELECT DISTINCT {x} AS v FROM {REFERENCE} WHERE v IS NOT NULL ORDER BY v"
         ).fetchnumpy()["v"], dtype=np.float64)
-    levels = [i / QUANTILE_POINTS for i in range(QUANTILE_POINTS + 1)]
-    q = con.execute(f"SELECT quantile_disc({x}, ?::DOUBLE[]) FROM {REFERENCE}",
-                    [levels]).fetchone()[0]
-    return np.unique(np.asarray(q, dtype=np.float64))
+    values = np.asarray(con.execute(f"SELECT {x} AS v FROM {REFERENCE} WHERE v IS NOT NULL")
+                        .fetchnumpy()["v"], dtype=np.float64)  # the reference: bounded size
+    levels = np.arange(QUANTILE_POINTS + 1) / QUANTILE_POINTS
+    return np.unique(np.quantile(values, levels, method="inverted_cdf"))
 
 
 def numeric_summaries(con, relation: str, column: str, support: np.ndarray,
