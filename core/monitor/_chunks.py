@@ -74,13 +74,18 @@ class ChunkPlan:
         labels: Label of each chunk number (empty chunks included), e.g. ``"2024-03"``.
         rows: Rows per chunk number.
         notes: Plain-language remarks (rows without a date, empty chunks).
-        has_target: Whether the table has the run's target column.
+        target: The run's target column when the table has it (``__target``), else None.
     """
 
     labels: list[str]
     rows: list[int]
     notes: list[str] = field(default_factory=list)
-    has_target: bool = False
+    target: str | None = None
+
+    @property
+    def has_target(self) -> bool:
+        """Whether the table has the run's target column."""
+        return self.target is not None
 
     @property
     def kept(self) -> list[int]:
@@ -173,7 +178,7 @@ def build_current(con, table: str, columns: list[str], target: str | None,
     if empty:
         shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
         notes.append(f"{len(empty)} chunk(s) have no rows and were skipped: {shown}.")
-    return ChunkPlan(labels, rows, notes, target is not None)
+    return ChunkPlan(labels, rows, notes, target)
 
 
 def _equal_chunks(con, table: str, n_chunks: int) -> tuple[str, list[str], str, list[str]]:

@@ -11,6 +11,7 @@ the rows as a whole (:mod:`core.monitor._multivariate`). The result is stored in
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
@@ -53,6 +54,25 @@ class _Clock:
         self._last = now
 
 
+def _summaries_beside(side, table: str, plan, chunking: Chunking, folder, features: list[str],
+                      numeric: set[str], names: dict, seen) -> tuple:
+    """Data quality and feature drift on a second connection, in a worker thread.
+
+    DuckDB runs queries on its own threads without holding Python's lock, so these summaries
+    proceed while the run scores batches in Python on the main connection. Temporary views
+    belong to one connection, so the current and reference rows are declared again here.
+
+    Returns:
+        ``(quality, FeatureResults, seconds)``.
+    """
+    started = time.perf_counter()
+    build_current(side, table, features, plan.target, chunking)
+    build_reference(side, str(folder / "test.parquet"), features)
+    quality = quality_blocks(side, features, numeric, names, seen)
+    drift = feature_drift(side, features, numeric, names, plan.kept)
+    return quality, drift, round(time.perf_counter() - started, 3)
+
+
 def _names(con, meta: RunMeta, table: str) -> dict[str, str]:
     """SQL column name → the header of the analyst's file: the run's table's, else the new
     table's, else any loaded file's that maps the name one way only (tables derived with SQL
@@ -86,10 +106,14 @@ def _prediction_drift(ref: Cells, cur: Cells, ref_std: float) -> dict:
     return {**d, "mean_score": cur_s.mean(), "reference_mean_score": ref_s.mean()}
 
 
-def _performance(meta: RunMeta, ref: Cells, cur: Cells, scenario, n_boot: int) -> dict:
-    """The chunk's estimated / realised entries (binary runs)."""
+def _performance(meta: RunMeta, ref: Cells, cur: Cells, scenario, n_boot: int,
+                 bands: dict) -> dict:
+    """The chunk's estimated / realised entries (binary runs); ``bands`` caches the expected
+    range per chunk size (equal chunks share one)."""
     t_ref = ref.threshold_cell(meta.threshold)
-    est = {**estimated(cur, t_ref), "band": band(ref, t_ref, cur.rows)}
+    if cur.rows not in bands:
+        bands[cur.rows] = band(ref, t_ref, cur.rows)
+    est = {**estimated(cur, t_ref), "band": bands[cur.rows]}
     value = scenario_value(scenario, cur, realised=False)
     if value is not None:
         est["business"] = value
@@ -103,6 +127,18 @@ def _performance(meta: RunMeta, ref: Cells, cur: Cells, scenario, n_boot: int) -
         if undefined:
             real["undefined"] = undefined
     return {"estimated": est, "realized": real, "undefined": undefined}
+
+
+def _scores_per_chunk(meta: RunMeta, kept: list[int], cells, ref_cells: Cells, ref_std: float,
+                      scenario, n_boot: int) -> tuple[dict, dict]:
+    """Prediction drift, and for binary runs estimated and realised performance, per chunk."""
+    pred, perf, bands = {}, {}, {}
+    for c in kept:
+        cur = cells.chunk(c)
+        pred[c] = _prediction_drift(ref_cells, cur, ref_std)
+        if meta.task == "binary":
+            perf[c] = _performance(meta, ref_cells, cur, scenario, n_boot, bands)
+    return pred, perf
 
 
 def _chunk_entries(plan, features, quality, drift_items, mv, perf, pred, n_features,
@@ -187,22 +223,23 @@ def monitor(settings: Settings, run, table: str, chunking: Chunking | None = Non
         seen = seen_values(con, meta.table, [f for f in features if f in numeric],
                            [f for f in features if f not in numeric], run.background)
         clock.lap("prepare")
-        quality = quality_blocks(con, features, numeric, names, seen)
-        clock.lap("quality")
-        drift = feature_drift(con, features, numeric, names, plan.kept)
-        clock.lap("feature_drift")
-        ref_cells, ref_std = _reference_cells(con, meta, cal, scenario)
-        scored = score_current(con, run, features, meta.positive_class if binary else None,
-                               ref_cells.support, cal.apply, len(plan.labels), plan.has_target)
-        clock.lap("scoring_pass")
-        mv = domain_classifier(con, run, features, plan.kept) if multivariate else {}
-        clock.lap("multivariate")
-        pred, perf = {}, {}
-        for c in plan.kept:
-            cur = scored.cells.chunk(c)
-            pred[c] = _prediction_drift(ref_cells, cur, ref_std)
-            if binary:
-                perf[c] = _performance(meta, ref_cells, cur, scenario, n_boot)
+        side = con.cursor()  # a second connection to the same database, for the thread
+        with ThreadPoolExecutor(1, thread_name_prefix="liftlab-monitor") as pool:
+            beside = pool.submit(_summaries_beside, side, table, plan, chunking, run.folder,
+                                 features, numeric, names, seen)
+            ref_cells, ref_std = _reference_cells(con, meta, cal, scenario)
+            scored = score_current(con, run, features, meta.positive_class if binary else None,
+                                   ref_cells.support, cal.apply, len(plan.labels),
+                                   plan.has_target)
+            clock.lap("scoring_pass")
+            mv = domain_classifier(con, run, features, plan.kept) if multivariate else {}
+            clock.lap("multivariate")
+            quality, drift, seconds = beside.result()
+        side.close()
+        clock.lap("waiting_for_drift")
+        clock.stages["quality_and_drift_in_parallel"] = seconds
+        pred, perf = _scores_per_chunk(meta, plan.kept, scored.cells, ref_cells, ref_std,
+                                       scenario, n_boot)
         clock.lap("performance")
         training = (run.metrics or {}).get("metrics") or {}
         chunks = _chunk_entries(plan, features, quality, drift.drift, mv, perf, pred,

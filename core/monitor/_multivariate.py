@@ -2,7 +2,7 @@
 
 A domain classifier (Rabanser, Günnemann & Lipton, 2019, "Failing Loudly"; NannyML's
 "domain classifier" calculator) sees rows encoded by the run's own preprocessor, labelled 1 for
-the chunk and 0 for the reference, and is scored by out-of-fold ROC-AUC (3-fold cross-validated
+the chunk and 0 for the reference, and is scored by out-of-fold ROC-AUC (2-fold cross-validated
 ``sklearn.ensemble.HistGradientBoostingClassifier``). Without drift the AUC stays near 0.5; it
 catches changes no single column shows, such as a new correlation.
 
@@ -24,7 +24,7 @@ from core.warehouse import quote_ident
 SAMPLE_ROWS = 1000
 MIN_ROWS = 50
 MIN_EFFECT = 0.05
-FOLDS = 3
+FOLDS = 2
 
 
 def _sample(con, relation: str, features: list[str], where: str = "", seed: int = 7):

@@ -255,4 +255,10 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
     if scenario:
         parts.append(scenario)
         names.append("business scenario")
+    from core.report._monitoring import monitoring_section
+
+    monitoring = monitoring_section(settings, run)
+    if monitoring:
+        parts.append(monitoring)
+        names.append("monitoring")
     return parts, names, threshold
