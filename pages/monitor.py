@@ -56,6 +56,6 @@ with quality:
 st.subheader("Champion and challenger")
 st.caption("Retrain with this run's own features and settings on new labelled rows (a "
            "background job), compare on the same rows, then promote with a reason.")
-retrain_form(data_dir, run_id, tables)
+retrain_form(data_dir, run_id, tables, table)
 compare_form(data_dir, run_id, resources.runs(data_dir), tables)
 promote_form(run_id, st.session_state.get("monitor__challenger"))

@@ -228,10 +228,12 @@ def _live_job(data_dir: str) -> None:
         st.rerun()
 
 
-def retrain_form(data_dir: str, run_id: str, tables: list[str]) -> None:
-    """Queue a challenger's training on a new window as a background job."""
+def retrain_form(data_dir: str, run_id: str, tables: list[str], current: str) -> None:
+    """Queue a challenger's training on a new window as a background job (``current``, the
+    monitored table, preselected)."""
     left, right = st.columns([2, 1])
-    table = left.selectbox("New labelled rows", tables, key="monitor__retrain_table")
+    table = left.selectbox("New labelled rows", tables, key="monitor__retrain_table",
+                           index=tables.index(current) if current in tables else 0)
     plus = right.checkbox("Plus the run's own rows", key="monitor__retrain_plus")
     if st.button("Retrain a challenger", key="monitor__retrain"):
         settings, run = resources.settings(), resources.run(data_dir, run_id)

@@ -152,6 +152,20 @@ def fit_calibration(y: np.ndarray, s: np.ndarray, balanced: bool) -> Calibration
     return Calibration(cal.method, True, int(y.size), ece, p, after, cal.params, note)
 
 
+def _read(path: Path) -> Calibration | None:
+    """A saved calibration, or None when the file does not hold a usable one (e.g. an imported
+    run's damaged file: it is then checked again and rewritten)."""
+    try:
+        data = json.loads(path.read_text())
+        cal = Calibration(**{k: data.get(k, v) for k, v in Calibration().to_dict().items()})
+        if cal.method not in ("none", "isotonic", "platt"):
+            return None
+        cal.apply(np.array([0.1, 0.5, 0.9]))  # the parameters work
+        return cal
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 def load_or_fit(folder: Path, valid_scores, balanced: bool) -> Calibration:
     """The run's saved calibration, or a new check (saved atomically) when there is none.
 
@@ -165,9 +179,9 @@ def load_or_fit(folder: Path, valid_scores, balanced: bool) -> Calibration:
         nothing is written.
     """
     path = folder / FILE
-    if path.exists():
-        data = json.loads(path.read_text())
-        return Calibration(**{k: data.get(k, v) for k, v in Calibration().to_dict().items()})
+    saved = _read(path) if path.exists() else None
+    if saved is not None:
+        return saved
     if valid_scores is None or len(valid_scores) < 20 or valid_scores["__label"].nunique() < 2:
         warn = (" It was trained with balanced class weights, so its scores overstate the "
                 "positive class and the estimates will be too high.") if balanced else ""

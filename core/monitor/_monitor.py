@@ -10,6 +10,7 @@ the rows as a whole (:mod:`core.monitor._multivariate`). The result is stored in
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -35,7 +36,7 @@ from core.monitor._summaries import seen_values
 from core.monitor._value import latest_scenario, scenario_threshold, scenario_value
 from core.warehouse import capped_memory, connect, original_names
 
-MEMORY_MB = 1024  # DuckDB's cap while monitoring: its cache of the table stays bounded
+MEMORY_MB = 256  # DuckDB's cap while monitoring: its cache of the table stays bounded
 CLI_KEYS = ("run_id", "table", "dataset_drift", "alerts", "chunks")
 CHUNK_KEYS = ("chunk", "rows", "reliable", "drift", "prediction_drift", "quality", "estimated",
               "realized", "alerts")
@@ -224,7 +225,7 @@ def monitor(settings: Settings, run, table: str, chunking: Chunking | None = Non
                            [f for f in features if f not in numeric], run.background)
         clock.lap("prepare")
         side = con.cursor()  # a second connection to the same database, for the thread
-        with ThreadPoolExecutor(1, thread_name_prefix="liftlab-monitor") as pool:
+        with contextlib.closing(side), ThreadPoolExecutor(1, thread_name_prefix="lm") as pool:
             beside = pool.submit(_summaries_beside, side, table, plan, chunking, run.folder,
                                  features, numeric, names, seen)
             ref_cells, ref_std = _reference_cells(con, meta, cal, scenario)
@@ -235,7 +236,6 @@ def monitor(settings: Settings, run, table: str, chunking: Chunking | None = Non
             mv = domain_classifier(con, run, features, plan.kept) if multivariate else {}
             clock.lap("multivariate")
             quality, drift, seconds = beside.result()
-        side.close()
         clock.lap("waiting_for_drift")
         clock.stages["quality_and_drift_in_parallel"] = seconds
         pred, perf = _scores_per_chunk(meta, plan.kept, scored.cells, ref_cells, ref_std,

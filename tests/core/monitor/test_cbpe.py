@@ -120,5 +120,7 @@ def test_calibration_is_saved_with_the_run_once(tmp_path):
     again = load_or_fit(tmp_path, None, balanced=False)  # read back, not refitted
     assert again.to_dict() == cal.to_dict()
     assert np.allclose(again.apply(p ** 0.4), cal.apply(p ** 0.4))
+    (tmp_path / FILE).write_text('{"method": "isotonic", "params": {"x": "oops"}}')
+    assert load_or_fit(tmp_path, valid, balanced=False).to_dict() == cal.to_dict()  # refitted
     none = load_or_fit(tmp_path / "old", None, balanced=True)
     assert none.method == "none" and not none.checked and "no validation scores" in none.note
