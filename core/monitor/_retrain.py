@@ -89,7 +89,13 @@ def retrain(settings: Settings, run, table: str, with_reference: bool = False,
         _check(con, table, meta)
         trained_on = _window_table(con, meta, table) if with_reference else table
     spec, cfg = challenger_spec(run, trained_on)
-    result = train(settings, spec, cfg, progress, should_stop)
+    try:
+        result = train(settings, spec, cfg, progress, should_stop)
+    except BaseException:
+        if with_reference:  # nothing half-written: the window goes with the failed run
+            with connect(settings) as con:
+                con.execute(f"DROP TABLE IF EXISTS {quote_ident(trained_on)}")
+        raise
     window = {"table": table, "with_reference": with_reference, "trained_on": trained_on}
     with connect(settings) as con:
         record_lineage(con, result.run_id, meta.run_id, trained_on, window)

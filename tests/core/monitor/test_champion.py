@@ -128,3 +128,18 @@ def test_runs_of_different_targets_are_not_compared_or_promoted(champion_ws):
         compare_runs_on(s, load_run(s, runs["logreg"]), load_run(s, other), "later")
     with pytest.raises(MonitorError, match="cannot replace the champion of 'campaign'"):
         promote(s, "campaign", other, "different target")
+
+
+def test_retrain_on_the_reference_plus_new_rows(champion_ws):
+    s, runs = champion_ws
+    champ = load_run(s, runs["logreg"])
+    out = retrain(s, champ, "recent", with_reference=True)
+    window = out["table"]
+    assert window.startswith("recent_plus_bank_first_")
+    with connect(s) as con:
+        rows = con.execute(f"SELECT count(*) FROM {window}").fetchone()[0]
+        cols = [r[0] for r in con.execute(f"DESCRIBE {window}").fetchall()]
+    assert rows == 20594 + 12000
+    assert cols == [*champ.features, "y"]
+    child = load_run(s, out["result"].run_id)
+    assert child.config["rows"]["table"] == rows and child.features == champ.features
