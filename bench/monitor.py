@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.config import load_settings  # noqa: E402
-from core.warehouse import connect  # noqa: E402
+from core.config import load_settings
+from core.warehouse import connect
 
 SHARED = ROOT.parent / "shared" / "data" / "bank_marketing" / "bank-additional-full.csv"
 BANK = SHARED if SHARED.exists() else ROOT / "data" / "samples" / "bank-additional-full.csv"

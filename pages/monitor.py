@@ -30,9 +30,8 @@ table = top[1].selectbox("New rows (table)", tables, key=f"monitor__table_{run_i
                          index=default_table(run_id, tables, summary["table"]),
                          help="Scored on the fly with the run's own preprocessor; the target "
                               "column is optional.")
-with st.expander("Chunking", expanded=False):
-    with errors_shown():
-        chunking = chunking_form(dates.get(table, []))
+with st.expander("Chunking", expanded=False), errors_shown():
+    chunking = chunking_form(dates.get(table, []))
 if st.button("Monitor", type="primary", key="monitor__go"):
     run_monitor(data_dir, run_id, table, chunking)
 

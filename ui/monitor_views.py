@@ -124,8 +124,10 @@ def performance_tab(res: dict) -> None:
     key = st.radio("Metric", keys, format_func=NAMES.get, horizontal=True,
                    key="monitor__metric")
     st.plotly_chart(timeline_figure(res, key), key=f"monitor__timeline_{key}")
-    st.caption(res["chunks"][0]["estimated"]["assumption"] + " Band: the reference (test "
-               "split) resampled at each chunk's size, ± 3 standard deviations.")
+    band = (" Band: the reference (test split) resampled at each chunk's size, ± 3 standard "
+            "deviations." if key != "profit" else " Profit of the run's newest saved Impact "
+            "scenario on each chunk.")
+    st.caption(res["chunks"][0]["estimated"]["assumption"] + band)
     table = performance_table(res)
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(format="%.0f" if "profit" in c else "%.3f")

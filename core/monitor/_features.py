@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def _display_bins(ref: NumericSummary, current: list, chunks: list[int],
         v, w = summary.points()
         return np.histogram(v, bins=edges, weights=w)[0]
 
-    labels = [f"{_fmt(a)} – {_fmt(b)}" for a, b in zip(edges[:-1], edges[1:])]
+    labels = [f"{_fmt(a)} – {_fmt(b)}" for a, b in pairwise(edges)]
     return labels, hist(ref), {c: hist(s) for c, s in zip(chunks, current)}
 
 

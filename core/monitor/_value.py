@@ -48,7 +48,7 @@ def targeted(inputs, n_desc: np.ndarray, above_threshold: float | None = None) -
     d, econ = inputs.decision, inputs.economics
     n = float(n_desc.sum())
     if d.rule == "fraction":
-        return float(max(1, int(round(d.value * n))))
+        return float(max(1, round(d.value * n)))
     if d.rule == "top_n":
         return float(min(n, int(d.value)))
     if d.rule == "threshold":
@@ -120,4 +120,4 @@ def scenario_value(scenario: dict | None, cells: Cells, realised: bool) -> dict 
     if inputs.decision.rule == "threshold":
         above = float(n[cells.threshold_cell(float(inputs.decision.value)):].sum())
     out = priced(inputs, n[::-1], pos[::-1], above)
-    return {**base, **out, "targeted": int(round(out["targeted"]))}
+    return {**base, **out, "targeted": round(out["targeted"])}

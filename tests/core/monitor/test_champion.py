@@ -88,9 +88,9 @@ def test_compare_champion_and_challenger_on_the_same_rows(champion_ws):
     assert res["profit"]["scenario"] is None and "Impact" in res["profit"]["note"]
     assert res["warnings"] == []  # neither run was trained on 'later'
     own = compare_runs_on(s, champ, challenger, "recent", n_boot=0, save=False)
-    assert own["warnings"] == [f"Run {challenger.run_id} was trained on 'recent': its numbers "
-                               f"here are optimistic. Compare on rows neither run was trained "
-                               f"on."]
+    assert own["warnings"] == [(f"Run {challenger.run_id} was trained on 'recent': its numbers "
+                                f"here are optimistic. Compare on rows neither run was "
+                                f"trained on.")]
     # the promotion that follows logs this comparison as its evidence
     promo = promote(s, "campaign", challenger.run_id, "higher ROC-AUC on the later rows")
     assert promo["previous"] == champ.run_id and promo["champion"] == challenger.run_id

@@ -8,7 +8,7 @@ from core.runs import load_run
 
 
 def test_report_has_a_monitoring_section_only_after_monitoring(mon_ws, tmp_path):
-    s, runs = mon_ws
+    s, _ = mon_ws
     from core.specs import DatasetSpec, ModelConfig
     from core.training import train
 

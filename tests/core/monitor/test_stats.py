@@ -135,7 +135,7 @@ def test_psi_bins_are_the_reference_deciles():
 def test_summary_from_values_matches_the_sql_summary():
     rng = np.random.default_rng(6)
     ref, cur = rng.normal(size=500), rng.normal(size=3000)
-    r, c, _, support = _summaries(ref, cur)
+    _, c, _, support = _summaries(ref, cur)
     local = NumericSummary.from_values(support, cur)
     for a, b in ((local.at, c.at), (local.gap_n, c.gap_n)):
         assert a.tolist() == b.tolist()
