@@ -17,6 +17,7 @@ pages = [
     st.Page("pages/impact.py", title="Impact", icon=":material/payments:"),
     st.Page("pages/recommend.py", title="Recommend", icon=":material/shopping_cart:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("pages/monitor.py", title="Monitor", icon=":material/monitor_heart:"),
 ]
 nav = st.navigation(pages)
 

@@ -68,3 +68,9 @@ class QueryError(AppError):
     """A SQL statement was refused or failed."""
 
     default_title = "The query was refused"
+
+
+class MonitorError(AppError):
+    """Monitoring, comparing or promoting models cannot proceed as asked."""
+
+    default_title = "Monitoring needs your attention"

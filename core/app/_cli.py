@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from core import __version__
+from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
 from core.app._review import (
     add_evaluate_arguments,
     add_explain_arguments,
@@ -30,6 +31,7 @@ from core.device import detect_devices
 from core.errors import AppError
 from core.impact import Decision, ScenarioInputs, run_scenario
 from core.ingest import IngestOptions, ingest_file
+from core.monitor import resolve_run
 from core.recommend import (
     EventColumns,
     RecModelConfig,
@@ -162,7 +164,8 @@ def cmd_report(args, settings) -> dict:
 
 
 def cmd_score(args, settings) -> dict:
-    return score_table(settings, load_run(settings, args.run_id), args.table, args.out)
+    # a run id, or a model name: its champion
+    return score_table(settings, resolve_run(settings, args.run_id), args.table, args.out)
 
 
 def _train_uplift(args, settings) -> dict:
@@ -365,12 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42)
     add_explain_arguments(s)
     add_report_parser(sub)
-    s = sub.add_parser("score", help="score a table with a run")
-    s.add_argument("run_id")
+    s = sub.add_parser("score", help="score a table with a run (or a model name's champion)")
+    s.add_argument("run_id", help="a run id, or a model name (its champion)")
     s.add_argument("--table", required=True)
     s.add_argument("--out")
     _add_simulate_parser(sub)
     _add_recommend_parser(sub)
+    add_monitor_parsers(sub)
     return p
 
 
@@ -378,7 +382,7 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
-            "report": cmd_report}
+            "report": cmd_report, **MONITOR_COMMANDS}
 
 
 def _default(o):

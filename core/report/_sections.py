@@ -24,6 +24,7 @@ from core.report._explain import (
     scenario_section,
 )
 from core.report._html import bullet_list, figure_html, paragraph, section, table_html
+from core.report._monitoring import monitoring_section
 from core.report._options import ReportOptions
 from core.runs import Run, model_parameters
 from core.tables import profile_table
@@ -255,4 +256,9 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
     if scenario:
         parts.append(scenario)
         names.append("business scenario")
+
+    monitoring = monitoring_section(settings, run)
+    if monitoring:
+        parts.append(monitoring)
+        names.append("monitoring")
     return parts, names, threshold

@@ -8,14 +8,11 @@ Private modules: ``_metrics``, ``_training``, ``_scoring``, ``_simulate``.
 """
 
 from core.uplift._scoring import (
-    is_uplift,
-    score_uplift_table,
-    simulate_uplift_population,
-    simulate_uplift_run,
+    is_uplift, score_uplift_table, simulate_uplift_population, simulate_uplift_run,
     uplift_population,
 )
 from core.uplift._simulate import simulate_uplift, uplift_segments
-from core.uplift._training import LEARNER_LABELS, LEARNERS, TREATED_LIKE, UpliftConfig, train_uplift
+from core.uplift._training import LEARNER_LABELS, LEARNERS, train_uplift, TREATED_LIKE, UpliftConfig
 
 __all__ = [
     "LEARNERS", "LEARNER_LABELS", "TREATED_LIKE", "UpliftConfig", "is_uplift",

@@ -9,31 +9,14 @@ Private modules: ``_connection`` (connections, catalog, meta), ``_names`` (clean
 """
 
 from core.warehouse._connection import (
-    META_SCHEMA,
-    TableInfo,
-    capped_memory,
-    connect,
-    get_meta,
-    is_memory_error,
-    list_tables,
-    original_names,
-    quote_ident,
-    read_table,
-    require_table,
-    set_meta,
-    table_columns,
-    table_exists,
-    transaction,
-    with_memory_retry,
+    capped_memory, connect, get_meta, is_memory_error, list_tables, META_SCHEMA, original_names,
+    quote_ident, read_table, require_table, set_meta, table_columns, table_exists, TableInfo,
+    transaction, with_memory_retry,
 )
 from core.warehouse._console import DEFAULT_LIMIT, MAX_LIMIT, QueryFailed, run_query
 from core.warehouse._names import clean_column_names, clean_name, default_table_name
 from core.warehouse._sandbox import (
-    PolicyRuleError,
-    policy_mask,
-    policy_rule_mask,
-    sandbox_connection,
-    sql_column_names,
+    policy_mask, policy_rule_mask, PolicyRuleError, sandbox_connection, sql_column_names,
 )
 
 __all__ = [
