@@ -52,6 +52,7 @@ from core.warehouse import (
     original_names,
     read_table,
     run_query,
+    scratch_root,
     table_columns,
 )
 from ui import resources, state
@@ -196,7 +197,7 @@ def _upload_flow(settings: Settings, upload) -> None:
     path = _stage(settings, upload)
     kind = file_kind(upload.name)
     chosen = _options(kind, tuple(excel_sheets(path)) if kind == "excel" else ())
-    preview = inspect_file(path, upload.name, IngestOptions(**chosen))
+    preview = inspect_file(path, upload.name, IngestOptions(**chosen), scratch_root(settings))
     if preview.encoding is not None and not preview.encoding.certain and not chosen.get("encoding"):
         chosen["encoding"] = _ask_encoding(preview)
         if chosen["encoding"] is None:
@@ -208,7 +209,7 @@ def _upload_flow(settings: Settings, upload) -> None:
         options = IngestOptions(table=table, if_exists=if_exists, **chosen)
         with st.spinner(f"Loading {upload.name} …"), connect(settings) as con:
             report = ingest_file(con, path, options, source_name=upload.name,
-                                 workdir=settings.data_dir)
+                                 workdir=scratch_root(settings))
         Path(path).unlink(missing_ok=True)
         st.session_state[_STAGED].pop(upload.file_id, None)
         state.set_active_table(report.table)
@@ -323,6 +324,8 @@ def _privacy_tab(settings: Settings, table: str) -> None:
                                     help="generalise: band width of numbers (10), characters "
                                          "of text kept (3); dates keep the year")})
     out = st.text_input("Protected table", f"{table}_protected", key="data__protected_name")
+    replace = st.checkbox("Replace my earlier protected copy of that name",
+                          key="data__protect_replace")
     c1, c2 = st.columns(2)
     try:
         new_marks = [PersonalMark(r["column"], r["action"], r["parameter"] or None) for r in edited]
@@ -333,7 +336,7 @@ def _privacy_tab(settings: Settings, table: str) -> None:
                        f"profiles and the SQL console.")
         if c2.button("Write protected copy", key="data__protect", disabled=not new_marks):
             with connect(settings) as con:
-                written = protect_table(con, settings, table, out, new_marks)
+                written = protect_table(con, settings, table, out, new_marks, replace)
             st.success(f"Wrote `{written}`: personal columns dropped, pseudonymised (keyed hash, "
                        f"key in the data directory) or generalised. The raw table is unchanged.")
     except AppError as err:

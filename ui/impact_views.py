@@ -332,13 +332,15 @@ def targeted_tab(run, pop, r: ImpactResult) -> None:
     st.dataframe(frame.head(20), hide_index=True, width="stretch")
     st.download_button("Download CSV", frame.to_csv(index=False).encode("utf-8"),
                        "targeted_customers.csv", "text/csv", key="impact__download")
-    c1, c2 = st.columns([3, 1])
+    c1, c2, c3 = st.columns([3, 1.4, 1])
     out = c1.text_input("Or save as a table named", placeholder="campaign_targets",
                         key="impact__out")
-    if c2.button("Save table", key="impact__write"):
+    replace = c2.checkbox("Replace my earlier table of that name", key="impact__replace",
+                          help="Only tables LiftLab wrote can be replaced; raw tables never.")
+    if c3.button("Save table", key="impact__write"):
         try:
-            write_targeted_table(settings, frame, out)
-            st.success(f"Wrote table '{out.strip()}' ({len(frame):,} rows).")
+            name = write_targeted_table(settings, frame, out, replace, pop.table)
+            st.success(f"Wrote table '{name}' ({len(frame):,} rows).")
         except AppError as err:
             show_error(err)
 

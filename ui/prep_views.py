@@ -136,9 +136,11 @@ def apply_section(settings: Settings, table: str) -> None:
     c1, c2 = st.columns(2)
     name = c1.text_input("Recipe name", f"{table}_recipe", key="prep__recipe_name")
     out = c2.text_input("Output table", f"{table}_prepared", key="prep__out")
+    replace = c2.checkbox("Replace my earlier table of that name", key="prep__replace",
+                          help="Only prepared tables can be replaced; raw tables never.")
     if st.button("Apply and save recipe", type="primary", key="prep__apply"):
         with st.spinner("Writing the prepared table …"), errors_shown(), connect(settings) as con:
-            result = apply_recipe(con, table, Recipe(name, tuple(steps())), out)
+            result = apply_recipe(con, table, Recipe(name, tuple(steps())), out, replace)
         state.set_active_table(table)
         st.success(f"Wrote `{result.table}` ({result.rows:,} rows × {len(result.columns)} "
                    f"columns) and saved recipe `{name}`. `{table}` is unchanged.")
@@ -157,9 +159,11 @@ def replay_section(settings: Settings) -> None:
                               key="prep__replay_recipe")
         table = st.selectbox("Table", names, key="prep__replay_table")
         out = st.text_input("Output table", f"{table}_prepared", key="prep__replay_out")
+        replace = st.checkbox("Replace my earlier table of that name",
+                              key="prep__replay_replace")
         if st.button("Replay", key="prep__replay"):
             with errors_shown(), connect(settings) as con:
-                result = replay_recipe(con, recipe, table, out)
+                result = replay_recipe(con, recipe, table, out, replace)
             st.success(f"Wrote `{result.table}` ({result.rows:,} rows) with recipe `{recipe}`.")
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from core.app import JobManager, ensure_sample, mark_interrupted
 from core.config import Settings, load_settings
 from core.runs import LABEL_COL, SCORE_COL, Run, list_runs, load_run
+from core.warehouse import clean_litter
 
 
 def settings() -> Settings:
@@ -21,6 +22,7 @@ def job_manager(data_dir: str) -> JobManager:
     """The process's job manager for a workspace; created once, which also marks jobs of a dead
     server as interrupted and loads the sample on the very first start."""
     s = load_settings(data_dir)
+    clean_litter(s)  # what a killed process left in tmp/ and runs/
     mark_interrupted(s)
     ensure_sample(s)
     return JobManager(s)

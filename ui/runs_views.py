@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.app import score_table
+from core.app import export_run, import_run, score_table
 from core.errors import AppError
 from core.evaluate import metric_name, pr_points, roc_points
 from core.plots import overlay_curves_figure
@@ -17,8 +17,6 @@ from core.runs import (
     comparison_problem,
     default_comparison,
     delete_run,
-    export_run,
-    import_run,
 )
 from core.warehouse import connect, list_tables, read_table
 from ui import resources, state
@@ -113,10 +111,14 @@ def manage(data_dir: str, run_id: str) -> None:
         return
     with errors_shown(), connect(settings) as con:
         tables = [t.table for t in list_tables(con)]
-    table = st.selectbox("Score another table with this run", tables, key="runs__score_table")
+    c1, c2 = st.columns(2)
+    table = c1.selectbox("Score another table with this run", tables, key="runs__score_table")
+    out_name = c2.text_input("Output table", f"{table}_scored", key=f"runs__score_out_{table}")
+    replace = c2.checkbox("Replace my earlier scored table of that name",
+                          key="runs__score_replace")
     if st.button("Score table", key="runs__score"):
         with st.spinner("Scoring …"), errors_shown():
-            out = score_table(settings, run, table)
+            out = score_table(settings, run, table, out_name, replace)
             with connect(settings) as con:
                 scored = read_table(con, out["table"])
         st.success(f"Wrote {out['rows']:,} scored rows to table `{out['table']}`.")

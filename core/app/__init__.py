@@ -9,8 +9,12 @@ Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_jo
 ``_workspace``, ``_workflows``.
 """
 
+from core.app._archive import ImportRunError, export_run, import_run
 from core.app._cli import main
 from core.app._jobs import JobManager, mark_interrupted, recent_jobs
 from core.app._workspace import ensure_sample, score_table
 
-__all__ = ["JobManager", "ensure_sample", "main", "mark_interrupted", "recent_jobs", "score_table"]
+__all__ = [
+    "ImportRunError", "JobManager", "ensure_sample", "export_run", "import_run", "main",
+    "mark_interrupted", "recent_jobs", "score_table",
+]

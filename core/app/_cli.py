@@ -53,7 +53,7 @@ from core.specs import (
     from_dict,
 )
 from core.uplift import UpliftConfig, is_uplift, simulate_uplift_run, train_uplift
-from core.warehouse import connect, list_tables, run_query
+from core.warehouse import clean_litter, connect, list_tables, run_query, scratch_root
 
 log = logging.getLogger("core.app")
 
@@ -79,7 +79,7 @@ def cmd_ingest(args, settings) -> dict:
                          sheet=args.sheet, if_exists="replace" if args.replace else "keep_both",
                          unknown_as_missing=args.unknown_as_missing)
     with connect(settings) as con:
-        report = ingest_file(con, args.path, opts, workdir=None)
+        report = ingest_file(con, args.path, opts, workdir=scratch_root(settings))
     d = report.to_dict()
     d["columns"] = [{"name": c["name"], "type": c["type"], "original_name": c["original_name"],
                      "missing": c["missing"]} for c in d["columns"]]
@@ -165,7 +165,8 @@ def cmd_report(args, settings) -> dict:
 
 def cmd_score(args, settings) -> dict:
     # a run id, or a model name: its champion
-    return score_table(settings, resolve_run(settings, args.run_id), args.table, args.out)
+    return score_table(settings, resolve_run(settings, args.run_id), args.table, args.out,
+                       args.replace)
 
 
 def _train_uplift(args, settings) -> dict:
@@ -371,7 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="score a table with a run (or a model name's champion)")
     s.add_argument("run_id", help="a run id, or a model name (its champion)")
     s.add_argument("--table", required=True)
-    s.add_argument("--out")
+    s.add_argument("--out", help="output table (default <table>_scored); never a raw table "
+                                 "or the input")
+    s.add_argument("--replace", action="store_true",
+                   help="replace an earlier scored table of that name")
     _add_simulate_parser(sub)
     _add_recommend_parser(sub)
     add_monitor_parsers(sub)
@@ -400,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         settings = load_settings(args.data_dir)
+        clean_litter(settings)  # what a killed process left in tmp/ and runs/
         started = time.perf_counter()
         out = COMMANDS[args.command](args, settings)
         log.debug("%s took %.2f s", args.command, time.perf_counter() - started)

@@ -6,7 +6,10 @@ Each returns one JSON-ready dict; shapes extend (never break) the contract in DE
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
+from core.app._paths import output_file, write_atomically
 from core.errors import AppError
 from core.evaluate import (
     SegmentTables,
@@ -21,6 +24,7 @@ from core.evaluate import (
 from core.explain import explain_run, save_explanation
 from core.report import ReportOptions, write_report
 from core.runs import load_run
+from core.warehouse import pid_tag, scratch_root
 
 EXPLAIN_METHODS = ("auto", "deeplift", "deep", "gradient", "tree", "linear", "permutation",
                    "kernel")
@@ -50,7 +54,9 @@ def add_report_parser(sub) -> None:
     """The ``report`` subcommand."""
     s = sub.add_parser("report", help="model review report as self-contained HTML (or PDF)")
     s.add_argument("run_id")
-    s.add_argument("--out", required=True, help="output file; .pdf prints a PDF, else HTML")
+    s.add_argument("--out", required=True, help="output file; .pdf prints a PDF, else HTML "
+                                                "(never inside the data directory)")
+    s.add_argument("--force", action="store_true", help="overwrite an existing file")
     s.add_argument("--threshold", type=float, help="decision threshold (default: the run's)")
     s.add_argument("--rows", type=int, default=1000, help="test rows to explain if not cached")
     s.add_argument("--segment", help="column of the segment table (default: the most uneven)")
@@ -140,4 +146,10 @@ def report_command(args, settings) -> dict:
         scenario = {"contact_cost": args.contact_cost, "conversion_value": args.conversion_value,
                     "fraction": args.fraction}
     options = ReportOptions(args.threshold, args.rows, args.segment, scenario)
-    return {"run_id": run.run_id, **write_report(settings, run, args.out, options)}
+    target = output_file(settings, args.out, args.force)
+    suffix = ".pdf" if target.suffix.lower() == ".pdf" else ".html"
+    with tempfile.TemporaryDirectory(prefix=f"report-{pid_tag()}-",
+                                     dir=scratch_root(settings)) as tmp:
+        info = write_report(settings, run, Path(tmp) / f"review{suffix}", options)
+        write_atomically(target, Path(info["out"]).read_bytes())
+    return {"run_id": run.run_id, **info, "out": str(target)}

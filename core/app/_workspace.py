@@ -13,7 +13,17 @@ from core.features import label_text
 from core.ingest import IngestOptions, ingest_file
 from core.runs import LABEL_COL, SCORE_COL, Run
 from core.uplift import score_uplift_table
-from core.warehouse import connect, get_meta, quote_ident, read_table, require_table, set_meta
+from core.warehouse import (
+    claim_output,
+    connect,
+    existing_table,
+    get_meta,
+    read_table,
+    require_table,
+    scratch_root,
+    set_meta,
+    write_frame_output,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +58,8 @@ def _load_sample_once(settings: Settings, filename: str, table: str, key: str) -
     with connect(settings) as con:
         if get_meta(con, key):
             return None
-        report = ingest_file(con, path, IngestOptions(table=table, if_exists="replace"))
+        report = ingest_file(con, path, IngestOptions(table=table, if_exists="replace"),
+                             workdir=scratch_root(settings))
         set_meta(con, key, report.table)
     log.info("loaded sample %s", report.table)
     return report.table
@@ -85,23 +96,31 @@ def population_for(settings: Settings, run: Run, table: str | None) -> tuple[np.
     return y, run.predict(frame)
 
 
-def score_table(settings: Settings, run: Run, table: str, out: str | None = None) -> dict:
+def score_table(settings: Settings, run: Run, table: str, out: str | None = None,
+                replace: bool = False) -> dict:
     """Score every row of a table with a run and write ``<out>`` = the table plus scores.
 
     Adds ``score`` (probability of the positive class) and ``predicted_positive`` (score >= the
     run's threshold, 0.5) columns; an uplift run adds ``p_treated``, ``p_control`` and
     ``uplift`` instead (see :func:`core.uplift.score_uplift_table`).
 
+    The output never replaces the input or a raw table, and replaces an earlier output only
+    with ``replace``; it carries the input's original column names and personal-data marks.
+
     Returns:
         ``{"table": out, "rows": n}``.
 
     Raises:
         SchemaError: The table lacks a feature of the run.
+        OutputTableError: ``out`` names the input, a raw table, or (without ``replace``) an
+            earlier output.
     """
+    with connect(settings) as con:
+        require_table(con, table)
+        table = existing_table(con, table)
+        out = claim_output(con, out or f"{table}_scored", (table,), replace, "scored table")
     if run.config.kind == "uplift":  # p_treated, p_control and uplift columns
-
         return score_uplift_table(settings, run, table, out)
-    out = out or f"{table}_scored"
     with connect(settings) as con:
         frame = read_table(con, table)
     missing = [c for c in run.features if c not in frame.columns]
@@ -112,7 +131,6 @@ def score_table(settings: Settings, run: Run, table: str, out: str | None = None
     scores = run.predict(frame)
     scored = frame.assign(score=scores, predicted_positive=scores >= run.metrics["threshold"])
     with connect(settings) as con:
-        con.register("scored_frame", pd.DataFrame(scored))
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(out)} AS SELECT * FROM scored_frame")
-        con.unregister("scored_frame")
-    return {"table": out, "rows": int(len(scored))}
+        rows = write_frame_output(con, out, pd.DataFrame(scored), table,
+                                  f"scored by run {run.run_id}")
+    return {"table": out, "rows": rows}

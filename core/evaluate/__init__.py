@@ -9,17 +9,27 @@ Private modules: ``_binary``, ``_multi``, ``_headline``, ``_evaluation``, ``_thr
 """
 
 from core.evaluate._binary import (
-    pr_points, ranking_metrics, roc_points, ThresholdTable, to_jsonable,
+    ThresholdTable,
+    pr_points,
+    ranking_metrics,
+    roc_points,
+    to_jsonable,
 )
 from core.evaluate._evaluation import BinaryEvaluation, evaluate_scores, scored_set
-from core.evaluate._headline import headline_metrics, metric_name, METRIC_NAMES
+from core.evaluate._headline import METRIC_NAMES, headline_metrics, metric_name
 from core.evaluate._multi import evaluate_multiclass, evaluate_regression
 from core.evaluate._plots import (
-    binary_figures, dependence_figure, importance_comparison_figure, multiclass_confusion_figure,
-    predicted_actual_figure, residual_figure, static_figures, threshold_figures,
+    binary_figures,
+    dependence_figure,
+    importance_comparison_figure,
+    multiclass_confusion_figure,
+    predicted_actual_figure,
+    residual_figure,
+    static_figures,
+    threshold_figures,
 )
 from core.evaluate._segments import SegmentTables
-from core.evaluate._thresholds import choose_run_threshold, ThresholdPolicy
+from core.evaluate._thresholds import ThresholdPolicy, choose_run_threshold
 
 __all__ = [
     "BinaryEvaluation", "METRIC_NAMES", "SegmentTables", "ThresholdPolicy", "ThresholdTable",

@@ -9,11 +9,21 @@ Private modules: ``_explain``, ``_explainers``, ``_deeplift``, ``_local``.
 """
 
 from core.explain._explain import (
-    BACKGROUND_MAX, explain_cached, explain_run, load_explanation, save_explanation,
+    BACKGROUND_MAX,
+    explain_cached,
+    explain_run,
+    load_explanation,
+    save_explanation,
 )
 from core.explain._local import (
-    contributions, explain_in_words, explain_test_row, explainer_names, permutation_importance_run,
-    row_order, strongest_interaction, what_if,
+    contributions,
+    explain_in_words,
+    explain_test_row,
+    explainer_names,
+    permutation_importance_run,
+    row_order,
+    strongest_interaction,
+    what_if,
 )
 
 __all__ = [

@@ -9,14 +9,28 @@ Private modules: ``_tabular`` (target, split, preprocessor), ``_stream_export`` 
 """
 
 from core.features._stream_batches import (
-    chunk_rows_for, encode_to_disk, encoded_batches, encoded_bytes, head_frame, keras_dataset,
+    chunk_rows_for,
+    encode_to_disk,
+    encoded_batches,
+    encoded_bytes,
+    head_frame,
+    keras_dataset,
     write_scored,
 )
 from core.features._stream_export import (
-    export_splits, LABEL, PREPROCESSOR_ROWS, remove, StreamedSplits, use_streaming,
+    LABEL,
+    PREPROCESSOR_ROWS,
+    StreamedSplits,
+    export_splits,
+    remove,
+    use_streaming,
 )
 from core.features._tabular import (
-    excluded_columns, load_task_data, load_xy, split_indices, TabularPreprocessor,
+    TabularPreprocessor,
+    excluded_columns,
+    load_task_data,
+    load_xy,
+    split_indices,
 )
 from core.features._target import infer_task, label_text, summarize_target, task_of
 

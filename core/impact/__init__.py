@@ -8,18 +8,38 @@ Layer: above ``runs`` and ``tables``; imports ``core.runs``, ``core.evaluate``, 
 Private modules: ``_inputs``, ``_simulate``, ``_scenarios``, ``_credit``, ``_abtest``, ``_plots``.
 """
 
-from core.impact._abtest import ab_counts_frame, ABReadout, plan_ab, read_ab
+from core.impact._abtest import ABReadout, ab_counts_frame, plan_ab, read_ab
 from core.impact._credit import bad_class_meaning, credit_view
 from core.impact._inputs import (
-    Decision, DECISION_LABELS, DECISION_RULES, ScenarioInputs, targeted_count,
+    DECISION_LABELS,
+    DECISION_RULES,
+    Decision,
+    ScenarioInputs,
+    targeted_count,
 )
 from core.impact._plots import (
-    ab_figure, credit_figure, impact_gains_figure, impact_lift_figure, incremental_figure,
-    profit_figure, scenarios_figure, segments_figure, sensitivity_figure, uplift_curve_figure,
+    ab_figure,
+    credit_figure,
+    impact_gains_figure,
+    impact_lift_figure,
+    incremental_figure,
+    profit_figure,
+    scenarios_figure,
+    segments_figure,
+    sensitivity_figure,
+    uplift_curve_figure,
 )
 from core.impact._scenarios import (
-    compare_scenarios, delete_scenario, describe_population, id_columns, list_scenarios,
-    load_population, run_scenario, save_scenario, simulate_population, targeted_list,
+    compare_scenarios,
+    delete_scenario,
+    describe_population,
+    id_columns,
+    list_scenarios,
+    load_population,
+    run_scenario,
+    save_scenario,
+    simulate_population,
+    targeted_list,
     write_targeted_table,
 )
 from core.impact._simulate import ImpactResult, sensitivity, simulate_scenario

@@ -31,13 +31,14 @@ from core.runs import LABEL_COL, SCORE_COL, Run
 from core.tables import hmac_pads, load_marks, personal_key, pseudonym_sql
 from core.warehouse import (
     META_SCHEMA,
+    claim_output,
     connect,
     original_names,
     policy_rule_mask,
     quote_ident,
     read_table,
     sandbox_connection,
-    table_exists,
+    write_frame_output,
 )
 
 SCENARIOS_DDL = f"""
@@ -353,31 +354,29 @@ def _pseudonymise(settings: Settings, table: str, frame: pd.DataFrame) -> pd.Dat
 
 
 def write_targeted_table(settings: Settings, frame: pd.DataFrame, name: str,
-                         replace: bool = False) -> str:
+                         replace: bool = False, source: str | None = None) -> str:
     """Write a targeted list into the warehouse as a new table.
 
     Args:
         settings: Workspace settings.
         frame: From :func:`targeted_list`.
         name: The new table's name.
-        replace: Replace a table of that name instead of refusing.
+        replace: Replace an earlier output of that name instead of refusing (a raw table or
+            the population's own table is never replaced).
+        source: The population's table (its original column names follow; its personal
+            columns are pseudonymised in the list already).
 
     Returns:
         The table's name.
 
     Raises:
-        SchemaError: Empty name, or the table exists and ``replace`` is False.
+        SchemaError: Empty name, or the table exists and ``replace`` is False (or it is a
+            raw table or the source).
     """
-    name = (name or "").strip()
-    if not name:
+    if not (name or "").strip():
         raise SchemaError("Give the targeted-list table a name, e.g. campaign_may_targets.")
     with connect(settings) as con:
-        exists = table_exists(con, name)
-    if exists and not replace:
-        raise SchemaError(f"A table named '{name}' exists already; choose another name or "
-                          f"allow replacing it.")
-    with connect(settings) as con:
-        con.register("targeted_frame", frame)
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT * FROM targeted_frame")
-        con.unregister("targeted_frame")
+        name = claim_output(con, name.strip(), (source,) if source else (), replace,
+                            "targeted list")
+        write_frame_output(con, name, frame, source, "targeted list", carry_marks=False)
     return name

@@ -7,8 +7,8 @@ Private modules: ``_options``, ``_preview``, ``_ingest``, ``_formats``, ``_diale
 ``_encodings``, ``_types``.
 """
 
-from core.ingest._formats import excel_sheets, file_kind, SUPPORTED
-from core.ingest._ingest import ingest_file, IngestReport, load_report, planned_table_name
+from core.ingest._formats import SUPPORTED, excel_sheets, file_kind
+from core.ingest._ingest import IngestReport, ingest_file, load_report, planned_table_name
 from core.ingest._options import IngestOptions
 from core.ingest._preview import FilePreview, inspect_file, split_notes
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from core.errors import IngestError
+from core.warehouse import pid_tag
 
 DELIMITERS = (",", ";", "\t", "|")
 _HEAD_BYTES = 1 << 18  # 256 KiB: thousands of lines, and little memory held during the load
@@ -201,7 +202,7 @@ def find_footer(path: Path, delimiter: str, quote: str, ncols: int) -> tuple[tup
 
 
 def sniff_dialect(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None = None,
-                  header: bool | None = None) -> CsvDialect:
+                  header: bool | None = None, workdir: Path | None = None) -> CsvDialect:
     """Work out the dialect of a UTF-8 delimited text file from its head and tail.
 
     Args:
@@ -209,6 +210,7 @@ def sniff_dialect(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | N
         path: The UTF-8 file.
         delimiter: Known separator, or None to detect it.
         header: Known header presence, or None to detect it.
+        workdir: Folder for the copy of the head DuckDB sniffs (system temp when None).
 
     Returns:
         The :class:`CsvDialect`.
@@ -218,7 +220,7 @@ def sniff_dialect(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | N
     """
     head = _read_head(path)
     delim = delimiter or detect_delimiter(head)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=f"sniff-{pid_tag()}-") as tmp:
         # DuckDB sniffs a copy of the head: its read buffer is then the head's size, not 32 MB
         # of the big file, which would stay in the process's memory for the whole load.
         head_copy = Path(tmp) / "head.csv"

@@ -159,7 +159,7 @@ def plan_text(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, options
     """
     owned = encoding not in {"utf-8", "utf-8-sig", "ascii"}
     readable = transcode_to_utf8(path, encoding, workdir) if owned else path
-    dialect = sniff_dialect(con, readable, options.delimiter, options.header)
+    dialect = sniff_dialect(con, readable, options.delimiter, options.header, workdir)
     warnings = []
     meta = {"encoding": encoding.replace("_", "-"), "delimiter": dialect.delimiter,
             "header": dialect.header}

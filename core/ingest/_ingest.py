@@ -44,6 +44,7 @@ from core.warehouse import (
     clean_column_names,
     default_table_name,
     is_memory_error,
+    pid_tag,
     quote_ident,
     table_exists,
     transaction,
@@ -174,7 +175,7 @@ def load_report(con: duckdb.DuckDBPyConnection, table: str) -> dict | None:
     Returns:
         The report, or None for tables not loaded from a file (e.g. prepared tables).
     """
-    row = con.execute(f"SELECT report_json FROM {META_SCHEMA}.catalog WHERE table_name = ?",
+    row = con.execute(f"SELECT report_json FROM {META_SCHEMA}.catalog WHERE lower(table_name) = lower(?)",
                       [table]).fetchone()
     return json.loads(row[0]) if row and row[0] else None
 
@@ -294,9 +295,10 @@ def _write(con, table: str, plan: Plan, source_name: str, mode: str) -> IngestRe
     report = IngestReport(table, rows, columns, warnings, plan.meta.get("encoding"),
                           plan.meta.get("delimiter"), source_name, len(bad),
                           list(plan.meta.get("skipped", [])), plan.meta.get("sheet"))
-    con.execute(f"DELETE FROM {META_SCHEMA}.catalog WHERE table_name = ?", [table])
+    con.execute(f"DELETE FROM {META_SCHEMA}.catalog WHERE lower(table_name) = lower(?)", [table])
     con.execute(
-        f"INSERT INTO {META_SCHEMA}.catalog VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {META_SCHEMA}.catalog (table_name, source, created_at, rows, columns_json, "
+        f"report_json, origin) VALUES (?, ?, ?, ?, ?, ?, 'raw')",
         [table, source_name, datetime.now(), rows,
          json.dumps([asdict(c) for c in columns]), json.dumps(report.to_dict())],
     )
@@ -318,7 +320,8 @@ def ingest_file(
         options: Reading options; everything is detected when omitted.
         source_name: The name the analyst knows the file by (an upload's name); defaults to
             the file name.
-        workdir: Folder for temporary copies (system temp folder when None).
+        workdir: Folder for temporary copies (the workspace's ``tmp/``, see
+            :func:`core.warehouse.scratch_root`; the system temp folder when None).
 
     Returns:
         The :class:`IngestReport`.
@@ -334,7 +337,7 @@ def ingest_file(
     if not path.is_file():
         raise IngestError(f"No file at {path}. Check the path.")
     suffix = suffix_of(path, source_name)
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=f"ingest-{pid_tag()}-") as tmp:
         try:
             return _ingest(con, path, suffix, options, source_name, Path(tmp))
         except _WrongEncoding as wrong:
@@ -395,7 +398,7 @@ def ingest_bytes(
         IngestError: See :func:`ingest_file`.
     """
     suffix = Path(filename).suffix.lower()
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=f"upload-{pid_tag()}-") as tmp:
         target = Path(tmp) / f"upload{suffix}"
         copy_upload(data, target)
         return ingest_file(con, target, options, source_name=filename, workdir=workdir)

@@ -25,6 +25,7 @@ from core.ingest._formats import (
     suffix_of,
 )
 from core.ingest._options import IngestOptions
+from core.warehouse import pid_tag
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,7 +100,8 @@ def _preview_rows(con, plan: Plan, limit: int = 20) -> pd.DataFrame:
 
 
 def inspect_file(path: str | Path, source_name: str | None = None,
-                 options: IngestOptions | None = None) -> FilePreview:
+                 options: IngestOptions | None = None,
+                 workdir: Path | None = None) -> FilePreview:
     """Detect encoding, separator, header and sheets, and read the first rows, without loading.
 
     Only the file's head (and an Excel sheet's first rows) is read, so this is quick for large
@@ -110,6 +112,7 @@ def inspect_file(path: str | Path, source_name: str | None = None,
         path: The file.
         source_name: The name the analyst knows the file by.
         options: Choices already made (encoding, delimiter, sheet, header).
+        workdir: Folder for temporary copies (the workspace's ``tmp/``; system temp when None).
 
     Returns:
         The :class:`FilePreview`.
@@ -121,7 +124,8 @@ def inspect_file(path: str | Path, source_name: str | None = None,
     path = Path(path)
     suffix = suffix_of(path, source_name or path.name)
     con = duckdb.connect()  # in memory: a preview never touches the warehouse
-    with con, tempfile.TemporaryDirectory() as tmp_name:
+    with con, tempfile.TemporaryDirectory(dir=workdir,
+                                          prefix=f"preview-{pid_tag()}-") as tmp_name:
         tmp = Path(tmp_name)
         if suffix in EXCEL_SUFFIXES or suffix in PARQUET_SUFFIXES or suffix in JSON_SUFFIXES:
             plan = plan_file(con, path, suffix, options, tmp)

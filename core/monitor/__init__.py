@@ -12,14 +12,19 @@ Layer: above ``training`` and ``impact``; imports their faces, ``core.runs``, ``
 from core.monitor._calibration import Calibration, calibration_check, fit_calibration
 from core.monitor._cbpe import ASSUMPTION, METRICS, metrics_from
 from core.monitor._cells import Cells, score_support
-from core.monitor._chunks import Chunking, PERIODS
+from core.monitor._chunks import PERIODS, Chunking
 from core.monitor._compare import compare_runs_on
 from core.monitor._monitor import cli_view, monitor
 from core.monitor._plots import distribution_figure, timeline_figure
 from core.monitor._registry import champion_run_id, check_name, list_models, promote, resolve_run
 from core.monitor._retrain import challenger_spec, retrain
 from core.monitor._stats import (
-    chi2_test, js_distance, ks_test, NumericSummary, psi, wasserstein_normed,
+    NumericSummary,
+    chi2_test,
+    js_distance,
+    ks_test,
+    psi,
+    wasserstein_normed,
 )
 from core.monitor._store import load_monitor, monitor_history
 

@@ -81,7 +81,8 @@ def _names(con, meta: RunMeta, table: str) -> dict[str, str]:
     seen: dict[str, set[str]] = {}
     for (cols,) in con.execute(f"SELECT columns_json FROM {META_SCHEMA}.catalog").fetchall():
         for c in json.loads(cols or "[]"):
-            seen.setdefault(c["name"], set()).add(c["original_name"])
+            if c["original_name"] != c["name"]:  # a name kept as it was tells nothing
+                seen.setdefault(c["name"], set()).add(c["original_name"])
     names = {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
     return {**names, **original_names(con, table), **original_names(con, meta.table)}
 

@@ -10,18 +10,34 @@ Private modules: ``_sequences``, ``_suggest``, ``_metrics``, ``_training``, ``_r
 
 from core.recommend._metrics import metrics_table, rank_users, summarize
 from core.recommend._plots import (
-    comparison_figure, rank_curve_figure, training_figure, value_figure,
+    comparison_figure,
+    rank_curve_figure,
+    training_figure,
+    value_figure,
 )
 from core.recommend._runs import (
-    list_rec_runs, load_rec_run, NEURAL, RecRun, similar_items, user_report,
+    NEURAL,
+    RecRun,
+    list_rec_runs,
+    load_rec_run,
+    similar_items,
+    user_report,
 )
-from core.recommend._sequences import build_sequences, EventColumns, leave_last_out, SequenceOptions
+from core.recommend._sequences import EventColumns, SequenceOptions, build_sequences, leave_last_out
 from core.recommend._suggest import distinct_values, suggest_columns, suggest_excluded_items
 from core.recommend._training import (
-    NetOptions, REC_MODEL_LABELS, RecModelConfig, SAMPLED_ABOVE, train_recommender,
+    REC_MODEL_LABELS,
+    SAMPLED_ABOVE,
+    NetOptions,
+    RecModelConfig,
+    train_recommender,
 )
 from core.recommend._value import (
-    simulate_run_value, STRATEGY_LABELS, value_table, value_verdict, ValueInputs,
+    STRATEGY_LABELS,
+    ValueInputs,
+    simulate_run_value,
+    value_table,
+    value_verdict,
 )
 
 __all__ = [

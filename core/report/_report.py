@@ -24,6 +24,7 @@ from core.report._html import page_html
 from core.report._options import ReportError, ReportOptions
 from core.report._sections import build_sections
 from core.runs import Run
+from core.warehouse import pid_tag, scratch_root
 
 log = logging.getLogger(__name__)
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -47,14 +48,15 @@ def find_chromium() -> str:
                       "LIFTLAB_CHROMIUM to its path; the HTML report works without it.")
 
 
-def html_to_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 180.0) -> None:
-    """Print an HTML file to PDF with headless Chromium, offline.
+def html_to_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 180.0,
+                workdir: Path | None = None) -> None:
+    """Print an HTML file to PDF with headless Chromium, offline (its profile in ``workdir``).
 
     Raises:
         ReportError: Chromium is missing, fails or times out.
     """
     browser = find_chromium()
-    with tempfile.TemporaryDirectory(prefix="liftlab-pdf-") as profile:
+    with tempfile.TemporaryDirectory(prefix=f"pdf-{pid_tag()}-", dir=workdir) as profile:
         cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu",
                "--disable-background-networking", "--disable-component-update",
                "--disable-extensions", "--no-first-run", f"--user-data-dir={profile}",
@@ -101,10 +103,11 @@ def write_report(settings: Settings, run: Run, out: Path | str,
         out.write_text(text, encoding="utf-8")
         return {"out": str(out), "format": "html", "bytes": out.stat().st_size,
                 "sections": names, "threshold": threshold}
-    with tempfile.TemporaryDirectory(prefix="liftlab-report-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"report-{pid_tag()}-",
+                                     dir=scratch_root(settings)) as tmp:
         source = Path(tmp) / "report.html"
         source.write_text(text, encoding="utf-8")
-        html_to_pdf(source, out)
+        html_to_pdf(source, out, workdir=Path(tmp))
     return {"out": str(out), "format": "pdf", "bytes": out.stat().st_size, "sections": names,
             "threshold": threshold}
 
@@ -112,7 +115,8 @@ def write_report(settings: Settings, run: Run, out: Path | str,
 def report_bytes(settings: Settings, run: Run, fmt: str, options: ReportOptions | None = None,
                  explanation=None) -> bytes:
     """The report as bytes (for a download button): ``fmt`` is ``"html"`` or ``"pdf"``."""
-    with tempfile.TemporaryDirectory(prefix="liftlab-report-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"report-{pid_tag()}-",
+                                     dir=scratch_root(settings)) as tmp:
         path = Path(tmp) / f"review.{fmt}"
         write_report(settings, run, path, options, explanation)
         return path.read_bytes()

@@ -101,7 +101,7 @@ def _data(settings: Settings, run: Run) -> str:
 def _preparation(settings: Settings, run: Run) -> str:
     table = run.config.table
     with connect(settings) as con:
-        raw = con.execute(f"SELECT source FROM {META_SCHEMA}.catalog WHERE table_name = ?",
+        raw = con.execute(f"SELECT source FROM {META_SCHEMA}.catalog WHERE lower(table_name) = lower(?)",
                           [table]).fetchone()
         recipe = con.execute(f"SELECT name, source_table, recipe_json FROM {META_SCHEMA}.recipes "
                              f"WHERE name = ?", [table]).fetchone()

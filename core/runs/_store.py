@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from core.errors import RunNotFoundError
 from core.features import TabularPreprocessor
 from core.runs._config import RunConfig, load_run_config
 from core.runs._predict import predict_output
-from core.warehouse import META_SCHEMA, connect
+from core.warehouse import META_SCHEMA, connect, pid_tag
 
 SCORE_COL = "__score"
 LABEL_COL = "__label"
@@ -95,7 +96,7 @@ def write_run_folder(settings: Settings, run_id: str, config: dict, metrics: dic
         The final run folder.
     """
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    tmp = settings.runs_dir / f".tmp-{run_id}"
+    tmp = settings.runs_dir / f".tmp-{pid_tag()}-{run_id}"
     final = settings.runs_dir / run_id
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -272,14 +273,23 @@ def run_folder(settings: Settings, run_id: str) -> Path:
     Raises:
         RunNotFoundError: No such run.
     """
-    folder = settings.runs_dir / run_id
-    if not run_id or "/" in run_id or not (folder / "config.json").exists():
+    if not is_run_id(run_id) or not (settings.runs_dir / run_id / "config.json").is_file():
         known = ", ".join(r["run_id"] for r in list_runs(settings)[:5]) or "none yet"
         raise RunNotFoundError(
-            f"There is no run '{run_id}'. Recent runs: {known}. List them with "
+            f"There is no run '{str(run_id)[:80]}'. Recent runs: {known}. List them with "
             f"'python -m core runs'."
         )
-    return folder
+    return settings.runs_dir / run_id
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` can name a run folder: letters, digits, ``-``, ``_`` and ``.``, starting
+    with a letter or digit, at most 128 characters, no ``..`` (so it never climbs out of
+    ``runs/``)."""
+    return isinstance(text, str) and bool(_RUN_ID.fullmatch(text)) and ".." not in text
 
 
 def load_run(settings: Settings, run_id: str) -> Run:

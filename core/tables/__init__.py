@@ -9,14 +9,27 @@ Private modules: ``_profile``, ``_plots``, ``_recipe``, ``_steps``, ``_privacy``
 
 from core.tables._plots import association_figure, balance_figure, column_figure
 from core.tables._privacy import (
-    ACTIONS, hmac_pads, k_anonymity, load_marks, personal_key, PersonalMark, protect_table,
-    pseudonym_sql, save_marks, suggest_personal,
+    ACTIONS,
+    PersonalMark,
+    hmac_pads,
+    k_anonymity,
+    load_marks,
+    personal_key,
+    protect_table,
+    pseudonym_sql,
+    save_marks,
+    suggest_personal,
 )
 from core.tables._profile import profile_table
 from core.tables._recipe import (
-    apply_recipe, list_recipes, PrepResult, preview_recipe, Recipe, replay_recipe,
+    PrepResult,
+    Recipe,
+    apply_recipe,
+    list_recipes,
+    preview_recipe,
+    replay_recipe,
 )
-from core.tables._steps import DEFAULT_VALUE, METHODS, Step, STEP_KINDS
+from core.tables._steps import DEFAULT_VALUE, METHODS, STEP_KINDS, Step
 
 __all__ = [
     "ACTIONS", "DEFAULT_VALUE", "METHODS", "PersonalMark", "PrepResult", "Recipe", "STEP_KINDS",

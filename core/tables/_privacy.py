@@ -23,8 +23,10 @@ from core.errors import SchemaError
 from core.tables._profile import kind_of, looks_like_id
 from core.warehouse import (
     META_SCHEMA,
+    claim_output,
     original_names,
     quote_ident,
+    record_output,
     require_table,
     table_columns,
     transaction,
@@ -142,7 +144,7 @@ def suggest_personal(con: duckdb.DuckDBPyConnection, table: str) -> list[Suggest
 def load_marks(con: duckdb.DuckDBPyConnection, table: str) -> list[PersonalMark]:
     """The personal-data marks saved for a table (empty when none)."""
     rows = con.execute(
-        f"SELECT column_name, action, param FROM {META_SCHEMA}.personal WHERE table_name = ? "
+        f"SELECT column_name, action, param FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?) "
         f"ORDER BY column_name", [table]).fetchall()
     return [PersonalMark(c, a, p) for c, a, p in rows]
 
@@ -159,7 +161,7 @@ def save_marks(con: duckdb.DuckDBPyConnection, table: str, marks: list[PersonalM
     if unknown:
         raise SchemaError(f"Table '{table}' has no column(s) {', '.join(unknown)}.")
     with transaction(con):
-        con.execute(f"DELETE FROM {META_SCHEMA}.personal WHERE table_name = ?", [table])
+        con.execute(f"DELETE FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?)", [table])
         for m in marks:
             con.execute(f"INSERT INTO {META_SCHEMA}.personal VALUES (?, ?, ?, ?)",
                         [table, m.column, m.action, m.param])
@@ -258,16 +260,17 @@ def protected_select(con: duckdb.DuckDBPyConnection, table: str, marks: list[Per
 
 
 def protect_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
-                  out: str | None = None, marks: list[PersonalMark] | None = None) -> str:
+                  out: str | None = None, marks: list[PersonalMark] | None = None,
+                  replace: bool = False) -> str:
     """Write a protected copy of a table (raw stays untouched) and record the marks.
 
     Args:
         con: Open warehouse connection.
         settings: Workspace settings (for the key).
         table: The raw table.
-        out: Name of the protected table (``<table>_protected`` by default; replaced if it
-            exists).
+        out: Name of the protected table (``<table>_protected`` by default).
         marks: Marks to apply and save; the saved ones when None.
+        replace: Replace an earlier protected copy of that name (raw tables never).
 
     Returns:
         The protected table's name.
@@ -279,13 +282,13 @@ def protect_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
     marks = load_marks(con, table) if marks is None else marks
     if not marks:
         raise SchemaError(f"No column of '{table}' is marked as personal; mark some first.")
+    out = claim_output(con, out or f"{table}_protected", (table,), replace, "protected copy")
     save_marks(con, table, marks)
-    out = out or f"{table}_protected"
-    if out == table:
-        raise SchemaError("The protected copy needs another name than the raw table.")
     key = personal_key(settings) if any(m.action == "pseudonymise" for m in marks) else None
     sql, params = protected_select(con, table, marks, key)
-    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(out)} AS {sql}", params)
+    with transaction(con):
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(out)} AS {sql}", params)
+        record_output(con, out, table, "protected copy", carry_marks=False)
     log.info("wrote protected copy %s of %s", out, table)
     return out
 

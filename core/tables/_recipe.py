@@ -26,10 +26,11 @@ from core.errors import SchemaError
 from core.tables._steps import Rel, Step, apply_step, fit_step
 from core.warehouse import (
     META_SCHEMA,
+    claim_output,
     quote_ident,
+    record_output,
     require_table,
     table_columns,
-    table_exists,
     transaction,
 )
 
@@ -116,7 +117,7 @@ class PrepResult:
 def _refuse_personal(con, table: str) -> None:
     """Raw personal values must not flow into prepared tables (and from there into models)."""
     marked = [c for (c,) in con.execute(
-        f"SELECT column_name FROM {META_SCHEMA}.personal WHERE table_name = ? ORDER BY 1",
+        f"SELECT column_name FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?) ORDER BY 1",
         [table]).fetchall()]
     if marked:
         raise SchemaError(
@@ -210,14 +211,6 @@ def preview_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe) -
     return _run(con, table, fit_recipe(con, table, recipe), None)
 
 
-def _check_output(con, source: str, out: str) -> None:
-    raw = con.execute(f"SELECT count(*) FROM {META_SCHEMA}.catalog WHERE table_name = ?",
-                      [out]).fetchone()[0]
-    if out == source or raw:
-        raise SchemaError(f"'{out}' is a raw table loaded from a file; raw tables are never "
-                          f"overwritten. Choose another output name.")
-
-
 def _store(con, fitted: FittedRecipe) -> None:
     con.execute(f"DELETE FROM {META_SCHEMA}.recipes WHERE name = ?", [fitted.recipe.name])
     con.execute(f"INSERT INTO {META_SCHEMA}.recipes VALUES (?, ?, ?, ?)",
@@ -225,7 +218,7 @@ def _store(con, fitted: FittedRecipe) -> None:
 
 
 def apply_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe,
-                 out: str) -> PrepResult:
+                 out: str, replace: bool = False) -> PrepResult:
     """Fit the recipe on ``table``, write the result as table ``out`` and store the recipe.
 
     The new table and the stored recipe are written in one transaction.
@@ -234,15 +227,19 @@ def apply_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe,
         con: Open warehouse connection.
         table: Source table (left untouched).
         recipe: The recipe (stored under ``recipe.name``, replacing an older one).
-        out: Name of the table to write (replaced if it is an earlier prepared table).
+        out: Name of the table to write.
+        replace: Replace an earlier prepared table of that name (raw tables and the input
+            never).
 
     Returns:
         The :class:`PrepResult`.
 
     Raises:
-        SchemaError: A step does not fit the data, or ``out`` names a raw table.
+        SchemaError: A step does not fit the data.
+        OutputTableError: ``out`` names the input, a raw table, or (without ``replace``) an
+            existing output.
     """
-    _check_output(con, table, out)
+    out = claim_output(con, out, (table,), replace, "prepared table")
     fitted = fit_recipe(con, table, recipe)
     return _write(con, table, fitted, out, store=True)
 
@@ -250,6 +247,7 @@ def apply_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe,
 def _write(con, table: str, fitted: FittedRecipe, out: str, store: bool) -> PrepResult:
     with transaction(con):
         result = _run(con, table, fitted, out)
+        record_output(con, out, table, f"recipe {fitted.recipe.name}")
         if store:
             _store(con, fitted)
     log.info("recipe %s: %s -> %s (%d rows)", fitted.recipe.name, table, out, result.rows)
@@ -278,7 +276,7 @@ def load_recipe(con: duckdb.DuckDBPyConnection, name: str) -> FittedRecipe:
 
 
 def replay_recipe(con: duckdb.DuckDBPyConnection, name: str, table: str,
-                  out: str) -> PrepResult:
+                  out: str, replace: bool = False) -> PrepResult:
     """Apply a stored recipe, with the numbers it learned, to another table.
 
     Args:
@@ -286,15 +284,16 @@ def replay_recipe(con: duckdb.DuckDBPyConnection, name: str, table: str,
         name: Stored recipe name.
         table: Table with the same columns as the one the recipe was fitted on.
         out: Name of the table to write.
+        replace: Replace an earlier prepared table of that name.
 
     Returns:
         The :class:`PrepResult`.
 
     Raises:
-        SchemaError: Unknown recipe, a needed column missing (named), or ``out`` is raw.
+        SchemaError: Unknown recipe, or a needed column missing (named).
+        OutputTableError: ``out`` names the input, the table the recipe was fitted on, a raw
+            table, or (without ``replace``) an existing output.
     """
     fitted = load_recipe(con, name)
-    _check_output(con, table, out)
-    if table_exists(con, out) and out == fitted.source_table:
-        raise SchemaError("Replaying would overwrite the table the recipe was fitted on.")
+    out = claim_output(con, out, (table, fitted.source_table), replace, "prepared table")
     return _write(con, table, fitted, out, store=False)

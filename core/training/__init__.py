@@ -9,8 +9,19 @@ Private modules: ``_fit``, ``_memory`` (:func:`train`), ``_stream``, ``_cv``, ``
 
 from core.training._cv import attach_cv, cross_validate
 from core.training._fit import (
-    BACKGROUND_ROWS, build_network, device_label, emit, fit_baseline, fit_keras, FitData, Progress,
-    scale_target, StreamFit, target_scaling, TrainingCancelled, TrainResult,
+    BACKGROUND_ROWS,
+    FitData,
+    Progress,
+    StreamFit,
+    TrainingCancelled,
+    TrainResult,
+    build_network,
+    device_label,
+    emit,
+    fit_baseline,
+    fit_keras,
+    scale_target,
+    target_scaling,
 )
 from core.training._memory import train
 from core.training._tuning import tune

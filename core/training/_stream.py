@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -50,7 +49,7 @@ from core.training._fit import (
     run_config,
     score_columns,
 )
-from core.warehouse import connect
+from core.warehouse import connect, private_dir, scratch_root
 
 
 def _score_split(model, splits: StreamedSplits, name: str, pre, task: str,
@@ -122,8 +121,7 @@ def train_streamed(
         TrainingCancelled: ``should_stop`` returned True; nothing was saved.
     """
     started = time.perf_counter()
-    folder = settings.data_dir / "tmp" / f"stream-{uuid.uuid4().hex[:8]}"
-    folder.mkdir(parents=True)
+    folder = private_dir(scratch_root(settings), "stream")
     try:
         with connect(settings) as con:
             task = spec.task or infer_task(con, spec.table, spec.target)[0]

@@ -23,7 +23,7 @@ from core.impact import Decision, ScenarioInputs, simulate_scenario, targeted_co
 from core.runs import LABEL_COL, SCORE_COL, Run, load_model, predict_output
 from core.uplift._simulate import simulate_uplift, simulate_uplift_expected
 from core.uplift._training import P_CONTROL_COL, TREATMENT_COL, UPLIFT_COL
-from core.warehouse import connect, quote_ident, read_table
+from core.warehouse import connect, read_table, write_frame_output
 
 
 def is_uplift(run: Run) -> bool:
@@ -89,6 +89,9 @@ def predict_uplift(run: Run, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
 def score_uplift_table(settings: Settings, run: Run, table: str, out: str | None = None) -> dict:
     """Write ``<out>`` = the table plus ``p_treated``, ``p_control`` and ``uplift`` columns.
 
+    ``out`` must already be checked (:func:`core.warehouse.claim_output`; the command line and
+    :func:`core.app.score_table` do).
+
     Returns:
         ``{"table": out, "rows": n}``.
 
@@ -101,10 +104,8 @@ def score_uplift_table(settings: Settings, run: Run, table: str, out: str | None
     p_t, p_c, uplift = predict_uplift(run, frame)
     scored = frame.assign(p_treated=p_t, p_control=p_c, uplift=uplift)
     with connect(settings) as con:
-        con.register("scored_frame", scored)
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(out)} AS SELECT * FROM scored_frame")
-        con.unregister("scored_frame")
-    return {"table": out, "rows": int(len(scored))}
+        rows = write_frame_output(con, out, scored, table, f"uplift-scored by run {run.run_id}")
+    return {"table": out, "rows": rows}
 
 
 @dataclass(frozen=True)

@@ -5,25 +5,55 @@ rules) runs: read-only, no file or network access, settings locked, row, time an
 
 Layer: lowest package; imports only the shared modules (``core.config``, ``core.errors``).
 Private modules: ``_connection`` (connections, catalog, meta), ``_names`` (clean names),
-``_sandbox`` (the sandbox and policy predicates), ``_console`` (the SQL console).
+``_sandbox`` (the sandbox and policy predicates), ``_console`` (the SQL console),
+``_scratch`` (temporary files inside the workspace, and clean-up after a kill),
+``_outputs`` (tables LiftLab writes: names checked, raw tables never replaced, lineage).
 """
 
 from core.warehouse._connection import (
-    capped_memory, connect, get_meta, is_memory_error, list_tables, META_SCHEMA, original_names,
-    quote_ident, read_table, require_table, set_meta, table_columns, table_exists, TableInfo,
-    transaction, with_memory_retry,
+    META_SCHEMA,
+    TableInfo,
+    capped_memory,
+    connect,
+    get_meta,
+    is_memory_error,
+    list_tables,
+    original_names,
+    quote_ident,
+    read_table,
+    require_table,
+    set_meta,
+    table_columns,
+    table_exists,
+    transaction,
+    with_memory_retry,
 )
 from core.warehouse._console import DEFAULT_LIMIT, MAX_LIMIT, QueryFailed, run_query
 from core.warehouse._names import clean_column_names, clean_name, default_table_name
-from core.warehouse._sandbox import (
-    policy_mask, policy_rule_mask, PolicyRuleError, sandbox_connection, sql_column_names,
+from core.warehouse._outputs import (
+    OutputTableError,
+    claim_output,
+    existing_table,
+    record_output,
+    table_origin,
+    write_frame_output,
 )
+from core.warehouse._sandbox import (
+    PolicyRuleError,
+    policy_mask,
+    policy_rule_mask,
+    sandbox_connection,
+    sql_column_names,
+)
+from core.warehouse._scratch import clean_litter, pid_tag, private_dir, scratch_root
 
 __all__ = [
-    "DEFAULT_LIMIT", "MAX_LIMIT", "META_SCHEMA", "PolicyRuleError", "QueryFailed", "TableInfo",
-    "capped_memory", "clean_column_names", "clean_name", "connect", "default_table_name",
-    "get_meta", "is_memory_error", "list_tables", "original_names", "policy_mask",
-    "policy_rule_mask", "quote_ident", "read_table", "require_table", "run_query",
-    "sandbox_connection", "set_meta", "sql_column_names", "table_columns", "table_exists",
-    "transaction", "with_memory_retry",
+    "DEFAULT_LIMIT", "MAX_LIMIT", "META_SCHEMA", "OutputTableError", "PolicyRuleError",
+    "QueryFailed", "TableInfo", "capped_memory", "claim_output", "clean_column_names",
+    "clean_litter", "clean_name", "connect", "default_table_name", "existing_table", "get_meta",
+    "is_memory_error", "list_tables", "original_names", "pid_tag", "policy_mask",
+    "policy_rule_mask", "private_dir", "quote_ident", "read_table", "record_output",
+    "require_table", "run_query", "sandbox_connection", "scratch_root", "set_meta",
+    "sql_column_names", "table_columns", "table_exists", "table_origin", "transaction",
+    "with_memory_retry", "write_frame_output",
 ]

@@ -33,6 +33,8 @@ CREATE SCHEMA IF NOT EXISTS {META_SCHEMA};
 CREATE TABLE IF NOT EXISTS {META_SCHEMA}.catalog (
     table_name VARCHAR PRIMARY KEY, source VARCHAR, created_at TIMESTAMP,
     rows BIGINT, columns_json VARCHAR, report_json VARCHAR);
+ALTER TABLE {META_SCHEMA}.catalog ADD COLUMN IF NOT EXISTS origin VARCHAR;
+ALTER TABLE {META_SCHEMA}.catalog ADD COLUMN IF NOT EXISTS derived_from VARCHAR;
 CREATE TABLE IF NOT EXISTS {META_SCHEMA}.meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS {META_SCHEMA}.runs (
     run_id VARCHAR PRIMARY KEY, created_at TIMESTAMP, table_name VARCHAR, target VARCHAR,
@@ -280,10 +282,11 @@ def list_tables(con: duckdb.DuckDBPyConnection) -> list[TableInfo]:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether a user table of that exact name exists in the main schema."""
+    """Whether a user table of that name exists in the main schema (DuckDB names are
+    case-insensitive: ``SALES`` exists when ``sales`` does)."""
     row = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
-        "AND table_name = ?",
+        "AND lower(table_name) = lower(?)",
         [table],
     ).fetchone()
     return bool(row[0])
@@ -322,7 +325,7 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str,
 def original_names(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     """Map each clean column name of ``table`` to the header the analyst's file had."""
     row = con.execute(
-        f"SELECT columns_json FROM {META_SCHEMA}.catalog WHERE table_name = ?", [table]
+        f"SELECT columns_json FROM {META_SCHEMA}.catalog WHERE lower(table_name) = lower(?)", [table]
     ).fetchone()
     if not row:
         return {}

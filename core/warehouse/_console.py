@@ -35,7 +35,7 @@ from core.warehouse._connection import (
     quote_ident,
 )
 from core.warehouse._names import clean_name
-from core.warehouse._sandbox import SANDBOX_CONFIG
+from core.warehouse._sandbox import SANDBOX_CONFIG, unsafe_functions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,6 +126,11 @@ def _check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     if kind != duckdb.StatementType.SELECT:
         name = str(kind).split(".")[-1].replace("LOAD", "INSTALL/LOAD")
         raise QueryError(f"{name} statements are not allowed. {_NOT_ALLOWED}", REFUSED)
+    unsafe = unsafe_functions(con, sql)
+    if unsafe:
+        raise QueryError(f"The console does not run {', '.join(unsafe)}(…): it builds a whole "
+                         f"list or text in memory at once, beyond the console's memory limit. "
+                         f"Query the tables' rows instead.", REFUSED)
 
 
 def _personal_columns(con) -> dict[str, list[str]]:

@@ -67,6 +67,56 @@ def _refs(node, found: list) -> None:
             _refs(value, found)
 
 
+# what a condition on a customer's columns needs: comparison, arithmetic and text operators,
+# scalar functions of one value, and aggregates over the population (``age > (SELECT
+# avg(age) FROM population)``); nothing that builds lists or long strings (``range``,
+# ``repeat``, ``list_*``), whose memory DuckDB's limit does not cover
+_OPERATORS = frozenset({"+", "-", "*", "/", "//", "%", "~~", "!~~", "~~*", "!~~*", "^", "**",
+                        "||"})
+RULE_FUNCTIONS = _OPERATORS | frozenset({
+    "abs", "ceil", "floor", "round", "sign", "sqrt", "ln", "log", "log10", "exp", "greatest",
+    "least", "lower", "upper", "length", "trim", "ltrim", "rtrim", "substring", "substr",
+    "left", "right", "starts_with", "ends_with", "contains", "prefix", "suffix", "strpos",
+    "regexp_matches", "coalesce", "ifnull", "nullif", "year", "month", "day", "dayofweek",
+    "quarter", "date_part", "datediff", "date_diff", "current_date", "isnan", "isinf",
+    "isfinite", "avg", "min", "max", "sum", "count", "count_star", "median", "quantile_cont",
+    "stddev", "stddev_samp", "variance", "mode", "cast"})
+
+
+# functions that build a whole list or string in one allocation, which DuckDB's memory limit does
+# not cover (``len(range(300000000))`` took 15 GB): refused in the console too
+MEMORY_UNSAFE = frozenset({"range", "generate_series", "repeat", "list_resize", "array_resize",
+                           "lpad", "rpad", "list_value", "array_value", "list_repeat"})
+
+
+def unsafe_functions(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    """The :data:`MEMORY_UNSAFE` scalar functions a SELECT calls (empty when it parses to
+    none, or is not a SELECT DuckDB can serialise, e.g. ``SHOW``)."""
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    if tree.get("error"):
+        return []
+    found: set[str] = set()
+    _functions(tree.get("statements", []), found)
+    return sorted(f for f in found if f.lower() in MEMORY_UNSAFE)
+
+
+def _functions(node, found: set) -> None:
+    """The scalar functions a parse tree calls (``FUNCTION`` nodes, operators included; a
+    table function such as ``FROM range(5)`` streams its rows and is not counted, its
+    arguments are)."""
+    if isinstance(node, dict):
+        if node.get("type") == "TABLE_FUNCTION":
+            _functions((node.get("function") or {}).get("arguments", []), found)
+            return
+        if node.get("class") == "FUNCTION":
+            found.add(str(node.get("function_name") or ""))
+        for value in node.values():
+            _functions(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _functions(value, found)
+
+
 def _validate_tree(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
     if tree.get("error"):
@@ -74,12 +124,25 @@ def _validate_tree(con: duckdb.DuckDBPyConnection, sql: str) -> None:
                          f"{_POLICY_HELP}")
     if len(tree["statements"]) != 1:
         raise QueryError(f"The policy rule must be a single condition. {_POLICY_HELP}")
+    node = tree["statements"][0]["node"]
+    if len(node.get("select_list") or []) != 1:
+        raise QueryError(f"The policy rule must be one condition; it closes its brackets and "
+                         f"adds more ({len(node.get('select_list') or [])} expressions). "
+                         f"{_POLICY_HELP}")
     refs: list = []
-    _refs(tree["statements"][0]["node"], refs)
+    _refs(node, refs)
     bad = [name for name in refs if name.lower() not in ("population", "main.population")]
     if bad:
         raise QueryError(f"The policy rule may only use the population's columns; it refers to "
                          f"{', '.join(sorted(set(bad)))}. {_POLICY_HELP}")
+    functions: set[str] = set()
+    _functions(node, functions)
+    unknown = sorted(f for f in functions if f.lower() not in RULE_FUNCTIONS)
+    if unknown:
+        raise QueryError(f"The policy rule uses {', '.join(unknown)}, which a condition on "
+                         f"columns does not need (functions that build lists or long texts can "
+                         f"exhaust memory). Allowed functions: "
+                         f"{', '.join(sorted(RULE_FUNCTIONS - _OPERATORS))}. {_POLICY_HELP}")
 
 
 def policy_mask(frame: pd.DataFrame, predicate: str,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.app import export_run, import_run
 from core.config import load_settings
 from core.ingest import IngestOptions, ingest_file
 from core.monitor import list_models
-from core.runs import export_run, import_run
 from core.warehouse import connect
 from tests.conftest import BANK, ROOT
 from tests.pages.navigation import open_via_app

@@ -243,6 +243,7 @@ def test_runs_page_compares_and_scores(app_env):
     at.selectbox(key="runs__manage").select(runs["logreg"]).run()
     assert at.button(key="runs__delete").disabled
     at.selectbox(key="runs__score_table").select("bank").run()
+    at.checkbox(key="runs__score_replace").check()  # an earlier test wrote bank_scored
     at.button(key="runs__score").click().run()
     assert not at.exception
     assert any("6,000 scored rows" in m.value for m in at.success)

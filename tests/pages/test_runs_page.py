@@ -7,8 +7,9 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.app import export_run, import_run
 from core.config import load_settings
-from core.runs import export_run, import_run, load_run
+from core.runs import load_run
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.app import export_run, import_run
 from core.errors import MonitorError, SchemaError
 from core.monitor import Chunking, monitor, monitor_history
-from core.runs import export_run, import_run, load_run
+from core.runs import load_run
 from core.warehouse import connect
 
 

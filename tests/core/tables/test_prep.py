@@ -106,7 +106,7 @@ def test_apply_writes_new_table_stores_recipe_and_keeps_raw(con):
     stored = load_recipe(con, "telco_clean")
     assert stored.needs == ("customerID", "TotalCharges", "Contract")
     assert FittedRecipe.from_json(stored.to_json()) == stored
-    with pytest.raises(SchemaError, match="raw table loaded from a file"):
+    with pytest.raises(SchemaError, match="is a raw table"):
         apply_recipe(con, "telco_clean", recipe, "telco")
 
 
