@@ -21,6 +21,9 @@ MODEL_LABELS = {
     "hgb": "Histogram gradient boosting (scikit-learn)",
 }
 TASKS = ("binary", "multiclass", "regression")
+MISSING_POLICIES = ("impute", "drop")
+MISSING_LABELS = {"impute": "fill in (median / a '(missing)' category) — default",
+                  "drop": "leave the rows out"}
 LOSSES = ("auto", *dict.fromkeys(loss for names in TASK_LOSSES.values() for loss in names))
 PIPELINES = ("auto", "memory", "stream")
 PIPELINE_LABELS = {
@@ -45,6 +48,9 @@ class DatasetSpec:
         valid_size: Fraction of rows for validation (early stopping), in (0, 0.5].
         seed: Seed of the stratified split.
         task: ``binary``, ``multiclass`` or ``regression``; None infers it from the target.
+        missing: Rows with a missing feature value: ``impute`` (numbers get the training
+            median, categories a ``(missing)`` level; the default) or ``drop`` (the rows are
+            left out before the split). Either way the run's notes say how many.
     """
 
     table: str
@@ -56,8 +62,12 @@ class DatasetSpec:
     valid_size: float = 0.1
     seed: int = 42
     task: str | None = None
+    missing: str = "impute"
 
     def __post_init__(self) -> None:
+        if self.missing not in MISSING_POLICIES:
+            raise SchemaError(f"missing must be one of {', '.join(MISSING_POLICIES)}; got "
+                              f"{self.missing!r}.")
         if self.task is not None and self.task not in TASKS:
             raise SchemaError(f"task must be one of {', '.join(TASKS)} (or None to infer); "
                               f"got {self.task!r}.")

@@ -4,7 +4,7 @@ background with live progress."""
 import streamlit as st
 
 from core.errors import AppError
-from core.specs import TASKS, DatasetSpec
+from core.specs import MISSING_LABELS, MISSING_POLICIES, TASKS, DatasetSpec
 from ui import resources, state
 from ui.train_views import model_form, recent_jobs_table, show_job
 from ui.widgets import KEEP, errors_shown, link_to, page_setup, show_error
@@ -67,13 +67,20 @@ if kept:
                + " ".join(leaks[c] for c in kept), icon=":material/warning:")
 elif leaky:
     st.caption(f"Left out by default because it leaks the outcome: {', '.join(leaky)}.")
+if len(features) >= infos[table].rows * 0.8:
+    st.warning(f"{len(features)} features for {infos[table].rows:,} rows: the model can memorise "
+               f"the rows instead of learning a pattern. Use fewer features or more rows.")
+missing = st.radio("Rows with a missing feature value", MISSING_POLICIES, horizontal=True,
+                   format_func=MISSING_LABELS.get, key=f"train__missing_{table}", **KEEP,
+                   help="Either way the run's notes say how many rows and values it concerned.")
 
 choice = model_form(task, share)
 if choice is not None and not features:
     st.error("Choose at least one feature column.")
 elif choice is not None:
     try:
-        spec = DatasetSpec(table, target, positive, tuple(features), seed=choice.seed, task=task)
+        spec = DatasetSpec(table, target, positive, tuple(features), seed=choice.seed, task=task,
+                           missing=missing)
         job_id = resources.job_manager(data_dir).submit_training(
             spec, choice.config, choice.cv, choice.tune_trials, choice.tune_timeout_s)
         state.set_active_job(job_id)

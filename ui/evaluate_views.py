@@ -38,6 +38,14 @@ POLICY_LABELS = {"best_f1": "Best F1", "recall": "Reach a target recall",
                  "cost": "Lowest expected cost"}
 
 
+def _note(note: str) -> None:
+    """A metric note: a warning when the evaluation set is too small to trust."""
+    if note.startswith("Unreliable:"):
+        st.warning(note, icon=":material/warning:")
+    else:
+        st.info(note)
+
+
 def show(data_dir: str, run) -> None:
     """The Evaluate page body for a run of any task."""
     resources.freeze_heap("tensorflow" in sys.modules)
@@ -143,7 +151,7 @@ def threshold_view(data_dir: str, run) -> None:
     rep = ev.at(t)
     _metrics_grid(rep)
     for note in rep.notes:
-        st.info(note)
+        _note(note)
     figs = threshold_figures(ev, rep)
     for row in (("confusion", "roc", "pr"), ("sweep", "distribution")):
         for col, name in zip(st.columns(3), row):
@@ -182,7 +190,7 @@ def multiclass_view(data_dir: str, run) -> None:
                               "f1_macro": "F1 (macro)", "f1_weighted": "F1 (weighted)",
                               "roc_auc_ovr": "ROC-AUC (one-vs-rest)", "log_loss": "Log loss"})
     for note in rep.notes:
-        st.info(note)
+        _note(note)
     left, right = st.columns([3, 2])
     left.plotly_chart(multiclass_confusion_figure(rep.confusion, rep.classes),
                       key="evaluate__mc_confusion")
@@ -198,7 +206,7 @@ def regression_view(data_dir: str, run) -> None:
     _metric_row(rep.metrics, {"mae": "MAE", "rmse": "RMSE", "r2": "R²",
                               "median_ae": "Median abs. error", "mape": "MAPE", "bias": "Bias"})
     for note in rep.notes:
-        st.info(note)
+        _note(note)
     left, right = st.columns(2)
     left.plotly_chart(predicted_actual_figure(s.y, s.output), key="evaluate__pred_actual")
     right.plotly_chart(residual_figure(s.y, s.output), key="evaluate__residuals")

@@ -16,6 +16,7 @@ import numpy as np
 
 from core import __version__
 from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
+from core.app._paths import finite_float
 from core.app._review import (
     add_evaluate_arguments,
     add_explain_arguments,
@@ -110,7 +111,7 @@ def _train_spec_and_config(args):
         raise AppError("train needs --table and --target (or --config run.json).")
     spec = DatasetSpec(table=args.table, target=args.target, positive_class=args.positive,
                        features=_csv(args.features), exclude=_csv(args.exclude),
-                       seed=args.seed, task=args.task)
+                       seed=args.seed, task=args.task, missing=args.missing)
     units = tuple(int(u) for u in _csv(args.hidden_units)) if args.hidden_units else None
     overrides = {"model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
                  "hidden_units": units, "activation": args.activation, "dropout": args.dropout,
@@ -141,7 +142,8 @@ def cmd_train(args, settings) -> dict:
     out = {"run_id": result.run_id, "task": c.task, "model": c.model, "device": c.device,
            "positive_class": c.positive_class, "rows": c.rows,
            "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
-           "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s}
+           "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s,
+           "reliable": result.metrics.get("reliable", True)}
     if "tuning" in c.extra:
         out["tuning"] = c.extra["tuning"]
     return out
@@ -298,10 +300,13 @@ def _add_train_parser(sub) -> None:
                    help="also run k-fold cross-validation (mean ± std, out-of-fold scores)")
     s.add_argument("--task", choices=list(TASKS),
                    help="default: inferred from the target")
+    s.add_argument("--missing", choices=["impute", "drop"], default="impute",
+                   help="rows with a missing feature value: impute (median, or a '(missing)' "
+                        "category; the default) or drop them; the notes say how many")
     s.add_argument("--hidden-units", help="comma-separated units per hidden layer, e.g. 128,64")
     s.add_argument("--activation", choices=list(ACTIVATIONS))
-    s.add_argument("--dropout", type=float)
-    s.add_argument("--learning-rate", type=float)
+    s.add_argument("--dropout", type=finite_float)
+    s.add_argument("--learning-rate", type=finite_float)
     s.add_argument("--optimizer", choices=list(OPTIMIZERS))
     s.add_argument("--loss", choices=list(LOSSES))
     s.add_argument("--class-weight", choices=["none", "balanced"])
@@ -309,7 +314,8 @@ def _add_train_parser(sub) -> None:
                    help="stream: feed a Keras network from shuffled Parquet snapshots in batches "
                         "(tables larger than memory); auto streams from 20M feature cells")
     s.add_argument("--tune-trials", type=int, help="Optuna hyper-parameter search with N trials")
-    s.add_argument("--tune-timeout", type=float, default=600.0, help="search budget in seconds")
+    s.add_argument("--tune-timeout", type=finite_float, default=600.0,
+                   help="search budget in seconds")
     s.add_argument("--config", help="config.json of an earlier run, to reproduce it")
     s.add_argument("--treatment", help="randomised treatment/control column: train an uplift "
                                        "model")
@@ -322,13 +328,13 @@ def _add_simulate_parser(sub) -> None:
     """The ``simulate`` subcommand."""
     s = sub.add_parser("simulate", help="conversions, lift and profit of targeting by score")
     s.add_argument("run_id")
-    s.add_argument("--contact-cost", type=float, required=True)
-    s.add_argument("--conversion-value", type=float, required=True)
-    s.add_argument("--fraction", type=float, default=0.2, help="share contacted, best first")
-    s.add_argument("--top-n", type=float, help="contact this many customers instead")
-    s.add_argument("--threshold", type=float, help="contact everyone scoring at least this")
-    s.add_argument("--budget", type=float, help="contact as many as this budget pays for")
-    s.add_argument("--fixed-cost", type=float, default=0.0, help="campaign cost paid once")
+    s.add_argument("--contact-cost", type=finite_float, required=True)
+    s.add_argument("--conversion-value", type=finite_float, required=True)
+    s.add_argument("--fraction", type=finite_float, default=0.2, help="share contacted, best first")
+    s.add_argument("--top-n", type=finite_float, help="contact this many customers instead")
+    s.add_argument("--threshold", type=finite_float, help="contact everyone scoring at least this")
+    s.add_argument("--budget", type=finite_float, help="contact as many as this budget pays for")
+    s.add_argument("--fixed-cost", type=finite_float, default=0.0, help="campaign cost paid once")
     s.add_argument("--payoff", help="payoff matrix TP,FP,TN,FN instead of cost and value")
     s.add_argument("--value-column", help="per-customer value of a conversion")
     s.add_argument("--policy", help="current policy as an SQL condition, e.g. \"age < 30\"")
@@ -361,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("runs", help="list runs")
     s = sub.add_parser("evaluate", help="test metrics of a run at a threshold")
     s.add_argument("run_id")
-    s.add_argument("--threshold", type=float, default=0.5)
+    s.add_argument("--threshold", type=finite_float, default=0.5)
     add_evaluate_arguments(s)
     s = sub.add_parser("explain", help="SHAP values for test rows of a run")
     s.add_argument("run_id")
@@ -397,6 +403,22 @@ def _default(o):
     return str(o)
 
 
+def finite_json(value):
+    """``value`` with every NaN or infinite number replaced by None (JSON has no NaN or
+    Infinity; an undefined metric reads ``null``)."""
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return finite_json(value.tolist())
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit code (0 ok, 2 bad input, 1 bug)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -419,5 +441,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: internal error ({type(err).__name__}: {err}); this is a bug, please "
               f"report it with the command you ran.", file=sys.stderr)
         return 1
-    print(json.dumps(out, default=_default))
+    print(json.dumps(finite_json(out), default=_default, allow_nan=False))
     return 0

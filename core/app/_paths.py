@@ -9,6 +9,8 @@ file exists and the analyst did not ask to overwrite it (``--force``).
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 from pathlib import Path
 
@@ -73,3 +75,15 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def finite_float(text: str) -> float:
+    """An ``argparse`` type: a finite number (``inf``, ``nan`` and ``1e400`` are refused, so no
+    command computes with them or prints them)."""
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from err
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return value

@@ -9,7 +9,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from core.app._paths import output_file, write_atomically
+from core.app._paths import finite_float, output_file, write_atomically
 from core.errors import AppError
 from core.evaluate import (
     SegmentTables,
@@ -18,6 +18,7 @@ from core.evaluate import (
     evaluate_multiclass,
     evaluate_regression,
     evaluate_scores,
+    is_reliable,
     scored_set,
     to_jsonable,
 )
@@ -35,9 +36,9 @@ def add_evaluate_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--policy", choices=["best_f1", "recall", "precision", "top_k", "cost"],
                    help="pick the threshold: best F1, a target recall/precision, the top share, "
                         "or the lowest expected cost (overrides --threshold)")
-    s.add_argument("--target", type=float, help="target recall/precision or top share (0-1]")
-    s.add_argument("--cost-fp", type=float, default=1.0, help="cost of a false positive")
-    s.add_argument("--cost-fn", type=float, default=1.0, help="cost of a false negative")
+    s.add_argument("--target", type=finite_float, help="target recall/precision or top share (0-1]")
+    s.add_argument("--cost-fp", type=finite_float, default=1.0, help="cost of a false positive")
+    s.add_argument("--cost-fn", type=finite_float, default=1.0, help="cost of a false negative")
     s.add_argument("--segment", help="also report every metric per segment of this column")
     s.add_argument("--bootstrap", type=int, default=200,
                    help="bootstrap resamples for the 95%% intervals (0 to skip)")
@@ -47,7 +48,8 @@ def add_explain_arguments(s: argparse.ArgumentParser) -> None:
     """Options of ``explain`` beyond ``RUN_ID [--rows N] [--seed S]``."""
     s.add_argument("--method", default="auto", choices=EXPLAIN_METHODS,
                    help="explainer (default: the one that fits the model, with fallbacks)")
-    s.add_argument("--budget", type=float, help="time budget in seconds (fewer rows when over)")
+    s.add_argument("--budget", type=finite_float,
+                   help="time budget in seconds (fewer rows when over)")
 
 
 def add_report_parser(sub) -> None:
@@ -57,12 +59,14 @@ def add_report_parser(sub) -> None:
     s.add_argument("--out", required=True, help="output file; .pdf prints a PDF, else HTML "
                                                 "(never inside the data directory)")
     s.add_argument("--force", action="store_true", help="overwrite an existing file")
-    s.add_argument("--threshold", type=float, help="decision threshold (default: the run's)")
+    s.add_argument("--threshold", type=finite_float, help="decision threshold (default: the run's)")
     s.add_argument("--rows", type=int, default=1000, help="test rows to explain if not cached")
     s.add_argument("--segment", help="column of the segment table (default: the most uneven)")
-    s.add_argument("--contact-cost", type=float, help="business scenario: cost per contact")
-    s.add_argument("--conversion-value", type=float, help="business scenario: value per conversion")
-    s.add_argument("--fraction", type=float, default=0.2, help="business scenario: share contacted")
+    s.add_argument("--contact-cost", type=finite_float, help="business scenario: cost per contact")
+    s.add_argument("--conversion-value", type=finite_float,
+                   help="business scenario: value per conversion")
+    s.add_argument("--fraction", type=finite_float, default=0.2,
+                   help="business scenario: share contacted")
 
 
 def _threshold(args, table, valid_scores) -> tuple[float, dict | None]:
@@ -100,7 +104,7 @@ def evaluate_command(args, settings) -> dict:
     rep = ev.at(threshold, n_boot=2000 if args.bootstrap > 0 else 0)
     out = {**base, "threshold": rep.threshold, "positive_class": scored.classes[1],
            "metrics": to_jsonable(rep.metrics), "ci95": rep.ci95, "confusion": rep.confusion,
-           "notes": rep.notes, "policy": policy}
+           "notes": rep.notes, "reliable": is_reliable(rep.notes), "policy": policy}
     if args.segment:
         out["segments"] = _segment_rows(scored, ev, args.segment, threshold)
     return out

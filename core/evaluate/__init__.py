@@ -10,6 +10,7 @@ Private modules: ``_binary``, ``_multi``, ``_headline``, ``_evaluation``, ``_thr
 
 from core.evaluate._binary import (
     ThresholdTable,
+    is_reliable,
     pr_points,
     ranking_metrics,
     roc_points,
@@ -35,7 +36,7 @@ __all__ = [
     "BinaryEvaluation", "METRIC_NAMES", "SegmentTables", "ThresholdPolicy", "ThresholdTable",
     "binary_figures", "choose_run_threshold", "dependence_figure", "evaluate_multiclass",
     "evaluate_regression", "evaluate_scores", "headline_metrics", "importance_comparison_figure",
-    "metric_name", "multiclass_confusion_figure", "pr_points", "predicted_actual_figure",
-    "ranking_metrics", "residual_figure", "roc_points", "scored_set", "static_figures",
-    "threshold_figures", "to_jsonable",
+    "is_reliable", "metric_name", "multiclass_confusion_figure", "pr_points",
+    "predicted_actual_figure", "ranking_metrics", "residual_figure", "roc_points", "scored_set",
+    "static_figures", "threshold_figures", "to_jsonable",
 ]

@@ -347,7 +347,48 @@ def evaluate_binary(
     conf = table.confusion(threshold)
     metrics = {**threshold_metrics(conf), **ranking}
     notes = undefined_notes(metrics, threshold, positive, negative)
+    notes += small_sample_notes(np.asarray(y_true), "binary", positive)
     return MetricsReport(float(threshold), metrics, conf.tolist(), notes)
+
+
+MIN_EVAL_ROWS = 100
+MIN_EVAL_CLASS_ROWS = 20
+
+
+def small_sample_notes(y: np.ndarray, task: str, positive: str = "positive") -> list[str]:
+    """A warning when an evaluation set is too small for its metrics to mean much.
+
+    Below :data:`MIN_EVAL_ROWS` rows, or (classification) below :data:`MIN_EVAL_CLASS_ROWS`
+    rows of the rarest class, one row more or less moves ROC-AUC, precision and recall by
+    several points: the metrics are flagged unreliable wherever they are shown.
+
+    Args:
+        y: Targets of the evaluation set, shape (n,): 0/1, class index or value.
+        task: binary, multiclass or regression.
+        positive: Name of the positive class (binary), for the message.
+
+    Returns:
+        One note starting with ``"Unreliable:"``, or an empty list.
+    """
+    n = int(len(y))
+    if task == "regression":
+        rare, what = n, ""
+    else:
+        counts = np.bincount(np.asarray(y, dtype=np.int64)) if n else np.zeros(1, int)
+        rare = int(counts[1]) if task == "binary" and len(counts) > 1 else int(
+            counts[counts > 0].min() if (counts > 0).any() else 0)
+        label = "of the positive class" if positive == "positive" else f"'{positive}'"
+        what = (f" ({rare} {label})" if task == "binary" else f" (the rarest class has {rare})")
+    if n >= MIN_EVAL_ROWS and (task == "regression" or rare >= MIN_EVAL_CLASS_ROWS):
+        return []
+    return [f"Unreliable: the evaluation set has only {n:,} rows{what}, so a few rows more or "
+            f"less move these metrics by several points. Treat them as a rough guide; use "
+            f"cross-validation or more data before relying on them."]
+
+
+def is_reliable(notes: list[str]) -> bool:
+    """Whether a list of metric notes carries no :func:`small_sample_notes` warning."""
+    return not any(n.startswith("Unreliable:") for n in notes)
 
 
 def roc_points(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.evaluate._binary import evaluate_binary, to_jsonable
+from core.evaluate._binary import evaluate_binary, is_reliable, small_sample_notes, to_jsonable
 
 METRIC_NAMES = {
     "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "precision": "Precision",
@@ -62,7 +62,8 @@ def headline_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict:
         out: Model output: (n,) probability, (n, k) probabilities, or (n,) prediction.
 
     Returns:
-        ``{"threshold", "metrics", "confusion", "notes", "cv"}``; binary metrics are accuracy,
+        ``{"threshold", "metrics", "confusion", "notes", "reliable", "cv"}`` (``reliable`` is
+        False when the test split is too small, see :func:`small_sample_notes`); binary metrics are accuracy,
         precision, recall, specificity, F1, ROC-AUC, PR-AUC at threshold 0.5; multiclass:
         accuracy, macro/weighted F1, log loss; regression: MAE, RMSE, R².
     """
@@ -70,8 +71,9 @@ def headline_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict:
 
     if task == "binary":
         rep = evaluate_binary(y, out, 0.5)
+        notes = rep.notes + _sanity(out)
         return {"threshold": 0.5, "metrics": to_jsonable(rep.metrics), "confusion": rep.confusion,
-                "notes": rep.notes + _sanity(out), "cv": None}
+                "notes": notes, "reliable": is_reliable(notes), "cv": None}
     if task == "multiclass":
         pred = out.argmax(axis=1)
         k = out.shape[1]
@@ -83,10 +85,12 @@ def headline_metrics(task: str, y: np.ndarray, out: np.ndarray) -> dict:
         }
         confusion = skm.confusion_matrix(y, pred, labels=list(range(k))).tolist()
         notes = [] if len(np.unique(pred)) > 1 else ["The model predicts a single class."]
+        notes += small_sample_notes(y, "multiclass")
         return {"threshold": None, "metrics": to_jsonable(values), "confusion": confusion,
-                "notes": notes, "cv": None}
+                "notes": notes, "reliable": is_reliable(notes), "cv": None}
     values = {"mae": skm.mean_absolute_error(y, out),
               "rmse": float(np.sqrt(skm.mean_squared_error(y, out))),
               "r2": skm.r2_score(y, out)}
-    return {"threshold": None, "metrics": to_jsonable(values), "confusion": None, "notes": [],
-            "cv": None}
+    notes = small_sample_notes(y, "regression")
+    return {"threshold": None, "metrics": to_jsonable(values), "confusion": None, "notes": notes,
+            "reliable": is_reliable(notes), "cv": None}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import SchemaError
+from core.evaluate._binary import small_sample_notes
 
 
 def _nan_to_none(values) -> list[float | None]:
@@ -88,7 +89,8 @@ def evaluate_multiclass(y_true: np.ndarray, proba: np.ndarray,
                  for c, pc, rc, fc, s, a in zip(classes, _nan_to_none(p), _nan_to_none(r),
                                                 _nan_to_none(f), support, aucs)]
     confusion = skm.confusion_matrix(y, pred, labels=labels).tolist()
-    return MulticlassReport(metrics, per_class, confusion, classes, _multiclass_notes(per_class))
+    return MulticlassReport(metrics, per_class, confusion, classes,
+                            _multiclass_notes(per_class) + small_sample_notes(y, "multiclass"))
 
 
 def _multiclass_notes(per_class: list[dict]) -> list[str]:
@@ -154,4 +156,4 @@ def evaluate_regression(y_true: np.ndarray, y_pred: np.ndarray) -> RegressionRep
     else:
         notes.append("MAPE is undefined: some actual values are 0 (a percentage of 0 has no "
                      "meaning). Read MAE instead.")
-    return RegressionReport(metrics, notes)
+    return RegressionReport(metrics, notes + small_sample_notes(y, "regression"))

@@ -39,6 +39,7 @@ class TaskData:
         classes: Class labels in index order (binary: ``[negative, positive]``); empty for
             regression.
         features: Feature column names.
+        notes: What was done to the rows before the split, in words (rows left out).
     """
 
     x: pd.DataFrame
@@ -46,23 +47,26 @@ class TaskData:
     task: str
     classes: list[str]
     features: list[str]
+    notes: tuple[str, ...] = ()
 
 
 def load_task_data(con, spec: DatasetSpec) -> TaskData:
     """Read features and target for the spec's task (inferred when ``spec.task`` is None).
 
-    Rows with a missing target are dropped.
+    Rows with a missing target are dropped, and with ``spec.missing == "drop"`` rows with a
+    missing (or infinite) feature value; :attr:`TaskData.notes` says how many.
 
     Raises:
-        SchemaError: Bad table, columns, target, or a target that does not fit the task.
+        SchemaError: Bad table, columns, target, a target that does not fit the task, or an
+            infinite regression target.
     """
     task = spec.task or infer_task(con, spec.table, spec.target)[0]
     if task == "binary":
-        x, y, classes, features = load_xy(con, spec)
-        return TaskData(x, y, "binary", list(classes), features)
+        x, y, classes, features, notes = _load_binary(con, spec)
+        return TaskData(x, y, "binary", list(classes), features, notes)
     features = resolve_features(con, spec)
-    frame = read_table(con, spec.table, [*features, spec.target])
-    frame = frame[frame[spec.target].notna()].reset_index(drop=True)
+    frame, notes = _complete_rows(read_table(con, spec.table, [*features, spec.target]), spec,
+                                  features)
     if task == "regression":
         y = pd.to_numeric(frame[spec.target], errors="coerce")
         if y.isna().any():
@@ -70,7 +74,13 @@ def load_task_data(con, spec: DatasetSpec) -> TaskData:
                 f"'{spec.target}' has {int(y.isna().sum())} non-numeric values; a regression "
                 f"target must be numeric. Choose multiclass, or clean the column."
             )
-        return TaskData(frame[features], y.to_numpy(np.float64), task, [], features)
+        infinite = int(np.isinf(y).sum())
+        if infinite:
+            raise SchemaError(
+                f"'{spec.target}' has {infinite:,} infinite value(s); a regression target must "
+                f"be finite. Filter those rows out (Prepare: filter) or cap them (Prepare: "
+                f"clip), then train on the prepared table.")
+        return TaskData(frame[features], y.to_numpy(np.float64), task, [], features, notes)
     labels = frame[spec.target].map(label_text)
     classes = sorted(labels.unique().tolist())
     if len(classes) < 3 or len(classes) > MAX_CLASSES:
@@ -79,7 +89,35 @@ def load_task_data(con, spec: DatasetSpec) -> TaskData:
             f"{len(classes)}. Use binary for two labels."
         )
     y = pd.Categorical(labels, categories=classes).codes.astype(np.int32)
-    return TaskData(frame[features], y, task, classes, features)
+    return TaskData(frame[features], y, task, classes, features, notes)
+
+
+def _complete_rows(frame: pd.DataFrame, spec: DatasetSpec,
+                   features: list[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Drop rows without a target (always) and, with ``spec.missing == "drop"``, rows with a
+    missing or infinite feature value; return the rows kept and notes saying what was left
+    out."""
+    notes = []
+    known = frame[spec.target].notna()
+    if (~known).any():
+        notes.append(f"{int((~known).sum()):,} of {len(frame):,} rows have no value in the "
+                     f"target '{spec.target}' and were left out.")
+    frame = frame[known]
+    if spec.missing == "drop" and features:
+        gaps = frame[features].isna().any(axis=1)
+        for col in features:
+            if ptypes.is_numeric_dtype(frame[col]) and not ptypes.is_bool_dtype(frame[col]):
+                gaps |= np.isinf(pd.to_numeric(frame[col], errors="coerce").astype(float))
+        if gaps.any():
+            notes.append(f"{int(gaps.sum()):,} rows with a missing or infinite feature value "
+                         f"were left out (missing values: leave rows out).")
+        frame = frame[~gaps]
+    if frame.empty:
+        raise SchemaError(f"No row of '{spec.table}' is left to train on after leaving out "
+                          f"rows without a target"
+                          + (" or with a missing feature value; impute them instead."
+                             if spec.missing == "drop" else "."))
+    return frame.reset_index(drop=True), tuple(notes)
 
 
 def resolve_features(con, spec: DatasetSpec) -> list[str]:
@@ -128,19 +166,25 @@ def load_xy(con, spec: DatasetSpec) -> tuple[pd.DataFrame, np.ndarray, tuple[str
     Returns:
         ``(X, y, (negative_class, positive_class), features)``: X of shape (n_rows, n_features)
         with raw values, y of shape (n_rows,) with 1 for the positive class; rows with a
-        missing target are dropped.
+        missing target are dropped (and rows with a missing feature with
+        ``spec.missing == "drop"``).
 
     Raises:
         SchemaError: Bad table, columns or target.
     """
+    return _load_binary(con, spec)[:4]
+
+
+def _load_binary(con, spec: DatasetSpec):
+    """:func:`load_xy` plus the notes of :func:`_complete_rows`."""
     summary = summarize_target(con, spec.table, spec.target)
     positive = check_binary_target(summary, spec.target, spec.positive_class)
     features = resolve_features(con, spec)
-    frame = read_table(con, spec.table, [*features, spec.target])
-    frame = frame[frame[spec.target].notna()].reset_index(drop=True)
+    frame, notes = _complete_rows(read_table(con, spec.table, [*features, spec.target]), spec,
+                                  features)
     y = (frame[spec.target].map(label_text) == positive).to_numpy(dtype=np.int32)
     negative = next(c for c in summary.classes if c != positive)
-    return frame[features], y, (negative, positive), features
+    return frame[features], y, (negative, positive), features, notes
 
 
 @dataclass(frozen=True)
@@ -248,10 +292,14 @@ class TabularPreprocessor:
         self.numeric_: dict[str, list[float]] = {}
         self.categories_: dict[str, list[str]] = {}
         self.edges_: dict[str, list[float]] = {}
+        self.imputed_: dict[str, list[int]] = {}
         for col in frame.columns:
             s = frame[col]
             if ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s):
                 v = pd.to_numeric(s, errors="coerce").astype(float)
+                n_nan, n_inf = int(v.isna().sum()), int(np.isinf(v).sum())
+                if n_nan or n_inf:
+                    self.imputed_[col] = [n_nan, n_inf]
                 v = v[np.isfinite(v)]
                 med = float(v.median()) if len(v) else 0.0
                 std = float(v.std(ddof=0)) if len(v) else 1.0
@@ -261,11 +309,38 @@ class TabularPreprocessor:
                     edges = np.unique(np.quantile(v, qs)) if len(v) else np.array([0.0])
                     self.edges_[col] = [float(e) for e in edges]
             else:
+                if int(s.isna().sum()):
+                    self.imputed_[col] = [int(s.isna().sum()), 0]
                 top = self._as_text(s).value_counts().index[: self.max_categories]
                 self.categories_[col] = [str(x) for x in top]
         self.columns_ = list(frame.columns)
         self._build_names()
         return self
+
+    def notes(self, names: dict[str, str] | None = None) -> list[str]:
+        """What the preprocessor changed in the training rows, in words (for the run's notes).
+
+        Args:
+            names: SQL column name → the header the analyst's file had (display names).
+
+        Returns:
+            One note per column with missing or infinite values: numbers replaced by the
+            training median (new rows get the same), categories kept as a ``(missing)`` level.
+        """
+        names = names or {}
+        out = []
+        for col, (n_nan, n_inf) in getattr(self, "imputed_", {}).items():
+            shown = names.get(col, col)
+            if col in self.numeric_:
+                what = " and ".join(t for t in (f"{n_nan:,} missing" if n_nan else "",
+                                                f"{n_inf:,} infinite" if n_inf else "") if t)
+                out.append(f"'{shown}': {what} value(s) in the training rows were replaced by the "
+                           f"training median {self.numeric_[col][0]:g} (new rows are treated the "
+                           f"same way).")
+            else:
+                out.append(f"'{shown}': {n_nan:,} missing value(s) in the training rows are kept "
+                           f"as their own category '(missing)'.")
+        return out
 
     @staticmethod
     def _as_text(s: pd.Series) -> pd.Series:
@@ -336,7 +411,8 @@ class TabularPreprocessor:
         """Serialise the fitted state (no pickle)."""
         return json.dumps({"max_categories": self.max_categories, "columns": self.columns_,
                            "numeric": self.numeric_, "categories": self.categories_,
-                           "numeric_bins": self.numeric_bins, "edges": self.edges_})
+                           "numeric_bins": self.numeric_bins, "edges": self.edges_,
+                           "imputed": getattr(self, "imputed_", {})})
 
     @classmethod
     def from_json(cls, text: str) -> TabularPreprocessor:
@@ -347,5 +423,6 @@ class TabularPreprocessor:
         pre.columns_ = data["columns"]
         pre.numeric_ = data["numeric"]
         pre.categories_ = data["categories"]
+        pre.imputed_ = data.get("imputed", {})
         pre._build_names()
         return pre

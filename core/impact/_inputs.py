@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from core.errors import SimulationError
-from core.specs import Economics
+from core.specs import MAX_MONEY, Economics
 
 DECISION_RULES = ("fraction", "top_n", "threshold", "budget")
 DECISION_LABELS = {"fraction": "Top share", "top_n": "Top N customers",
@@ -34,10 +34,12 @@ class Decision:
     value: float = 0.2
 
     def __post_init__(self) -> None:
-        ok = {"fraction": 0.0 < self.value <= 1.0, "top_n": self.value >= 1,
-              "threshold": bool(np.isfinite(self.value)), "budget": self.value > 0}
-        allowed = {"fraction": "in (0, 1], e.g. 0.2 for the top 20%", "top_n": ">= 1",
-                   "threshold": "a finite score", "budget": "> 0"}
+        finite = bool(np.isfinite(self.value)) and abs(self.value) <= MAX_MONEY
+        ok = {"fraction": 0.0 < self.value <= 1.0, "top_n": finite and self.value >= 1,
+              "threshold": finite, "budget": finite and self.value > 0}
+        allowed = {"fraction": "in (0, 1], e.g. 0.2 for the top 20%",
+                   "top_n": f"a whole number in [1, {MAX_MONEY:.0e}]",
+                   "threshold": "a finite score", "budget": f"in (0, {MAX_MONEY:.0e}]"}
         if self.rule not in DECISION_RULES:
             raise SimulationError(f"decision rule must be one of {', '.join(DECISION_RULES)}; "
                                   f"got {self.rule!r}.")

@@ -37,7 +37,7 @@ from core.training._fit import (
     test_frame,
 )
 from core.training._stream import train_streamed
-from core.warehouse import connect
+from core.warehouse import connect, original_names
 
 
 def train(
@@ -75,12 +75,25 @@ def train(
         streamed = use_streaming(con, spec, cfg)
         data = None if streamed else load_task_data(con, spec)
         excluded = [] if streamed else excluded_columns(con, spec, data.features)
+        names = original_names(con, spec.table)
     if streamed:
         return train_streamed(settings, spec, cfg, progress, should_stop)
-    return _train_in_memory(settings, spec, cfg, data, excluded, started, progress, should_stop)
+    return _train_in_memory(settings, spec, cfg, data, (excluded, names), started, progress,
+                            should_stop)
 
 
-def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, should_stop):
+def _shape_notes(pre: TabularPreprocessor, splits) -> list[str]:
+    """A warning when the model has more inputs than training rows to learn them from."""
+    width, rows = len(pre.feature_names_out_), len(splits.train)
+    if width < rows:
+        return []
+    return [f"The model has {width:,} inputs (after encoding) but only {rows:,} training rows: "
+            f"it can memorise the rows instead of learning a pattern. Use fewer features, group "
+            f"rare categories, or more rows."]
+
+
+def _train_in_memory(settings, spec, cfg, data, columns, started, progress, should_stop):
+    excluded, names = columns
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
     pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(data.x.iloc[splits.train])
@@ -101,6 +114,8 @@ def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, sho
     out_valid = predict_output(model, enc["valid"], data.task, scaling)
     y_test = data.y[splits.test]
     metrics = headline_metrics(data.task, y_test, out)
+    metrics["notes"] = [*data.notes, *pre.notes(names), *_shape_notes(pre, splits),
+                        *metrics["notes"]]
     run_id = new_run_id(cfg.model)
     rows = {"table": int(len(data.y)), "train": int(len(splits.train)),
             "valid": int(len(splits.valid)), "test": int(len(splits.test))}

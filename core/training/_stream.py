@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core.config import Settings
+from core.errors import SchemaError
 from core.evaluate import headline_metrics
 from core.features import (
     LABEL,
@@ -121,6 +122,9 @@ def train_streamed(
         TrainingCancelled: ``should_stop`` returned True; nothing was saved.
     """
     started = time.perf_counter()
+    if spec.missing == "drop":
+        raise SchemaError("The streamed pipeline fills in missing feature values; to leave rows "
+                          "with gaps out, filter them in Prepare first, or train in memory.")
     folder = private_dir(scratch_root(settings), "stream")
     try:
         with connect(settings) as con:

@@ -194,4 +194,5 @@ def test_regression_undefined_values_explained():
     rep = evaluate_regression(np.array([0.0, 0.0, 0.0]), np.array([0.1, -0.2, 0.0]))
     assert rep.metrics["r2"] is None and rep.metrics["mape"] is None
     assert rep.metrics["mae"] == pytest.approx(0.1)
-    assert len(rep.notes) == 2 and any("MAPE" in n for n in rep.notes)
+    assert len(rep.notes) == 3 and any("MAPE" in n for n in rep.notes)
+    assert rep.notes[-1].startswith("Unreliable: the evaluation set has only 3 rows")
