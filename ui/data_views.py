@@ -18,7 +18,6 @@ from core.config import Settings
 from core.errors import AppError, QueryError
 from core.features import summarize_target
 from core.ingest import (
-    SUPPORTED,
     FilePreview,
     IngestOptions,
     IngestReport,
@@ -120,6 +119,40 @@ def _ask_encoding(preview: FilePreview) -> str | None:
     return None if choice == "(choose)" else choice
 
 
+_DEFAULT_MARKERS = "?, NA, N/A, n/a, null, NULL, NaN, nan, #N/A"
+
+
+def _names_and_markers(preview: FilePreview, file_id: str) -> dict:
+    """Column names (editable: a headerless file's ``column_1 …`` can get real names) and the
+    cell values read as missing, confirmed before loading. Returns IngestOptions fields that
+    differ from what was detected."""
+    if preview.kind not in ("text", "excel") or not preview.columns:
+        return {}
+    with st.expander("Column names and missing values"
+                     + (" — this file has no header: name its columns here"
+                        if preview.header is False else ""), expanded=preview.header is False
+                     or bool(preview.markers)):
+        rows = [{"column": c, "name": c,
+                 "missing markers in the first rows": ", ".join(
+                     f"'{m}' ×{n}" for m, n in preview.markers.get(c, {}).items())}
+                for c in preview.columns]
+        edited = st.data_editor(rows, key=f"data__names_{file_id}", hide_index=True,
+                                width="stretch",
+                                disabled=["column", "missing markers in the first rows"])
+        typed = st.text_input(
+            "Cells meaning missing (comma-separated; blank cells always are)", _DEFAULT_MARKERS,
+            key=f"data__markers_{file_id}",
+            help="Read as missing in every column; in columns of numbers also '-' and 'None'. "
+                 "The load report says how many cells of each column were converted.")
+    out: dict = {}
+    names = tuple(str(r["name"] or "").strip() for r in edited)
+    if names != tuple(preview.columns):
+        out["column_names"] = names
+    if typed.strip() != _DEFAULT_MARKERS:
+        out["missing_markers"] = tuple(m.strip() for m in typed.split(",") if m.strip())
+    return out
+
+
 def _detected(preview: FilePreview) -> None:
     parts = []
     if preview.encoding is not None:
@@ -169,7 +202,8 @@ def upload_label() -> str:
     The size limit (``server.maxUploadSize``) is not repeated here: Streamlit's drop zone
     already states it once, as "1GB per file".
     """
-    return "Upload a data file: CSV, TSV or TXT, Excel (.xlsx), Parquet, or JSON/NDJSON"
+    return ("Upload a data file: CSV, TSV or TXT, Excel (.xlsx), Parquet, or JSON/NDJSON (other "
+            "extensions, e.g. UCI's .data, are read by their content)")
 
 
 def upload_section(settings: Settings) -> None:
@@ -182,7 +216,7 @@ def upload_section(settings: Settings) -> None:
     if last is not None:
         show_report(last)
     upload = st.file_uploader(
-        upload_label(), type=[s.lstrip(".") for s in SUPPORTED],
+        upload_label(), type=None,  # any name: an unknown extension is read by its content
         key=f"data__upload_{st.session_state.get(_ROUND, 0)}")
     if upload is None:
         return
@@ -195,7 +229,7 @@ def upload_section(settings: Settings) -> None:
 def _upload_flow(settings: Settings, upload) -> None:
     """Detection preview, reading options and loading; raises :class:`AppError` on failure."""
     path = _stage(settings, upload)
-    kind = file_kind(upload.name)
+    kind = file_kind(upload.name, path)
     chosen = _options(kind, tuple(excel_sheets(path)) if kind == "excel" else ())
     preview = inspect_file(path, upload.name, IngestOptions(**chosen), scratch_root(settings))
     if preview.encoding is not None and not preview.encoding.certain and not chosen.get("encoding"):
@@ -203,6 +237,7 @@ def _upload_flow(settings: Settings, upload) -> None:
         if chosen["encoding"] is None:
             return
     _detected(preview)
+    chosen.update(_names_and_markers(preview, upload.file_id))
     table = st.text_input("Table name (optional)", key="data__table_name") or None
     if_exists = _if_exists(settings, upload.name, table)
     if st.button("Load into warehouse", type="primary", key="data__load"):

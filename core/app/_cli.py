@@ -76,9 +76,12 @@ def cmd_info(args, settings) -> dict:
 
 def cmd_ingest(args, settings) -> dict:
     delimiter = "\t" if args.delimiter in ("\\t", "tab") else args.delimiter
+    markers = None if args.missing_markers is None else tuple(
+        m.strip() for m in args.missing_markers.split(","))
     opts = IngestOptions(table=args.table, encoding=args.encoding, delimiter=delimiter,
                          sheet=args.sheet, if_exists="replace" if args.replace else "keep_both",
-                         unknown_as_missing=args.unknown_as_missing)
+                         unknown_as_missing=args.unknown_as_missing, missing_markers=markers,
+                         column_names=_csv(args.names) or None)
     with connect(settings) as con:
         report = ingest_file(con, args.path, opts, workdir=scratch_root(settings))
     d = report.to_dict()
@@ -359,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replace", action="store_true", help="replace a table of the same name")
     s.add_argument("--unknown-as-missing", action="store_true",
                    help="also read 'unknown' as a missing value")
+    s.add_argument("--missing-markers",
+                   help="comma-separated cell values meaning missing (default: blank, ?, NA, "
+                        "N/A, null, NaN, #N/A; and - or None in columns of numbers); '' for none")
+    s.add_argument("--names", help="comma-separated column names in file order (e.g. for a "
+                                   "headerless file)")
     sub.add_parser("tables", help="list tables")
     s = sub.add_parser("sql", help="run one read-only SELECT in the sandbox (no files, no writes)")
     s.add_argument("query")

@@ -23,6 +23,7 @@ from core.errors import IngestError
 from core.warehouse import pid_tag
 
 DELIMITERS = (",", ";", "\t", "|")
+COMMA_SPACE = ", "  # a comma always followed by a space: one separator of two characters
 _HEAD_BYTES = 1 << 18  # 256 KiB: thousands of lines, and little memory held during the load
 _TAIL_BYTES = 1 << 16
 _MAX_FOOTER_LINES = 10
@@ -74,9 +75,41 @@ def _read_head(path: Path) -> str:
     return text
 
 
+def _reader_args(delimiter: str) -> dict:
+    """``csv.reader`` arguments for a separator (``", "`` is a comma that skips the space)."""
+    if delimiter == COMMA_SPACE:
+        return {"delimiter": ",", "skipinitialspace": True}
+    return {"delimiter": delimiter}
+
+
+def comma_space(text: str, quote: str = '"') -> bool:
+    """Whether every comma of the first lines is followed by a space, as in UCI's files
+    (``39, State-gov, 77516``): the values then start with a space that is not theirs.
+
+    Args:
+        text: The first lines of the file, decoded.
+        quote: Quote character (commas inside quotes do not count).
+
+    Returns:
+        True when at least 20 commas separate fields and all of them are followed by a space.
+    """
+    lines = [ln for ln in text.splitlines()[:200] if ln.strip()]
+    seps = after = 0
+    for line in lines[:-1] if len(lines) > 1 else lines:  # the last line may be cut short
+        inside = False
+        for i, ch in enumerate(line):
+            if ch == quote:
+                inside = not inside
+            elif ch == "," and not inside:
+                seps += 1
+                after += line[i + 1:i + 2] == " "
+    return seps >= 20 and after == seps
+
+
 def _rows(text: str, delimiter: str, quote: str = '"', limit: int = 500) -> list[list[str]]:
     lines = text.splitlines(keepends=True)[: limit * 3]  # enough even with quoted newlines
-    reader = csv.reader(io.StringIO("".join(lines)), delimiter=delimiter, quotechar=quote or '"')
+    reader = csv.reader(io.StringIO("".join(lines)), quotechar=quote or '"',
+                        **_reader_args(delimiter))
     out = []
     try:
         for row in reader:
@@ -154,7 +187,7 @@ def _is_decimal_comma(rows: list[list[str]], delimiter: str) -> bool:
 def _is_footer(line: str, delimiter: str, quote: str, ncols: int) -> bool:
     if line.count(quote) % 2:
         return False  # part of a quoted field spanning lines
-    fields = next(csv.reader([line], delimiter=delimiter, quotechar=quote), [])
+    fields = next(csv.reader([line], quotechar=quote, **_reader_args(delimiter)), [])
     if len(fields) != ncols:
         return True
     empty = sum(not f.strip() for f in fields)
@@ -220,6 +253,8 @@ def sniff_dialect(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | N
     """
     head = _read_head(path)
     delim = delimiter or detect_delimiter(head)
+    if delimiter is None and delim == "," and comma_space(head):
+        delim = COMMA_SPACE
     with tempfile.TemporaryDirectory(dir=workdir, prefix=f"sniff-{pid_tag()}-") as tmp:
         # DuckDB sniffs a copy of the head: its read buffer is then the head's size, not 32 MB
         # of the big file, which would stay in the process's memory for the whole load.

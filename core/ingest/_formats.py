@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from core.errors import IngestError
-from core.ingest._dialect import CsvDialect, sniff_dialect
+from core.ingest._dialect import COMMA_SPACE, CsvDialect, sniff_dialect
 from core.ingest._encodings import (
     EncodingGuess,
     codec_name,
@@ -29,7 +29,11 @@ from core.ingest._encodings import (
 )
 from core.warehouse import clean_column_names, quote_ident
 
-MISSING_MARKERS = ["", " ", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "-"]
+MISSING_MARKERS = ["", " ", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "-",
+                   "?"]
+# markers that also mean "missing" in a text column (``-`` and ``None`` can be real categories
+# there, so they are only read as missing in columns of numbers or dates)
+TEXT_MARKERS = ["", " ", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "#N/A", "?"]
 UNKNOWN_MARKERS = ["unknown", "Unknown", "UNKNOWN"]
 NAN_WORDS = ["", "NaN", "nan"]
 # BOOLEAN is left out on purpose: a Yes/No or true/false column keeps the analyst's own labels.
@@ -163,24 +167,57 @@ def plan_text(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, options
     warnings = []
     meta = {"encoding": encoding.replace("_", "-"), "delimiter": dialect.delimiter,
             "header": dialect.header}
+    if dialect.delimiter == COMMA_SPACE:
+        warnings.append("Values are separated by a comma and a space (', ', as UCI's files are): "
+                        "the space after each comma was not kept as part of the values, so "
+                        "' >50K' reads '>50K'.")
     if dialect.footer_offset is not None:
         readable = _cut_footer(readable, dialect.footer_offset, owned, workdir)
         meta["skipped"] = list(dialect.footer_lines)
         shown = ", ".join(repr(x[:60]) for x in dialect.footer_lines[:3])
         warnings.append(f"{len(dialect.footer_lines)} footer/notes line(s) at the end are not "
                         f"data and were not loaded: {shown}.")
-    if not dialect.header:
+    columns = list(dialect.columns)
+    if options.column_names is not None:
+        columns = _given_names(options.column_names, len(columns))
+        warnings.append(f"Columns named as given: {', '.join(columns)}.")
+    elif not dialect.header:
         warnings.append(f"No header row was found; columns were named column_1 … "
-                        f"column_{len(dialect.columns)}.")
+                        f"column_{len(dialect.columns)}. Name them in the preview (or with "
+                        f"--names on the command line).")
     if dialect.decimal_comma:
         warnings.append("Numbers are written with a decimal comma and '.' thousands "
                         "(1.234,56); read as numbers accordingly.")
-    names, renames = clean_column_names(list(dialect.columns))
-    meta["markers"] = MISSING_MARKERS + (UNKNOWN_MARKERS if options.unknown_as_missing else [])
+    names, renames = clean_column_names(columns)
+    chosen = list(options.missing_markers) if options.missing_markers is not None else None
+    meta["markers"] = (chosen if chosen is not None else MISSING_MARKERS) + (
+        UNKNOWN_MARKERS if options.unknown_as_missing else [])
+    meta["text_markers"] = (chosen if chosen is not None else TEXT_MARKERS) + (
+        UNKNOWN_MARKERS if options.unknown_as_missing else [])
     meta["decimal_comma"] = dialect.decimal_comma
     meta["head_rows"] = dialect.head_rows
-    return Plan(_csv_select(readable, dialect, names), list(dialect.columns), warnings + renames,
-                meta, text=True)
+    return Plan(_csv_select(readable, dialect, names), columns, warnings + renames, meta,
+                text=True)
+
+
+def _given_names(given: tuple[str, ...], ncols: int) -> list[str]:
+    """The analyst's column names, checked against the file's number of columns.
+
+    Raises:
+        IngestError: Too few or too many names, or an empty or repeated one.
+    """
+    names = [str(n).strip() for n in given]
+    if len(names) != ncols:
+        raise IngestError(f"The file has {ncols} columns but {len(names)} names were given; "
+                          f"give one name per column, in file order.")
+    empty = [str(i + 1) for i, n in enumerate(names) if not n]
+    twice = sorted({n for n in names if n and [m.lower() for m in names].count(n.lower()) > 1})
+    if empty or twice:
+        raise IngestError("Column names must be non-empty and different: "
+                          + "; ".join(([f"column(s) {', '.join(empty)} have none"] if empty
+                                       else []) + ([f"repeated: {', '.join(twice)}"] if twice
+                                                   else [])) + ".")
+    return names
 
 
 def _cell(value) -> str:
@@ -320,27 +357,68 @@ def copy_upload(data, target: Path) -> None:
 
 
 def suffix_of(path: Path, source_name: str) -> str:
-    """The file's extension (from the analyst's name for it first), checked to be supported.
+    """The reader's extension for a file: its own (from the analyst's name for it first) when
+    LiftLab knows it, else the one its content shows (UCI's ``adult.data``, ``adult.test`` or
+    a file without extension are read as text; see :func:`sniff_suffix`).
 
     Raises:
-        IngestError: Unsupported extension.
+        IngestError: An unknown extension and content that is no format LiftLab reads.
     """
     suffix = Path(source_name).suffix.lower() or path.suffix.lower()
-    if suffix not in SUPPORTED:
+    if suffix in SUPPORTED:
+        return suffix
+    sniffed = sniff_suffix(path) if path.is_file() else None
+    if sniffed is None:
         raise IngestError(
-            f"'{source_name}' is not a supported file type ({suffix or 'no extension'}). "
-            f"Supported: {', '.join(SUPPORTED)}. Export the data as CSV or Parquet."
+            f"'{source_name}' is not a file type LiftLab reads ({suffix or 'no extension'}), "
+            f"and its content is not delimited text, Parquet, Excel or JSON. Supported: "
+            f"{', '.join(SUPPORTED)}. Export the data as CSV or Parquet."
         )
-    return suffix
+    return sniffed
 
 
-def file_kind(filename: str) -> str:
-    """``"text"``, ``"excel"``, ``"parquet"`` or ``"json"`` from a file name's extension.
+_BINARY_BYTES = set(range(0, 9)) | {11, 12} | set(range(14, 32)) | {127}
+
+
+def sniff_suffix(path: Path) -> str | None:
+    """The extension a file's first bytes show: ``.parquet`` (``PAR1``), ``.xlsx`` (a zip),
+    ``.json`` / ``.jsonl`` (a ``[`` or ``{`` first), ``.csv`` for text; None for other
+    binary content."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith(b"PAR1"):
+        return ".parquet"
+    if head.startswith(b"PK\x03\x04"):
+        return ".xlsx"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text or sum(b in _BINARY_BYTES for b in head[:4096]) > 0.01 * min(len(head), 4096):
+        return None
+    if text[:1] == b"[":
+        return ".json"
+    if text[:1] == b"{":
+        return ".jsonl"
+    return ".csv"
+
+
+def content_note(path: Path, source_name: str) -> str | None:
+    """A note when a file was read by its content, not its extension (None otherwise)."""
+    suffix = Path(source_name).suffix.lower() or path.suffix.lower()
+    if suffix in SUPPORTED:
+        return None
+    kind = {".parquet": "Parquet", ".xlsx": "an Excel workbook", ".json": "JSON",
+            ".jsonl": "JSON lines", ".csv": "delimited text"}[suffix_of(path, source_name)]
+    return (f"'{source_name}' has {f'the extension {suffix}' if suffix else 'no extension'}, "
+            f"which LiftLab does not know; its content is {kind}, so it was read as such.")
+
+
+def file_kind(filename: str, path: Path | None = None) -> str:
+    """``"text"``, ``"excel"``, ``"parquet"`` or ``"json"`` from a file name's extension, or
+    from the file's content (``path``) when the extension is unknown.
 
     Raises:
-        IngestError: Unsupported extension.
+        IngestError: Unsupported extension and content.
     """
-    return kind_of_suffix(suffix_of(Path(filename), filename))
+    return kind_of_suffix(suffix_of(Path(path or filename), filename))
 
 
 def kind_of_suffix(suffix: str) -> str:

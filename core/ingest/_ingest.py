@@ -31,6 +31,7 @@ from core.ingest._encodings import guess_encoding
 from core.ingest._formats import (
     MISSING_MARKERS,
     Plan,
+    content_note,
     copy_upload,
     detect_encoding_at,
     plan_file,
@@ -287,9 +288,10 @@ def _write(con, table: str, plan: Plan, source_name: str, mode: str) -> IngestRe
                           f"export the file again with its data.")
     warnings = plan.warnings + _dropped_notes(bad, rows)
     if plan.text:
-        warnings += refine_text_columns(con, table, plan.meta["markers"],
-                                        plan.meta.get("decimal_comma", False),
-                                        plan.meta.get("head_rows", ()))
+        warnings += refine_text_columns(
+            con, table, plan.meta["markers"], plan.meta.get("decimal_comma", False),
+            plan.meta.get("head_rows", ()), plan.meta.get("text_markers"),
+            dict(zip(clean_column_names(plan.raw)[0], plan.raw)))
     columns = _columns(con, q, plan.raw)
     warnings += _missing_notes(columns, plan.text)
     report = IngestReport(table, rows, columns, warnings, plan.meta.get("encoding"),
@@ -358,6 +360,9 @@ def _ingest(con, path, suffix, options, source_name, tmp, note: str | None = Non
     plan = plan_file(con, path, suffix, options, tmp)
     if note:
         plan.warnings[:1] = [note]  # replaces the "chosen by you" line of the retry
+    sniffed = content_note(path, source_name)
+    if sniffed:
+        plan.warnings.insert(0, sniffed)
     table = _resolve_table_name(con, options.table or default_table_name(source_name),
                                 options.if_exists)
     mode = ["sampled"]

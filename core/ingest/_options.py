@@ -20,6 +20,11 @@ class IngestOptions:
         if_exists: ``"fail"``, ``"replace"`` or ``"keep_both"`` (adds a numeric suffix).
         header: Whether the first line is a header (detected when None).
         unknown_as_missing: Also read ``unknown`` as missing (off: it is often a real category).
+        missing_markers: Cell values that mean "missing" (``?``, ``NA``, ``null`` …); None
+            uses :data:`core.ingest.MISSING_MARKERS`. Every conversion is reported per column.
+        column_names: Names for the columns, in file order (e.g. for a headerless file);
+            None keeps the header (or ``column_1 …``). They are cleaned for SQL like headers,
+            and kept as written for display.
     """
 
     table: str | None = None
@@ -29,3 +34,5 @@ class IngestOptions:
     if_exists: str = "keep_both"
     header: bool | None = None
     unknown_as_missing: bool = False
+    missing_markers: tuple[str, ...] | None = None
+    column_names: tuple[str, ...] | None = None

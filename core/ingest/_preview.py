@@ -4,7 +4,7 @@ separator, header, sheets and the first rows, read from the file's head only."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,10 @@ class FilePreview:
         sheets: Sheet names (Excel).
         rows: The first rows as they would be loaded, of shape (<= 20, n_columns).
         warnings: Notes such as footer lines or renamed headers.
+        columns: The columns' names as they would be loaded (headers as written, or
+            ``column_1 …`` for a headerless file).
+        markers: Missing-value markers (``?``, ``NA`` …) seen in the first rows, per column:
+            ``{column: {marker: count}}``, for the analyst to confirm before loading.
     """
 
     kind: str
@@ -54,6 +58,8 @@ class FilePreview:
     sheets: tuple[str, ...]
     rows: pd.DataFrame
     warnings: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    markers: dict = field(default_factory=dict)
 
 
 # How a file was read, not something to check: a confidently detected (or chosen) encoding and
@@ -91,6 +97,18 @@ def _head_copy(path: Path, encoding: str, tmp: Path, lines: int = 200) -> Path:
     target = tmp / "head.csv"
     target.write_text("".join(text.splitlines(keepends=True)[:lines]), encoding="utf-8")
     return target
+
+
+def _markers_seen(plan: Plan) -> dict[str, dict[str, int]]:
+    """Missing-value markers in the first data rows (up to 500), per column as written."""
+    wanted = {m.strip() for m in plan.meta.get("markers", []) if m.strip()}
+    out: dict[str, dict[str, int]] = {}
+    for row in plan.meta.get("head_rows", ()):
+        for col, value in zip(plan.raw, row):
+            if value.strip() in wanted:
+                counts = out.setdefault(col, {})
+                counts[value.strip()] = counts.get(value.strip(), 0) + 1
+    return out
 
 
 def _preview_rows(con, plan: Plan, limit: int = 20) -> pd.DataFrame:
@@ -131,7 +149,8 @@ def inspect_file(path: str | Path, source_name: str | None = None,
             plan = plan_file(con, path, suffix, options, tmp)
             sheets = tuple(excel_sheets(path)) if suffix in EXCEL_SUFFIXES else ()
             return FilePreview(kind_of_suffix(suffix), None, {}, None, plan.meta.get("header"),
-                               sheets, _preview_rows(con, plan), tuple(plan.warnings))
+                               sheets, _preview_rows(con, plan), tuple(plan.warnings),
+                               tuple(plan.raw))
         sample = read_head(path)
         if not sample.strip():
             raise IngestError("The file is empty: it has no header and no data rows.")
@@ -141,4 +160,5 @@ def inspect_file(path: str | Path, source_name: str | None = None,
         plan = plan_text(con, _head_copy(path, encoding, tmp), "utf-8", options, tmp)
         return FilePreview("text", guess, previews, plan.meta.get("delimiter"),
                            plan.meta.get("header"), (),
-                           _preview_rows(con, plan), tuple(plan.warnings))
+                           _preview_rows(con, plan), tuple(plan.warnings), tuple(plan.raw),
+                           _markers_seen(plan))

@@ -201,7 +201,9 @@ def _fix_dates(con, table: str, col: str, markers: list[str]) -> str | None:
 
 def refine_text_columns(con: duckdb.DuckDBPyConnection, table: str, markers: list[str],
                         decimal_comma: bool = False,
-                        head_rows: tuple[tuple[str, ...], ...] = ()) -> list[str]:
+                        head_rows: tuple[tuple[str, ...], ...] = (),
+                        text_markers: list[str] | None = None,
+                        names: dict[str, str] | None = None) -> list[str]:
     """Convert text columns that hold only numbers or clear dates (and missing markers).
 
     Markers become NULL in the columns converted to numbers or dates; other text columns keep
@@ -213,13 +215,41 @@ def refine_text_columns(con: duckdb.DuckDBPyConnection, table: str, markers: lis
         markers: Missing-value markers (``NA``, ``-`` …).
         decimal_comma: Numbers are written ``1.234,56``.
         head_rows: The file's first data rows as written, one tuple per row in column order.
+        text_markers: Markers that also mean missing in the columns that stay text (``?``,
+            ``NA`` …): their cells become NULL and each conversion is noted.
+        names: SQL column name → the header as written, for the notes.
 
     Returns:
-        Notes on dates that were (or deliberately were not) converted.
+        Notes on dates that were (or deliberately were not) converted, and on markers read
+        as missing in text columns.
     """
     number = _DECIMAL_COMMA if decimal_comma else _LOOKS_NUMERIC
     numeric, dates = _candidates(con, table, markers, number, head_rows)
     for col in numeric:
         _fix_numeric(con, table, col, markers, decimal_comma)
     notes = [_fix_dates(con, table, col, markers) for col in dates]
+    if text_markers:
+        notes += _text_markers(con, table, [m for m in text_markers if m.strip()], names or {})
     return [n for n in notes if n]
+
+
+def _text_markers(con: duckdb.DuckDBPyConnection, table: str, markers: list[str],
+                  names: dict[str, str]) -> list[str]:
+    """Read missing-value markers (``?``, ``NA`` …) as NULL in the columns that are still
+    text, one note per column saying which markers and how many cells."""
+    q = quote_ident(table)
+    text_cols = [r[0] for r in con.execute(f"DESCRIBE {q}").fetchall() if r[1] == "VARCHAR"]
+    notes = []
+    for col in text_cols:
+        c = quote_ident(col)
+        found = con.execute(f"SELECT trim({c}) AS m, count(*) FROM {q} WHERE trim({c}) IN "
+                            f"(SELECT unnest(?)) OR (trim({c}) = '' AND {c} IS NOT NULL) "
+                            f"GROUP BY m ORDER BY 2 DESC", [markers]).fetchall()
+        if not found:
+            continue
+        con.execute(f"UPDATE {q} SET {c} = NULL WHERE trim({c}) IN (SELECT unnest(?)) "
+                    f"OR trim({c}) = ''", [markers])
+        what = ", ".join(f"'{m}' ×{n:,}" if m else f"blank ×{n:,}" for m, n in found)
+        notes.append(f"'{names.get(col, col)}': {sum(n for _, n in found):,} cell(s) read as "
+                     f"missing ({what}).")
+    return notes

@@ -33,7 +33,8 @@ def test_empty_workspace_states_the_upload_limit_once(data_ws):
     assert not at.exception
     uploader = at.file_uploader(key="data__upload_0")
     assert uploader.label == ("Upload a data file: CSV, TSV or TXT, Excel (.xlsx), Parquet, or "
-                              "JSON/NDJSON")
+                              "JSON/NDJSON (other extensions, e.g. UCI's .data, are read by "
+                              "their content)")
     assert "MB" not in uploader.label and "maxUploadSize" not in uploader.label
     assert uploader.proto.max_upload_size_mb == 1024  # the drop zone says "1GB per file"
     assert at.info[0].value == "The warehouse is empty. Upload a file above to start."
@@ -131,3 +132,18 @@ def test_sql_typo_is_a_failure_with_the_clean_column_names(data_ws):
     at.button(key="data__sql_run").click().run()
     assert not at.error
     assert at.dataframe[-1].value["m"].tolist() == [pytest.approx(-0.35)]
+
+
+def test_a_raw_uci_file_loads_with_its_missing_markers_said(data_ws):
+    rows = [f"{20 + i % 50}, {['Private', 'State-gov', '?'][i % 3]}, {['<=50K', '>50K'][i % 2]}"
+            for i in range(60)]
+    at = _upload(_page(), "adult.data", ("\n".join(rows) + "\n").encode())
+    assert not at.exception
+    assert "'?' ×20" in at.dataframe[1].value["missing markers in the first rows"].tolist()
+    assert at.text_input(key=next(t.key for t in at.text_input if "markers" in t.key)).value \
+        .startswith("?, NA")
+    at.button(key="data__load").click().run()
+    assert not at.exception
+    with connect(data_ws) as con:
+        assert con.execute("SELECT count(*) - count(column_2), min(column_3) FROM adult"
+                           ).fetchone() == (20, "<=50K")

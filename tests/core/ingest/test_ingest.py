@@ -108,9 +108,36 @@ def test_no_data_rows_leaves_nothing(con, name):
 def test_unsupported_extension_refused(con, tmp_path):
     p = tmp_path / "model.pkl"
     p.write_bytes(b"\x80\x04junk")
-    with pytest.raises(IngestError, match="not a supported file type"):
+    with pytest.raises(IngestError, match="not a file type LiftLab reads.*not delimited text"):
         ingest_file(con, p)
     assert _tables(con) == []
+
+
+def test_unknown_extensions_are_read_by_content_and_comma_space_is_one_separator(con, tmp_path):
+    """UCI's adult.data: no header, ', ' between values, '?' for missing (issue 12, item 15;
+    issue 13, items 2 and 3)."""
+    rows = [f"{20 + i % 50}, {['Private', 'State-gov', '?'][i % 3]}, {[40, 20, '?'][i % 3]}, "
+            f"{['<=50K', '>50K'][i % 2]}" for i in range(60)]
+    for name in ("adult.data", "adult"):
+        p = tmp_path / name
+        p.write_text("\n".join(rows) + "\n")
+        r = ingest_file(con, p, IngestOptions(
+            table=f"t_{name.replace('.', '_')}",
+            column_names=("age", "workclass", "hours-per-week", "income")))
+        labels = sorted(v for (v,) in con.execute(
+            f"SELECT DISTINCT income FROM {r.table}").fetchall())
+        assert labels == ["<=50K", ">50K"]  # not " >50K"
+        assert [c.original_name for c in r.columns] == ["age", "workclass", "hours-per-week",
+                                                         "income"]
+        assert [c.missing for c in r.columns] == [0, 20, 20, 0]
+        assert [c.type for c in r.columns] == ["BIGINT", "VARCHAR", "BIGINT", "VARCHAR"]
+        notes = " | ".join(r.warnings)
+        assert "its content is delimited text" in notes and "comma and a space" in notes
+        assert "'workclass': 20 cell(s) read as missing ('?' ×20)" in notes
+    with pytest.raises(IngestError, match="4 columns but 2 names"):
+        ingest_file(con, tmp_path / "adult", IngestOptions(table="x", column_names=("a", "b")))
+    r = ingest_file(con, tmp_path / "adult", IngestOptions(table="kept", missing_markers=()))
+    assert [c.missing for c in r.columns] == [0, 0, 0, 0]
 
 
 def test_binary_bytes_in_csv_refused(con, tmp_path):
