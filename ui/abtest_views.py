@@ -58,7 +58,8 @@ def planner(base_rate: float, expected_rate: float, key: str, arms: str) -> None
         return
     with st.container(horizontal=True, gap="medium"):
         st.metric("Customers per arm", f"{p.per_arm:,}", width="content",
-                  help=f"Cohen's h {p.effect_size:.3f}; two-sided z-test (statsmodels)")
+                  help=f"Sized for the readout's two-sided pooled z-test (power "
+                       f"{p.achieved_power:.3f}); Cohen's h {p.effect_size:.3f}")
         st.metric("Both arms", f"{p.total:,}", width="content")
         st.metric("Campaign length", f"{p.days:,} day{'s' if p.days != 1 else ''}",
                   help=f"At {volume:,} customers a day", width="content")
@@ -166,7 +167,10 @@ def readout(predicted_lift: float | None, key: str) -> None:
         st.metric("Lift of B over A", "undefined" if r.lift is None else f"{r.lift:+.1%}",
                   help="B's conversion rate ÷ A's − 1; interval in the table below",
                   width="content")
-        st.metric("p-value", f"{r.p_value:.4f}", help="Two-sided pooled z-test",
+        st.metric("p-value", f"{r.p_value:.4f}",
+                  help=f"Two-sided {r.test}" + (" (an expected cell count is below 5, where "
+                                                "the z-test's normal approximation fails)"
+                                                if r.test.startswith("Fisher") else ""),
                   width="content")
         st.metric("At the 5% level", "significant" if r.significant else "not significant",
                   width="content")

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from core import __version__
+from core.app._exchange_cli import EXCHANGE_COMMANDS, add_exchange_parsers
 from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
 from core.app._paths import finite_float
 from core.app._review import (
@@ -214,8 +215,30 @@ def cmd_simulate(args, settings) -> dict:
     source = {"run_id": run.run_id,
               "population_source": "test split" if args.table is None else args.table}
     if is_uplift(run):
-        return {**source, **simulate_uplift_run(settings, run, args.table, inputs)[1]}
+        return {**source, **uplift_json(simulate_uplift_run(settings, run, args.table,
+                                                            inputs)[1])}
     return {**source, **run_scenario(settings, run, args.table, inputs)[1].summary()}
+
+
+# what an uplift campaign's JSON says at its top level: the population, the decision and the
+# incremental figures (caused by the treatment); response-style counts go under their own key
+_UPLIFT_TOP = ("population", "fraction", "targeted", "decision", "min_score", "cost_model",
+               "outcomes", "notes", "basis", "incremental_conversions",
+               "incremental_conversions_ci95", "incremental_profit", "incremental_profit_ci95",
+               "propensity", "everyone", "uplift")
+
+
+def uplift_json(summary: dict) -> dict:
+    """The ``simulate`` JSON of an uplift run: one profit figure, ``incremental_profit`` (the
+    profit the treatment causes); the response-style figures that count every conversion of a
+    treated customer as caused (``profit_model`` …) move under ``response_view``, labelled."""
+    out = {k: summary[k] for k in _UPLIFT_TOP if k in summary}
+    out["profit"] = summary.get("incremental_profit")
+    out["response_view"] = {
+        "meaning": "conversions and profit among the treated, counting every conversion as "
+                   "caused by the treatment (it is not: read incremental_profit)",
+        **{k: v for k, v in summary.items() if k not in _UPLIFT_TOP}}
+    return out
 
 
 def cmd_recommend(args, settings) -> dict:
@@ -393,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate_parser(sub)
     _add_recommend_parser(sub)
     add_monitor_parsers(sub)
+    add_exchange_parsers(sub, _Parser)
     return p
 
 
@@ -400,7 +424,7 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
-            "report": cmd_report, **MONITOR_COMMANDS}
+            "report": cmd_report, **MONITOR_COMMANDS, **EXCHANGE_COMMANDS}
 
 
 def _default(o):

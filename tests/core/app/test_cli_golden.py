@@ -141,6 +141,12 @@ def _record(tmp: Path) -> dict:
          "--min-user", "3", "--min-item", "1")
     rec = _run_ids(d)[0]["transitions"]
     call("recommend_for", "recommend", "for", rec, "--user", "u01", "--k", "3")
+    call("export", "export", logreg, "--out", str(tmp / "run.zip"))
+    call("import", "import", str(tmp / "run.zip"))
+    call("abtest_plan", "abtest", "plan", "--base-rate", "0.1", "--expected-rate", "0.12",
+         "--daily-volume", "500")
+    call("abtest_readout", "abtest", "readout", "--conversions-a", "50", "--customers-a", "500",
+         "--conversions-b", "70", "--customers-b", "500", "--predicted-lift", "0.3")
     # bad input: exit codes only
     for name, args in {
         "bad_ingest_empty": ("ingest", str(CASES / "empty.csv")),
@@ -155,6 +161,12 @@ def _record(tmp: Path) -> dict:
                                      "--contact-cost", "5"),
         "bad_recommend_k": ("recommend", "for", rec, "--user", "u01", "--k", "0"),
         "bad_no_command": (),
+        "bad_export_existing": ("export", logreg, "--out", str(tmp / "run.zip")),
+        "bad_import_missing": ("import", str(tmp / "nope.zip")),
+        "bad_abtest_rates": ("abtest", "plan", "--base-rate", "1.5", "--expected-rate", "0.2"),
+        "bad_simulate_infinite": ("simulate", logreg, "--contact-cost", "1",
+                                  "--conversion-value", "inf"),
+        "bad_score_over_input": ("score", logreg, "--table", "bank", "--out", "BANK"),
     }.items():
         call(name, *args)
     return out

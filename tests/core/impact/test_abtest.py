@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
@@ -14,27 +15,43 @@ from core.impact._abtest import ab_counts
 
 
 def _hand_n(p1, p2, alpha=0.05, power=0.8):
-    """n per arm = 2 ((z_{1-α/2} + z_power) / h)², h = Cohen's arcsine effect size."""
-    h = 2 * math.asin(math.sqrt(p2)) - 2 * math.asin(math.sqrt(p1))
-    return 2 * ((norm.ppf(1 - alpha / 2) + norm.ppf(power)) / h) ** 2
+    """Fleiss, Levin & Paik (2003), 4.14 without continuity correction: the pooled z-test."""
+    pbar = (p1 + p2) / 2
+    return ((norm.ppf(1 - alpha / 2) * math.sqrt(2 * pbar * (1 - pbar))
+             + norm.ppf(power) * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) / (p2 - p1)) ** 2
 
 
 @pytest.mark.parametrize("p1,p2,alpha,power", [(0.10, 0.12, 0.05, 0.8), (0.11, 0.37, 0.05, 0.9),
                                                (0.30, 0.25, 0.01, 0.8)])
-def test_sample_size_matches_the_arcsine_formula(p1, p2, alpha, power):
+def test_sample_size_is_the_z_tests_own(p1, p2, alpha, power):
     plan = plan_ab(p1, p2, alpha, power, daily_volume=500)
-    # statsmodels also adds the (negligible) far tail, hence ceil within one customer
     assert plan.per_arm - 1 <= _hand_n(p1, p2, alpha, power) <= plan.per_arm
+    assert power <= plan.achieved_power < power + 0.005  # Cohen's h gave 0.795 for 0.80
     assert plan.total == 2 * plan.per_arm
     assert plan.days == math.ceil(plan.total / 500)
     assert plan.relative_lift == pytest.approx(p2 / p1 - 1)
 
 
-def test_cohens_table_value():
-    # Cohen (1988), Table 6.4.1: h = 0.2, α = .05 two-sided, power .80 -> n = 392 per group
-    p1 = 0.5
-    p2 = math.sin(math.asin(math.sqrt(p1)) + 0.1) ** 2  # h = 0.2 exactly
-    assert plan_ab(p1, p2).per_arm in (392, 393)
+def test_the_planned_size_gives_the_asked_power_in_simulated_readouts():
+    """Simulate 4,000 experiments of the planned size and read each one with the readout's
+    own test (statsmodels' pooled z-test): the share found significant is the power asked."""
+    from statsmodels.stats.proportion import proportions_ztest
+
+    plan = plan_ab(0.10, 0.14)
+    rng = np.random.default_rng(0)
+    a = rng.binomial(plan.per_arm, 0.10, 4000)
+    b = rng.binomial(plan.per_arm, 0.14, 4000)
+    p = np.array([proportions_ztest([y, x], [plan.per_arm] * 2)[1] for x, y in zip(a, b)])
+    assert abs((p < 0.05).mean() - 0.80) < 0.02  # ± 1.6 standard errors of 4,000 draws
+
+
+def test_tiny_counts_use_fishers_exact_test():
+    from scipy.stats import fisher_exact
+
+    r = read_ab(0, 500, 5, 500)
+    assert r.test == "Fisher's exact test" and not r.significant
+    assert r.p_value == pytest.approx(fisher_exact([[5, 495], [0, 500]])[1])  # 0.062, not 0.025
+    assert read_ab(100, 1000, 130, 1000).test == "pooled z-test"
 
 
 def test_readout_against_a_pooled_z_test():

@@ -120,10 +120,14 @@ def test_command_line_train_simulate_score(campaign_ws, capsys):
     code, sim, err = _run(capsys, "--data-dir", d, "simulate", run_id, "--contact-cost", "1",
                           "--conversion-value", "40", "--fraction", "0.3", "--bootstrap", "200")
     assert code == 0, err
-    for key in ("fraction", "targeted", "conversions_model", "conversions_random",
-                "conversion_lift", "profit_model", "profit_random", "best_fraction", "ci95",
-                "incremental_conversions", "incremental_conversions_ci95", "incremental_profit"):
+    for key in ("fraction", "targeted", "incremental_conversions",
+                "incremental_conversions_ci95", "incremental_profit", "profit"):
         assert key in sim, key
+    # one profit figure at the top, the incremental one (issue 12, item 19); the response
+    # view that counts every treated conversion as caused is labelled and kept apart
+    assert "profit_model" not in sim and sim["profit"] == sim["incremental_profit"]
+    assert {"profit_model", "conversions_model", "ci95"} <= set(sim["response_view"])
+    assert "not" in sim["response_view"]["meaning"]
     lo, hi = sim["incremental_conversions_ci95"]
     assert lo < sim["incremental_conversions"] < hi
     assert sim["incremental_profit"] == pytest.approx(
