@@ -24,7 +24,7 @@ from core.evaluate import (
 )
 from core.explain import explain_run, save_explanation
 from core.report import ReportOptions, write_report
-from core.runs import load_run
+from core.runs import column_names, load_run
 from core.warehouse import pid_tag, scratch_root
 
 EXPLAIN_METHODS = ("auto", "deeplift", "deep", "gradient", "tree", "linear", "permutation",
@@ -50,6 +50,9 @@ def add_explain_arguments(s: argparse.ArgumentParser) -> None:
                    help="explainer (default: the one that fits the model, with fallbacks)")
     s.add_argument("--budget", type=finite_float,
                    help="time budget in seconds (fewer rows when over)")
+    s.add_argument("--class", dest="target_class",
+                   help="multiclass runs: the class whose probability is explained "
+                        "(default: the first class)")
 
 
 def add_report_parser(sub) -> None:
@@ -124,14 +127,16 @@ def explain_command(args, settings) -> dict:
 
     run = load_run(settings, args.run_id)
     exp = explain_run(run, n_rows=args.rows, seed=args.seed, method=args.method,
-                      budget_s=args.budget)
+                      budget_s=args.budget, target_class=args.target_class)
     save_explanation(run, exp)
     imp = exp.importance()
+    names = column_names(settings, run)  # the headers as the analyst's file had them
     return {"run_id": run.run_id, "explainer": exp.explainer, "method": exp.method,
+            "target_class": exp.target_class,
             "reason": exp.reason, "output_space": exp.output_space,
             "base_value": exp.base_value, "rows": int(len(exp.rows)),
             "rows_requested": exp.requested_rows, "background_rows": exp.background_rows,
-            "importance": [{"feature": f, "mean_abs_shap": float(v)}
+            "importance": [{"feature": names.get(f, f), "mean_abs_shap": float(v)}
                            for f, v in zip(imp["feature"], imp["mean_abs_shap"])],
             "additivity_max_error": exp.additivity_max_error,
             "additivity_ok": exp.additivity_ok, "seconds": exp.seconds}

@@ -22,12 +22,21 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ExplainError
-from core.explain._explainers import ADDITIVITY_TOL, METHODS, WHY, method_chain
+from core.explain._explainers import (
+    ADDITIVITY_TOL,
+    BINARY,
+    MEMORY_BUDGET,
+    METHODS,
+    WHY,
+    Output,
+    cost_per_row,
+    method_chain,
+)
 from core.runs import LABEL_COL, SCORE_COL, Run
 
 log = logging.getLogger(__name__)
 BACKGROUND_MAX = 100
-CACHE_VERSION = 3  # 3: background rows sampled at random (2026-12-01), not the first ones
+CACHE_VERSION = 4  # 4: multiclass and regression runs (2026-12-03); 3: random background rows
 Progress = Callable[[int, int, str], None]
 
 
@@ -57,6 +66,7 @@ class Explanation:
         scores: The run's score (positive-class probability) of each row, shape (n_rows,).
         encoded_rows: Encoded model input of each row, shape (n_rows, n_encoded).
         requested_rows: Rows asked for; more than ``len(rows)`` when the time budget ran out.
+        target_class: The class whose probability is explained (multiclass runs), else None.
     """
 
     values: np.ndarray
@@ -78,6 +88,7 @@ class Explanation:
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
     encoded_rows: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     requested_rows: int = 0
+    target_class: str | None = None
 
     @property
     def additivity_ok(self) -> bool:
@@ -113,33 +124,91 @@ def group_by_source(encoded: np.ndarray, sources: list[str], columns: list[str])
     return encoded @ member
 
 
+MIN_REFUSAL_S = 1.0  # a row estimated under a second is always tried (estimates are rough)
+
+
+def _plan(key: str, model, x: np.ndarray, bg: np.ndarray, blocks: list[np.ndarray],
+          out: Output, budget_s: float | None) -> tuple[int, str]:
+    """Rows per chunk and a note, from the explainer's cost estimated before it starts.
+
+    Memory: a chunk must fit :data:`MEMORY_BUDGET`; a single row that does not is refused.
+    Time: the model's scoring speed is measured on the background, and with a budget the
+    chunk is cut so that one chunk takes at most a quarter of it; a single row estimated over
+    the whole budget (and over :data:`MIN_REFUSAL_S`) is refused.
+
+    Raises:
+        ExplainError: One row needs more memory, or more time, than allowed.
+    """
+    method = METHODS[key]
+    evals, nbytes = cost_per_row(key, len(blocks), x.shape[1], len(bg))
+    if nbytes > MEMORY_BUDGET:
+        raise ExplainError(f"{method.name} would need about {nbytes / 2**30:,.1f} GiB for one "
+                           f"row of this {len(blocks):,}-column model (limit "
+                           f"{MEMORY_BUDGET / 2**30:.0f} GiB)")
+    chunk = max(1, min(method.chunk, MEMORY_BUDGET // max(nbytes, 1)))
+    note = ""
+    if budget_s is not None and key in ("permutation", "kernel", "deep", "gradient"):
+        score = out.scorer(model)
+        sample = np.repeat(bg, max(1, 512 // len(bg)), axis=0)
+        started = time.perf_counter()
+        score(sample)
+        per_row = evals * (time.perf_counter() - started) / len(sample)
+        if per_row > max(budget_s, MIN_REFUSAL_S):
+            raise ExplainError(f"{method.name} would take about {per_row:,.0f} s for one row, "
+                               f"over the {budget_s:g} s budget")
+        if budget_s > 0:  # a zero budget still explains one chunk, as documented
+            chunk = max(1, min(chunk, int(budget_s / 4 / max(per_row, 1e-9))))
+        affordable = int(budget_s / max(per_row, 1e-9))
+        if affordable < len(x):
+            note = (f" About {per_row:.2f} s a row: within the {budget_s:g} s budget about "
+                    f"{affordable:,} of the {len(x):,} rows asked for can be explained.")
+    return chunk, note
+
+
 def _run_method(key: str, model, x: np.ndarray, bg: np.ndarray, blocks: list[np.ndarray],
-                budget_s: float | None, progress: Progress | None):
-    """Explain rows in chunks until done or over budget (at least one chunk)."""
+                budget_s: float | None, progress: Progress | None, out: Output = BINARY,
+                last: bool = True):
+    """Explain rows in chunks until done or over budget (at least one chunk).
+
+    An explainer whose values miss the model output on the first chunk by more than
+    :data:`ADDITIVITY_TOL` (in probability; scaled by the outputs' spread in target units)
+    raises, so the chain moves on to one that adds up — unless it is the chain's last, or was
+    chosen by name (its error is then reported)."""
     method = METHODS[key]
     started = time.perf_counter()
-    prepared = method.prepare(model, bg, blocks)
+    chunk, note = _plan(key, model, x, bg, blocks, out, budget_s)
+    prepared = method.prepare(model, bg, blocks, out)
     values, outputs = [], []
-    for start in range(0, len(x), method.chunk):
-        v, out = prepared.explain(x[start:start + method.chunk])
+    for start in range(0, len(x), chunk):
+        v, y = prepared.explain(x[start:start + chunk])
         values.append(np.asarray(v, dtype=np.float64))
-        outputs.append(np.asarray(out, dtype=np.float64).reshape(-1))
+        outputs.append(np.asarray(y, dtype=np.float64).reshape(-1))
         done = start + len(v)
-        if start == 0 and method.exact:
+        if start == 0:
             err = np.max(np.abs(prepared.base_value + values[0].sum(1) - outputs[0]))
-            if err > ADDITIVITY_TOL:
-                raise ExplainError(f"{method.name} missed the model output by {err:.2e}")
+            tol = ADDITIVITY_TOL * _spread(outputs[0], out)
+            if err > tol and (method.exact or not last):
+                raise ExplainError(f"{method.name} missed the model output by {err:.2e} "
+                                   f"(tolerance {tol:.0e})")
         if progress is not None:
             progress(done, len(x), method.name)
         if budget_s is not None and time.perf_counter() - started > budget_s and done < len(x):
             log.info("%s stopped by the %s s budget after %d rows", key, budget_s, done)
             break
-    return np.vstack(values), prepared.base_value, np.concatenate(outputs)
+    return np.vstack(values), prepared.base_value, np.concatenate(outputs), note
+
+
+def _spread(outputs: np.ndarray, out: Output) -> float:
+    """The scale the additivity tolerance is relative to: 1 for probabilities, the outputs'
+    spread (at least 1) for a regression in target units."""
+    if out.task != "regression":
+        return 1.0
+    return max(1.0, float(np.std(outputs)))
 
 
 def explain_encoded(model, model_name: str, x: np.ndarray, bg: np.ndarray,
                     blocks: list[np.ndarray], method: str = "auto", budget_s: float | None = None,
-                    progress: Progress | None = None) -> dict:
+                    progress: Progress | None = None, out: Output = BINARY) -> dict:
     """Run the first explainer of the chain that works on encoded rows.
 
     Args:
@@ -151,6 +220,7 @@ def explain_encoded(model, model_name: str, x: np.ndarray, bg: np.ndarray,
         method: ``"auto"`` (the chain of :func:`method_chain`) or a key of ``METHODS``.
         budget_s: Time budget; explaining stops after the chunk that exceeds it.
         progress: Called with ``(rows done, rows, explainer name)`` after each chunk.
+        out: The model output explained (task, class, regression scaling).
 
     Returns:
         ``{"values", "base_value", "output", "method", "reason", "seconds"}``: values of shape
@@ -162,20 +232,21 @@ def explain_encoded(model, model_name: str, x: np.ndarray, bg: np.ndarray,
     """
     if method != "auto" and method not in METHODS:
         raise ExplainError(f"method must be 'auto' or one of {', '.join(METHODS)}; got {method!r}.")
-    chain = method_chain(model, model_name) if method == "auto" else [method]
+    chain = method_chain(model, model_name, out.task) if method == "auto" else [method]
     failures = []
-    for key in chain:
+    for i, key in enumerate(chain):
         started = time.perf_counter()
         try:
-            values, base, out = _run_method(key, model, x, bg, blocks, budget_s, progress)
+            values, base, output, note = _run_method(key, model, x, bg, blocks, budget_s,
+                                                     progress, out, last=i == len(chain) - 1)
         except Exception as err:  # any SHAP failure → the next explainer, reported
             log.warning("%s failed (%s: %s)", key, type(err).__name__, err)
             failures.append(f"{METHODS[key].name} failed ({type(err).__name__}: {err})")
             continue
         why = WHY[key] if method == "auto" else f"{METHODS[key].name}, chosen by the user."
         reason = "; ".join([*failures, f"used {METHODS[key].name}"]) + "." if failures else why
-        return {"values": values, "base_value": base, "output": out, "method": key,
-                "reason": reason, "seconds": time.perf_counter() - started}
+        return {"values": values, "base_value": base, "output": output, "method": key,
+                "reason": reason + note, "seconds": time.perf_counter() - started}
     raise ExplainError("SHAP failed for this model: " + "; ".join(failures) + ". Retrain the "
                        "model, or choose another explainer.")
 
@@ -212,10 +283,38 @@ def background_sample(rows: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame
     return rows.sample(n=k, random_state=seed)
 
 
+def run_output(run: Run, target_class: str | None = None) -> tuple[Output, str, str | None]:
+    """What an explanation of a run explains: ``(output, units in words, class)``.
+
+    Binary runs: the positive-class probability (log-odds for trees and linear models).
+    Multiclass: the probability of ``target_class`` (default: the first class). Regression:
+    the prediction in the target's units (a network's standardised output mapped back).
+
+    Raises:
+        ExplainError: A next-item or uplift run, or an unknown class.
+    """
+    c = run.config
+    if c.task == "binary":
+        return BINARY, "probability", None
+    if c.task == "regression":
+        scaling = tuple(c.target_scaling) if c.target_scaling else None
+        return Output("regression", 0, scaling), f"{c.target} (target units)", None
+    if c.task == "multiclass":
+        classes = [str(k) for k in c.classes]
+        chosen = classes[0] if target_class is None else str(target_class)
+        if chosen not in classes:
+            raise ExplainError(f"'{chosen}' is not a class of this run; its classes are "
+                               f"{', '.join(classes)}.")
+        return (Output("multiclass", classes.index(chosen)),
+                f"probability of class '{chosen}'", chosen)
+    raise ExplainError(f"SHAP explanations cover binary, multiclass and regression runs; this "
+                       f"run is {c.task}.")
+
+
 def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
                   background_rows: int = BACKGROUND_MAX, budget_s: float | None = None,
                   progress: Progress | None = None, row_ids: np.ndarray | None = None,
-                  requested: int | None = None) -> Explanation:
+                  requested: int | None = None, target_class: str | None = None) -> Explanation:
     """Explain raw rows with a run's model (test rows, or rows the analyst edited).
 
     Args:
@@ -228,17 +327,15 @@ def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
         progress: Called with ``(rows done, rows, explainer name)``.
         row_ids: Test-split positions of the rows (default ``-1``: not test rows).
         requested: Rows asked for (default ``len(frame)``).
+        target_class: The class explained (multiclass runs; default the first class).
 
     Returns:
         The :class:`Explanation`.
 
     Raises:
-        ExplainError: Not a binary run, bad sizes, or every explainer failed.
+        ExplainError: Not a tabular run, bad sizes, or every explainer failed.
     """
-    task = run.config.task
-    if task != "binary":
-        raise ExplainError(f"SHAP explanations cover binary runs for now; this run is {task}. "
-                           f"Evaluate it on the Evaluate page.")
+    out, space, chosen = run_output(run, target_class)
     if not 1 <= background_rows <= BACKGROUND_MAX:
         raise ExplainError(f"background rows must be in 1..{BACKGROUND_MAX}; got "
                            f"{background_rows}.")
@@ -247,7 +344,7 @@ def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
     bg = pre.transform(background_sample(run.background[run.features], background_rows))
     blocks = source_blocks(pre.source_columns_, run.features)
     r = explain_encoded(run.model, run.config.model, x, bg, blocks, method, budget_s,
-                        progress)
+                        progress, out)
     n, m = len(r["values"]), METHODS[r["method"]]
     if m.grouped:
         grouped, encoded, names = r["values"], np.zeros((n, 0)), []
@@ -256,20 +353,23 @@ def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
         encoded, names = r["values"], list(pre.feature_names_out_)
     err = float(np.max(np.abs(r["base_value"] + r["values"].sum(axis=1) - r["output"])))
     labels = frame[LABEL_COL].to_numpy()[:n] if LABEL_COL in frame else np.full(n, -1)
-    scores = frame[SCORE_COL].to_numpy()[:n] if SCORE_COL in frame else run.predict(rows[:n])
+    scores = (frame[SCORE_COL].to_numpy()[:n] if SCORE_COL in frame
+              else np.asarray(run.predict(rows[:n])).reshape(n, -1)[:, -1])
+    units = m.space if out.task == "binary" else space
     return Explanation(
         grouped, encoded, run.features, names, r["base_value"],
-        r["output"], m.space, rows.iloc[:n], m.name, r["reason"], err, len(bg),
+        r["output"], units, rows.iloc[:n], m.name, r["reason"], err, len(bg),
         round(r["seconds"], 3), r["method"],
         np.asarray(row_ids if row_ids is not None else np.full(len(frame), -1))[:n],
-        np.asarray(labels, dtype=int), np.asarray(scores, dtype=np.float64), x[:n],
-        requested or len(frame))
+        np.asarray(labels, dtype=float).astype(int) if out.task != "regression" else
+        np.full(n, -1), np.asarray(scores, dtype=np.float64), x[:n], requested or len(frame),
+        chosen)
 
 
 def explain_run(
     run: Run, n_rows: int = 1000, seed: int = 42, method: str = "auto",
     background_rows: int = BACKGROUND_MAX, budget_s: float | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, target_class: str | None = None,
 ) -> Explanation:
     """Compute SHAP values for a seeded sample of the run's test rows.
 
@@ -292,12 +392,13 @@ def explain_run(
         raise ExplainError(f"rows must be at least 1; got {n_rows}.")
     take = _rows(run, n_rows, seed)
     return explain_frame(run, run.test_frame.iloc[take], method, background_rows, budget_s,
-                         progress, row_ids=take, requested=len(take))
+                         progress, row_ids=take, requested=len(take), target_class=target_class)
 
 
 _ARRAYS = ("values", "encoded_values", "output", "row_ids", "labels", "scores", "encoded_rows")
 _META = ("columns", "encoded_names", "base_value", "output_space", "explainer", "reason",
-         "additivity_max_error", "background_rows", "seconds", "method", "requested_rows")
+         "additivity_max_error", "background_rows", "seconds", "method", "requested_rows",
+         "target_class")
 
 
 def save_explanation(run: Run, exp: Explanation) -> None:
@@ -323,13 +424,17 @@ def load_explanation(run: Run) -> Explanation | None:
 
 
 def explain_cached(run: Run, n_rows: int = 1000, seed: int = 42, method: str = "auto",
-                   budget_s: float | None = None, progress: Progress | None = None) -> Explanation:
-    """The cached explanation when it was asked for the same rows and method, else compute and
-    cache a new one."""
+                   budget_s: float | None = None, progress: Progress | None = None,
+                   target_class: str | None = None) -> Explanation:
+    """The cached explanation when it was asked for the same rows, method and class, else
+    compute and cache a new one."""
     cached = load_explanation(run)
     want = min(n_rows, len(run.test_frame))
-    if cached is not None and cached.requested_rows == want and method in ("auto", cached.method):
+    chosen = run_output(run, target_class)[2]
+    if (cached is not None and cached.requested_rows == want
+            and method in ("auto", cached.method) and cached.target_class == chosen):
         return cached
-    exp = explain_run(run, n_rows, seed, method, budget_s=budget_s, progress=progress)
+    exp = explain_run(run, n_rows, seed, method, budget_s=budget_s, progress=progress,
+                      target_class=target_class)
     save_explanation(run, exp)
     return exp

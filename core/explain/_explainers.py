@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import ExplainError
 from core.explain._deeplift import deeplift_shap, network_steps
 from core.runs import fast_scorer, predict_output
 
@@ -44,11 +45,45 @@ def _quiet(fn: Callable) -> Callable:
     return wrapped
 
 
-def _prep_deeplift(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+@dataclass(frozen=True)
+class Output:
+    """Which model output an explanation explains.
+
+    Attributes:
+        task: ``binary`` (the positive-class probability, or log-odds for trees and linear
+            models), ``multiclass`` (the probability of class ``index``) or ``regression``
+            (the prediction in the target's units).
+        index: Class index explained (multiclass).
+        scaling: ``[mean, std]`` of a regression network's standardised target, or None.
+    """
+
+    task: str = "binary"
+    index: int = 0
+    scaling: tuple[float, float] | None = None
+
+    def scorer(self, model) -> Callable[[np.ndarray], np.ndarray]:
+        """The explained output for encoded rows, shape (n,), float64."""
+        if self.task == "multiclass":
+            return lambda x: predict_output(model, x, "multiclass")[:, self.index]
+        return fast_scorer(model, self.task, self.scaling)
+
+    def only(self, *tasks: str) -> None:
+        """Raise unless the task is one of ``tasks`` (the explainer then moves along)."""
+        if self.task not in tasks:
+            raise ExplainError(f"this explainer covers {' and '.join(tasks)} runs")
+
+
+BINARY = Output()
+
+
+def _prep_deeplift(model, bg: np.ndarray, blocks: list[np.ndarray],
+                   out: Output = BINARY) -> Prepared:
+    out.only("binary", "regression")
     steps = network_steps(model)
-    base = deeplift_shap(steps, bg[:1], bg)[1]
-    score = fast_scorer(model)
-    return Prepared(base, lambda x: (deeplift_shap(steps, x, bg)[0], score(x)))
+    mean, std = out.scaling if out.task == "regression" and out.scaling else (0.0, 1.0)
+    base = deeplift_shap(steps, bg[:1], bg)[1] * std + mean
+    score = out.scorer(model)
+    return Prepared(base, lambda x: (deeplift_shap(steps, x, bg)[0] * std, score(x)))
 
 
 def _restoring_tf_gradients(fn):
@@ -72,9 +107,11 @@ def _restoring_tf_gradients(fn):
 
 
 @_quiet
-def _prep_deep(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+def _prep_deep(model, bg: np.ndarray, blocks: list[np.ndarray],
+               out: Output = BINARY) -> Prepared:
     import shap
 
+    out.only("binary")
     explainer = _restoring_tf_gradients(shap.DeepExplainer)(model, bg)
 
     def run(x):
@@ -86,9 +123,11 @@ def _prep_deep(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
 
 
 @_quiet
-def _prep_gradient(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+def _prep_gradient(model, bg: np.ndarray, blocks: list[np.ndarray],
+                   out: Output = BINARY) -> Prepared:
     import shap
 
+    out.only("binary")
     explainer = shap.GradientExplainer(model, bg)
 
     def run(x):
@@ -98,25 +137,32 @@ def _prep_gradient(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
     return Prepared(float(predict_output(model, bg, "binary").mean()), run)
 
 
-def _prep_tree(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+def _prep_tree(model, bg: np.ndarray, blocks: list[np.ndarray],
+               out: Output = BINARY) -> Prepared:
     import shap
 
+    out.only("binary", "regression")
     explainer = shap.TreeExplainer(model)
+    output = model.decision_function if out.task == "binary" else model.predict
     return Prepared(float(np.ravel(explainer.expected_value)[0]),
                     lambda x: (np.asarray(explainer.shap_values(x)).reshape(len(x), -1),
-                               model.decision_function(x)))
+                               output(x)))
 
 
-def _prep_linear(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+def _prep_linear(model, bg: np.ndarray, blocks: list[np.ndarray],
+                 out: Output = BINARY) -> Prepared:
     import shap
 
+    out.only("binary", "regression")
     explainer = shap.LinearExplainer(model, bg)
+    output = model.decision_function if out.task == "binary" else model.predict
     return Prepared(float(np.ravel(explainer.expected_value)[0]),
                     lambda x: (np.asarray(explainer.shap_values(x)).reshape(len(x), -1),
-                               model.decision_function(x)))
+                               output(x)))
 
 
-def _prep_permutation(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+def _prep_permutation(model, bg: np.ndarray, blocks: list[np.ndarray],
+                      out: Output = BINARY) -> Prepared:
     """Permutation SHAP over source columns: a column is masked by swapping its whole encoded
     block (all its one-hot parts) for a background row's, so no impossible rows are scored.
 
@@ -126,7 +172,7 @@ def _prep_permutation(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepar
     import shap
 
     pool = {"x": bg}
-    score = fast_scorer(model)
+    score = out.scorer(model)
 
     def f(idx):
         idx = np.asarray(idx, dtype=np.int64)
@@ -149,13 +195,14 @@ def _prep_permutation(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepar
 
 
 @_quiet
-def _prep_kernel(model, bg: np.ndarray, blocks: list[np.ndarray]) -> Prepared:
+def _prep_kernel(model, bg: np.ndarray, blocks: list[np.ndarray],
+                 out: Output = BINARY) -> Prepared:
     """Kernel SHAP over source columns (shap's grouped ``DenseData``) on a k-means summary of
     the background (weighted centres, as the shap documentation recommends)."""
     import shap
     from shap.utils._legacy import DenseData
 
-    f = fast_scorer(model)
+    f = out.scorer(model)
     summary = shap.kmeans(bg, min(KMEANS_CENTRES, len(bg)))
     data = DenseData(summary.data, [str(j) for j in range(len(blocks))], list(blocks),
                      summary.weights)
@@ -176,7 +223,8 @@ class Method:
         name: Display name.
         space: Units of its values and output (``probability`` or ``log-odds``).
         chunk: Rows per call (progress and the time budget are checked between chunks).
-        prepare: ``prepare(model, background, blocks) -> Prepared``.
+        prepare: ``prepare(model, background, blocks, output) -> Prepared`` (raises for an
+            :class:`Output` it does not cover, so the chain moves on).
         exact: Exact in sum by construction: a sum that misses the output counts as a failure.
         grouped: Its values are per source column already (no per-encoded-feature values).
     """
@@ -184,7 +232,7 @@ class Method:
     name: str
     space: str
     chunk: int
-    prepare: Callable[[object, np.ndarray, list[np.ndarray]], Prepared]
+    prepare: Callable[..., Prepared]
     exact: bool = False
     grouped: bool = False
 
@@ -215,8 +263,43 @@ WHY = {
 }
 
 
-def method_chain(model, model_name: str) -> list[str]:
-    """Explainers to try for a model, best first; the last is the model-agnostic fallback."""
+MEMORY_BUDGET = 1 << 30  # bytes an explainer may build for one chunk of rows
+
+
+def cost_per_row(key: str, n_columns: int, n_encoded: int, n_background: int) -> tuple[int, int]:
+    """``(model evaluations, bytes)`` one explained row costs an explainer (a priori).
+
+    Permutation SHAP scores 2·M + 1 masked versions of the row against every background row
+    (shap's ``Independent`` masker); Kernel SHAP builds 2·M + 512 coalitions against at most
+    :data:`KMEANS_CENTRES` centres and holds them as float64 rows (its memory is what ran out
+    on a 5,000-column model). The model-specific explainers cost a few forward passes.
+
+    Args:
+        key: A key of :data:`METHODS`.
+        n_columns: Source columns M (masked as groups).
+        n_encoded: Encoded width of the model's input.
+        n_background: Background rows.
+
+    Returns:
+        Evaluations and bytes per explained row.
+    """
+    if key == "permutation":
+        evals = (2 * n_columns + 1) * n_background
+        return evals, evals * n_encoded * 4
+    if key == "kernel":
+        evals = (2 * n_columns + 512) * min(KMEANS_CENTRES, n_background)
+        return evals, evals * n_encoded * 8 * 3
+    if key in ("deep", "gradient"):
+        evals = n_background * (200 if key == "gradient" else 1)
+        return evals, evals * n_encoded * 8
+    return n_background, n_background * n_encoded * 8
+
+
+def method_chain(model, model_name: str, task: str = "binary") -> list[str]:
+    """Explainers to try for a model, best first; the last is the model-agnostic fallback
+    (exact in sum). Multiclass runs are explained by the fallback, per class probability."""
+    if task == "multiclass":
+        return ["permutation"]
     if hasattr(model, "layers") and not hasattr(model, "predict_proba"):
         return ["deeplift", "deep", "gradient", "permutation"]
     if model_name == "hgb":

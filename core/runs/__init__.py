@@ -23,6 +23,7 @@ from core.runs._store import (
     SCORE_COL,
     Run,
     RunArtifacts,
+    column_names,
     is_run_id,
     list_runs,
     load_model,
@@ -33,7 +34,7 @@ from core.runs._store import (
     write_run_folder,
 )
 
-__all__ = [
+__all__ = ["column_names", 
     "LABEL_COL", "NOT_USED", "RUN_KINDS", "Run", "RunArtifacts", "RunConfig", "SCORE_COL",
     "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison", "delete_run",
     "fast_scorer", "is_run_id", "list_runs", "load_model", "load_run", "load_run_config",

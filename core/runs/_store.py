@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from core.config import Settings
-from core.errors import RunNotFoundError
+from core.errors import AppError, RunNotFoundError
 from core.features import TabularPreprocessor
 from core.runs._config import RunConfig, load_run_config
 from core.runs._predict import predict_output
-from core.warehouse import META_SCHEMA, connect, pid_tag
+from core.warehouse import META_SCHEMA, connect, original_names, pid_tag
 
 SCORE_COL = "__score"
 LABEL_COL = "__label"
@@ -246,6 +246,10 @@ def load_model(folder: Path):
         import models.layers  # noqa: F401  registers LiftLab's custom layers
 
         return keras.saving.load_model(keras_path, safe_mode=True, compile=False)
+    if not (folder / "model.skops").exists():
+        raise RunNotFoundError(f"Run '{folder.name}' has no model file (model.keras or "
+                               f"model.skops): its scores can be evaluated, but nothing can be "
+                               f"explained or scored with it.")
     return load_sklearn(folder / "model.skops")
 
 
@@ -325,3 +329,17 @@ def list_runs(settings: Settings) -> list[dict]:
     # newest first; created_at has milliseconds since 2026-12-01 (two baselines trained in the
     # same second used to tie), run ids break any remaining tie
     return sorted(out, key=lambda r: (r["created_at"], r["run_id"]), reverse=True)
+
+
+def column_names(settings: Settings, run: Run) -> dict[str, str]:
+    """SQL column name → the header the analyst's file had, for a run's columns: saved with the
+    run since 2026-12-03, read from the warehouse's catalog for earlier runs (identity when the
+    table is gone or was made with SQL)."""
+    saved = run.config.extra.get("column_names")
+    if saved:
+        return dict(saved)
+    try:
+        with connect(settings) as con:
+            return original_names(con, run.config.table)
+    except AppError:
+        return {}

@@ -314,6 +314,7 @@ class RunShape:
         positive_rate_train: Share of positives in the training split (binary), else None.
         pipeline: ``memory`` or ``stream``.
         excluded: The table's other columns, left out of the features (target excepted).
+        names: SQL column name → the header the analyst's file had, for the run's columns.
     """
 
     task: str
@@ -323,6 +324,7 @@ class RunShape:
     positive_rate_train: float | None
     pipeline: str
     excluded: list[str] = field(default_factory=list)
+    names: dict = field(default_factory=dict)
 
 
 def run_config(run_id, spec, cfg, shape: RunShape, pre, history, device, scaling,
@@ -340,6 +342,8 @@ def run_config(run_id, spec, cfg, shape: RunShape, pre, history, device, scaling
         "rows": shape.rows, "positive_rate_train": shape.positive_rate_train,
         "target_scaling": scaling, "encoded_features": len(pre.feature_names_out_),
         "data_pipeline": shape.pipeline,
+        "column_names": {c: shape.names.get(c, c)
+                         for c in [*shape.features, spec.target, *shape.excluded]},
         "epochs_run": len(history), "duration_s": round(time.perf_counter() - started, 2),
     }
 

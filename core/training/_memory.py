@@ -121,7 +121,7 @@ def _train_in_memory(settings, spec, cfg, data, columns, started, progress, shou
             "valid": int(len(splits.valid)), "test": int(len(splits.test))}
     rate = float(data.y[splits.train].mean()) if data.task == "binary" else None
     config = run_config(run_id, spec, cfg, RunShape(data.task, data.classes, data.features, rows,
-                                                    rate, "memory", excluded),
+                                                    rate, "memory", excluded, names),
                         pre, history, device, scaling, started)
     if not cfg.is_keras:
         from models.baselines import estimator_summary

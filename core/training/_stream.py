@@ -50,7 +50,7 @@ from core.training._fit import (
     run_config,
     score_columns,
 )
-from core.warehouse import connect, private_dir, scratch_root
+from core.warehouse import connect, original_names, private_dir, scratch_root
 
 
 def _score_split(model, splits: StreamedSplits, name: str, pre, task: str,
@@ -132,6 +132,7 @@ def train_streamed(
             emit(progress, stage="load", message=f"Exporting {spec.table} in shuffled batches")
             splits = export_splits(con, spec, task, folder, should_stop)
             excluded = excluded_columns(con, spec, splits.features)
+            names = original_names(con, spec.table)
         if should_stop is not None and should_stop():
             raise TrainingCancelled("Training was cancelled; no run was saved.")
         pre, background, sample_rows = _fit_preprocessor(splits, cfg)
@@ -158,7 +159,7 @@ def train_streamed(
         run_id = new_run_id(cfg.model)
         config = run_config(run_id, spec, cfg,
                             RunShape(task, splits.classes, splits.features, rows, rate, "stream",
-                                     excluded),
+                                     excluded, names),
                             pre, history, device, scaling, started)
         config["preprocessor_rows"] = int(sample_rows)
         config["encoded_on_disk"] = cached

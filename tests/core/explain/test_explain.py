@@ -103,7 +103,7 @@ def test_kernel_forced_uses_a_weighted_kmeans_background(data):
                        atol=1e-6)
 
 
-def _boom(model, bg, blocks):
+def _boom(model, bg, blocks, out=None):
     raise RuntimeError("boom")
 
 
@@ -126,27 +126,49 @@ def test_every_explainer_failing_is_an_app_error(data, monkeypatch):
         explain_encoded(Additive(), "other", rows, bg, BLOCKS5, method="magic")
 
 
-def test_additivity_error_is_reported_not_raised(data, monkeypatch):
+def test_a_missed_output_moves_along_the_chain_unless_last(data, monkeypatch):
+    """An approximate explainer whose values do not add up (FT-Transformer's
+    GradientExplainer missed by 0.061) hands over to the exact fallback (issue 12, item 20);
+    as the chain's last, or chosen by name, its error is reported instead."""
     x, y, rows, bg = data
     model = LogisticRegression().fit(x, y)
 
-    def off(model, bg, blocks):
+    def off(model, bg, blocks, out=None):
         return Prepared(0.0, lambda a: (np.full(a.shape, 0.1), model.decision_function(a)))
 
     monkeypatch.setitem(METHODS, "linear", Method("Skewed", "log-odds", 100, off))
     r = explain_encoded(model, "logreg", rows, bg, BLOCKS5)
+    assert r["method"] == "permutation" and "Skewed missed the model output by" in r["reason"]
+    r = explain_encoded(model, "logreg", rows, bg, BLOCKS5, method="linear")
     err = np.max(np.abs(r["base_value"] + r["values"].sum(1) - r["output"]))
     assert r["method"] == "linear" and err > 0.1
 
 
-def test_budget_stops_after_a_chunk_with_progress(data):
+def test_budget_is_estimated_before_starting(data, monkeypatch):
+    """Kernel SHAP on a 5,000-column model ignored its budget and tried to allocate 66 GiB
+    (issue 12, item 8): the cost is estimated first, and too much is refused or cut."""
+    from core.explain._explainers import MEMORY_BUDGET, cost_per_row
+
     _, _, rows, bg = data
+    evals, nbytes = cost_per_row("kernel", 5000, 5000, 100)
+    assert evals == (2 * 5000 + 512) * 20 and nbytes > 10 * MEMORY_BUDGET
+    assert cost_per_row("permutation", 5, 5, 40) == (11 * 40, 11 * 40 * 5 * 4)
+    import core.explain._explain as ex
+
+    monkeypatch.setattr(ex, "cost_per_row", lambda *a: (10 ** 9, 8))  # a very slow explainer
+    with pytest.raises(ExplainError, match="s for one row, over the 5 s budget"):
+        explain_encoded(Additive(), "other", rows, bg, BLOCKS5, method="permutation",
+                        budget_s=5.0)
+    monkeypatch.undo()
+    monkeypatch.setattr(ex, "MEMORY_BUDGET", 1000)  # as if the model were far wider
+    with pytest.raises(ExplainError, match="GiB for one row"):
+        explain_encoded(Additive(), "other", rows, bg, BLOCKS5, method="kernel")
+    monkeypatch.undo()
     seen = []
     r = explain_encoded(Additive(), "other", np.vstack([rows] * 3), bg, BLOCKS5,
-                        method="permutation", budget_s=0.0,
+                        method="permutation", budget_s=60.0,
                         progress=lambda done, total, name: seen.append((done, total)))
-    assert len(r["values"]) == METHODS["permutation"].chunk == seen[-1][0]
-    assert seen == [(50, 120)]
+    assert len(r["values"]) == 120 and seen[-1] == (120, 120)
 
 
 @pytest.mark.slow
