@@ -166,8 +166,17 @@ class Run:
 
     @cached_property
     def preprocessor(self) -> TabularPreprocessor:
-        """The fitted preprocessor."""
-        return TabularPreprocessor.from_json((self.folder / "preprocessor.json").read_text())
+        """The fitted preprocessor.
+
+        Raises:
+            RunNotFoundError: The run folder holds no preprocessor (a scores-only run).
+        """
+        path = self.folder / "preprocessor.json"
+        if not path.exists():
+            raise RunNotFoundError(f"Run '{self.run_id}' has no model file (preprocessor.json): "
+                                   f"its scores can be evaluated, but nothing can be explained "
+                                   f"or scored with it.")
+        return TabularPreprocessor.from_json(path.read_text())
 
     @cached_property
     def model(self):
