@@ -24,6 +24,7 @@ from core.app._review import (
     explain_command,
     report_command,
 )
+from core.app._tables_cli import TABLES_COMMANDS, add_tables_parsers
 from core.app._workflows import train_workflow
 from core.app._workspace import score_table
 from core.config import load_settings
@@ -379,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate_parser(sub)
     _add_recommend_parser(sub)
     add_monitor_parsers(sub)
+    add_tables_parsers(sub)
     return p
 
 
@@ -386,7 +388,7 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
-            "report": cmd_report, **MONITOR_COMMANDS}
+            "report": cmd_report, **MONITOR_COMMANDS, **TABLES_COMMANDS}
 
 
 def _default(o):

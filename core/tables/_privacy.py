@@ -123,8 +123,8 @@ def suggest_personal(con: duckdb.DuckDBPyConnection, table: str) -> list[Suggest
 def load_marks(con: duckdb.DuckDBPyConnection, table: str) -> list[PersonalMark]:
     """The personal-data marks saved for a table (empty when none)."""
     rows = con.execute(
-        f"SELECT column_name, action, param FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?) "
-        f"ORDER BY column_name", [table]).fetchall()
+        f"SELECT column_name, action, param FROM {META_SCHEMA}.personal "
+        f"WHERE lower(table_name) = lower(?) ORDER BY column_name", [table]).fetchall()
     return [PersonalMark(c, a, p) for c, a, p in rows]
 
 
@@ -140,7 +140,8 @@ def save_marks(con: duckdb.DuckDBPyConnection, table: str, marks: list[PersonalM
     if unknown:
         raise SchemaError(f"Table '{table}' has no column(s) {', '.join(unknown)}.")
     with transaction(con):
-        con.execute(f"DELETE FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?)", [table])
+        con.execute(f"DELETE FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?)",
+                    [table])
         for m in marks:
             con.execute(f"INSERT INTO {META_SCHEMA}.personal VALUES (?, ?, ?, ?)",
                         [table, m.column, m.action, m.param])

@@ -395,7 +395,8 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str, target: str | None
     for name, typ in cols:
         c = _column(con, t, name, typ, rows, counts[name], originals.get(name, name),
                     name in hidden)
-        profiles.append(ColumnProfile(**{**c.__dict__, "warnings": tuple(_column_warnings(c, rows))}))
+        warned = tuple(_column_warnings(c, rows))
+        profiles.append(ColumnProfile(**{**c.__dict__, "warnings": warned}))
     balance, pos = ([], None)
     if target is not None:
         balance, pos = _balance(con, table, target, positive)

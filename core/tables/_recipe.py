@@ -168,7 +168,8 @@ class PrepResult:
 def _refuse_personal(con, table: str) -> None:
     """Raw personal values must not flow into prepared tables (and from there into models)."""
     marked = [c for (c,) in con.execute(
-        f"SELECT column_name FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?) ORDER BY 1",
+        f"SELECT column_name FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?) "
+        f"ORDER BY 1",
         [table]).fetchall()]
     if marked:
         raise SchemaError(
