@@ -39,6 +39,7 @@ from core.tables import (
     k_anonymity,
     load_marks,
     protect_table,
+    reach_k,
     save_marks,
     suggest_personal,
 )
@@ -327,6 +328,7 @@ def _privacy_tab(settings: Settings, table: str) -> None:
     replace = st.checkbox("Replace my earlier protected copy of that name",
                           key="data__protect_replace")
     c1, c2 = st.columns(2)
+    new_marks = None
     try:
         new_marks = [PersonalMark(r["column"], r["action"], r["parameter"] or None) for r in edited]
         if c1.button("Save marks", key="data__save_marks"):
@@ -341,21 +343,42 @@ def _privacy_tab(settings: Settings, table: str) -> None:
                        f"key in the data directory) or generalised. The raw table is unchanged.")
     except AppError as err:
         show_error(err)
-    _k_anonymity(settings, table, names)
+    _k_anonymity(settings, table, names, new_marks, (out, replace))
 
 
-def _k_anonymity(settings: Settings, table: str, names: list[str]) -> None:
+def _k_anonymity(settings: Settings, table: str, names: list[str],
+                 marks: list[PersonalMark] | None, target: tuple[str, bool]) -> None:
+    """Group sizes over quasi-identifiers, raw and after the bands above, and *Reach k*."""
     st.subheader("k-anonymity")
     qis = st.multiselect("Quasi-identifiers (e.g. age, postcode, gender)", names,
                          key="data__qi")
     k = st.number_input("Aim for groups of at least", 2, 100, 5, key="data__k")
-    if qis:
+    if not qis:
+        return
+    with connect(settings) as con:
+        r = k_anonymity(con, table, qis, int(k))
+        coarse = k_anonymity(con, table, qis, int(k), marks) if marks else r
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Smallest group (k) now", f"{r.k:,}")
+    c2.metric("Groups", f"{r.groups:,}")
+    c3.metric("Smallest group after the bands", f"{coarse.k:,}")
+    c4.metric(f"Rows to suppress (groups < {int(k)})", f"{coarse.rows_at_risk:,}")
+    st.caption("Reach k: the quasi-identifiers are generalised along the bands above (numbers "
+               "to bands of the width, text to its first characters, dates to the year; a "
+               "column without a mark keeps its values), then the rows still in groups "
+               f"smaller than {int(k)} are suppressed (left out). The result is written as the "
+               "protected table named above; the raw table is unchanged.")
+    if st.button(f"Reach k = {int(k)} and write the protected copy", key="data__reach_k",
+                 disabled=marks is None):
         with connect(settings) as con:
-            r = k_anonymity(con, table, qis, int(k))
-        c1, c2, c3 = st.columns(3)
-        c1.metric("Smallest group (k)", f"{r.k:,}")
-        c2.metric("Groups", f"{r.groups:,}")
-        c3.metric(f"Rows in groups < {r.threshold}", f"{r.rows_at_risk:,}")
+            res = reach_k(con, settings, table, qis, int(k), marks, target[0], target[1])
+        st.success(f"Wrote `{res.table}`: {res.rows_written:,} of {res.rows_before:,} rows, "
+                   f"{res.k_reached}-anonymous over {', '.join(res.quasi_identifiers)} "
+                   f"({res.rows_suppressed:,} rows suppressed, in {res.groups_suppressed:,} "
+                   f"groups smaller than {res.k}).")
+        st.caption(" · ".join(f"{c}: {how}" for c, how in res.generalised.items()))
+        for note in res.notes:
+            st.info(note)
 
 
 def _sql_tab(settings: Settings, table: str) -> None:

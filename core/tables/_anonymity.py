@@ -128,24 +128,35 @@ def _group_sizes(con, source: str, qis: tuple[str, ...], threshold: int,
 
 
 def k_anonymity(con: duckdb.DuckDBPyConnection, table: str, quasi_identifiers: list[str],
-                threshold: int = 5) -> KAnonymity:
+                threshold: int = 5, marks: list[PersonalMark] | None = None) -> KAnonymity:
     """Smallest group size over quasi-identifiers (e.g. age band, postcode prefix, gender).
 
     Args:
         con: Open warehouse connection.
         table: Table name.
         quasi_identifiers: Columns that together could single a person out.
-        threshold: The k aimed for; groups below it are counted as at risk.
+        threshold: The k aimed for; groups below it are counted as at risk (the rows
+            :func:`reach_k` would suppress).
+        marks: Measure after generalising along these marks' bands (as :func:`reach_k`
+            would); the values as they are when None.
 
     Returns:
         The :class:`KAnonymity` report (missing values form a group of their own).
 
     Raises:
-        SchemaError: No quasi-identifier chosen, or an unknown column.
+        SchemaError: No quasi-identifier chosen, an unknown column, or a quasi-identifier
+            marked to be dropped.
     """
     require_table(con, table)
     qis = _check_quasi(con, table, quasi_identifiers)
-    k, groups, rows, g_risk, r_risk = _group_sizes(con, quote_ident(table), qis, threshold)
+    source, params = quote_ident(table), {}
+    if marks:
+        _plan(con, table, marks, qis, 2)  # refuses a quasi-identifier marked to be dropped
+        coarse = [m for m in marks if m.action == "generalise"]  # pseudonyms keep the groups
+        if coarse:
+            sql, params = protected_select(con, table, coarse)
+            source = f"({sql}) AS p"
+    k, groups, rows, g_risk, r_risk = _group_sizes(con, source, qis, threshold, params)
     return KAnonymity(qis, k, groups, rows, threshold, r_risk, g_risk)
 
 

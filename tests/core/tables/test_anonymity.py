@@ -38,6 +38,7 @@ def people(settings):
 def test_reach_k_generalises_then_suppresses_the_small_groups(people):
     with connect(people) as con:
         assert k_anonymity(con, "people", QI, 2).k == 1  # every raw row is unique
+        planned = k_anonymity(con, "people", QI, 2, MARKS)  # what reach_k will suppress
         r = reach_k(con, people, "people", QI, 2, MARKS)
         rows = con.execute("SELECT name, age, postcode, gender, spend FROM people_protected"
                            ).fetchall()
@@ -54,6 +55,8 @@ def test_reach_k_generalises_then_suppresses_the_small_groups(people):
         ("30-39", "EC1*", "M", 40), ("30-39", "EC1*", "M", 50), ("30-39", "EC1*", "M", 60)]
     assert all(row[0].startswith("p_") for row in rows)
     assert (measured.k, measured.groups, measured.rows_at_risk) == (3, 2, 0)
+    assert (planned.k, planned.groups, planned.rows_at_risk, planned.groups_at_risk) == (
+        1, 6, 4, 4)
     assert source == "protected copy, 2-anonymous over age, postcode, gender (4 rows " \
                      "suppressed) from people"
     assert r.notes == ("40% of the rows were suppressed; wider bands (or fewer "
