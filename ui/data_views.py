@@ -308,6 +308,8 @@ def _profile_tab(settings: Settings, table: str, info: TableInfo) -> None:
 
 
 def _privacy_tab(settings: Settings, table: str) -> None:
+    """Marks, protected copy and k-anonymity of one table; widget keys carry the table's name,
+    so switching table never carries one table's choices (or empty marks) over to another."""
     with connect(settings) as con:
         names = [c for c, _ in table_columns(con, table)]
         marks = {m.column: m for m in load_marks(con, table)}
@@ -315,18 +317,21 @@ def _privacy_tab(settings: Settings, table: str) -> None:
     for s in suggested:
         st.caption(f":material/person: `{s.column}`: {s.reason}")
     default = list(marks) or [s.column for s in suggested]
-    chosen = st.multiselect("Personal columns", names, default=default, key="data__personal")
+    chosen = st.multiselect("Personal columns", names, default=default,
+                            key=f"data__personal__{table}")
     rows = [{"column": c, "action": marks[c].action if c in marks else "pseudonymise",
              "parameter": marks[c].param if c in marks else None} for c in chosen]
-    edited = st.data_editor(rows, key="data__personal_editor", hide_index=True, width="stretch",
+    edited = st.data_editor(rows, key=f"data__personal_editor__{table}__{'|'.join(chosen)}",
+                            hide_index=True, width="stretch",
                             disabled=["column"], column_config={
                                 "action": st.column_config.SelectboxColumn(options=list(ACTIONS)),
                                 "parameter": st.column_config.NumberColumn(
                                     help="generalise: band width of numbers (10), characters "
                                          "of text kept (3); dates keep the year")})
-    out = st.text_input("Protected table", f"{table}_protected", key="data__protected_name")
+    out = st.text_input("Protected table", f"{table}_protected",
+                        key=f"data__protected_name__{table}")
     replace = st.checkbox("Replace my earlier protected copy of that name",
-                          key="data__protect_replace")
+                          key=f"data__protect_replace__{table}")
     c1, c2 = st.columns(2)
     new_marks = None
     try:
@@ -351,8 +356,8 @@ def _k_anonymity(settings: Settings, table: str, names: list[str],
     """Group sizes over quasi-identifiers, raw and after the bands above, and *Reach k*."""
     st.subheader("k-anonymity")
     qis = st.multiselect("Quasi-identifiers (e.g. age, postcode, gender)", names,
-                         key="data__qi")
-    k = st.number_input("Aim for groups of at least", 2, 100, 5, key="data__k")
+                         key=f"data__qi__{table}")
+    k = st.number_input("Aim for groups of at least", 2, 100, 5, key=f"data__k__{table}")
     if not qis:
         return
     with connect(settings) as con:
@@ -368,7 +373,7 @@ def _k_anonymity(settings: Settings, table: str, names: list[str],
                "column without a mark keeps its values), then the rows still in groups "
                f"smaller than {int(k)} are suppressed (left out). The result is written as the "
                "protected table named above; the raw table is unchanged.")
-    if st.button(f"Reach k = {int(k)} and write the protected copy", key="data__reach_k",
+    if st.button(f"Reach k = {int(k)} and write the protected copy", key=f"data__reach_k__{table}",
                  disabled=marks is None):
         with connect(settings) as con:
             res = reach_k(con, settings, table, qis, int(k), marks, target[0], target[1])
