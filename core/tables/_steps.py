@@ -19,7 +19,13 @@ from decimal import Decimal
 import duckdb
 
 from core.errors import SchemaError
-from core.tables._dates import date_readings, parse_sql, text_date_formats, unparsed_examples
+from core.tables._dates import (
+    ISO_FORMATS,
+    date_readings,
+    formats_in_use,
+    text_date_formats,
+    unparsed_examples,
+)
 from core.tables._profile import kind_of
 from core.warehouse import clean_name, quote_ident, table_columns
 
@@ -328,8 +334,10 @@ def _fit_bin(con, rel, step, types) -> dict:
 
 
 def _fit_date_parts(con, rel, step, types) -> dict:
-    """Text columns are read with the chosen order's formats (stored, so a replay reads the
-    same way); refused when the order is not chosen, or when it reads no value at all."""
+    """Text columns are read with the chosen order's formats that read a value here, then the
+    ISO formats (stored, so a replay reads the same way; a value written another way is
+    counted in the replay's notes); refused when the order is not chosen, or when it reads no
+    value at all."""
     text = [c for c in step.columns if kind_of(types[c]) == "text"]
     other = [c for c in step.columns if kind_of(types[c]) not in ("text", "date")]
     if other:
@@ -340,16 +348,17 @@ def _fit_date_parts(con, rel, step, types) -> dict:
                           for c in text)
         raise SchemaError(f"{', '.join(text)} hold dates as text; choose day-first or "
                           f"month-first so they are read the right way round ({found}).")
-    formats = text_date_formats(step.method) if text else []
+    out = {}
     for c in text:
-        n, ok = rel.one(con, f"count_if(trim(CAST({_q(c)} AS VARCHAR)) <> ''), "
-                             f"count({parse_sql(_q(c), '$fmts')})", {"fmts": formats})
-        if n and not ok:
+        formats = text_date_formats(step.method)
+        used = formats_in_use(con, source, rel.params, c, formats)
+        if not used:
             seen = unparsed_examples(con, source, rel.params, c, formats)
             raise SchemaError(f"No value of '{c}' reads as a {step.method.replace('_', '-')} "
                               f"date (e.g. {', '.join(repr(v) for v in seen)}). Check the "
                               f"column, or choose the other order.")
-    return {"formats": {c: formats for c in text}}
+        out[c] = used + [f for f in ISO_FORMATS if f not in used]  # unambiguous, tried last
+    return {"formats": out}
 
 
 def _fit_rename(con, rel, step, types) -> dict:

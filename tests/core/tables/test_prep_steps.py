@@ -75,6 +75,16 @@ def test_date_parts_report_values_that_cannot_be_read(con):
     with pytest.raises(SchemaError, match=r"choose day-first or month-first .*'d': day-first "
                                           r"reads 3 of 5 values, month-first 2 \(1 are ISO"):
         preview_recipe(con, "d", Recipe("dp", (Step("date_parts", ("d",)),)))
+    # the formats that read values here are stored (then the ISO ones): a replay reads the same
+    apply_recipe(con, "d", Recipe("dp", (Step("date_parts", ("d",), "day_first"),)), "d_ready")
+    con.execute("CREATE TABLE d2 AS SELECT * FROM (VALUES ('2024-03-01 10:00:00'), "
+                "('01.02.2024'), ('31/12/99')) v(d)")
+    r = replay_recipe(con, "dp", "d2", "d2_ready")
+    assert con.execute("SELECT d_year, d_month, d_day FROM d2_ready").fetchall() == [
+        (2024, 3, 1), (None, None, None), (1999, 12, 31)]
+    assert r.step_notes == [["1 of 3 value(s) of 'd' could not be read as day-first dates, so "
+                             "their date parts are empty (e.g. '01.02.2024'); month-first "
+                             "would read 2"]]
     con.execute("CREATE TABLE junk AS SELECT 'n/a' AS d")
     with pytest.raises(SchemaError, match="No value of 'd' reads as a month-first date"):
         preview_recipe(con, "junk", Recipe("dp", (Step("date_parts", ("d",), "month_first"),)))
