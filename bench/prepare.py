@@ -25,8 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from core.config import load_settings  # noqa: E402
 from core.ingest import IngestOptions, ingest_file  # noqa: E402
-from core.tables import Recipe, Step, apply_recipe, profile_table, replay_recipe  # noqa: E402
-from core.tables._dates import date_readings  # noqa: E402
+from core.tables import (  # noqa: E402
+    Recipe,
+    Step,
+    apply_recipe,
+    column_date_readings,
+    profile_table,
+    replay_recipe,
+)
 from core.warehouse import connect  # noqa: E402
 
 RETAIL = (ROOT.parent / "shared" / "data" / "online_retail_ii_2009_2010"
@@ -84,7 +90,7 @@ def bench_recipe(con, repeats: int) -> dict:
 
 def bench_profile(con, repeats: int) -> dict:
     whole = _best(lambda: profile_table(con, "retail"), repeats)
-    dates = _best(lambda: date_readings(con, '"retail"', "InvoiceDate", examples=False), repeats)
+    dates = _best(lambda: column_date_readings(con, "retail", "InvoiceDate"), repeats)
     return {"bench": "profile_retail", "profile_s": round(whole, 3),
             "dates_as_text_s": round(dates, 3), "share": round(dates / whole, 2)}
 

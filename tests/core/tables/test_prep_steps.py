@@ -31,6 +31,13 @@ def test_drop_duplicates_keeps_the_first_row_in_file_order(con):
     assert con.execute("SELECT * FROM rep_once").fetchall() == list(frame.itertuples(False, None))
 
 
+def test_a_column_called_rowid_does_not_hide_the_file_order(con):
+    con.execute("CREATE TABLE r AS SELECT * FROM (VALUES (9, 'a', 1), (8, 'a', 2), (7, 'b', 3)) "
+                "v(rowid, k, x)")
+    r = preview_recipe(con, "r", Recipe("r", (Step("drop_duplicates", ("k",)),)))
+    assert r.preview.values.tolist() == [[9, "a", 1], [7, "b", 3]]
+
+
 def test_replay_of_drop_duplicates_equals_the_first_application_on_online_retail(con):
     ingest_file(con, RETAIL, IngestOptions(table="retail"))
     keys = ("Quantity", "Customer_ID")
