@@ -38,6 +38,7 @@ from core.tables import (
     k_anonymity,
     load_marks,
     protect_table,
+    reach_k,
     save_marks,
     suggest_personal,
 )
@@ -342,6 +343,8 @@ def _profile_tab(settings: Settings, table: str, info: TableInfo) -> None:
 
 
 def _privacy_tab(settings: Settings, table: str) -> None:
+    """Marks, protected copy and k-anonymity of one table; widget keys carry the table's name,
+    so switching table never carries one table's choices (or empty marks) over to another."""
     with connect(settings) as con:
         names = [c for c, _ in table_columns(con, table)]
         marks = {m.column: m for m in load_marks(con, table)}
@@ -349,19 +352,23 @@ def _privacy_tab(settings: Settings, table: str) -> None:
     for s in suggested:
         st.caption(f":material/person: `{s.column}`: {s.reason}")
     default = list(marks) or [s.column for s in suggested]
-    chosen = st.multiselect("Personal columns", names, default=default, key="data__personal")
+    chosen = st.multiselect("Personal columns", names, default=default,
+                            key=f"data__personal__{table}")
     rows = [{"column": c, "action": marks[c].action if c in marks else "pseudonymise",
              "parameter": marks[c].param if c in marks else None} for c in chosen]
-    edited = st.data_editor(rows, key="data__personal_editor", hide_index=True, width="stretch",
+    edited = st.data_editor(rows, key=f"data__personal_editor__{table}__{'|'.join(chosen)}",
+                            hide_index=True, width="stretch",
                             disabled=["column"], column_config={
                                 "action": st.column_config.SelectboxColumn(options=list(ACTIONS)),
                                 "parameter": st.column_config.NumberColumn(
                                     help="generalise: band width of numbers (10), characters "
                                          "of text kept (3); dates keep the year")})
-    out = st.text_input("Protected table", f"{table}_protected", key="data__protected_name")
+    out = st.text_input("Protected table", f"{table}_protected",
+                        key=f"data__protected_name__{table}")
     replace = st.checkbox("Replace my earlier protected copy of that name",
-                          key="data__protect_replace")
+                          key=f"data__protect_replace__{table}")
     c1, c2 = st.columns(2)
+    new_marks = None
     try:
         new_marks = [PersonalMark(r["column"], r["action"], r["parameter"] or None) for r in edited]
         if c1.button("Save marks", key="data__save_marks"):
@@ -376,21 +383,42 @@ def _privacy_tab(settings: Settings, table: str) -> None:
                        f"key in the data directory) or generalised. The raw table is unchanged.")
     except AppError as err:
         show_error(err)
-    _k_anonymity(settings, table, names)
+    _k_anonymity(settings, table, names, new_marks, (out, replace))
 
 
-def _k_anonymity(settings: Settings, table: str, names: list[str]) -> None:
+def _k_anonymity(settings: Settings, table: str, names: list[str],
+                 marks: list[PersonalMark] | None, target: tuple[str, bool]) -> None:
+    """Group sizes over quasi-identifiers, raw and after the bands above, and *Reach k*."""
     st.subheader("k-anonymity")
     qis = st.multiselect("Quasi-identifiers (e.g. age, postcode, gender)", names,
-                         key="data__qi")
-    k = st.number_input("Aim for groups of at least", 2, 100, 5, key="data__k")
-    if qis:
+                         key=f"data__qi__{table}")
+    k = st.number_input("Aim for groups of at least", 2, 100, 5, key=f"data__k__{table}")
+    if not qis:
+        return
+    with connect(settings) as con:
+        r = k_anonymity(con, table, qis, int(k))
+        coarse = k_anonymity(con, table, qis, int(k), marks) if marks else r
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Smallest group (k) now", f"{r.k:,}")
+    c2.metric("Groups", f"{r.groups:,}")
+    c3.metric("Smallest group after the bands", f"{coarse.k:,}")
+    c4.metric(f"Rows to suppress (groups < {int(k)})", f"{coarse.rows_at_risk:,}")
+    st.caption("Reach k: the quasi-identifiers are generalised along the bands above (numbers "
+               "to bands of the width, text to its first characters, dates to the year; a "
+               "column without a mark keeps its values), then the rows still in groups "
+               f"smaller than {int(k)} are suppressed (left out). The result is written as the "
+               "protected table named above; the raw table is unchanged.")
+    if st.button(f"Reach k = {int(k)} and write the protected copy", key=f"data__reach_k__{table}",
+                 disabled=marks is None):
         with connect(settings) as con:
-            r = k_anonymity(con, table, qis, int(k))
-        c1, c2, c3 = st.columns(3)
-        c1.metric("Smallest group (k)", f"{r.k:,}")
-        c2.metric("Groups", f"{r.groups:,}")
-        c3.metric(f"Rows in groups < {r.threshold}", f"{r.rows_at_risk:,}")
+            res = reach_k(con, settings, table, qis, int(k), marks, target[0], target[1])
+        st.success(f"Wrote `{res.table}`: {res.rows_written:,} of {res.rows_before:,} rows, "
+                   f"{res.k_reached}-anonymous over {', '.join(res.quasi_identifiers)} "
+                   f"({res.rows_suppressed:,} rows suppressed, in {res.groups_suppressed:,} "
+                   f"groups smaller than {res.k}).")
+        st.caption(" · ".join(f"{c}: {how}" for c, how in res.generalised.items()))
+        for note in res.notes:
+            st.info(note)
 
 
 def _sql_tab(settings: Settings, table: str) -> None:

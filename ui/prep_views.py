@@ -21,6 +21,7 @@ from core.tables import (
     Recipe,
     Step,
     apply_recipe,
+    column_date_readings,
     list_recipes,
     preview_recipe,
     replay_recipe,
@@ -33,7 +34,16 @@ _STEPS = "prep__steps"
 _STEPS_TABLE = "prep__steps_table"
 _VALUE_LABEL = {"impute": "Constant (for 'constant')", "filter": "Value",
                 "clip": "IQR multiplier (iqr) or lower quantile (quantile)",
-                "encode": "Most categories kept", "bin": "Number of bins"}
+                "encode": "Most categories kept", "bin": "Number of bins", "rename": "New name"}
+_METHOD_HELP = {
+    "log": "log1p: ln(1 + x), for values >= 0 (refused when the table has negative values; on "
+           "replay a value below 0 is set to 0 and counted). signed: sign(x)·ln(1 + |x|), "
+           "for columns with negative values.",
+    "date_parts": "Dates written as text need the order of day and month: day-first reads "
+                  "25/12/2023, month-first 12/25/2023. Values that cannot be read are counted "
+                  "in the step's notes.",
+    "drop_duplicates": "Keeps the first row of each key in file order.",
+}
 
 
 def steps() -> list[Step]:
@@ -86,7 +96,19 @@ def preview(settings: Settings, table: str) -> PrepResult | None:
 def _parse_value(kind: str, text: str):
     if text.strip() == "":
         return None
-    return text if kind in ("impute", "filter") else float(text)
+    return text if kind in ("impute", "filter", "rename") else float(text)
+
+
+def _date_offer(settings: Settings, table: str, chosen: list[str]) -> None:
+    """For text columns picked for date parts: how each day/month order reads them."""
+    with connect(settings) as con:
+        text = {c for c, t in table_columns(con, table) if t == "VARCHAR"}
+        readings = [column_date_readings(con, table, c) for c in chosen if c in text]
+    for r in readings:
+        bad = r.unparsed_day_first if r.suggested == "day_first" else r.unparsed_month_first
+        st.caption(f":material/calendar_month: `{r.column}` is text: {r.sentence()}; "
+                   f"{r.suggested.replace('_', '-')} reads more"
+                   + (f" (not read: {', '.join(repr(v) for v in bad)})" if bad else "") + ".")
 
 
 def step_builder(settings: Settings, table: str, columns: list[str]) -> None:
@@ -105,7 +127,15 @@ def step_builder(settings: Settings, table: str, columns: list[str]) -> None:
     chosen = st.multiselect("Columns", columns, key="prep__columns",
                             help="drop duplicates: key columns (all when empty)")
     c1, c2 = st.columns(2)
-    method = c1.selectbox("Method", METHODS[kind], key="prep__method") if kind in METHODS else None
+    method = (c1.selectbox("Method", METHODS[kind], key="prep__method", help=_METHOD_HELP.get(kind))
+              if kind in METHODS else None)
+    if kind == "drop_duplicates":
+        st.caption(_METHOD_HELP[kind])
+    if kind == "date_parts" and chosen:
+        try:
+            _date_offer(settings, table, chosen)
+        except AppError:
+            pass  # a column made by an earlier step: the preview's notes will count it
     value = ""
     if kind in _VALUE_LABEL:
         value = c2.text_input(_VALUE_LABEL[kind], str(DEFAULT_VALUE.get(kind, "")),
@@ -122,12 +152,22 @@ def step_builder(settings: Settings, table: str, columns: list[str]) -> None:
         st.rerun()
 
 
+def show_notes(result: PrepResult) -> None:
+    """What the steps changed (values filled, clipped or set to 0, dates not read, unseen
+    categories), one line each."""
+    if result.notes:
+        st.warning("What the steps changed:\n\n" + "\n".join(f"- {n}" for n in result.notes))
+
+
 def show_result(result: PrepResult) -> None:
-    """Rows and columns after every step, and the first rows of the result."""
-    st.dataframe([{"step": label, "rows after": rows, "columns after": cols}
-                  for label, rows, cols in result.steps], hide_index=True, width="stretch")
-    st.caption(f"Result: {result.rows:,} rows × {len(result.columns)} columns (first "
-               f"{len(result.preview)} rows below).")
+    """Rows and columns after every step with its notes, and the first rows of the result."""
+    st.dataframe([{"step": label, "rows after": rows, "columns after": cols,
+                   "notes": " · ".join(notes)}
+                  for (label, rows, cols), notes in zip(result.steps, result.step_notes)],
+                 hide_index=True, width="stretch")
+    show_notes(result)
+    st.caption(f"Result: {result.rows:,} rows × {len(result.columns)} columns in file order "
+               f"(first {len(result.preview)} rows below).")
     st.dataframe(result.preview, hide_index=True, width="stretch")
 
 
@@ -144,6 +184,7 @@ def apply_section(settings: Settings, table: str) -> None:
         state.set_active_table(table)
         st.success(f"Wrote `{result.table}` ({result.rows:,} rows × {len(result.columns)} "
                    f"columns) and saved recipe `{name}`. `{table}` is unchanged.")
+        show_notes(result)
 
 
 def replay_section(settings: Settings) -> None:
@@ -165,6 +206,7 @@ def replay_section(settings: Settings) -> None:
             with errors_shown(), connect(settings) as con:
                 result = replay_recipe(con, recipe, table, out, replace)
             st.success(f"Wrote `{result.table}` ({result.rows:,} rows) with recipe `{recipe}`.")
+            show_notes(result)
 
 
 def source_columns(settings: Settings, table: str, result: PrepResult | None) -> list[str]:

@@ -26,6 +26,7 @@ from core.app._review import (
     explain_command,
     report_command,
 )
+from core.app._tables_cli import TABLES_COMMANDS, add_tables_parsers
 from core.app._workflows import train_workflow
 from core.app._workspace import score_table
 from core.config import load_settings
@@ -417,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recommend_parser(sub)
     add_monitor_parsers(sub)
     add_exchange_parsers(sub, _Parser)
+    add_tables_parsers(sub)
     return p
 
 
@@ -424,7 +426,8 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
-            "report": cmd_report, **MONITOR_COMMANDS, **EXCHANGE_COMMANDS}
+            "report": cmd_report, **MONITOR_COMMANDS, **EXCHANGE_COMMANDS,
+            **TABLES_COMMANDS}
 
 
 def _default(o):

@@ -155,8 +155,12 @@ def date_formats(c: DateCounts) -> tuple[list[str], str | None]:
         ``(formats, problem)``: formats to try in order (empty when the column is not read as
         dates) and a sentence naming the problem, or None.
     """
-    if c.n == 0 or c.iso + c.slash + c.dot < c.n:
+    dated = c.iso + c.slash + c.dot
+    if c.n == 0 or dated < c.n / 2:
         return [], None
+    if dated < c.n:
+        return [], (f"mixes date formats: {dated:,} of {c.n:,} values are dates written "
+                    f"yyyy-mm-dd, dd/mm/yyyy or dd.mm.yyyy, the other {c.n - dated:,} another way")
     formats = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"] if c.iso else []
     if c.dot:
         if c.dot_second_gt12:

@@ -1,18 +1,23 @@
 """What an analyst does to a table before training: profile it (types, missing values,
-distributions, target balance, leakage and ID-like flags), prepare it with a replayable recipe of
-steps written to a new table, and protect personal data (drop, keyed pseudonyms, generalise,
-k-anonymity), with the marks kept in the warehouse.
+distributions, target balance, leakage and ID-like flags, dates written as text), prepare it
+with a replayable recipe of steps written to a new table (rows kept in file order, every change
+a step makes said in its notes), and protect personal data (drop, keyed pseudonyms, generalise,
+measure k-anonymity and reach it by generalising and suppressing), with the marks kept in the
+warehouse.
 
 Layer: above ``features``; imports ``core.features``, ``core.warehouse`` and the shared modules.
-Private modules: ``_profile``, ``_plots``, ``_recipe``, ``_steps``, ``_privacy``.
+Private modules: ``_profile``, ``_plots``, ``_dates`` (text dates), ``_recipe``, ``_steps``
+(steps and their fitting), ``_apply`` (steps' SQL and notes), ``_privacy``, ``_anonymity``
+(k-anonymity measured and reached).
 """
 
+from core.tables._anonymity import KAnonymised, KAnonymity, k_anonymity, reach_k
+from core.tables._dates import DateReadings, column_date_readings
 from core.tables._plots import association_figure, balance_figure, column_figure
 from core.tables._privacy import (
     ACTIONS,
     PersonalMark,
     hmac_pads,
-    k_anonymity,
     load_marks,
     personal_key,
     protect_table,
@@ -32,8 +37,9 @@ from core.tables._recipe import (
 from core.tables._steps import DEFAULT_VALUE, METHODS, STEP_KINDS, Step
 
 __all__ = [
-    "ACTIONS", "DEFAULT_VALUE", "METHODS", "PersonalMark", "PrepResult", "Recipe", "STEP_KINDS",
-    "Step", "apply_recipe", "association_figure", "balance_figure", "column_figure", "hmac_pads",
+    "ACTIONS", "DEFAULT_VALUE", "METHODS", "DateReadings", "KAnonymised", "KAnonymity",
+    "PersonalMark", "PrepResult", "Recipe", "STEP_KINDS", "Step", "apply_recipe",
+    "association_figure", "balance_figure", "column_date_readings", "column_figure", "hmac_pads",
     "k_anonymity", "list_recipes", "load_marks", "personal_key", "preview_recipe", "profile_table",
-    "protect_table", "pseudonym_sql", "replay_recipe", "save_marks", "suggest_personal",
+    "protect_table", "pseudonym_sql", "reach_k", "replay_recipe", "save_marks", "suggest_personal",
 ]

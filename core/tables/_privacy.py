@@ -1,4 +1,5 @@
-"""Personal data: suggest and mark personal columns, write a protected copy, measure k-anonymity.
+"""Personal data: suggest and mark personal columns, write a protected copy (k-anonymity is
+measured and reached in ``_anonymity``).
 
 A protected copy drops, pseudonymises or generalises each marked column. Pseudonyms are
 HMAC-SHA256 of the value under a key kept in the data directory (``privacy.key``), computed in
@@ -21,6 +22,7 @@ import duckdb
 from core.config import Settings
 from core.errors import SchemaError
 from core.tables._profile import kind_of, looks_like_id
+from core.tables._steps import ORDER_COL, file_order_sql
 from core.warehouse import (
     META_SCHEMA,
     claim_output,
@@ -80,29 +82,6 @@ class Suggestion:
     reason: str
 
 
-@dataclass(frozen=True)
-class KAnonymity:
-    """Group sizes over chosen quasi-identifiers.
-
-    Attributes:
-        quasi_identifiers: The columns grouped by.
-        k: The smallest group size (the table is k-anonymous for this k).
-        groups: Number of distinct combinations.
-        rows: Rows considered.
-        threshold: The k the analyst aims for.
-        rows_at_risk: Rows in groups smaller than ``threshold``.
-        groups_at_risk: Groups smaller than ``threshold``.
-    """
-
-    quasi_identifiers: tuple[str, ...]
-    k: int
-    groups: int
-    rows: int
-    threshold: int
-    rows_at_risk: int
-    groups_at_risk: int
-
-
 def suggest_personal(con: duckdb.DuckDBPyConnection, table: str) -> list[Suggestion]:
     """Suggest columns that hold personal data: by name, by values (e-mail, phone), or ID-like.
 
@@ -144,8 +123,8 @@ def suggest_personal(con: duckdb.DuckDBPyConnection, table: str) -> list[Suggest
 def load_marks(con: duckdb.DuckDBPyConnection, table: str) -> list[PersonalMark]:
     """The personal-data marks saved for a table (empty when none)."""
     rows = con.execute(
-        f"SELECT column_name, action, param FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?) "
-        f"ORDER BY column_name", [table]).fetchall()
+        f"SELECT column_name, action, param FROM {META_SCHEMA}.personal "
+        f"WHERE lower(table_name) = lower(?) ORDER BY column_name", [table]).fetchall()
     return [PersonalMark(c, a, p) for c, a, p in rows]
 
 
@@ -161,7 +140,8 @@ def save_marks(con: duckdb.DuckDBPyConnection, table: str, marks: list[PersonalM
     if unknown:
         raise SchemaError(f"Table '{table}' has no column(s) {', '.join(unknown)}.")
     with transaction(con):
-        con.execute(f"DELETE FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?)", [table])
+        con.execute(f"DELETE FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?)",
+                    [table])
         for m in marks:
             con.execute(f"INSERT INTO {META_SCHEMA}.personal VALUES (?, ?, ?, ?)",
                         [table, m.column, m.action, m.param])
@@ -225,7 +205,7 @@ def generalise_sql(col: str, duck_type: str, param: str) -> str:
 
 
 def protected_select(con: duckdb.DuckDBPyConnection, table: str, marks: list[PersonalMark],
-                     key: bytes | None = None) -> tuple[str, dict]:
+                     key: bytes | None = None, order: bool = False) -> tuple[str, dict]:
     """The SELECT that applies ``marks`` to ``table``, with its bound parameters.
 
     Args:
@@ -233,6 +213,7 @@ def protected_select(con: duckdb.DuckDBPyConnection, table: str, marks: list[Per
         table: Table whose columns are read.
         marks: Personal-data marks.
         key: Pseudonymisation key (needed when a mark pseudonymises).
+        order: Also select each row's file order as ``ORDER_COL``.
 
     Returns:
         ``(sql, params)``.
@@ -256,6 +237,8 @@ def protected_select(con: duckdb.DuckDBPyConnection, table: str, marks: list[Per
             parts.append(f"{generalise_sql(name, typ, f'g{i}')} AS {quote_ident(name)}")
     if not parts:
         raise SchemaError(f"Every column of '{table}' would be dropped; keep at least one.")
+    if order:
+        parts.append(f"{file_order_sql(con, table)} AS {quote_ident(ORDER_COL)}")
     return f"SELECT {', '.join(parts)} FROM {quote_ident(table)}", params
 
 
@@ -291,35 +274,3 @@ def protect_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
         record_output(con, out, table, "protected copy", carry_marks=False)
     log.info("wrote protected copy %s of %s", out, table)
     return out
-
-
-def k_anonymity(con: duckdb.DuckDBPyConnection, table: str, quasi_identifiers: list[str],
-                threshold: int = 5) -> KAnonymity:
-    """Smallest group size over quasi-identifiers (e.g. age band, postcode prefix, gender).
-
-    Args:
-        con: Open warehouse connection.
-        table: Table name.
-        quasi_identifiers: Columns that together could single a person out.
-        threshold: The k aimed for; groups below it are counted as at risk.
-
-    Returns:
-        The :class:`KAnonymity` report.
-
-    Raises:
-        SchemaError: No quasi-identifier chosen, or an unknown column.
-    """
-    require_table(con, table)
-    known = {c for c, _ in table_columns(con, table)}
-    if not quasi_identifiers:
-        raise SchemaError("Choose at least one quasi-identifier (e.g. age, postcode, gender).")
-    unknown = [c for c in quasi_identifiers if c not in known]
-    if unknown:
-        raise SchemaError(f"Table '{table}' has no column(s) {', '.join(unknown)}.")
-    cols = ", ".join(quote_ident(c) for c in quasi_identifiers)
-    row = con.execute(
-        f"WITH g AS (SELECT count(*) AS n FROM {quote_ident(table)} GROUP BY {cols}) "
-        f"SELECT min(n), count(*), sum(n), count_if(n < ?), sum(CASE WHEN n < ? THEN n ELSE 0 END) "
-        f"FROM g", [threshold, threshold]).fetchone()
-    return KAnonymity(tuple(quasi_identifiers), int(row[0] or 0), int(row[1]), int(row[2] or 0),
-                      threshold, int(row[4] or 0), int(row[3]))

@@ -17,6 +17,7 @@ import duckdb
 
 from core.errors import SchemaError
 from core.features import summarize_target
+from core.tables._dates import DateReadings, date_readings
 from core.warehouse import original_names, quote_ident, require_table, table_columns
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ BINS = 20
 LEAK_AUC = 0.95
 LEAK_GAP = 0.05
 MAX_AUC_CATEGORIES = 1000
+_DATE_LIKE = re.compile(r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([ T][0-9:.]+)?")
 _POST_OUTCOME = re.compile(
     r"duration|call_?length|talk_?time|cancel|terminat|refund|churn_?date|end_?date|"
     r"closed?_?date|(^|_)after($|_)", re.IGNORECASE)
@@ -55,6 +57,9 @@ class ColumnProfile:
         target_auc: ROC-AUC of the column alone as a score for the target, folded to >= 0.5.
         hidden: The column is marked as personal data; its values are not shown.
         warnings: Plain-language warnings about this column.
+        dates_as_text: For a text column holding dates (ingest keeps dates whose day/month
+            order is not certain, or whose formats are mixed, as text): how many values a
+            day-first and a month-first reading parse; None otherwise.
     """
 
     name: str
@@ -71,6 +76,7 @@ class ColumnProfile:
     target_auc: float | None = None
     hidden: bool = False
     warnings: tuple[str, ...] = ()
+    dates_as_text: DateReadings | None = None
 
 
 @dataclass(frozen=True)
@@ -225,8 +231,18 @@ def _column(con, t: str, name: str, typ: str, rows: int, counts, original: str,
     low_card = distinct <= 12
     top = _top(con, t, name) if kind in ("text", "boolean") or low_card else []
     hist = _histogram(con, t, name, kind) if kind in ("numeric", "date") and not low_card else []
+    dates = _dates_as_text(con, t, name, top) if kind == "text" else None
     return ColumnProfile(name, original, typ, kind, missing, c.missing_pct, distinct, stats, top,
-                         hist, hidden=hidden)
+                         hist, hidden=hidden, dates_as_text=dates)
+
+
+def _dates_as_text(con, t: str, name: str, top: list) -> DateReadings | None:
+    """Readings of a text column whose frequent values look like dates (one more scan, only
+    then), kept when at least half of its values read as dates."""
+    if not any(_DATE_LIKE.fullmatch(str(v).strip()) for v, _ in top):
+        return None
+    found = date_readings(con, t, name, examples=False)
+    return found if found.looks_like_dates else None
 
 
 def looks_like_id(duck_type: str, present: int, distinct: int) -> bool:
@@ -252,6 +268,15 @@ def _column_warnings(c: ColumnProfile, rows: int) -> list[str]:
                    f"{rows - c.missing:,} rows); leave it out of the features.")
     if c.missing_pct > 50:
         out.append(f"{shown} is {c.missing_pct:.0f}% missing.")
+    d = c.dates_as_text
+    if d is not None and d.iso == d.values:
+        out.append(f"{shown} holds dates written as text (yyyy-mm-dd, {d.values:,} values). To "
+                   f"use them, add a Prepare step 'date parts' (day-first and month-first read "
+                   f"them alike).")
+    elif d is not None:
+        out.append(f"{shown} holds dates written as text whose day/month order is not certain "
+                   f"or whose formats are mixed ({d.sentence()}). To use them, add a Prepare "
+                   f"step 'date parts' and choose day-first or month-first.")
     return out
 
 
@@ -370,7 +395,8 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str, target: str | None
     for name, typ in cols:
         c = _column(con, t, name, typ, rows, counts[name], originals.get(name, name),
                     name in hidden)
-        profiles.append(ColumnProfile(**{**c.__dict__, "warnings": tuple(_column_warnings(c, rows))}))
+        warned = tuple(_column_warnings(c, rows))
+        profiles.append(ColumnProfile(**{**c.__dict__, "warnings": warned}))
     balance, pos = ([], None)
     if target is not None:
         balance, pos = _balance(con, table, target, positive)

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import duckdb
 
 from core.errors import SchemaError
-from core.tables._steps import Rel, Step, apply_step, fit_step
+from core.tables._apply import apply_step, checked_apply
+from core.tables._steps import Rel, Step, fit_step
 from core.warehouse import (
     META_SCHEMA,
     claim_output,
@@ -55,9 +56,49 @@ class Recipe:
     steps: tuple[Step, ...]
 
     def __post_init__(self) -> None:
-        if not str(self.name).strip():
+        if not isinstance(self.name, str) or not self.name.strip():
             raise SchemaError("Give the recipe a name, e.g. 'clean_customers'.")
         object.__setattr__(self, "steps", tuple(self.steps))
+
+    @classmethod
+    def from_dict(cls, data) -> Recipe:
+        """A recipe from its JSON form ``{"name", "steps": [{"kind", "columns", "method",
+        "value"}]}`` (``method`` and ``value`` optional), checked key by key.
+
+        Raises:
+            SchemaError: What is malformed (not an object, a missing or unknown key, columns
+                that are not a list of names, a value that is neither text nor a number), or
+                a step that is not valid (see :class:`Step`).
+        """
+        if not isinstance(data, dict) or set(data) - {"name", "steps"} or "steps" not in data:
+            raise SchemaError('A recipe is a JSON object {"name": ..., "steps": [{"kind": ..., '
+                              '"columns": [...], "method": ..., "value": ...}, ...]}.')
+        if not isinstance(data["steps"], list) or not data["steps"]:
+            raise SchemaError('The recipe\'s "steps" must be a non-empty list of steps.')
+        return cls(data.get("name", ""), tuple(_step_from_dict(i, d)
+                                              for i, d in enumerate(data["steps"], 1)))
+
+
+def _step_from_dict(i: int, d) -> Step:
+    where = f"Step {i} of the recipe"
+    if not isinstance(d, dict) or "kind" not in d:
+        raise SchemaError(f'{where} must be an object with a "kind" (and "columns", '
+                          f'"method", "value").')
+    unknown = sorted(set(d) - {"kind", "columns", "method", "value"})
+    if unknown:
+        raise SchemaError(f"{where} has unknown key(s) {', '.join(unknown)}; a step has kind, "
+                          f"columns, method and value.")
+    cols = d.get("columns", [])
+    if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+        raise SchemaError(f'{where}: "columns" must be a list of column names, e.g. ["age"].')
+    method, value = d.get("method"), d.get("value")
+    if method is not None and not isinstance(method, str):
+        raise SchemaError(f'{where}: "method" must be text; got {method!r}.')
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        raise SchemaError(f'{where}: "value" must be text or a number; got {value!r}.')
+    if not isinstance(d["kind"], str):
+        raise SchemaError(f'{where}: "kind" must be text; got {d["kind"]!r}.')
+    return Step(d["kind"], tuple(cols), method, float(value) if isinstance(value, int) else value)
 
 
 @dataclass(frozen=True)
@@ -101,9 +142,12 @@ class PrepResult:
         table: The table written (None for a preview).
         rows: Rows after the last step.
         columns: Column names after the last step.
-        preview: The first rows after the last step, shape (<= PREVIEW_ROWS, len(columns)).
+        preview: The first rows after the last step in file order, shape
+            (<= PREVIEW_ROWS, len(columns)).
         steps: Per step ``(label, rows after it, columns after it)``.
         fitted: The fitted recipe.
+        step_notes: Per step, what it changed in words (values filled, clipped, set to 0,
+            dates not read, unseen categories), counted on this table.
     """
 
     table: str | None
@@ -112,12 +156,20 @@ class PrepResult:
     preview: pd.DataFrame
     steps: list[tuple[str, int, int]]
     fitted: FittedRecipe
+    step_notes: list[list[str]] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """Every step's notes, each prefixed with its step (``Step 2 (log log1p: x): ...``)."""
+        return [f"Step {i} ({label}): {note}" for i, ((label, _, _), notes)
+                in enumerate(zip(self.steps, self.step_notes), 1) for note in notes]
 
 
 def _refuse_personal(con, table: str) -> None:
     """Raw personal values must not flow into prepared tables (and from there into models)."""
     marked = [c for (c,) in con.execute(
-        f"SELECT column_name FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?) ORDER BY 1",
+        f"SELECT column_name FROM {META_SCHEMA}.personal WHERE lower(table_name) = lower(?) "
+        f"ORDER BY 1",
         [table]).fetchall()]
     if marked:
         raise SchemaError(
@@ -149,7 +201,7 @@ def fit_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe) -> Fi
     """
     require_table(con, table)
     _refuse_personal(con, table)
-    rel = Rel(f"SELECT * FROM {quote_ident(table)}")
+    rel = Rel.of_table(con, table)
     params = []
     for step in recipe.steps:
         try:
@@ -163,7 +215,8 @@ def fit_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe) -> Fi
     return FittedRecipe(recipe, tuple(params), table, _needs(recipe.steps, source))
 
 
-def _relation(con, table: str, fitted: FittedRecipe) -> tuple[Rel, list[tuple[str, int, int]]]:
+def _relation(con, table: str, fitted: FittedRecipe
+              ) -> tuple[Rel, list[tuple[str, int, int]], list[list[str]]]:
     require_table(con, table)
     _refuse_personal(con, table)
     have = {c for c, _ in table_columns(con, table)}
@@ -173,30 +226,31 @@ def _relation(con, table: str, fitted: FittedRecipe) -> tuple[Rel, list[tuple[st
             f"Recipe '{fitted.recipe.name}' needs column(s) {', '.join(missing)} that table "
             f"'{table}' does not have. Load a file with the same columns as "
             f"'{fitted.source_table}', or build a new recipe for this table.")
-    rel = Rel(f"SELECT * FROM {quote_ident(table)}")
-    counts = []
+    rel = Rel.of_table(con, table)
+    counts, notes = [], []
     for step, learned in zip(fitted.recipe.steps, fitted.params):
-        rel = apply_step(rel, step, learned, rel.columns(con))
+        rel, said = checked_apply(con, rel, step, learned)
         rows = rel.one(con, "count(*)")[0]
         counts.append((step.label(), int(rows), len(rel.columns(con))))
-    return rel, counts
+        notes.append(said)
+    return rel, counts, notes
 
 
 def _run(con, table: str, fitted: FittedRecipe, out: str | None) -> PrepResult:
     try:
-        rel, counts = _relation(con, table, fitted)
+        rel, counts, notes = _relation(con, table, fitted)
         cols = [c for c, _ in rel.columns(con)]
         rows = int(rel.one(con, "count(*)")[0])
-        preview = con.execute(f"SELECT * FROM ({rel.sql}) AS r LIMIT {PREVIEW_ROWS}",
-                              rel.params).df()
+        preview = con.execute(f"{rel.ordered_sql()} LIMIT {PREVIEW_ROWS}", rel.params).df()
         if out is not None:
-            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(out)} AS {rel.sql}", rel.params)
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(out)} AS {rel.ordered_sql()}",
+                        rel.params)
     except duckdb.Error as err:
         raise SchemaError(
             f"Recipe '{fitted.recipe.name}' failed on table '{table}': "
             f"{str(err).splitlines()[0]}. Check that the columns have the types the recipe "
             f"expects.") from err
-    return PrepResult(out, rows, cols, preview, counts, fitted)
+    return PrepResult(out, rows, cols, preview, counts, fitted, notes)
 
 
 def preview_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe) -> PrepResult:
@@ -245,9 +299,11 @@ def apply_recipe(con: duckdb.DuckDBPyConnection, table: str, recipe: Recipe,
 
 
 def _write(con, table: str, fitted: FittedRecipe, out: str, store: bool) -> PrepResult:
+    renamed = {p["to"]: p["to"] for s, p in zip(fitted.recipe.steps, fitted.params)
+               if s.kind == "rename" and "to" in p}
     with transaction(con):
         result = _run(con, table, fitted, out)
-        record_output(con, out, table, f"recipe {fitted.recipe.name}")
+        record_output(con, out, table, f"recipe {fitted.recipe.name}", names=renamed)
         if store:
             _store(con, fitted)
     log.info("recipe %s: %s -> %s (%d rows)", fitted.recipe.name, table, out, result.rows)

@@ -26,7 +26,7 @@ def clean_name(text: str, fallback: str) -> str:
     text = unicodedata.normalize("NFC", str(text or "")).strip()
     base = re.sub(r"[^\w]+", "_", text, flags=re.UNICODE).strip("_") or fallback
     base = base[:MAX_NAME_LENGTH].rstrip("_") or fallback
-    return f"c_{base}" if base[0].isdigit() else base
+    return f"c_{base}" if base[:1].isdigit() else base  # empty only with an empty fallback
 
 
 def clean_column_names(raw: list[str]) -> tuple[list[str], list[str]]:

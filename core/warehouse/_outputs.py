@@ -118,7 +118,8 @@ def write_frame_output(con: duckdb.DuckDBPyConnection, name: str, frame,
 
 
 def record_output(con: duckdb.DuckDBPyConnection, name: str, source_table: str | None,
-                  how: str, carry_marks: bool = True) -> None:
+                  how: str, carry_marks: bool = True,
+                  names: dict[str, str] | None = None) -> None:
     """Record a derived table written by LiftLab: lineage, original names, personal marks.
 
     Args:
@@ -128,8 +129,11 @@ def record_output(con: duckdb.DuckDBPyConnection, name: str, source_table: str |
         how: How it was made, e.g. ``"scored by run 2026…-mlp-3f9a"``.
         carry_marks: Copy the source's personal-data marks (False for a protected copy,
             whose marked columns were dropped or protected already).
+        names: Column → the name the analyst reads, for columns whose source name does not
+            apply (a column renamed in a recipe shows its new name).
     """
     originals = original_names(con, source_table) if source_table else {}
+    originals.update(names or {})
     columns = [{"name": c, "type": t, "original_name": originals.get(c, c), "missing": 0}
                for c, t in table_columns(con, name)]
     rows = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0]

@@ -72,3 +72,21 @@ def test_step_that_does_not_fit_shows_a_clear_error(prep_ws):
     assert "needs numeric columns; Contract is not" in at.error[0].value
     at.button(key="prep__remove_0").click().run()
     assert not at.error and not at.exception
+
+
+def test_rename_step_and_notes_are_shown(prep_ws):
+    at = _page()
+    at.selectbox(key="prep__kind").select("rename").run()
+    at.multiselect(key="prep__columns").select("TotalCharges")
+    at.text_input(key="prep__value_rename").input("total charges")
+    at.button(key="prep__add").click().run()
+    _add(at, "impute", ["total_charges"], "median")
+    assert not at.exception and not at.error
+    steps = at.dataframe[0].value
+    assert steps["step"].tolist() == ["rename: TotalCharges → total charges",
+                                      "impute median: total_charges"]
+    assert steps["notes"][0] == "the new name 'total charges' was cleaned to 'total_charges'"
+    assert steps["notes"][1] == "filled 3 missing value(s) of 'total_charges' with median 1156.25"
+    assert at.warning[0].value.startswith("What the steps changed:\n\n- Step 1 (rename: "
+                                          "TotalCharges → total charges): the new name")
+    assert "total_charges" in at.dataframe[1].value.columns

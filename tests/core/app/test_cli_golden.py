@@ -169,7 +169,31 @@ def _record(tmp: Path) -> dict:
         "bad_score_over_input": ("score", logreg, "--table", "bank", "--out", "BANK"),
     }.items():
         call(name, *args)
+    _record_tables(tmp, call)
     return out
+
+
+def _record_tables(tmp: Path, call) -> None:
+    """``profile``, ``prepare`` (a recipe file, then a replay) and ``protect`` (marks, then
+    reaching k) on the bank subsample, and their bad input."""
+    recipe = tmp / "recipe.json"
+    recipe.write_text(json.dumps({"name": "bank_recipe", "steps": [
+        {"kind": "drop_duplicates", "columns": ["age", "job"]},
+        {"kind": "rename", "columns": ["emp_var_rate"], "value": "employment rate"},
+        {"kind": "log", "columns": ["campaign"]},
+        {"kind": "encode", "columns": ["job"], "method": "onehot", "value": 5}]}))
+    call("profile", "profile", "bank", "--target", "y")
+    call("prepare", "prepare", "bank", "--recipe", str(recipe), "--out", "bank_prepared")
+    call("prepare_replay", "prepare", "bank", "--replay", "bank_recipe", "--out", "bank_again")
+    call("protect", "protect", "bank", "--column", "age", "--action", "generalise",
+         "--bands", "age=10", "--column", "job", "--action", "pseudonymise")
+    call("protect_k", "protect", "bank", "--k", "5", "--quasi", "age,marital",
+         "--out", "bank_k5")
+    bad = tmp / "bad_recipe.json"
+    bad.write_text("{not json")
+    call("bad_profile_table", "profile", "no_such_table")
+    call("bad_prepare_recipe", "prepare", "bank", "--recipe", str(bad), "--out", "x")
+    call("bad_protect_pairs", "protect", "bank", "--column", "age")
 
 
 def _run_ids(d: Path) -> tuple[dict, str]:

@@ -82,7 +82,8 @@ def test_steps_refuse_clearly(con, t):
     with pytest.raises(SchemaError, match="needs numeric columns; grp is not"):
         fit_recipe(con, t, Recipe("r", (Step("scale", ("grp",)),)))
     con.execute("CREATE TABLE neg AS SELECT -3.0 AS x")
-    with pytest.raises(SchemaError, match=r"needs values >= 0; x \(min -3\) has negative"):
+    with pytest.raises(SchemaError, match=r"needs values >= 0; x has 1 value\(s\) below 0 "
+                                          r"\(min -3\)\. Use the method 'signed'"):
         fit_recipe(con, "neg", Recipe("r", (Step("log", ("x",)),)))
     with pytest.raises(SchemaError, match="choose day-first or month-first"):
         fit_recipe(con, t, Recipe("r", (Step("date_parts", ("d_text",)),)))
