@@ -237,8 +237,8 @@ def _upload_flow(settings: Settings, upload) -> None:
         chosen["encoding"] = _ask_encoding(preview)
         if chosen["encoding"] is None:
             return
+    chosen.update(_names_and_markers(preview, upload.file_id))  # above the long preview table
     _detected(preview)
-    chosen.update(_names_and_markers(preview, upload.file_id))
     table = st.text_input("Table name (optional)", key="data__table_name") or None
     if_exists = _if_exists(settings, upload.name, table)
     if st.button("Load into warehouse", type="primary", key="data__load"):
