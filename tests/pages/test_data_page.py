@@ -71,7 +71,7 @@ def test_upload_shows_detection_then_loads(data_ws):
     assert not at.exception
     assert any("encoding **cp1252**" in c.value and "separator **','**" in c.value
                for c in at.caption)
-    assert at.dataframe[0].value["City"].tolist() == ["Zürich", "Málaga", "Cork"]
+    assert at.dataframe[1].value["City"].tolist() == ["Zürich", "Málaga", "Cork"]
     at.button(key="data__load").click().run()
     assert not at.exception
     assert at.success[0].value.startswith("Loaded **3 rows** × 5 columns into table `export`")
@@ -139,7 +139,7 @@ def test_a_raw_uci_file_loads_with_its_missing_markers_said(data_ws):
             for i in range(60)]
     at = _upload(_page(), "adult.data", ("\n".join(rows) + "\n").encode())
     assert not at.exception
-    assert "'?' ×20" in at.dataframe[1].value["missing markers in the first rows"].tolist()
+    assert "'?' ×20" in at.dataframe[0].value["missing markers in the first rows"].tolist()
     assert at.text_input(key=next(t.key for t in at.text_input if "markers" in t.key)).value \
         .startswith("?, NA")
     at.button(key="data__load").click().run()
