@@ -141,10 +141,19 @@ def cmd_train(args, settings) -> dict:
     out = {"run_id": result.run_id, "task": c.task, "model": c.model, "device": c.device,
            "positive_class": c.positive_class, "rows": c.rows,
            "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
-           "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s}
+           "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s,
+           **_feature_keys(c)}
     if "tuning" in c.extra:
         out["tuning"] = c.extra["tuning"]
     return out
+
+
+def _feature_keys(c) -> dict:
+    """``features`` (as the file named them) and ``excluded`` ``[{"column", "reason",
+    "detail"}]`` of a trained run's config."""
+    return {"features": list(c.extra.get("original_features") or c.source_features),
+            "excluded": [{k: e[k] for k in ("column", "reason", "detail")}
+                         for e in c.extra.get("exclusions") or []]}
 
 
 def cmd_runs(args, settings) -> dict:
@@ -182,7 +191,7 @@ def _train_uplift(args, settings) -> dict:
             "treatment": c.to_dict()["uplift"], "rows": c.rows,
             "metrics": result.metrics["metrics"],
             "ci95": result.metrics["ci95"], "notes": result.metrics["notes"], "cv": None,
-            "duration_s": c.duration_s}
+            "duration_s": c.duration_s, **_feature_keys(c)}
 
 
 def _scenario_inputs(args):

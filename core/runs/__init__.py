@@ -4,7 +4,8 @@ background rows); :func:`predict_output` is the one scoring path every package u
 (compare, delete, export/import as zip without pickle).
 
 Layer: above ``features``; imports ``core.features``, ``core.warehouse`` and the shared modules.
-Private modules: ``_store`` (folders, :class:`Run`), ``_predict`` (scoring), ``_admin``.
+Private modules: ``_store`` (folders, :class:`Run`), ``_predict`` (scoring), ``_admin``,
+``_stop`` (cancel, or stop and keep the best so far).
 """
 
 from core.runs._admin import (
@@ -13,6 +14,7 @@ from core.runs._admin import (
 )
 from core.runs._config import load_run_config, RUN_KINDS, RunConfig, UpliftSetup
 from core.runs._predict import fast_scorer, predict_output, unscale
+from core.runs._stop import keep_requested, StopSignal, stopped_note
 from core.runs._store import (
     LABEL_COL, list_runs, load_model, load_run, new_run_id, Run, run_folder, RunArtifacts,
     save_run, SCORE_COL, write_run_folder,
@@ -20,8 +22,8 @@ from core.runs._store import (
 
 __all__ = [
     "LABEL_COL", "NOT_USED", "RUN_KINDS", "Run", "RunArtifacts", "RunConfig", "SCORE_COL",
-    "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison", "delete_run",
-    "export_run", "fast_scorer", "import_run", "list_runs", "load_model", "load_run",
-    "load_run_config", "model_parameters", "new_run_id", "predict_output", "run_folder",
-    "save_run", "unscale", "write_run_folder",
+    "StopSignal", "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison",
+    "delete_run", "export_run", "fast_scorer", "import_run", "keep_requested", "list_runs",
+    "load_model", "load_run", "load_run_config", "model_parameters", "new_run_id",
+    "predict_output", "run_folder", "save_run", "stopped_note", "unscale", "write_run_folder",
 ]

@@ -8,6 +8,7 @@ for type and missing values only: their values never reach a chart.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -29,6 +30,10 @@ BINS = 20
 LEAK_AUC = 0.95
 LEAK_GAP = 0.05
 MAX_AUC_CATEGORIES = 1000
+ID_NAME_DISTINCT = 100
+_ID_WORDS = {"id", "ids", "no", "nr", "num", "number", "key", "uuid", "guid"}
+_WHOLE_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                "UINTEGER", "UBIGINT"}
 _POST_OUTCOME = re.compile(
     r"duration|call_?length|talk_?time|cancel|terminat|refund|churn_?date|end_?date|"
     r"closed?_?date|(^|_)after($|_)", re.IGNORECASE)
@@ -242,14 +247,47 @@ def looks_like_id(duck_type: str, present: int, distinct: int) -> bool:
             and present >= 20 and distinct >= 0.95 * present)
 
 
+def id_name(name: str) -> bool:
+    """Whether a column's name says it identifies something: its last word is *id*, *no*,
+    *nr*, *num*, *number*, *key*, *uuid* or *guid* (``CustomerID``, ``InvoiceNo``,
+    ``account_number``, ``order-id``); CamelCase and snake_case both split into words."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return bool(words) and words[-1].lower() in _ID_WORDS
+
+
+def identifier_reason(name: str, duck_type: str, present: int, distinct: int) -> str | None:
+    """Why a column looks like an identifier, or None.
+
+    Two rules: nearly every value distinct (:func:`looks_like_id`), or an identifier's name
+    (:func:`id_name`) on whole numbers or text with at least :data:`ID_NAME_DISTINCT` distinct
+    values (``CustomerID`` repeats across a customer's invoices, so it is not near-unique).
+
+    Args:
+        name: Column name (as the table or the file names it).
+        duck_type: DuckDB type.
+        present: Non-missing values.
+        distinct: Distinct non-missing values.
+
+    Returns:
+        A phrase such as ``"4,372 distinct values in 9,000 rows"`` or None.
+    """
+    if looks_like_id(duck_type, present, distinct):
+        return f"{distinct:,} distinct values in {present:,} rows"
+    whole = duck_type in _WHOLE_TYPES or kind_of(duck_type) == "text"
+    if whole and distinct >= ID_NAME_DISTINCT and id_name(name):
+        return (f"{distinct:,} distinct values in {present:,} rows, and its name says it "
+                f"identifies something")
+    return None
+
+
 def _column_warnings(c: ColumnProfile, rows: int) -> list[str]:
     shown = f"'{c.original_name}'"
     out = []
+    why = identifier_reason(c.original_name, c.type, rows - c.missing, c.distinct)
     if c.distinct <= 1:
         out.append(f"{shown} is constant ({c.distinct} distinct value); it cannot help a model.")
-    elif looks_like_id(c.type, rows - c.missing, c.distinct):
-        out.append(f"{shown} looks like an ID ({c.distinct:,} distinct values in "
-                   f"{rows - c.missing:,} rows); leave it out of the features.")
+    elif why is not None:
+        out.append(f"{shown} looks like an ID ({why}); leave it out of the features.")
     if c.missing_pct > 50:
         out.append(f"{shown} is {c.missing_pct:.0f}% missing.")
     return out
@@ -324,6 +362,57 @@ def leaking_columns(cols: list[ColumnProfile]) -> dict[str, str]:
             out[c.name] = (f"Possible leakage: '{c.original_name}' {why}; if it is recorded "
                            f"after the outcome (like a call's duration), exclude it.")
     return out
+
+
+def column_flags(con: duckdb.DuckDBPyConnection, table: str, target: str,
+                 positive: str | None = None, hidden: tuple[str, ...] = (),
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """The profile's leakage and identifier flags without the rest of the profile.
+
+    The same rules as :func:`profile_table` (which the Data page shows), on the same columns,
+    so that training leaves out exactly what the profile warns about; only the counts and the
+    single-column AUCs are computed (no histograms or top values).
+
+    Args:
+        con: Open warehouse connection.
+        table: Table name.
+        target: Target column; leakage is judged for a two-class target only.
+        positive: Its positive class (suggested when None).
+        hidden: Columns marked as personal data (never scored, as in the profile).
+
+    Returns:
+        ``(leaks, identifiers)``: column (SQL name) → the profile's warning, for likely
+        leakage, and column → why it looks like an identifier (the target excepted).
+
+    Raises:
+        SchemaError: Unknown table, target or positive class.
+    """
+    require_table(con, table)
+    cols = table_columns(con, table)
+    names = dict(cols)
+    if target not in names:
+        raise SchemaError(f"Table '{table}' has no column '{target}'. Choose the target from: "
+                          f"{', '.join(names)}.")
+    t = quote_ident(table)
+    rows = int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+    counts = _basic(con, t, cols) if rows else {n: (0, 0) for n, _ in cols}
+    originals = original_names(con, table)
+    profiles, ids = [], {}
+    for name, typ in cols:
+        present, distinct = counts[name]
+        c = ColumnProfile(name, originals.get(name, name), typ, kind_of(typ), rows - present,
+                          100.0 * (rows - present) / rows if rows else 0.0, distinct,
+                          hidden=name in hidden)
+        profiles.append(dataclasses.replace(c, warnings=tuple(_column_warnings(c, rows))))
+        why = identifier_reason(c.original_name, typ, present, distinct)
+        if why is not None and name != target and distinct > 1:
+            ids[name] = why
+    _, pos = _balance(con, table, target, positive)
+    if pos is None:
+        return {}, ids
+    features = [c for c in profiles if c.name != target]
+    scored = _associations(con, t, features, _target_expr(target, names[target]), pos)
+    return leaking_columns(scored), ids
 
 
 def _balance(con, table: str, target: str, positive: str | None):

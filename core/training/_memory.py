@@ -24,7 +24,6 @@ from core.training._fit import (
     FitData,
     Progress,
     RunShape,
-    TrainingCancelled,
     TrainResult,
     device_label,
     emit,
@@ -36,6 +35,7 @@ from core.training._fit import (
     target_scaling,
     test_frame,
 )
+from core.training._choice import finish_or_cancel, record_choice, resolve_spec
 from core.training._stream import train_streamed
 from core.warehouse import connect
 
@@ -61,26 +61,34 @@ def train(
         should_stop: Polled every batch; returning True cancels the run.
 
     Returns:
-        The :class:`TrainResult`.
+        The :class:`TrainResult`. The features are those :func:`core.tables.choose_features`
+        leaves (flagged leakage, identifier, personal columns out unless named in
+        ``spec.features``); config.json records ``exclusions`` and the notes say what was left
+        out.
 
     Raises:
         SchemaError: Bad table, target or features.
         TrainingError: NaN loss or a model that cannot be fitted.
-        TrainingCancelled: ``should_stop`` returned True; nothing was saved.
+        TrainingCancelled: ``should_stop`` returned True; nothing was saved (unless it is a
+            :class:`core.runs.StopSignal` asking to keep the best so far: then the run is
+            saved with the best epoch's weights and a note).
     """
 
     started = time.perf_counter()
     emit(progress, stage="load", message=f"Reading table {spec.table}")
     with connect(settings) as con:
+        spec, choice = resolve_spec(con, spec)
         streamed = use_streaming(con, spec, cfg)
         data = None if streamed else load_task_data(con, spec)
         excluded = [] if streamed else excluded_columns(con, spec, data.features)
     if streamed:
-        return train_streamed(settings, spec, cfg, progress, should_stop)
-    return _train_in_memory(settings, spec, cfg, data, excluded, started, progress, should_stop)
+        return train_streamed(settings, spec, cfg, progress, should_stop, choice)
+    return _train_in_memory(settings, spec, cfg, data, excluded, started, progress, should_stop,
+                            choice)
 
 
-def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, should_stop):
+def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, should_stop,
+                     choice):
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
     pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(data.x.iloc[splits.train])
@@ -95,8 +103,8 @@ def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, sho
                                    progress, should_stop)
     else:
         model, history = fit_baseline(cfg, data.task, fit_data, spec.seed, progress)
-    if should_stop is not None and should_stop():
-        raise TrainingCancelled("Training was cancelled; no run was saved.")
+    stop_notes: list[str] = []
+    finish_or_cancel(should_stop, history, cfg, stop_notes)
     out = predict_output(model, enc["test"], data.task, scaling)
     out_valid = predict_output(model, enc["valid"], data.task, scaling)
     y_test = data.y[splits.test]
@@ -112,6 +120,8 @@ def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, sho
         from models.baselines import estimator_summary
 
         config["estimator"] = estimator_summary(model)
+    metrics["notes"] = [*metrics["notes"], *stop_notes]
+    record_choice(config, metrics, choice)
     emit(progress, stage="save", message="Saving run")
     # in random order, not table order: the first k rows are a uniform sample (tables are
     # often in time order, and a SHAP base value from the earliest rows describes those)

@@ -50,6 +50,8 @@ from core.training._fit import (
     run_config,
     score_columns,
 )
+from core.tables import FeatureChoice
+from core.training._choice import finish_or_cancel, record_choice
 from core.warehouse import connect
 
 
@@ -97,6 +99,7 @@ def _fit_inputs(splits: StreamedSplits, pre, cfg: ModelConfig, seed: int, scalin
 def train_streamed(
     settings: Settings, spec: DatasetSpec, cfg: ModelConfig,
     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+    choice: FeatureChoice | None = None,
 ) -> TrainResult:
     """Train a Keras network from streamed batches and save it as a run.
 
@@ -111,7 +114,9 @@ def train_streamed(
         spec: Table, target, positive class, features, split and task (None infers it).
         cfg: A Keras model config.
         progress: Receives the same events as :func:`core.training.train`.
-        should_stop: Polled between export buckets and every batch; True cancels.
+        should_stop: Polled between export buckets and every batch; True cancels (a
+            :class:`core.runs.StopSignal` may ask to keep the best epoch instead).
+        choice: The features chosen by :func:`core.training.train` (recorded in the run).
 
     Returns:
         The :class:`~core.training.TrainResult`.
@@ -142,8 +147,8 @@ def train_streamed(
                                             f"({splits.counts['train']:,} rows, streamed)")
         model, history = fit_keras(cfg, pre, task, len(splits.classes), fit, spec.seed,
                                    progress, should_stop)
-        if should_stop is not None and should_stop():
-            raise TrainingCancelled("Training was cancelled; no run was saved.")
+        stop_notes: list[str] = []
+        finish_or_cancel(should_stop, history, cfg, stop_notes)
         y_test, out = _score_split(model, splits, "test", pre, task, scaling)
         metrics = headline_metrics(task, y_test, out)
         scored = folder / "test-scored.parquet"
@@ -160,6 +165,8 @@ def train_streamed(
                             pre, history, device, scaling, started)
         config["preprocessor_rows"] = int(sample_rows)
         config["encoded_on_disk"] = cached
+        metrics["notes"] = [*metrics["notes"], *stop_notes]
+        record_choice(config, metrics, choice)
         emit(progress, stage="save", message="Saving run")
         save_run(settings, RunArtifacts(run_id, config, metrics, pre, model, scored, background,
                                         history, valid_scores))

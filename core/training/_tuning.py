@@ -28,6 +28,7 @@ from core.training._fit import (
     target_scaling,
 )
 from core.training._memory import train
+from core.training._choice import resolve_spec
 from core.warehouse import connect
 
 OBJECTIVES = {"binary": ("roc_auc", "maximize"), "multiclass": ("log_loss", "minimize"),
@@ -94,7 +95,7 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
                                      "learning_rate": 1e-3, "batch_norm": False, "l2": 1e-4,
                                      "d_token": 16, "n_blocks": 1}), base)  # validates family
     with connect(settings) as con:
-        data = load_task_data(con, spec)
+        data = load_task_data(con, resolve_spec(con, spec)[0])
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
     pre = TabularPreprocessor(numeric_bins=base.numeric_bins).fit(data.x.iloc[splits.train])
