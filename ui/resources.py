@@ -94,6 +94,40 @@ def leaking_columns(data_dir: str, table: str, target: str, positive: str,
     return profile(data_dir, table, target, positive, hidden, stamp).leaks
 
 
+@st.cache_data(max_entries=16, ttl=3600, show_spinner="Checking the columns for leakage, "
+                                                      "identifiers and personal data …")
+def feature_flags(data_dir: str, table: str, target: str, positive: str | None, task: str,
+                  stamp: tuple, treatment: str | None = None, treated: str | None = None,
+                  ) -> dict:
+    """The columns training leaves out by default (column → :class:`core.tables.Exclusion`):
+    the same :func:`core.tables.choose_features` every training path runs; with a treatment
+    column, post-treatment columns too. ``stamp`` changes when the table is replaced.
+
+    Raises:
+        SchemaError: E.g. an identifier as a regression target.
+    """
+    from core.specs import DatasetSpec
+    from core.tables import choose_features
+    from core.warehouse import connect
+
+    spec = DatasetSpec(table, target, positive, task=task)
+    with connect(load_settings(data_dir)) as con:
+        choice = choose_features(con, spec, treatment, treated)
+    return {e.column: e for e in choice.excluded}
+
+
+def run_metrics_notes(data_dir: str, run_id: str) -> list[str]:
+    """The notes of a saved run's metrics.json (any kind of run), e.g. that the analyst
+    stopped it and its best epoch was kept."""
+    import json
+
+    path = load_settings(data_dir).runs_dir / run_id / "metrics.json"
+    try:
+        return list(json.loads(path.read_text()).get("notes") or [])
+    except (OSError, ValueError):
+        return []
+
+
 def runs(data_dir: str) -> list[dict]:
     """Run summaries, newest first (read from disk each time: cheap, never stale)."""
     return list_runs(load_settings(data_dir))

@@ -6,11 +6,13 @@ cross-validate) for the command line and the jobs alike.
 Layer: top of ``core``; imports any package's face. Nothing imports it but ``ui``, ``pages`` and
 ``core.__main__``.
 Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_jobs``,
-``_workspace``, ``_workflows``.
+``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``.
 """
 
 from core.app._cli import main
-from core.app._jobs import JobManager, mark_interrupted, recent_jobs
+from core.app._estimate import Estimate, estimate_training
+from core.app._jobs import JobManager, JobState, mark_interrupted, recent_jobs, training_params
 from core.app._workspace import ensure_sample, score_table
 
-__all__ = ["JobManager", "ensure_sample", "main", "mark_interrupted", "recent_jobs", "score_table"]
+__all__ = ["Estimate", "JobManager", "JobState", "ensure_sample", "estimate_training", "main",
+           "mark_interrupted", "recent_jobs", "score_table", "training_params"]

@@ -322,8 +322,9 @@ def test_train_page_uplift_section_trains_a_run(uplift_env, monkeypatch):
     at = _run("pages/train.py", active_table="promo")
     assert not at.exception
     at.checkbox(key="train__uplift").check().run()
-    assert at.selectbox(key="uplift__treatment").value == "campaign"
-    assert at.radio(key="uplift__treated").value == "offer"
+    assert at.selectbox(key="uplift__treatment_promo").value == "campaign"
+    assert at.radio(key="uplift__treated_promo_campaign").value == "offer"
+    assert at.multiselect(key="uplift__exclude_promo_campaign").value == []
     at.selectbox(key="uplift__model").select("logreg")
     at.button(key="FormSubmitter:uplift__form-Train uplift model").click().run()
     assert not at.exception
