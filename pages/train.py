@@ -3,11 +3,10 @@ background with live progress."""
 
 import streamlit as st
 
-from core.errors import AppError
 from core.specs import TASKS, DatasetSpec
 from ui import resources, state
 from ui.train_views import feature_picker, model_form, reattach, recent_jobs_table, show_job
-from ui.widgets import KEEP, bold, errors_shown, initial, link_to, page_setup, show_error
+from ui.widgets import KEEP, bold, errors_shown, initial, link_to, page_setup
 
 data_dir = page_setup()
 st.title("Train")
@@ -57,22 +56,11 @@ if task == "binary":
     share = summary.counts[summary.classes.index(positive)] / sum(summary.counts)
 
 features = feature_picker(data_dir, table, target, positive, task, stamp, columns)
-spec = None
 if features:
-    spec = DatasetSpec(table, target, positive, tuple(features), task=task)
+    model_form(data_dir, task, share, DatasetSpec(table, target, positive, tuple(features),
+                                                  task=task), infos[table].rows)
 else:
     st.error("Choose at least one feature column.")
-choice = model_form(data_dir, task, share, spec, infos[table].rows) if spec else None
-if choice is not None:
-    try:
-        job_id = resources.job_manager(data_dir).submit_training(
-            choice.spec, choice.config, choice.cv, choice.tune_trials, choice.tune_timeout_s)
-        state.set_active_job(job_id)
-        st.toast(f"Training started: {choice.config.model} on {table}. Progress is shown "
-                 f"under the Train button; the sidebar lists running jobs on every page.",
-                 icon=":material/model_training:")
-    except AppError as err:
-        show_error(err)
 
 if state.active_job():  # right under the Train button, where the analyst is looking
     show_job(data_dir)

@@ -38,6 +38,7 @@ _ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions
           "done": ":material/check_circle:", "failed": ":material/error:",
           "cancelled": ":material/cancel:"}
 LONG_SECONDS = 600
+STARTED = "train__started"
 # flat ModelConfig name -> the widget key that shows it
 _FORM_KEYS = {"activation": "train__activation", "dropout": "train__dropout",
               "optimizer": "train__optimizer", "learning_rate": "train__lr",
@@ -344,8 +345,8 @@ def _estimate(data_dir: str, spec: DatasetSpec, cfg: ModelConfig, rows: int) -> 
 
 
 def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpec,
-               rows: int) -> TrainChoice | None:
-    """The model settings and the Train button; returns the choice when it was clicked.
+               rows: int) -> None:
+    """The model settings and the Train button, which starts the background job.
 
     The button is disabled while a job with exactly these settings is queued or running (a
     second click would queue a copy), and a long estimated time is said before the start.
@@ -373,14 +374,14 @@ def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpe
         weights, seed, cv, trials, budget = _run_options(model, task, positive_share)
     if values is None:
         st.error("Hidden layers must be whole numbers separated by commas, e.g. 128,64.")
-        return None
+        return
     try:
         cfg = ModelConfig.of(model=model, class_weight="balanced" if weights else "none",
                              **values)
         spec = dataclasses.replace(spec, seed=seed)
     except AppError as err:
         show_error(err)
-        return None
+        return
     choice = TrainChoice(spec, cfg, cv, trials if cfg.is_keras else 0, budget)
     running = resources.job_manager(data_dir).find(
         "train", training_params(spec, cfg, cv, choice.tune_trials, budget))
@@ -388,6 +389,26 @@ def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpe
     if running is not None:
         st.caption(f":material/directions_run: These settings are training now "
                    f"({running.state}); change a setting to train another model.")
-    if not st.button("Train", type="primary", key="train__go", disabled=running is not None):
-        return None
-    return choice
+    if st.button("Train", type="primary", key="train__go", disabled=running is not None):
+        _start(data_dir, choice)
+        st.rerun()  # draw the page again at once: the button now shows these settings train
+    started = st.session_state.pop(STARTED, None)
+    if started is not None and started[0] == "error":
+        st.error(started[1])
+    elif started is not None:
+        st.toast(started[1], icon=":material/model_training:")
+
+
+def _start(data_dir: str, choice: TrainChoice) -> None:
+    """Start the job the Train button asked for (a second click that still gets through
+    returns the same job: :meth:`core.app.JobManager.submit_training`)."""
+    try:
+        job_id = resources.job_manager(data_dir).submit_training(
+            choice.spec, choice.config, choice.cv, choice.tune_trials, choice.tune_timeout_s)
+    except AppError as err:
+        st.session_state[STARTED] = ("error", f"**{err.title}.** {err}")
+        return
+    state.set_active_job(job_id)
+    st.session_state[STARTED] = ("ok", f"Training started: {choice.config.model} on "
+                                       f"{choice.spec.table}. Progress is shown under the Train "
+                                       f"button; the sidebar lists running jobs on every page.")
