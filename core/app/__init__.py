@@ -5,7 +5,8 @@ cross-validate) for the command line and the jobs alike.
 
 Layer: top of ``core``; imports any package's face. Nothing imports it but ``ui``, ``pages`` and
 ``core.__main__``.
-Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_jobs``,
+Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_analysis_cli``
+(fairness, leaderboard), ``_jobs``,
 ``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``.
 """
 

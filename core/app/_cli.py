@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from core import __version__
+from core.app._analysis_cli import ANALYSIS_COMMANDS, add_analysis_parsers
 from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
 from core.app._review import (
     add_evaluate_arguments,
@@ -384,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate_parser(sub)
     _add_recommend_parser(sub)
     add_monitor_parsers(sub)
+    add_analysis_parsers(sub)
     return p
 
 
@@ -391,7 +393,7 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
-            "report": cmd_report, **MONITOR_COMMANDS}
+            "report": cmd_report, **MONITOR_COMMANDS, **ANALYSIS_COMMANDS}
 
 
 def _default(o):
