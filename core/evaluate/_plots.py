@@ -110,7 +110,8 @@ def confusion_share_figure(confusion: list[list[int]], positive: str, negative: 
              for j in range(2)] for i in range(2)]
     labels = [f"{negative} (negative)", f"{positive} (positive)"]
     heat = go.Heatmap(z=share, x=labels, y=labels, text=text, texttemplate="%{text}",
-                      colorscale="Blues", zmin=0, zmax=1, showscale=False)
+                      textfont={"size": 16}, colorscale="Blues", zmin=0, zmax=1,
+                      showscale=False)
     return _figure([heat], f"Confusion matrix at {threshold:.4f} ({int(z.sum()):,} rows)",
                    "Predicted", "Actual", height=360, yaxis={"autorange": "reversed"})
 
@@ -198,7 +199,8 @@ def multiclass_confusion_figure(confusion: list[list[int]], classes: list[str]) 
     share = z / np.maximum(z.sum(axis=1, keepdims=True), 1)
     text = [[f"{int(c):,}<br>{s:.0%}" for c, s in zip(row, srow)] for row, srow in zip(z, share)]
     heat = go.Heatmap(z=share, x=classes, y=classes, text=text, texttemplate="%{text}",
-                      colorscale="Blues", zmin=0, zmax=1, showscale=False)
+                      textfont={"size": 14 if len(classes) <= 6 else 11}, colorscale="Blues",
+                      zmin=0, zmax=1, showscale=False)
     return _figure([heat], f"Confusion matrix ({int(z.sum()):,} test rows)", "Predicted",
                    "Actual", height=max(340, 40 * len(classes) + 120),
                    yaxis={"autorange": "reversed"})

@@ -135,16 +135,20 @@ def partial_dependence_run(run: Run, feature: str, rows: int = 300,
     if categorical:
         x[feature] = x[feature].map(lambda v: "(missing)" if pd.isna(v) else str(v))
     else:
-        x[feature] = pd.to_numeric(x[feature], errors="coerce")
+        x[feature] = pd.to_numeric(x[feature], errors="coerce").astype(float)  # ints refused
         values = x[feature].dropna().to_numpy(dtype=float)
         if len(np.unique(values)) < 2:
             raise ExplainError(f"'{feature}' has fewer than two values among the sampled rows; "
                                f"its partial dependence is a single point.")
         custom = {feature: _numeric_grid(values, grid_resolution)}
-    r = partial_dependence(est, x, [feature], categorical_features=[feature] if categorical
-                           else None, grid_resolution=grid_resolution,
-                           percentiles=PERCENTILES, custom_values=custom, method="brute",
-                           kind="both")
+    try:
+        r = partial_dependence(est, x, [feature], categorical_features=[feature] if categorical
+                               else None, grid_resolution=grid_resolution,
+                               percentiles=PERCENTILES, custom_values=custom, method="brute",
+                               kind="both")
+    except ValueError as err:  # scikit-learn's own refusal, in its words
+        raise ExplainError(f"Partial dependence of '{feature}' could not be computed: "
+                           f"{err}") from err
     positive = run.config.positive_class or "positive"
     output = (f"probability of {positive}" if run.config.task == "binary"
               else f"predicted {run.config.target}")

@@ -50,6 +50,8 @@ def test_categorical_pdp_and_network_grid(bank_ws):
     a = partial_dependence_run(mlp, "euribor3m", rows=100)
     b = partial_dependence_run(hgb, "euribor3m", rows=100)
     assert a.grid == b.grid  # the same grid for networks and baselines
+    age = partial_dependence_run(hgb, "age", rows=100)  # an integer column
+    assert len(age.grid) == 20 and age.average.shape == (20,)
     job = partial_dependence_run(mlp, "job", rows=100)
     assert job.categorical and set(job.grid) <= set(mlp.preprocessor.categories_["job"]) | {
         "(missing)"}
@@ -81,3 +83,27 @@ def test_shap_interaction_values_for_trees(bank_ws):
     assert top["mean_abs_interaction"].is_monotonic_decreasing
     with pytest.raises(ExplainError, match="tree model"):
         interaction_values_run(load_run(s, runs["mlp"]))
+
+
+def test_permutation_importance_with_progress_equals_one_scikit_learn_call(bank_ws):
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import roc_auc_score
+
+    from core.explain import permutation_importance_run
+    from core.explain._local import _Scorer
+    from core.runs import LABEL_COL
+
+    s, runs = bank_ws
+    run = load_run(s, runs["logreg"])
+    seen = []
+    got = permutation_importance_run(run, rows=400, repeats=3,
+                                     progress=lambda d, t, c: seen.append((d, t)))
+    assert seen[0] == (0, len(run.features)) and seen[-1] == (len(run.features),) * 2
+    test = run.test_frame
+    take = np.sort(np.random.default_rng(0).choice(len(test), 400, replace=False))
+    frame = test.iloc[take][run.features].reset_index(drop=True)
+    y = test[LABEL_COL].to_numpy()[take]
+    ref = permutation_importance(_Scorer(run), frame, y, n_repeats=3, random_state=0,
+                                 scoring=lambda e, x, t: roc_auc_score(t, e.run.predict(x)))
+    want = dict(zip(run.features, ref.importances_mean))
+    assert dict(zip(got["feature"], got["importance"])) == pytest.approx(want, abs=1e-12)
