@@ -208,7 +208,7 @@ def _scenario_inputs(args):
         except ValueError as err:
             raise AppError(f"--payoff needs four numbers TP,FP,TN,FN; got {args.payoff}.") from err
     econ = Economics(args.contact_cost, args.conversion_value, args.fixed_cost, payoff,
-                     args.value_column)
+                     args.value_column, args.organic_share)
     return ScenarioInputs(Decision(rule, value), econ, args.policy, args.bootstrap, args.seed)
 
 
@@ -340,6 +340,9 @@ def _add_simulate_parser(sub) -> None:
     s.add_argument("--fixed-cost", type=float, default=0.0, help="campaign cost paid once")
     s.add_argument("--payoff", help="payoff matrix TP,FP,TN,FN instead of cost and value")
     s.add_argument("--value-column", help="per-customer value of a conversion")
+    s.add_argument("--organic-share", type=float, default=0.0,
+                   help="share of the reached conversions that happen without contact, in "
+                        "[0, 1): their value is not credited (incremental profit)")
     s.add_argument("--policy", help="current policy as an SQL condition, e.g. \"age < 30\"")
     s.add_argument("--table", help="a table the run scores (default: its test split)")
     s.add_argument("--bootstrap", type=int, default=500)
