@@ -262,7 +262,8 @@ def _columns_tab(settings: Settings, table: str) -> None:
 
 def _target_choice(settings: Settings, table: str, names: list[str]) -> tuple[str | None, str | None]:
     c1, c2 = st.columns(2)
-    target = c1.selectbox("Target (optional)", ["(none)", *names], key="data__profile_target")
+    target = c1.selectbox("Target (optional)", ["(none)", *names],
+                          key=f"data__profile_target_{table}")
     if target == "(none)":
         return None, None
     with connect(settings) as con:
@@ -271,7 +272,8 @@ def _target_choice(settings: Settings, table: str, names: list[str]) -> tuple[st
         return target, None
     positive = c2.radio("Positive class", summary.classes, horizontal=True,
                         index=summary.classes.index(summary.suggested_positive),
-                        key="data__profile_positive", help=summary.reason)
+                        key=f"data__profile_positive_{table}_{target}",
+                        help=summary.reason)
     return target, positive
 
 
@@ -293,7 +295,7 @@ def _profile_tab(settings: Settings, table: str, info: TableInfo) -> None:
         if fig is not None:
             st.plotly_chart(fig, key=f"data__fig_{fig.layout.title.text}")
     st.dataframe(p.summary(), hide_index=True, width="stretch")
-    chosen = st.selectbox("Column detail", [c.name for c in p.columns], key="data__profile_col")
+    chosen = st.selectbox("Column detail", [c.name for c in p.columns], key=f"data__profile_col_{table}")
     col = next(c for c in p.columns if c.name == chosen)
     if col.stats:
         st.caption(" · ".join(f"{k} {v:,.4g}" if isinstance(v, float) else f"{k} {v}"
@@ -313,16 +315,16 @@ def _privacy_tab(settings: Settings, table: str) -> None:
     for s in suggested:
         st.caption(f":material/person: `{s.column}`: {s.reason}")
     default = list(marks) or [s.column for s in suggested]
-    chosen = st.multiselect("Personal columns", names, default=default, key="data__personal")
+    chosen = st.multiselect("Personal columns", names, default=default, key=f"data__personal_{table}")
     rows = [{"column": c, "action": marks[c].action if c in marks else "pseudonymise",
              "parameter": marks[c].param if c in marks else None} for c in chosen]
-    edited = st.data_editor(rows, key="data__personal_editor", hide_index=True, width="stretch",
+    edited = st.data_editor(rows, key=f"data__personal_editor_{table}", hide_index=True, width="stretch",
                             disabled=["column"], column_config={
                                 "action": st.column_config.SelectboxColumn(options=list(ACTIONS)),
                                 "parameter": st.column_config.NumberColumn(
                                     help="generalise: band width of numbers (10), characters "
                                          "of text kept (3); dates keep the year")})
-    out = st.text_input("Protected table", f"{table}_protected", key="data__protected_name")
+    out = st.text_input("Protected table", f"{table}_protected", key=f"data__protected_name_{table}")
     c1, c2 = st.columns(2)
     try:
         new_marks = [PersonalMark(r["column"], r["action"], r["parameter"] or None) for r in edited]
@@ -344,7 +346,7 @@ def _privacy_tab(settings: Settings, table: str) -> None:
 def _k_anonymity(settings: Settings, table: str, names: list[str]) -> None:
     st.subheader("k-anonymity")
     qis = st.multiselect("Quasi-identifiers (e.g. age, postcode, gender)", names,
-                         key="data__qi")
+                         key=f"data__qi_{table}")
     k = st.number_input("Aim for groups of at least", 2, 100, 5, key="data__k")
     if qis:
         with connect(settings) as con:
@@ -358,7 +360,7 @@ def _k_anonymity(settings: Settings, table: str, names: list[str]) -> None:
 def _sql_tab(settings: Settings, table: str) -> None:
     st.caption("Read-only: one SELECT at a time; files, settings and extensions are off; "
                "personal columns are hidden.")
-    sql = st.text_area("SQL", f'SELECT * FROM "{table}" LIMIT 10', key="data__sql")
+    sql = st.text_area("SQL", f'SELECT * FROM "{table}" LIMIT 10', key=f"data__sql_{table}")
     limit = st.number_input("Row cap", 1, MAX_LIMIT, DEFAULT_LIMIT, key="data__sql_limit")
     if not st.button("Run query", key="data__sql_run"):
         return

@@ -274,12 +274,15 @@ def report_view(data_dir: str, run, exp) -> None:
     scenario = ({k: inputs[k] for k in ("contact_cost", "conversion_value", "fraction")}
                 if inputs and {"contact_cost", "conversion_value"} <= set(inputs) else None)
     computed = state.impact_result(run.run_id)
+    fair = st.session_state.get(f"evaluate__fair_{run.run_id}")
+    fair = fair if fair and fair != "(choose a column)" else None
     options = ReportOptions(threshold=state.threshold(), rows=len(exp.rows), scenario=scenario,
-                            scenario_result=computed)
+                            scenario_result=computed, fairness_by=fair)
     scenario = scenario or computed
     st.caption(f"Summary, data profile, preparation, model card, metrics with intervals at "
                f"threshold {options.threshold:.4f}, curves, segments, SHAP global and three "
-               f"customers" + (", and your Impact scenario." if scenario else "."))
+               f"customers" + (f", fairness by {fair}" if fair else "")
+               + (", and your Impact scenario." if scenario else "."))
     settings = resources.settings()
     left, right = st.columns(2)
     for col, fmt, mime in ((left, "html", "text/html"), (right, "pdf", "application/pdf")):

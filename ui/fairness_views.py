@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.fairness import fairness_figure
 from ui import resources
-from ui.widgets import errors_shown, fmt
+from ui.widgets import KEEP, errors_shown, fmt
 
 SENSITIVE_HINTS = ("sex", "gender", "race", "ethnic", "age", "marital", "nationality",
                    "native", "religion", "disab", "citizen")
@@ -38,7 +38,8 @@ def fairness_view(data_dir: str, run, threshold: float) -> None:
     key = f"evaluate__fair_{run.run_id}"
     by = st.selectbox("Sensitive column (a feature, or a column the model never saw)",
                       ["(choose a column)", *_candidates(run)], key=key,
-                      help="Columns whose names suggest a protected attribute come first.")
+                      help="Columns whose names suggest a protected attribute come first; the "
+                           "review report (Explain) adds a fairness section for it.", **KEEP)
     if by == "(choose a column)":
         st.caption("Pick a column such as sex, race or age band to compare how often each "
                    "group is selected and how often the model is wrong for it (Fairlearn's "

@@ -57,6 +57,7 @@ def add_report_parser(sub) -> None:
     s.add_argument("--contact-cost", type=float, help="business scenario: cost per contact")
     s.add_argument("--conversion-value", type=float, help="business scenario: value per conversion")
     s.add_argument("--fraction", type=float, default=0.2, help="business scenario: share contacted")
+    s.add_argument("--fairness-by", help="add a fairness section for this sensitive column")
 
 
 def _threshold(args, table, valid_scores) -> tuple[float, dict | None]:
@@ -139,5 +140,6 @@ def report_command(args, settings) -> dict:
     if args.contact_cost is not None:
         scenario = {"contact_cost": args.contact_cost, "conversion_value": args.conversion_value,
                     "fraction": args.fraction}
-    options = ReportOptions(args.threshold, args.rows, args.segment, scenario)
+    options = ReportOptions(args.threshold, args.rows, args.segment, scenario,
+                            fairness_by=args.fairness_by)
     return {"run_id": run.run_id, **write_report(settings, run, args.out, options)}
