@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.specs import TASKS, DatasetSpec
 from ui import resources, state
+from ui.leaderboard_views import leaderboard_section
 from ui.train_views import feature_picker, model_form, reattach, recent_jobs_table, show_job
 from ui.widgets import KEEP, bold, errors_shown, initial, link_to, page_setup
 
@@ -57,8 +58,9 @@ if task == "binary":
 
 features = feature_picker(data_dir, table, target, positive, task, stamp, columns)
 if features:
-    model_form(data_dir, task, share, DatasetSpec(table, target, positive, tuple(features),
-                                                  task=task), infos[table].rows)
+    spec = DatasetSpec(table, target, positive, tuple(features), task=task)
+    model_form(data_dir, task, share, spec, infos[table].rows)
+    leaderboard_section(data_dir, spec)
 else:
     st.error("Choose at least one feature column.")
 

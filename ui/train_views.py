@@ -125,7 +125,10 @@ def _render(data_dir: str) -> bool:
         _stop_buttons(jobs, job)
     if job.state == "failed":
         st.error(job.message)
-    if job.state == "done" and job.run_id:
+    if job.state == "done" and job.run_id and job.kind == "leaderboard":
+        st.success("The leaderboard is ready: see *Compare every model family* above; each "
+                   "family's run is in Runs.")
+    elif job.state == "done" and job.run_id:
         _done(data_dir, job)
     return active
 
@@ -163,11 +166,12 @@ def reattach(data_dir: str) -> None:
     jobs = resources.job_manager(data_dir)
     if state.active_job() is not None and jobs.get(state.active_job()) is not None:
         return
-    job = jobs.active("train")
+    job = jobs.active("train") or jobs.active("leaderboard")
     if job is None or not job.params:
         return
     state.set_active_job(job.job_id)
-    restore(job.params)
+    if job.kind == "train":
+        restore(job.params)
 
 
 def restore(params: dict) -> None:

@@ -107,3 +107,22 @@ def test_uplift_section_leaves_out_leaking_and_post_treatment_columns(tmp_path, 
     assert at.selectbox(key="uplift__treatment_mail").value == "emailed"
     assert at.multiselect(key="uplift__exclude_mail_emailed").value == ["visit", "spend"]
     assert any("**visit** (post-treatment)" in c.value for c in at.caption)
+
+
+def test_leaderboard_section_runs_a_job_and_shows_the_ranking(app_env):
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    at = _run("pages/train.py", active_table="bank")
+    at.multiselect(key="train__board_models").set_value(["logreg", "hgb"])
+    at.button(key="train__board_go").click().run()
+    assert not at.exception
+    job_id = at.session_state["active_job"]
+    job = job_manager(str(s.data_dir)).wait(job_id, timeout=300)
+    assert job.state == "done" and job.kind == "leaderboard", job.message
+    at.run()
+    assert not at.exception
+    assert any(m.value.startswith("**Best: ") for m in at.markdown)
+    ranking = next(d.value for d in at.dataframe if "tied with best" in d.value.columns)
+    assert list(ranking["rank"]) == [1, 2]
+    assert "train__board_chart" in [e.key for e in at.get("plotly_chart")]
