@@ -24,7 +24,7 @@ if not tables:
 current = state.active_table()
 table = st.selectbox("Table", tables, key="train__table",
                      index=initial("train__table",
-                                   tables.index(current) if current in tables else 0))
+                                   tables.index(current) if current in tables else 0, 0))
 state.set_active_table(table)
 stamp = (infos[table].rows, infos[table].columns)  # changes when the table is replaced
 with errors_shown():
@@ -32,11 +32,11 @@ with errors_shown():
 default_target = "y" if "y" in columns else columns[-1]
 left, right = st.columns([2, 1])
 target = left.selectbox("Target column (what to predict)", columns, key="train__target",
-                        index=initial("train__target", columns.index(default_target)), **KEEP)
+                        index=initial("train__target", columns.index(default_target), 0), **KEEP)
 with errors_shown():
     summary, inferred, why = resources.target_info(data_dir, table, target, stamp)
 task_key = f"train__task_{target}"
-task = right.selectbox("Task", TASKS, index=initial(task_key, TASKS.index(inferred)),
+task = right.selectbox("Task", TASKS, index=initial(task_key, TASKS.index(inferred), 0),
                        key=task_key, help=f"Inferred: {inferred} ({why}).", **KEEP)
 balance = ", ".join(f"{c}: {n:,}" for c, n in zip(summary.classes[:8], summary.counts[:8]))
 if task != "regression":

@@ -133,12 +133,15 @@ def global_view(data_dir: str, run, exp) -> None:
                    "what moves it. Columns far apart in the two deserve a look.")
 
 
-def pdp_view(data_dir: str, run) -> None:
+def pdp_view(data_dir: str, run, exp) -> None:
     """Partial dependence and ICE of any column (scikit-learn's ``partial_dependence``, the
-    same grid for every model family)."""
+    same grid for every model family), most important column first."""
     st.subheader("Partial dependence and ICE")
     left, right = st.columns([2, 1])
-    column = left.selectbox("Column", run.features, key=f"explain__pdp_col_{run.run_id}")
+    ranked = [c for c in exp.importance()["feature"] if c in run.features]
+    options = [*ranked, *[c for c in run.features if c not in ranked]]
+    column = left.selectbox("Column (most important first)", options,
+                            key=f"explain__pdp_col_{run.run_id}")
     rows = right.select_slider("Test rows averaged", [100, 300, 1000], 300,
                                key="explain__pdp_rows")
     with errors_shown(), st.spinner(f"Scoring {rows:,} rows at each value of '{column}' …"):
@@ -317,7 +320,7 @@ def show(data_dir: str, run) -> None:
         with whole:
             global_view(data_dir, run, exp)
             dependence_view(exp)
-            pdp_view(data_dir, run)
+            pdp_view(data_dir, run, exp)
             interaction_view(data_dir, run)
         with one:
             what_if_view(run, local_view(run, exp))

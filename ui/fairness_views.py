@@ -55,11 +55,17 @@ def fairness_view(data_dir: str, run, threshold: float) -> None:
                    help=why + (f" 95% interval {ci[0]:.3f} – {ci[1]:.3f}." if ci else ""))
     ratio = rep.disparities["demographic_parity_ratio"]
     if ratio is not None and ratio < 0.8:
-        st.warning(f"The least selected group of '{by}' is selected at {ratio:.0%} of the rate "
-                   f"of the most selected one: below the four-fifths (80%) rule of thumb.",
+        rated = [g for g in rep.groups if g["selection_rate"] is not None]
+        lo = min(rated, key=lambda g: g["selection_rate"])
+        hi = max(rated, key=lambda g: g["selection_rate"])
+        small = (f" '{lo['group']}' has only {lo['rows']} test rows, so this may be chance."
+                 if lo["rows"] < 30 else "")
+        st.warning(f"'{lo['group']}' is selected at {lo['selection_rate']:.1%}, "
+                   f"{ratio:.0%} of the rate of '{hi['group']}' ({hi['selection_rate']:.1%}): "
+                   f"below the four-fifths (80%) rule of thumb.{small}",
                    icon=":material/balance:")
-    for note in rep.notes:
-        st.info(note)
+    if rep.notes:
+        st.caption(" ".join(f":material/info: {n}" for n in rep.notes))
     left, right = st.columns([3, 2])
     left.plotly_chart(fairness_figure(rep), key="evaluate__fairness_chart")
     table = pd.DataFrame([{k: v for k, v in g.items() if k != "ci95"} for g in rep.groups])

@@ -259,21 +259,21 @@ def _network_inputs(model: str) -> dict:
                            i("train__layers", "128,64", ""), key="train__layers", **KEEP)
     values = {
         "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation",
-                                   index=i("train__activation", 0), **KEEP),
+                                   index=0, **KEEP),
         "dropout": c3.slider("Dropout", 0.0, 0.8, i("train__dropout", d.dropout), 0.05,
                              key="train__dropout", **KEEP),
         "optimizer": c1.selectbox("Optimiser", OPTIMIZERS,
-                                  i("train__optimizer", OPTIMIZERS.index(d.fit.optimizer)),
+                                  i("train__optimizer", OPTIMIZERS.index(d.fit.optimizer), 0),
                                   key="train__optimizer", **KEEP),
         "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0,
-                                         i("train__lr", d.fit.learning_rate), format="%.5f",
+                                         i("train__lr", d.fit.learning_rate, "min"), format="%.5f",
                                          key="train__lr", **KEEP),
         "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule",
-                                    index=i("train__schedule", 0), **KEEP),
-        "epochs": int(c1.number_input("Epochs (max)", 1, 500, i("train__epochs", d.fit.epochs),
+                                    index=0, **KEEP),
+        "epochs": int(c1.number_input("Epochs (max)", 1, 500, i("train__epochs", d.fit.epochs, "min"),
                                       key="train__epochs", **KEEP)),
         "batch_size": int(c2.number_input("Batch size", 8, 65536,
-                                          i("train__batch", d.fit.batch_size),
+                                          i("train__batch", d.fit.batch_size, "min"),
                                           key="train__batch", **KEEP)),
         "early_stopping": c3.checkbox("Early stopping (restore best weights)",
                                       i("train__early", True, False), key="train__early",
@@ -281,16 +281,16 @@ def _network_inputs(model: str) -> dict:
     }
     if model == "mlp":
         values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn", **KEEP)
-        values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, i("train__l2", 0.0),
+        values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, i("train__l2", 0.0, "min"),
                                        format="%.5f", key="train__l2", **KEEP)
     if model == "ft_transformer":
         values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64],
-                                             i("train__dtoken", 1), key="train__dtoken", **KEEP))
+                                             i("train__dtoken", 1, 0), key="train__dtoken", **KEEP))
         values["n_blocks"] = int(c2.number_input("Transformer blocks", 1, 8,
-                                                 i("train__blocks", 2), key="train__blocks",
+                                                 i("train__blocks", 2, "min"), key="train__blocks",
                                                  **KEEP))
     values["data_pipeline"] = c3.selectbox(
-        "Data pipeline", PIPELINES, index=i("train__pipeline", 0),
+        "Data pipeline", PIPELINES, index=0,
         format_func=PIPELINE_LABELS.get, key="train__pipeline",
         help="Streamed: the table is split and shuffled in DuckDB, written once to Parquet "
              "snapshots and fed to the network in batches, so a table larger than memory "
@@ -309,17 +309,17 @@ def _run_options(model: str, task: str, positive_share: float) -> tuple[bool, in
         help=f"Positive class share is {positive_share:.1%}. Balanced weights make the "
              f"rare class count as much as the common one: recall at threshold 0.5 rises, "
              f"but scores then overstate probabilities.", **KEEP)
-    seed = int(c2.number_input("Seed", 0, 2**31 - 1, i("train__seed", 42), key="train__seed",
+    seed = int(c2.number_input("Seed", 0, 2**31 - 1, i("train__seed", 42, "min"), key="train__seed",
                                **KEEP))
-    cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, i("train__cv", 0),
+    cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, i("train__cv", 0, "min"),
                              key="train__cv", **KEEP))
     with st.expander("Hyper-parameter search (Optuna)"):
         t1, t2 = st.columns(2)
         trials = int(t1.number_input("Tune hyper-parameters (Optuna trials, 0 = no)", 0, 200,
-                                     i("train__trials", 0), key="train__trials",
+                                     i("train__trials", 0, "min"), key="train__trials",
                                      disabled=model in ("logreg", "hgb"), **KEEP))
         budget = float(t2.number_input("Tuning time budget (s)", 10, 7200,
-                                       i("train__budget", 300), key="train__budget",
+                                       i("train__budget", 300, "min"), key="train__budget",
                                        disabled=model in ("logreg", "hgb"), **KEEP))
     return bool(weights), seed, cv, trials, budget
 
@@ -365,7 +365,7 @@ def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpe
     """
     _imbalance_note(task, positive_share)
     model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model",
-                         index=initial("train__model", 0), **KEEP)
+                         index=0, **KEEP)
     values: dict | None = {}
     with st.container(border=True):
         if model in ("mlp", "wide_deep", "ft_transformer"):

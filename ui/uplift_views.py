@@ -35,7 +35,7 @@ def _treatment_choice(table: str, target: str) -> tuple[str | None, str | None]:
                                                               "mail"))]
     key = f"uplift__treatment_{table}"
     treatment = st.selectbox("Treatment column (who got the campaign, assigned at random)",
-                             cols, index=initial(key, cols.index(liked[0]) if liked else 0),
+                             cols, index=initial(key, cols.index(liked[0]) if liked else 0, 0),
                              key=key)
     with errors_shown(), connect(settings) as con:
         values = summarize_target(con, table, treatment).classes

@@ -57,10 +57,11 @@ def page_setup() -> str:
 def initial(key: str, value, neutral=None):
     """A widget's default, or ``neutral`` when Session State already holds its value.
 
-    Streamlit warns (in the app and the server log) when a widget gets a default *and* a
-    value set through Session State (e.g. restored from a running job); passing the neutral
-    default (``None``, ``0``, ``""`` or ``False``, whatever the widget treats as "no default")
-    avoids that while the stored value wins.
+    Streamlit warns (in the server log) when a widget gets a default *and* a value set
+    through Session State (e.g. restored from a running job); passing the widget's neutral
+    default avoids that while the stored value wins. Neutral values (what Streamlit treats as
+    "no default"): ``index=0`` for selectbox and radio, ``value="min"`` for number_input,
+    ``None`` for slider and multiselect, ``""`` for text_input, ``False`` for checkbox.
     """
     return neutral if key in st.session_state else value
 

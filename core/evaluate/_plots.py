@@ -106,13 +106,14 @@ def confusion_share_figure(confusion: list[list[int]], positive: str, negative: 
     z = np.asarray(confusion, dtype=float)
     share = z / np.maximum(z.sum(axis=1, keepdims=True), 1)
     names = (("TN", "FP"), ("FN", "TP"))
-    text = [[f"{names[i][j]}<br>{int(z[i, j]):,}<br>{share[i, j]:.0%} of actual"
+    text = [[f"{names[i][j]}<br>{int(z[i, j]):,}<br>{share[i, j]:.0%}"
              for j in range(2)] for i in range(2)]
     labels = [f"{negative} (negative)", f"{positive} (positive)"]
     heat = go.Heatmap(z=share, x=labels, y=labels, text=text, texttemplate="%{text}",
-                      textfont={"size": 16}, colorscale="Blues", zmin=0, zmax=1,
+                      textfont={"size": 15}, colorscale="Blues", zmin=0, zmax=1,
                       showscale=False)
-    return _figure([heat], f"Confusion matrix at {threshold:.4f} ({int(z.sum()):,} rows)",
+    return _figure([heat], f"Confusion matrix at {threshold:.4f} ({int(z.sum()):,} rows; % of "
+                           f"the actual class)",
                    "Predicted", "Actual", height=360, yaxis={"autorange": "reversed"})
 
 

@@ -27,5 +27,7 @@ def fairness_figure(report: FairnessReport) -> go.Figure:
                            hovertemplate=f"{label} %{{y:.3f}}<extra>%{{x}}</extra>"))
     fig = styled(go.Figure(bars), f"Decisions by {report.by} at threshold "
                                   f"{report.threshold:.4f}", report.by, "Rate")
-    fig.update_layout(barmode="group", legend=LEGEND_BELOW, yaxis={"range": [0, 1.05]})
+    tops = [(g["ci95"].get(k) or [0, g[k] or 0])[1] for g in report.groups for k in _SHOWN]
+    fig.update_layout(barmode="group", legend=LEGEND_BELOW,
+                      yaxis={"range": [0, min(1.02, max([0.05, *tops]) * 1.12)]})
     return fig
