@@ -105,7 +105,7 @@ def _render(data_dir: str) -> bool:
     job = jobs.get(state.active_job())
     if job is None:
         return False
-    st.subheader(f"{_ICONS.get(job.state, '')} {job.label}")
+    st.subheader(f"{_ICONS.get(job.state, '')} {job.label}", anchor="training-job")
     active = job.state in ("queued", "running")
     if job.epochs:
         st.progress(min(job.epoch / job.epochs, 1.0),
@@ -162,7 +162,8 @@ def show_job(data_dir: str) -> None:
 
 def reattach(data_dir: str) -> None:
     """A page opened in a new browser session (a reload) follows the running training job
-    again and shows the settings it was started with. Call before any Train widget."""
+    again and shows the settings it was started with, and says so at the top of the page (the
+    job itself is drawn under the Train button). Call before any Train widget."""
     jobs = resources.job_manager(data_dir)
     if state.active_job() is not None and jobs.get(state.active_job()) is not None:
         return
@@ -172,6 +173,10 @@ def reattach(data_dir: str) -> None:
     state.set_active_job(job.job_id)
     if job.kind == "train":
         restore(job.params)
+    st.info(f"Following the running job **{job.label}** again, with the settings it was "
+            f"started with. Its progress, **Cancel** and **Stop and keep the best so far** are "
+            f"under the Train button: [jump to the job](#training-job).",
+            icon=":material/directions_run:")
 
 
 def restore(params: dict) -> None:

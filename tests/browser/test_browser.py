@@ -137,6 +137,7 @@ def test_double_click_and_reload_keep_one_job(server, bank_ws, tmp_path):
         page.screenshot(path=f"{shots}/train.png")
 
         page.reload()  # a new browser session: the page finds its job and settings again
+        expect(page.get_by_text("Following the running job")).to_be_visible()
         expect(page.get_by_role("button", name="Cancel training")).to_be_visible()
         expect(page.get_by_text(re.compile(r"Epoch \d+ of at most 400"))).to_be_visible()
         expect(page.get_by_role("button", name="Train", exact=True)).to_be_disabled()
