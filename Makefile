@@ -1,5 +1,7 @@
 # LiftLab: `make run` starts the app, `make test` runs the whole suite. Both create .venv first.
+# `make run PORT=8502` serves on another port (default: Streamlit's 8501).
 PYTHON ?= python3.11
+PORT ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
@@ -15,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run app.py $(if $(PORT),--server.port $(PORT))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -108,16 +108,25 @@ def history_figure(history: list[dict], loss_name: str = "loss") -> go.Figure:
                    height=320)
 
 
-def importance_figure(importance: pd.DataFrame, n_rows: int, top: int = 20) -> go.Figure:
+def shap_units(output_space: str) -> str:
+    """The unit of SHAP values in words, for axis titles: ``"probability points"`` or
+    ``"log-odds"``."""
+    return {"probability": "probability points", "log-odds": "log-odds"}.get(
+        output_space, output_space)
+
+
+def importance_figure(importance: pd.DataFrame, n_rows: int, top: int = 20,
+                      output_space: str = "") -> go.Figure:
     """Horizontal bar of mean |SHAP value| per column (largest at the top); the title says
-    when only the top columns are shown."""
+    when only the top columns are shown, the axis the units (``output_space``)."""
     df = importance.head(top).iloc[::-1]
     fig = go.Figure(go.Bar(x=df["mean_abs_shap"], y=df["feature"], orientation="h",
                            marker_color=MODEL_COLOR))
     shown = (f"top {len(df)} of {len(importance)} columns, " if len(importance) > len(df)
              else "")
+    unit = f" ({shap_units(output_space)})" if output_space else ""
     return styled(fig, f"Mean |SHAP value| ({shown}{n_rows:,} test rows)",
-                   "mean |SHAP value|", "", height=max(320, 26 * len(df) + 90))
+                   f"mean |SHAP value|{unit}", "", height=max(320, 26 * len(df) + 90))
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -132,7 +141,7 @@ def color_values(series: pd.Series) -> np.ndarray:
 
 
 def beeswarm_figure(values: np.ndarray, rows: pd.DataFrame, columns: list[str], order: list[str],
-                    top: int = 12, seed: int = 0) -> go.Figure:
+                    top: int = 12, seed: int = 0, output_space: str = "") -> go.Figure:
     """Beeswarm-style summary: one dot per row and column at its SHAP value.
 
     Colour is a numeric column's value (low blue → high red); categorical columns, whose
@@ -145,6 +154,7 @@ def beeswarm_figure(values: np.ndarray, rows: pd.DataFrame, columns: list[str], 
         order: Columns from most to least important.
         top: Columns shown.
         seed: Seed of the vertical jitter.
+        output_space: Units of the values (``probability`` or ``log-odds``), on the axis.
     """
     rng = np.random.default_rng(seed)
     shown = order[:top][::-1]
@@ -168,8 +178,9 @@ def beeswarm_figure(values: np.ndarray, rows: pd.DataFrame, columns: list[str], 
     fig.update_yaxes(tickvals=list(range(len(shown))), ticktext=shown)
     fig.add_vline(x=0, line_color=RANDOM_COLOR)
     more = f"top {len(shown)} of {len(order)} columns, " if len(order) > len(shown) else ""
+    unit = f" ({shap_units(output_space)})" if output_space else ""
     return styled(fig, f"SHAP value per row ({more}{len(values):,} rows; categories grey)",
-                   "SHAP value", "", height=max(360, 30 * len(shown) + 100))
+                   f"SHAP value{unit}", "", height=max(360, 30 * len(shown) + 100))
 
 
 def waterfall_figure(contrib: pd.Series, base_value: float, output: float, output_space: str,
@@ -266,3 +277,48 @@ def overlay_curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], kind
                                  line={"dash": "dash", "color": RANDOM_COLOR}))
         return styled(fig, "ROC curves", "False-positive rate", "True-positive rate (recall)")
     return styled(fig, "Precision-recall curves", "Recall", "Precision")
+
+
+def pdp_figure(pd_result, ice_lines: int = 60, seed: int = 0) -> go.Figure:
+    """Partial dependence (bold) over a sample of ICE curves (thin, grey) of one column.
+
+    Args:
+        pd_result: A :class:`core.explain.PartialDependence`.
+        ice_lines: Most ICE curves drawn (a seeded sample; the average uses every row).
+        seed: Seed of that sample.
+    """
+    grid = [str(g) for g in pd_result.grid] if pd_result.categorical else pd_result.grid
+    ice = pd_result.individual
+    pick = np.random.default_rng(seed).choice(len(ice), min(ice_lines, len(ice)), replace=False)
+    mode = "markers" if pd_result.categorical else "lines"
+    fig = go.Figure()
+    for k, i in enumerate(pick):
+        fig.add_trace(go.Scatter(x=grid, y=ice[i], mode=mode,
+                                 line={"color": "rgba(150,150,150,0.35)", "width": 1},
+                                 marker={"color": "rgba(150,150,150,0.35)", "size": 5},
+                                 name="one row (ICE)", legendgroup="ice",
+                                 showlegend=k == 0, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=grid, y=pd_result.average, mode="lines+markers",
+                             line={"color": POS_COLOR, "width": 3}, name="average (PD)"))
+    return styled(fig, f"Partial dependence on {pd_result.feature} ({pd_result.rows:,} test "
+                       f"rows; {len(pick)} ICE curves shown)", pd_result.feature,
+                   pd_result.output, height=400)
+
+
+def interaction_figure(strength: pd.DataFrame, top: int = 12) -> go.Figure:
+    """Heat map of mean |SHAP interaction| between the most interacting columns (log-odds);
+    the diagonal (main effects) is left blank so that the pairs stand out."""
+    s = strength.copy()
+    off = s.to_numpy().copy()
+    np.fill_diagonal(off, 0.0)
+    order = np.argsort(-off.sum(axis=1))[:top]
+    names = [s.index[i] for i in order]
+    z = off[np.ix_(order, order)]
+    z = np.where(np.eye(len(order), dtype=bool), np.nan, z)
+    heat = go.Heatmap(z=z, x=names, y=names, colorscale="Reds", texttemplate="%{z:.3f}",
+                      textfont={"size": 12}, colorbar={"title": "log-odds"},
+                      hovertemplate="%{y} × %{x}: %{z:.4f}<extra></extra>")
+    fig = styled(go.Figure(heat), f"SHAP interaction strength (mean |value|, top {len(names)} "
+                                  f"columns)", "", "", height=max(380, 34 * len(names) + 120))
+    fig.update_yaxes(autorange="reversed")
+    return fig

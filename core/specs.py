@@ -372,6 +372,11 @@ class Economics:
             ``(tp, fp, tn, fn)`` = contacted converter, contacted non-converter, not contacted
             non-converter, not contacted converter (DataRobot's payoff matrix).
         value_column: Column with each customer's value if they convert (e.g. expected spend).
+        organic_share: Share of the contacted converters who would have converted without the
+            contact, in [0, 1). A response model cannot tell them apart, so its scenario
+            credits every converter reached to the contact; with this share, only the other
+            ``1 − organic_share`` of their value counts (incremental profit). An uplift run
+            measures the incremental conversions instead. Cost-and-value mode only.
     """
 
     contact_cost: float = 5.0
@@ -379,6 +384,7 @@ class Economics:
     fixed_cost: float = 0.0
     payoff: tuple[float, float, float, float] | None = None
     value_column: str | None = None
+    organic_share: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [("contact_cost", _finite(self.contact_cost) and self.contact_cost >= 0,
@@ -390,6 +396,13 @@ class Economics:
         for name, ok, allowed in checks:
             if not ok:
                 raise SimulationError(f"{name} must be {allowed}; got {getattr(self, name)}.")
+        if not (_finite(self.organic_share) and 0.0 <= self.organic_share < 1.0):
+            raise SimulationError(f"organic_share (the share of conversions that happen without "
+                                  f"contact) must be in [0, 1); got {self.organic_share}.")
+        if self.payoff is not None and self.organic_share:
+            raise SimulationError("The share of conversions without contact works with cost and "
+                                  "value; a payoff matrix states each outcome's value itself "
+                                  "(put the organic conversions into its TP value).")
         if self.payoff is not None:
             if len(self.payoff) != 4 or not all(_finite(v) for v in self.payoff):
                 raise SimulationError(f"payoff needs four finite numbers (TP, FP, TN, FN), each "
@@ -406,7 +419,9 @@ class Economics:
         else:
             value = f"'{self.value_column}'" if self.value_column else f"{self.conversion_value:g}"
             text = f"contact {self.contact_cost:g}, conversion {value}"
-        return text + (f", fixed {self.fixed_cost:g}" if self.fixed_cost else "")
+        return (text + (f", fixed {self.fixed_cost:g}" if self.fixed_cost else "")
+                + (f", {self.organic_share:.0%} of conversions without contact"
+                   if self.organic_share else ""))
 
     def profit(self, conversions, contacted):
         """Profit of contacting ``contacted`` customers who bring ``conversions`` conversions:

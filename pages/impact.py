@@ -34,8 +34,5 @@ with tabs[3]:
 with tabs[4]:
     views.credit_tab(run, pop)
 with tabs[5]:
-    abtest_views.planner(result.base_rate, result.conversion_rate_model, "impact__plan",
-                         f"Arm A: customers picked at random; arm B: the model's top customers, "
-                         f"the same number. The rates follow the scenario on screen "
-                         f"({result.decision}); edit them to plan another test.")
+    views.holdout_planner(result, inputs.economics)
     abtest_views.readout(result.conversion_lift - 1.0, "impact__read")

@@ -3,15 +3,16 @@ background with live progress."""
 
 import streamlit as st
 
-from core.errors import AppError
 from core.specs import MISSING_LABELS, MISSING_POLICIES, TASKS, DatasetSpec
 from ui import resources, state
-from ui.train_views import model_form, recent_jobs_table, show_job
-from ui.widgets import KEEP, errors_shown, link_to, page_setup, show_error
+from ui.leaderboard_views import leaderboard_section
+from ui.train_views import feature_picker, model_form, reattach, recent_jobs_table, show_job
+from ui.widgets import KEEP, bold, errors_shown, initial, link_to, page_setup
 
 data_dir = page_setup()
 st.title("Train")
 st.caption(f"Training device: **{resources.device_label()}**")
+reattach(data_dir)  # a reloaded page follows its running job and shows its settings again
 
 with errors_shown():
     infos = {t.table: t for t in resources.tables(data_dir)}
@@ -21,20 +22,22 @@ if not tables:
     link_to("pages/data.py", "Go to Data", ":material/database:")
     st.stop()
 current = state.active_table()
-table = st.selectbox("Table", tables, index=tables.index(current) if current in tables else 0,
-                     key="train__table")
+table = st.selectbox("Table", tables, key="train__table",
+                     index=initial("train__table",
+                                   tables.index(current) if current in tables else 0, 0))
 state.set_active_table(table)
 stamp = (infos[table].rows, infos[table].columns)  # changes when the table is replaced
 with errors_shown():
     columns = [c for c, _ in resources.table_layout(data_dir, table, stamp)[0]]
 default_target = "y" if "y" in columns else columns[-1]
 left, right = st.columns([2, 1])
-target = left.selectbox("Target column (what to predict)", columns,
-                        index=columns.index(default_target), key="train__target", **KEEP)
+target = left.selectbox("Target column (what to predict)", columns, key="train__target",
+                        index=initial("train__target", columns.index(default_target), 0), **KEEP)
 with errors_shown():
     summary, inferred, why = resources.target_info(data_dir, table, target, stamp)
-task = right.selectbox("Task", TASKS, index=TASKS.index(inferred), key=f"train__task_{target}",
-                       help=f"Inferred: {inferred} ({why}).", **KEEP)
+task_key = f"train__task_{target}"
+task = right.selectbox("Task", TASKS, index=initial(task_key, TASKS.index(inferred), 0),
+                       key=task_key, help=f"Inferred: {inferred} ({why}).", **KEEP)
 balance = ", ".join(f"{c}: {n:,}" for c, n in zip(summary.classes[:8], summary.counts[:8]))
 if task != "regression":
     st.caption(f"Class balance: {balance}" +
@@ -45,50 +48,29 @@ if task == "binary":
         st.error(f"'{target}' has {len(summary.classes)} classes; a binary task needs two. "
                  "Choose multiclass or another column.")
         st.stop()
+    pos_key = f"train__positive_{target}"
     positive = st.radio("Positive class (the outcome you want to find)", summary.classes,
-                        index=summary.classes.index(summary.suggested_positive), horizontal=True,
-                        key=f"train__positive_{target}", help=summary.reason, **KEEP)
-    st.caption(f"Suggested because {summary.reason}.")
+                        index=initial(pos_key, summary.classes.index(summary.suggested_positive),
+                                      0),
+                        horizontal=True, key=pos_key, help=summary.reason, **KEEP)
+    st.caption(f"Suggested because {summary.reason}. Positive class: {bold(positive)}.")
     share = summary.counts[summary.classes.index(positive)] / sum(summary.counts)
 
-others = [c for c in columns if c != target]
-leaks = (resources.leaking_columns(data_dir, table, target, positive, stamp)
-         if task == "binary" else {})
-leaky = [c for c in others if c in leaks]
-features = st.multiselect("Feature columns", others, default=[c for c in others if c not in leaky],
-                          key=f"train__features_{table}_{target}",
-                          help="Leave out columns only known after the outcome (e.g. bank's "
-                               "call 'duration'): they leak the answer.", **KEEP)
-kept = [c for c in leaky if c in features]
-if kept:
-    st.warning(f"{', '.join(kept)} is a feature, but it is usually only known after the "
-               f"outcome: the model would learn the answer, and its ROC-AUC would overstate "
-               f"what it can do beforehand. Leave it out unless you know it is known in time. "
-               + " ".join(leaks[c] for c in kept), icon=":material/warning:")
-elif leaky:
-    st.caption(f"Left out by default because it leaks the outcome: {', '.join(leaky)}.")
-if len(features) >= infos[table].rows * 0.8:
-    st.warning(f"{len(features)} features for {infos[table].rows:,} rows: the model can memorise "
-               f"the rows instead of learning a pattern. Use fewer features or more rows.")
-missing = st.radio("Rows with a missing feature value", MISSING_POLICIES, horizontal=True,
-                   format_func=MISSING_LABELS.get, key=f"train__missing_{table}", **KEEP,
-                   help="Either way the run's notes say how many rows and values it concerned.")
-
-choice = model_form(task, share)
-if choice is not None and not features:
+features = feature_picker(data_dir, table, target, positive, task, stamp, columns)
+if features:
+    if len(features) >= infos[table].rows * 0.8:
+        st.warning(f"{len(features)} features for {infos[table].rows:,} rows: the model can "
+                   f"memorise the rows instead of learning a pattern. Use fewer features or more "
+                   f"rows.")
+    missing = st.radio("Rows with a missing feature value", MISSING_POLICIES, horizontal=True,
+                       format_func=MISSING_LABELS.get, key=f"train__missing_{table}", **KEEP,
+                       help="Either way the run's notes say how many rows and values it "
+                            "concerned.")
+    spec = DatasetSpec(table, target, positive, tuple(features), task=task, missing=missing)
+    model_form(data_dir, task, share, spec, infos[table].rows)
+    leaderboard_section(data_dir, spec)
+else:
     st.error("Choose at least one feature column.")
-elif choice is not None:
-    try:
-        spec = DatasetSpec(table, target, positive, tuple(features), seed=choice.seed, task=task,
-                           missing=missing)
-        job_id = resources.job_manager(data_dir).submit_training(
-            spec, choice.config, choice.cv, choice.tune_trials, choice.tune_timeout_s)
-        state.set_active_job(job_id)
-        st.toast(f"Training started: {choice.config.model} on {table}. Progress is shown "
-                 f"under the Train button; the sidebar lists running jobs on every page.",
-                 icon=":material/model_training:")
-    except AppError as err:
-        show_error(err)
 
 if state.active_job():  # right under the Train button, where the analyst is looking
     show_job(data_dir)

@@ -31,8 +31,8 @@ LAYERS = [
     {"ingest", "features"},
     {"tables", "runs"},
     {"evaluate", "explain", "recommend"},
-    {"training", "impact", "privacy"},
-    {"uplift", "monitor", "compress"},
+    {"training", "impact", "privacy", "fairness"},
+    {"uplift", "monitor", "compress", "leaderboard"},
     {"report"},
     {"app"},
 ]

@@ -299,7 +299,8 @@ def _columns_tab(settings: Settings, table: str) -> None:
 
 def _target_choice(settings: Settings, table: str, names: list[str]) -> tuple[str | None, str | None]:
     c1, c2 = st.columns(2)
-    target = c1.selectbox("Target (optional)", ["(none)", *names], key="data__profile_target")
+    target = c1.selectbox("Target (optional)", ["(none)", *names],
+                          key=f"data__profile_target_{table}")
     if target == "(none)":
         return None, None
     with connect(settings) as con:
@@ -308,7 +309,8 @@ def _target_choice(settings: Settings, table: str, names: list[str]) -> tuple[st
         return target, None
     positive = c2.radio("Positive class", summary.classes, horizontal=True,
                         index=summary.classes.index(summary.suggested_positive),
-                        key="data__profile_positive", help=summary.reason)
+                        key=f"data__profile_positive_{table}_{target}",
+                        help=summary.reason)
     return target, positive
 
 
@@ -330,7 +332,7 @@ def _profile_tab(settings: Settings, table: str, info: TableInfo) -> None:
         if fig is not None:
             st.plotly_chart(fig, key=f"data__fig_{fig.layout.title.text}")
     st.dataframe(p.summary(), hide_index=True, width="stretch")
-    chosen = st.selectbox("Column detail", [c.name for c in p.columns], key="data__profile_col")
+    chosen = st.selectbox("Column detail", [c.name for c in p.columns], key=f"data__profile_col_{table}")
     col = next(c for c in p.columns if c.name == chosen)
     if col.stats:
         st.caption(" · ".join(f"{k} {v:,.4g}" if isinstance(v, float) else f"{k} {v}"
@@ -424,7 +426,7 @@ def _k_anonymity(settings: Settings, table: str, names: list[str],
 def _sql_tab(settings: Settings, table: str) -> None:
     st.caption("Read-only: one SELECT at a time; files, settings and extensions are off; "
                "personal columns are hidden.")
-    sql = st.text_area("SQL", f'SELECT * FROM "{table}" LIMIT 10', key="data__sql")
+    sql = st.text_area("SQL", f'SELECT * FROM "{table}" LIMIT 10', key=f"data__sql_{table}")
     limit = st.number_input("Row cap", 1, MAX_LIMIT, DEFAULT_LIMIT, key="data__sql_limit")
     if not st.button("Run query", key="data__sql_run"):
         return

@@ -20,7 +20,8 @@ from core.evaluate import (
     threshold_figures,
 )
 from ui import resources, state
-from ui.widgets import errors_shown, fmt
+from ui.fairness_views import fairness_view
+from ui.widgets import bold, errors_shown, fmt
 
 THRESHOLD_KEY = "evaluate__threshold"
 POLICY_NOTE = "evaluate__policy_note"
@@ -157,6 +158,7 @@ def threshold_view(data_dir: str, run) -> None:
         for col, name in zip(st.columns(3), row):
             col.plotly_chart(figs[name], key=f"evaluate__{name}")
     _segment_view(data_dir, run, t)
+    fairness_view(data_dir, run, t)
 
 
 def binary_view(data_dir: str, run) -> None:
@@ -164,8 +166,8 @@ def binary_view(data_dir: str, run) -> None:
     with errors_shown():
         ev = resources.evaluation(data_dir, run.run_id)
     st.caption(f"Test split: **{len(ev.y):,} rows** never seen in training · positive class "
-               f"**{ev.positive}** (the class chosen when training, whatever the label order) · "
-               f"base rate {ev.base_rate:.1%} · intervals: bootstrap 95%")
+               f"{bold(ev.positive)} (the class chosen when training, whatever the label "
+               f"order) · base rate {ev.base_rate:.1%} · intervals: bootstrap 95%")
     threshold_view(data_dir, run)
     st.subheader("Calibration and gains")
     figs = resources.static_figures(data_dir, run.run_id)

@@ -21,11 +21,27 @@ from core.explain import (
     strongest_interaction,
     what_if,
 )
-from core.plots import beeswarm_figure, importance_figure, waterfall_figure
+from core.plots import (
+    beeswarm_figure,
+    importance_figure,
+    interaction_figure,
+    pdp_figure,
+    waterfall_figure,
+)
 from ui import resources, state
 from ui.widgets import errors_shown, show_error
 
 ROW_MODES = {"rank": "Score rank", "surprising": "Most surprising errors", "id": "Test row id"}
+UNITS = {"log-odds": "SHAP values here are in **log-odds**, the model's raw output (gradient "
+                     "boosting and logistic regression explain their decision function): +0.69 "
+                     "doubles the odds of the positive class. A network's values are in "
+                     "probability points instead, so compare runs of different families by "
+                     "rank, not by size.",
+         "probability": "SHAP values here are in **probability points** (the network's "
+                        "output): +0.05 adds five points to the probability of the positive "
+                        "class. Gradient boosting and logistic regression are explained in "
+                        "log-odds instead, so compare runs of different families by rank, "
+                        "not by size."}
 
 
 def _cache_stamp(run) -> float:
@@ -88,23 +104,71 @@ def global_view(data_dir: str, run, exp) -> None:
                         disabled=not exp.encoded_names,
                         help=None if exp.encoded_names else f"{exp.explainer} works per column.")
     imp = exp.importance(encoded=encoded)
+    space = exp.output_space
     left, right = st.columns(2)
-    left.plotly_chart(importance_figure(imp, len(exp.rows)), key="explain__importance")
+    left.plotly_chart(importance_figure(imp, len(exp.rows), output_space=space),
+                      key="explain__importance")
     if encoded:
         rows = pd.DataFrame(exp.encoded_rows, columns=exp.encoded_names)
-        fig = beeswarm_figure(exp.encoded_values, rows, exp.encoded_names, list(imp["feature"]))
+        fig = beeswarm_figure(exp.encoded_values, rows, exp.encoded_names, list(imp["feature"]),
+                              output_space=space)
     else:
-        fig = beeswarm_figure(exp.values, exp.rows, exp.columns, list(imp["feature"]))
+        fig = beeswarm_figure(exp.values, exp.rows, exp.columns, list(imp["feature"]),
+                              output_space=space)
     right.plotly_chart(fig, key="explain__beeswarm")
+    st.caption(f":material/straighten: {UNITS.get(space, space)}")
     if st.toggle("Compare with permutation importance", key="explain__perm"):
         with errors_shown():
-            perm = resources.permutation_importance(data_dir, run.run_id)
+            bar = st.progress(0.0, text="Shuffling each column …")
+            perm = resources.permutation_importance(
+                data_dir, run.run_id, lambda done, total, column: bar.progress(
+                    done / total, text=f"Shuffling '{column}' ({done + 1} of {total} columns)"
+                    if done < total else "Done"))
+            bar.empty()
         st.plotly_chart(importance_comparison_figure(exp.importance(), perm, len(exp.rows),
                                                      min(2000, len(run.test_frame))),
                         key="explain__perm_chart")
         st.caption("Permutation importance: the drop in test ROC-AUC when one column's values "
                    "are shuffled (scikit-learn). It measures what the score needs; SHAP measures "
                    "what moves it. Columns far apart in the two deserve a look.")
+
+
+def pdp_view(data_dir: str, run, exp) -> None:
+    """Partial dependence and ICE of any column (scikit-learn's ``partial_dependence``, the
+    same grid for every model family), most important column first."""
+    st.subheader("Partial dependence and ICE")
+    left, right = st.columns([2, 1])
+    ranked = [c for c in exp.importance()["feature"] if c in run.features]
+    options = [*ranked, *[c for c in run.features if c not in ranked]]
+    column = left.selectbox("Column (most important first)", options,
+                            key=f"explain__pdp_col_{run.run_id}")
+    rows = right.select_slider("Test rows averaged", [100, 300, 1000], 300,
+                               key="explain__pdp_rows")
+    with errors_shown(), st.spinner(f"Scoring {rows:,} rows at each value of '{column}' …"):
+        result = resources.partial_dependence(data_dir, run.run_id, column, int(rows))
+    st.plotly_chart(pdp_figure(result), key="explain__pdp")
+    st.caption("Bold: the model's average output when every row takes that value of the "
+               "column, the rest of the row unchanged (partial dependence). Grey: the same for "
+               "single rows (ICE); lines that cross or fan out mean the column acts differently "
+               "for different customers: an interaction. Values outside the 5th–95th "
+               "percentiles are left out, where the model saw little data.")
+
+
+def interaction_view(data_dir: str, run) -> None:
+    """SHAP interaction values of a tree model: the strongest pairs of columns."""
+    if run.config.model != "hgb":
+        return
+    if not st.toggle("SHAP interaction values (tree models)", key="explain__interactions",
+                     help="TreeExplainer splits each SHAP value into a main effect and the "
+                          "interactions with every other column (200 test rows)."):
+        return
+    with errors_shown(), st.spinner("Computing SHAP interaction values for 200 rows …"):
+        inter = resources.interactions(data_dir, run.run_id)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(interaction_figure(inter.strength()), key="explain__interaction_map")
+    right.dataframe(inter.top_pairs(10).round(4), hide_index=True, width="stretch")
+    right.caption("Mean |interaction| in log-odds over 200 test rows: how much of two "
+                  "columns' effect exists only in combination.")
 
 
 def _pick_row(run, exp):
@@ -213,12 +277,15 @@ def report_view(data_dir: str, run, exp) -> None:
     scenario = ({k: inputs[k] for k in ("contact_cost", "conversion_value", "fraction")}
                 if inputs and {"contact_cost", "conversion_value"} <= set(inputs) else None)
     computed = state.impact_result(run.run_id)
+    fair = st.session_state.get(f"evaluate__fair_{run.run_id}")
+    fair = fair if fair and fair != "(choose a column)" else None
     options = ReportOptions(threshold=state.threshold(), rows=len(exp.rows), scenario=scenario,
-                            scenario_result=computed)
+                            scenario_result=computed, fairness_by=fair)
     scenario = scenario or computed
     st.caption(f"Summary, data profile, preparation, model card, metrics with intervals at "
                f"threshold {options.threshold:.4f}, curves, segments, SHAP global and three "
-               f"customers" + (", and your Impact scenario." if scenario else "."))
+               f"customers" + (f", fairness by {fair}" if fair else "")
+               + (", and your Impact scenario." if scenario else "."))
     settings = resources.settings()
     left, right = st.columns(2)
     for col, fmt, mime in ((left, "html", "text/html"), (right, "pdf", "application/pdf")):
@@ -253,6 +320,8 @@ def show(data_dir: str, run) -> None:
         with whole:
             global_view(data_dir, run, exp)
             dependence_view(exp)
+            pdp_view(data_dir, run, exp)
+            interaction_view(data_dir, run)
         with one:
             what_if_view(run, local_view(run, exp))
     except AppError as err:

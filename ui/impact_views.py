@@ -40,7 +40,7 @@ from core.impact import (
 )
 from core.specs import Economics
 from core.warehouse import connect, list_tables, policy_rule_mask, sql_column_names
-from ui import resources, state
+from ui import abtest_views, resources, state
 from ui.widgets import KEEP, errors_shown, show_error
 
 TEST_SPLIT = "The run's test split"
@@ -150,23 +150,49 @@ def scenario_controls(data_dir: str, run) -> tuple[str | None, object, ScenarioI
     """
     table, pop = _population(data_dir, run)
     decision = _decision()
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     cost = c1.number_input("Contact cost per customer", 0.0, 1e6, 5.0, 1.0, key="impact__cost",
                            **KEEP)
     value = c2.number_input("Value of one conversion", 0.01, 1e9, 100.0, 10.0,
                             key="impact__value", **KEEP)
+    organic = c3.number_input(
+        "Conversions that happen without contact, %", 0.0, 99.0, 0.0, 5.0,
+        key="impact__organic", help="Of the customers this campaign reaches who convert, the "
+        "share who would have converted anyway. Their value is not credited to the contact, so "
+        "the profit is incremental. A holdout test (A/B tab) measures it; an uplift run on a "
+        "randomised table models it per customer.", **KEEP)
     with st.expander("More economics: fixed cost, per-customer value, payoff matrix"):
         fixed, payoff, value_col = _advanced(pop)
+    _organic_note(organic, payoff)
     policy = _policy_rule(pop)
     saved = state.impact_inputs() or {}
     state.set_impact_inputs({
         "population": table, "rule": decision.rule, "decision_value": decision.value,
         "fraction": decision.value if decision.rule == "fraction" else saved.get("fraction", 0.2),
         "contact_cost": cost, "conversion_value": value, "fixed_cost": fixed,
-        "value_column": value_col, "payoff": payoff, "policy": policy})
+        "value_column": value_col, "payoff": payoff, "policy": policy,
+        "organic_share": organic / 100.0})
     with errors_shown():
-        econ = Economics(cost, value, fixed, payoff, value_col)
+        econ = Economics(cost, value, fixed, payoff, value_col,
+                         organic / 100.0 if payoff is None else 0.0)
         return table, pop, ScenarioInputs(decision, econ, policy, n_bootstrap=1000, seed=42)
+
+
+def _organic_note(organic: float, payoff) -> None:
+    """Say what the profit counts: every converter reached (the response model's view), or
+    only the share the contact causes."""
+    if payoff is not None:
+        st.caption("The payoff matrix prices each outcome itself: put the value the contact "
+                   "adds (not the whole sale) into its TP cell.")
+    elif organic <= 0:
+        st.caption(":material/info: This run predicts who **responds**, not who responds "
+                   "**because of** the contact: the profit credits every converter reached to "
+                   "the campaign, also those who would have bought anyway. Set the share of "
+                   "conversions that happen without contact (from a past holdout) to make it "
+                   "incremental, or train an uplift model on a randomised table.")
+    else:
+        st.caption(f":material/check: Profit is incremental: {organic:.0f}% of the conversions "
+                   f"reached are assumed to happen without contact and are not credited to it.")
 
 
 def simulate(data_dir: str, run, table: str | None, inputs: ScenarioInputs) -> ImpactResult:
@@ -390,3 +416,21 @@ def credit_tab(run, pop) -> None:
                f"{c_good:g} (German credit's documentation uses 5 and 1). With calibrated "
                f"probabilities the cheapest rule approves below p(bad) = "
                f"{c_good / (c_bad + c_good):.3f}.")
+
+
+def holdout_planner(result: ImpactResult, econ: Economics) -> None:
+    """The A/B planner of a response run: the model's top customers, contacted (arm B) or
+    held out (arm A). Without contact they convert at the organic share of the contacted rate,
+    so the planned effect is the incremental one, not the response rate."""
+    rate = result.conversion_rate_model
+    if econ.organic_share <= 0:
+        st.info("To plan a holdout test, set above the share of conversions that happen "
+                "without contact (your best guess): the test measures exactly that. Arm B's "
+                f"rate, {rate:.2%}, is the model's **response** rate among the customers it "
+                "picks, not the effect of contacting them.", icon=":material/science:")
+        return
+    abtest_views.planner(rate * econ.organic_share, rate, "impact__plan",
+                         f"Among the model's top customers ({result.decision}): arm A held out "
+                         f"(not contacted), arm B contacted. Arm A converts at "
+                         f"{econ.organic_share:.0%} of arm B's response rate (the share without "
+                         f"contact set above), so the test detects the incremental effect.")

@@ -245,11 +245,16 @@ def train_form(data_dir: str, cols: EventColumns, opts: SequenceOptions) -> None
         show_error(err)
         return
     settings = resources.settings()
+    neural = model in NEURAL
     job_id = resources.job_manager(data_dir).submit(
         "recommend", f"{model} on {cols.table} ({cols.user} → {cols.item})",
         lambda progress, stop: train_recommender(settings, cols, opts, cfg,
                                                               progress, stop).run_id,
-        epochs=cfg.epochs if model in NEURAL else 0)
+        epochs=cfg.epochs if neural else 0,
+        params={"columns": dataclasses.asdict(cols), "options": dataclasses.asdict(opts),
+                "model": dataclasses.asdict(cfg)},
+        patience=cfg.net.patience if neural else 0, can_keep=neural,
+        monitor="val_ndcg@10", higher_is_better=True)
     st.session_state[ACTIVE_JOB] = job_id
 
 
@@ -275,13 +280,23 @@ def _job_view(data_dir: str) -> bool:
                        f"(epoch {job.history.index(best) + 1}); the curves follow when it ends.")
         elif job.history:
             st.plotly_chart(training_figure(job.history), key=f"recommend__job_{job.epoch}")
-    if running and st.button("Cancel training", key="recommend__cancel"):
-        jobs.cancel(job.job_id)
+    if running and not job.stop_request:
+        left, right = st.columns(2)
+        if job.can_keep and job.state == "running" and job.epoch >= 1 and left.button(
+                "Stop and keep the best so far", key="recommend__keep", icon=":material/save:",
+                help="Ends training now and saves the run with the weights of the epoch with "
+                     "the best validation NDCG@10, evaluated like any run."):
+            jobs.stop_and_keep(job.job_id)
+        if right.button("Cancel training", key="recommend__cancel", icon=":material/cancel:",
+                        help="Ends training and saves nothing."):
+            jobs.cancel(job.job_id)
     if job.state == "done" and job.run_id and active_run() != job.run_id:
         set_active_run(job.run_id)
         st.session_state.pop(RUN_PICKER, None)
     if job.state == "done":
         st.success(f"Saved run {job.run_id}: see the Quality tab.")
+        for note in resources.run_metrics_notes(data_dir, job.run_id):
+            st.info(note)
     return running
 
 

@@ -96,6 +96,40 @@ def leaking_columns(data_dir: str, table: str, target: str, positive: str,
     return profile(data_dir, table, target, positive, hidden, stamp).leaks
 
 
+@st.cache_data(max_entries=16, ttl=3600, show_spinner="Checking the columns for leakage, "
+                                                      "identifiers and personal data …")
+def feature_flags(data_dir: str, table: str, target: str, positive: str | None, task: str,
+                  stamp: tuple, treatment: str | None = None, treated: str | None = None,
+                  ) -> dict:
+    """The columns training leaves out by default (column → :class:`core.tables.Exclusion`):
+    the same :func:`core.tables.choose_features` every training path runs; with a treatment
+    column, post-treatment columns too. ``stamp`` changes when the table is replaced.
+
+    Raises:
+        SchemaError: E.g. an identifier as a regression target.
+    """
+    from core.specs import DatasetSpec
+    from core.tables import choose_features
+    from core.warehouse import connect
+
+    spec = DatasetSpec(table, target, positive, task=task)
+    with connect(load_settings(data_dir)) as con:
+        choice = choose_features(con, spec, treatment, treated)
+    return {e.column: e for e in choice.excluded}
+
+
+def run_metrics_notes(data_dir: str, run_id: str) -> list[str]:
+    """The notes of a saved run's metrics.json (any kind of run), e.g. that the analyst
+    stopped it and its best epoch was kept."""
+    import json
+
+    path = load_settings(data_dir).runs_dir / run_id / "metrics.json"
+    try:
+        return list(json.loads(path.read_text()).get("notes") or [])
+    except (OSError, ValueError):
+        return []
+
+
 def runs(data_dir: str) -> list[dict]:
     """Run summaries, newest first (read from disk each time: cheap, never stale)."""
     return list_runs(load_settings(data_dir))
@@ -185,13 +219,49 @@ def explanation(data_dir: str, run_id: str, stamp: float):
     return load_explanation(run(data_dir, run_id))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Shuffling each column to measure permutation "
-                                               "importance …")
-def permutation_importance(data_dir: str, run_id: str):
-    """Permutation importance (ROC-AUC drop) of a binary run on up to 2,000 test rows."""
+@st.cache_resource(max_entries=1)
+def _computed() -> dict:
+    """Results computed with a progress bar, which a cached function cannot draw: kept here
+    (the last few per kind) for every session of the process."""
+    return {}
+
+
+def permutation_importance(data_dir: str, run_id: str, progress=None):
+    """Permutation importance (ROC-AUC drop) of a binary run on up to 2,000 test rows,
+    computed once per run; ``progress(done, total, column)`` hears each column."""
     from core.explain import permutation_importance_run
 
-    return permutation_importance_run(run(data_dir, run_id))
+    store = _computed().setdefault("permutation", {})
+    key = (data_dir, run_id)
+    if key not in store:
+        store[key] = permutation_importance_run(run(data_dir, run_id), progress=progress)
+        while len(store) > 4:
+            store.pop(next(iter(store)))
+    return store[key]
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def fairness(data_dir: str, run_id: str, by: str, threshold: float):
+    """The :class:`core.fairness.FairnessReport` of a binary run at a threshold."""
+    from core.fairness import run_fairness
+
+    return run_fairness(load_settings(data_dir), run(data_dir, run_id), by, threshold)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def partial_dependence(data_dir: str, run_id: str, column: str, rows: int):
+    """Partial dependence and ICE of one column (:func:`core.explain.partial_dependence_run`)."""
+    from core.explain import partial_dependence_run
+
+    return partial_dependence_run(run(data_dir, run_id), column, rows=rows)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def interactions(data_dir: str, run_id: str):
+    """SHAP interaction values of a tree run on 200 test rows."""
+    from core.explain import interaction_values_run
+
+    return interaction_values_run(run(data_dir, run_id))
 
 
 @st.cache_resource(max_entries=4)

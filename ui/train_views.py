@@ -1,12 +1,16 @@
-"""Live view of a training job: epoch bar, loss curve, time left, cancel."""
+"""Train page views: the job (epoch bar, loss curve, measured time left, cancel, stop and keep
+the best so far), reattaching a reloaded page to its running job, the features with what is
+left out and why, and the model settings with a Train button that starts one job per click."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import NamedTuple
 
 import streamlit as st
 
+from core.app import JobState, training_params
 from core.errors import AppError
 from core.plots import history_figure
 from core.specs import (
@@ -17,10 +21,11 @@ from core.specs import (
     PIPELINE_LABELS,
     PIPELINES,
     SCHEDULES,
+    DatasetSpec,
     ModelConfig,
 )
 from ui import resources, state
-from ui.widgets import KEEP, link_to, show_error
+from ui.widgets import KEEP, initial, link_to, show_error
 
 HEADLINES = {
     "binary": {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1 @0.5",
@@ -32,6 +37,66 @@ HEADLINES = {
 _ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
           "done": ":material/check_circle:", "failed": ":material/error:",
           "cancelled": ":material/cancel:"}
+LONG_SECONDS = 600
+STARTED = "train__started"
+# flat ModelConfig name -> the widget key that shows it
+_FORM_KEYS = {"activation": "train__activation", "dropout": "train__dropout",
+              "optimizer": "train__optimizer", "learning_rate": "train__lr",
+              "lr_schedule": "train__schedule", "epochs": "train__epochs",
+              "batch_size": "train__batch", "early_stopping": "train__early",
+              "batch_norm": "train__bn", "l2": "train__l2", "d_token": "train__dtoken",
+              "n_blocks": "train__blocks", "data_pipeline": "train__pipeline",
+              "model": "train__model"}
+
+
+def duration(seconds: float) -> str:
+    """Seconds in words: ``"40 s"``, ``"7 min"``, ``"1 h 05 min"``."""
+    seconds = max(float(seconds), 0.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def eta_text(job: JobState) -> str:
+    """Time left from the measured epochs, e.g. ``"4.1 s per epoch · 20 s to 4 min left"``."""
+    per, span = job.seconds_per_epoch(), job.eta_range()
+    if per is None or span is None:
+        return "timing the first epoch"
+    low, high = span
+    if job.patience and low < high:
+        return (f"{per:.1f} s per epoch (measured) · {duration(low)} to {duration(high)} left "
+                f"(early stopping ends it after {job.patience} epochs without improvement)")
+    return f"{per:.1f} s per epoch (measured) · about {duration(high)} left"
+
+
+def _stop_buttons(jobs, job: JobState) -> None:
+    left, right = st.columns(2)
+    if job.can_keep and job.state == "running" and job.epoch >= 1 and not job.stop_request:
+        if left.button("Stop and keep the best so far", key="train__keep",
+                       icon=":material/save:",
+                       help="Ends training after this batch and saves the run with the "
+                            "weights of its best validation epoch; a note in the run says "
+                            "so."):
+            jobs.stop_and_keep(job.job_id)
+    if not job.stop_request and right.button("Cancel training", key="train__cancel",
+                                             icon=":material/cancel:",
+                                             help="Ends training and saves nothing."):
+        jobs.cancel(job.job_id)
+
+
+def _done(data_dir: str, job: JobState) -> None:
+    state.announce_run(job.job_id, job.run_id)
+    run = resources.run(data_dir, job.run_id)
+    m = run.metrics["metrics"]
+    labels = HEADLINES.get(run.config.task, HEADLINES["binary"])
+    for col, (key, label) in zip(st.columns(len(labels)), labels.items()):
+        value = m.get(key)
+        col.metric(label, "undefined" if value is None else f"{value:.3f}")
+    for note in run.metrics.get("notes", []):
+        st.warning(note)
+    link_to("pages/evaluate.py", "Evaluate this run", ":material/target:")
 
 
 def _render(data_dir: str) -> bool:
@@ -40,13 +105,12 @@ def _render(data_dir: str) -> bool:
     job = jobs.get(state.active_job())
     if job is None:
         return False
-    st.subheader(f"{_ICONS.get(job.state, '')} {job.label}")
+    st.subheader(f"{_ICONS.get(job.state, '')} {job.label}", anchor="training-job")
     active = job.state in ("queued", "running")
     if job.epochs:
-        eta = job.eta_seconds()
-        eta_text = f" · about {eta:.0f} s left" if eta is not None else ""
         st.progress(min(job.epoch / job.epochs, 1.0),
-                    text=f"Epoch {job.epoch} of at most {job.epochs}{eta_text}")
+                    text=f"Epoch {job.epoch} of at most {job.epochs}"
+                         + (f" · {eta_text(job)}" if job.state == "running" else ""))
     elapsed = ""
     if active and job.started_at:
         elapsed = f" · {time.time() - job.started_at:.0f} s elapsed"
@@ -57,21 +121,15 @@ def _render(data_dir: str) -> bool:
                     if job.state == "running" else "Waiting for the worker")
     if job.history:
         st.plotly_chart(history_figure(job.history), key=f"train__loss_{job.epoch}")
-    if active and st.button("Cancel training", key="train__cancel"):
-        jobs.cancel(job.job_id)
+    if active:
+        _stop_buttons(jobs, job)
     if job.state == "failed":
         st.error(job.message)
-    if job.state == "done" and job.run_id:
-        state.announce_run(job.job_id, job.run_id)
-        run = resources.run(data_dir, job.run_id)
-        m = run.metrics["metrics"]
-        labels = HEADLINES.get(run.config.task, HEADLINES["binary"])
-        for col, (key, label) in zip(st.columns(len(labels)), labels.items()):
-            value = m.get(key)
-            col.metric(label, "undefined" if value is None else f"{value:.3f}")
-        for note in run.metrics.get("notes", []):
-            st.warning(note)
-        link_to("pages/evaluate.py", "Evaluate this run", ":material/target:")
+    if job.state == "done" and job.run_id and job.kind == "leaderboard":
+        st.success("The leaderboard is ready: see *Compare every model family* above; each "
+                   "family's run is in Runs.")
+    elif job.state == "done" and job.run_id:
+        _done(data_dir, job)
     return active
 
 
@@ -102,11 +160,99 @@ def show_job(data_dir: str) -> None:
         _render(data_dir)
 
 
-class TrainChoice(NamedTuple):
-    """What the Train form submitted."""
+def reattach(data_dir: str) -> None:
+    """A page opened in a new browser session (a reload) follows the running training job
+    again and shows the settings it was started with, and says so at the top of the page (the
+    job itself is drawn under the Train button). Call before any Train widget."""
+    jobs = resources.job_manager(data_dir)
+    if state.active_job() is not None and jobs.get(state.active_job()) is not None:
+        return
+    job = jobs.active("train") or jobs.active("leaderboard")
+    if job is None or not job.params:
+        return
+    state.set_active_job(job.job_id)
+    if job.kind == "train":
+        restore(job.params)
+    st.info(f"Following the running job **{job.label}** again, with the settings it was "
+            f"started with. Its progress, **Cancel** and **Stop and keep the best so far** are "
+            f"under the Train button: [jump to the job](#training-job).",
+            icon=":material/directions_run:")
 
+
+def restore(params: dict) -> None:
+    """Put a training job's settings (:func:`core.app.training_params`) into the widgets."""
+    spec, cfg = params["spec"], params["model_config"]
+    table, target = spec["table"], spec["target"]
+    state.set_active_table(table)
+    values = {"train__table": table, "train__target": target,
+              f"train__features_{table}_{target}": list(spec["features"]),
+              "train__layers": ",".join(str(u) for u in cfg.get("hidden_units", [])),
+              "train__weights": cfg.get("class_weight") == "balanced",
+              "train__seed": int(spec.get("seed", 42)), "train__cv": int(params.get("cv", 0)),
+              "train__trials": int(params.get("tune_trials", 0))}
+    if params.get("tune_trials"):
+        values["train__budget"] = float(params["tune_timeout_s"])
+    if spec.get("missing"):
+        values[f"train__missing_{table}"] = spec["missing"]
+    if spec.get("task"):
+        values[f"train__task_{target}"] = spec["task"]
+    if spec.get("positive_class") is not None:
+        values[f"train__positive_{target}"] = spec["positive_class"]
+    values.update({key: cfg[name] for name, key in _FORM_KEYS.items() if name in cfg})
+    st.session_state.update(values)
+
+
+def feature_picker(data_dir: str, table: str, target: str, positive: str | None, task: str,
+                   stamp: tuple, columns: list[str]) -> list[str]:
+    """The feature columns, with what LiftLab leaves out by default and why (leakage,
+    identifier, personal data), and a warning for a flagged column ticked back in."""
+    from core.errors import SchemaError
+
+    try:
+        flagged = resources.feature_flags(data_dir, table, target, positive, task, stamp)
+    except SchemaError as err:  # e.g. an identifier as a regression target
+        show_error(err)
+        st.stop()
+    others = [c for c in columns if c != target]
+    key = f"train__features_{table}_{target}"
+    features = st.multiselect(
+        "Feature columns", others, default=initial(key, [c for c in others if c not in flagged]),
+        key=key, help="Leave out columns only known after the outcome (e.g. bank's call "
+                      "'duration'): they leak the answer.", **KEEP)
+    kept = [c for c in flagged if c in features]
+    leaks = [c for c in kept if flagged[c].reason == "leakage"]
+    if leaks:
+        st.warning(f"{', '.join(leaks)} is a feature, but it is usually only known after the "
+                   f"outcome: the model would learn the answer, and its ROC-AUC would overstate "
+                   f"what it can do beforehand. Leave it out unless you know it is known in "
+                   f"time. " + " ".join(flagged[c].detail for c in leaks),
+                   icon=":material/warning:")
+    for c in kept:
+        if flagged[c].reason != "leakage":
+            st.warning(flagged[c].detail + " It is ticked as a feature; the run will say so.",
+                       icon=":material/warning:")
+    left_out = [c for c in flagged if c not in features]
+    if left_out:
+        groups: dict[str, list[str]] = {}
+        for c in left_out:
+            groups.setdefault(flagged[c].reason, []).append(flagged[c].original_name)
+        st.caption("Left out by default " + "; ".join(
+            f"because {_REASON_WORDS[r]}: {', '.join(cols)}" for r, cols in groups.items())
+            + ". Tick a column to use it anyway.",
+            help="\n\n".join(flagged[c].detail for c in left_out))
+    return features
+
+
+_REASON_WORDS = {"leakage": "it leaks the outcome", "identifier": "it looks like an identifier",
+                 "personal": "it is marked as personal data",
+                 "post-treatment": "it was recorded after the treatment"}
+
+
+class TrainChoice(NamedTuple):
+    """What the Train button submitted."""
+
+    spec: DatasetSpec
     config: ModelConfig
-    seed: int
     cv: int
     tune_trials: int
     tune_timeout_s: float
@@ -114,36 +260,45 @@ class TrainChoice(NamedTuple):
 
 def _network_inputs(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
-    layers = c1.text_input("Hidden layers (units, comma-separated)", "128,64",
-                           key="train__layers", **KEEP)
     d = ModelConfig()
+    i = initial
+    layers = c1.text_input("Hidden layers (units, comma-separated)",
+                           i("train__layers", "128,64", ""), key="train__layers", **KEEP)
     values = {
-        "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation", **KEEP),
-        "dropout": c3.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="train__dropout", **KEEP),
-        "optimizer": c1.selectbox("Optimiser", OPTIMIZERS, OPTIMIZERS.index(d.fit.optimizer),
+        "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation",
+                                   index=0, **KEEP),
+        "dropout": c3.slider("Dropout", 0.0, 0.8, i("train__dropout", d.dropout), 0.05,
+                             key="train__dropout", **KEEP),
+        "optimizer": c1.selectbox("Optimiser", OPTIMIZERS,
+                                  i("train__optimizer", OPTIMIZERS.index(d.fit.optimizer), 0),
                                   key="train__optimizer", **KEEP),
-        "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0, d.fit.learning_rate,
-                                         format="%.5f", key="train__lr", **KEEP),
+        "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0,
+                                         i("train__lr", d.fit.learning_rate, "min"), format="%.5f",
+                                         key="train__lr", **KEEP),
         "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule",
-                                    **KEEP),
-        "epochs": int(c1.number_input("Epochs (max)", 1, 500, d.fit.epochs, key="train__epochs",
-                                      **KEEP)),
-        "batch_size": int(c2.number_input("Batch size", 8, 65536, d.fit.batch_size,
+                                    index=0, **KEEP),
+        "epochs": int(c1.number_input("Epochs (max)", 1, 500, i("train__epochs", d.fit.epochs, "min"),
+                                      key="train__epochs", **KEEP)),
+        "batch_size": int(c2.number_input("Batch size", 8, 65536,
+                                          i("train__batch", d.fit.batch_size, "min"),
                                           key="train__batch", **KEEP)),
-        "early_stopping": c3.checkbox("Early stopping (restore best weights)", True,
-                                      key="train__early", **KEEP),
+        "early_stopping": c3.checkbox("Early stopping (restore best weights)",
+                                      i("train__early", True, False), key="train__early",
+                                      **KEEP),
     }
     if model == "mlp":
         values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn", **KEEP)
-        values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, 0.0, format="%.5f",
-                                       key="train__l2", **KEEP)
+        values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, i("train__l2", 0.0, "min"),
+                                       format="%.5f", key="train__l2", **KEEP)
     if model == "ft_transformer":
-        values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64], 1, key="train__dtoken",
-                                             **KEEP))
-        values["n_blocks"] = int(c2.number_input("Transformer blocks", 1, 8, 2,
-                                                 key="train__blocks", **KEEP))
+        values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64],
+                                             i("train__dtoken", 1, 0), key="train__dtoken", **KEEP))
+        values["n_blocks"] = int(c2.number_input("Transformer blocks", 1, 8,
+                                                 i("train__blocks", 2, "min"), key="train__blocks",
+                                                 **KEEP))
     values["data_pipeline"] = c3.selectbox(
-        "Data pipeline", PIPELINES, format_func=PIPELINE_LABELS.get, key="train__pipeline",
+        "Data pipeline", PIPELINES, index=0,
+        format_func=PIPELINE_LABELS.get, key="train__pipeline",
         help="Streamed: the table is split and shuffled in DuckDB, written once to Parquet "
              "snapshots and fed to the network in batches, so a table larger than memory "
              "trains; the warehouse stays free for other work meanwhile. Cross-validation and "
@@ -152,23 +307,74 @@ def _network_inputs(model: str) -> dict:
     return values
 
 
-def model_form(task: str, positive_share: float) -> TrainChoice | None:
-    """The model configuration form; returns the submitted choice, or None before submit.
+def _run_options(model: str, task: str, positive_share: float) -> tuple[bool, int, int, int,
+                                                                          float]:
+    i = initial
+    c1, c2, c3 = st.columns(3)
+    weights = task != "regression" and c1.checkbox(
+        "Class weights (balanced)", i("train__weights", False, False), key="train__weights",
+        help=f"Positive class share is {positive_share:.1%}. Balanced weights make the "
+             f"rare class count as much as the common one: recall at threshold 0.5 rises, "
+             f"but scores then overstate probabilities.", **KEEP)
+    seed = int(c2.number_input("Seed", 0, 2**31 - 1, i("train__seed", 42, "min"), key="train__seed",
+                               **KEEP))
+    cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, i("train__cv", 0, "min"),
+                             key="train__cv", **KEEP))
+    with st.expander("Hyper-parameter search (Optuna)"):
+        t1, t2 = st.columns(2)
+        trials = int(t1.number_input("Tune hyper-parameters (Optuna trials, 0 = no)", 0, 200,
+                                     i("train__trials", 0, "min"), key="train__trials",
+                                     disabled=model in ("logreg", "hgb"), **KEEP))
+        budget = float(t2.number_input("Tuning time budget (s)", 10, 7200,
+                                       i("train__budget", 300, "min"), key="train__budget",
+                                       disabled=model in ("logreg", "hgb"), **KEEP))
+    return bool(weights), seed, cv, trials, budget
 
-    Args:
-        task: binary, multiclass or regression (class weights only for classification).
-        positive_share: Share of the positive class (binary); below 20% class weights are
-            offered with their trade-off (off by default, so scores stay calibrated).
-    """
+
+def _imbalance_note(task: str, positive_share: float) -> None:
     if task == "binary" and positive_share < 0.2:
         st.info(f"The positive class is only **{positive_share:.1%}** of rows. **Class weights "
                 f"(balanced)** are offered below for such imbalance: they raise recall at 0.5, "
                 f"but scores then overstate probabilities; a lower threshold on Evaluate finds "
                 f"the same customers with calibrated scores.", icon=":material/balance:")
+
+
+def _estimate(data_dir: str, spec: DatasetSpec, cfg: ModelConfig, rows: int) -> None:
+    """Say how long the start would take (from earlier runs), and warn when it is long."""
+    from core.app import estimate_training
+
+    guess = estimate_training(resources.settings(), cfg, rows)
+    if guess is None:
+        return
+    text = (f"Estimated training time: about {duration(guess.seconds)} ({guess.basis}).")
+    if guess.seconds >= LONG_SECONDS:
+        st.warning(text + " That is long: the progress bar measures each epoch as it goes, and "
+                   "**Stop and keep the best so far** saves the best epoch at any time.",
+                   icon=":material/schedule:")
+    else:
+        st.caption(text)
+
+
+def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpec,
+               rows: int) -> None:
+    """The model settings and the Train button, which starts the background job.
+
+    The button is disabled while a job with exactly these settings is queued or running (a
+    second click would queue a copy), and a long estimated time is said before the start.
+
+    Args:
+        data_dir: The workspace folder.
+        task: binary, multiclass or regression (class weights only for classification).
+        positive_share: Share of the positive class (binary); below 20% class weights are
+            offered with their trade-off (off by default, so scores stay calibrated).
+        spec: Table, target, positive class, features and task (the seed comes from here).
+        rows: Rows of the table (for the time estimate).
+    """
+    _imbalance_note(task, positive_share)
     model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model",
-                         **KEEP)
-    with st.form("train__form"):
-        values: dict | None = {}
+                         index=0, **KEEP)
+    values: dict | None = {}
+    with st.container(border=True):
         if model in ("mlp", "wide_deep", "ft_transformer"):
             with st.expander("Network settings: layers, dropout, optimiser, epochs, batch, "
                              "data pipeline (defaults tuned by cross-validation)"):
@@ -176,32 +382,44 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
                     values = _network_inputs(model)
                 except ValueError:
                     values = None
-        c1, c2, c3 = st.columns(3)
-        weights = task != "regression" and c1.checkbox(
-            "Class weights (balanced)", False, key="train__weights",
-            help=f"Positive class share is {positive_share:.1%}. Balanced weights make the "
-                 f"rare class count as much as the common one: recall at threshold 0.5 rises, "
-                 f"but scores then overstate probabilities.", **KEEP)
-        seed = int(c2.number_input("Seed", 0, 2**31 - 1, 42, key="train__seed", **KEEP))
-        cv = int(c3.number_input("Also cross-validate (folds, 0 = no)", 0, 10, 0, key="train__cv",
-                                 **KEEP))
-        with st.expander("Hyper-parameter search (Optuna)"):
-            t1, t2 = st.columns(2)
-            trials = int(t1.number_input("Tune hyper-parameters (Optuna trials, 0 = no)", 0, 200,
-                                         0, key="train__trials",
-                                         disabled=model in ("logreg", "hgb"), **KEEP))
-            budget = float(t2.number_input("Tuning time budget (s)", 10, 7200, 300,
-                                           key="train__budget",
-                                           disabled=model in ("logreg", "hgb"), **KEEP))
-        submitted = st.form_submit_button("Train", type="primary")
-    if not submitted:
-        return None
+        weights, seed, cv, trials, budget = _run_options(model, task, positive_share)
     if values is None:
         st.error("Hidden layers must be whole numbers separated by commas, e.g. 128,64.")
-        return None
+        return
     try:
-        cfg = ModelConfig.of(model=model, class_weight="balanced" if weights else "none", **values)
+        cfg = ModelConfig.of(model=model, class_weight="balanced" if weights else "none",
+                             **values)
+        spec = dataclasses.replace(spec, seed=seed)
     except AppError as err:
         show_error(err)
-        return None
-    return TrainChoice(cfg, seed, cv, trials if cfg.is_keras else 0, budget)
+        return
+    choice = TrainChoice(spec, cfg, cv, trials if cfg.is_keras else 0, budget)
+    running = resources.job_manager(data_dir).find(
+        "train", training_params(spec, cfg, cv, choice.tune_trials, budget))
+    _estimate(data_dir, spec, cfg, rows)
+    if running is not None:
+        st.caption(f":material/directions_run: These settings are training now "
+                   f"({running.state}); change a setting to train another model.")
+    if st.button("Train", type="primary", key="train__go", disabled=running is not None):
+        _start(data_dir, choice)
+        st.rerun()  # draw the page again at once: the button now shows these settings train
+    started = st.session_state.pop(STARTED, None)
+    if started is not None and started[0] == "error":
+        st.error(started[1])
+    elif started is not None:
+        st.toast(started[1], icon=":material/model_training:")
+
+
+def _start(data_dir: str, choice: TrainChoice) -> None:
+    """Start the job the Train button asked for (a second click that still gets through
+    returns the same job: :meth:`core.app.JobManager.submit_training`)."""
+    try:
+        job_id = resources.job_manager(data_dir).submit_training(
+            choice.spec, choice.config, choice.cv, choice.tune_trials, choice.tune_timeout_s)
+    except AppError as err:
+        st.session_state[STARTED] = ("error", f"**{err.title}.** {err}")
+        return
+    state.set_active_job(job_id)
+    st.session_state[STARTED] = ("ok", f"Training started: {choice.config.model} on "
+                                       f"{choice.spec.table}. Progress is shown under the Train "
+                                       f"button; the sidebar lists running jobs on every page.")

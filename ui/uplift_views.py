@@ -23,7 +23,7 @@ from core.uplift import LEARNER_LABELS, LEARNERS, TREATED_LIKE, UpliftConfig, up
 from core.warehouse import connect, table_columns
 from ui import abtest_views, resources, state
 from ui.impact_views import KEEP, population_choice
-from ui.widgets import errors_shown, link_to, show_error
+from ui.widgets import errors_shown, initial, link_to, show_error
 
 
 def _treatment_choice(table: str, target: str) -> tuple[str | None, str | None]:
@@ -31,10 +31,12 @@ def _treatment_choice(table: str, target: str) -> tuple[str | None, str | None]:
     with errors_shown(), connect(settings) as con:
         cols = [c for c, _ in table_columns(con, table) if c != target]
     liked = [c for c in cols if any(w in c.lower() for w in ("treat", "campaign", "group",
-                                                              "offer", "contact"))]
+                                                              "offer", "contact", "email",
+                                                              "mail"))]
+    key = f"uplift__treatment_{table}"
     treatment = st.selectbox("Treatment column (who got the campaign, assigned at random)",
-                             cols, index=cols.index(liked[0]) if liked else 0,
-                             key="uplift__treatment")
+                             cols, index=initial(key, cols.index(liked[0]) if liked else 0, 0),
+                             key=key)
     with errors_shown(), connect(settings) as con:
         values = summarize_target(con, table, treatment).classes
     if len(values) != 2:
@@ -42,8 +44,9 @@ def _treatment_choice(table: str, target: str) -> tuple[str | None, str | None]:
                  f"(treated and control).")
         return None, None
     default = next((i for i, v in enumerate(values) if v.lower() in TREATED_LIKE), 0)
-    treated = st.radio("Value meaning treated", values, index=default, horizontal=True,
-                       key="uplift__treated")
+    key = f"uplift__treated_{table}_{treatment}"
+    treated = st.radio("Value meaning treated", values, index=initial(key, default, 0),
+                       horizontal=True, key=key)
     return treatment, treated
 
 
@@ -52,12 +55,33 @@ def _busy(data_dir: str) -> bool:
     return any(j.state in ("queued", "running") for j in jobs)
 
 
+def _left_out(data_dir: str, table: str, target: str, positive: str | None, treatment: str,
+              treated: str) -> dict:
+    """The columns left out by default (column → exclusion): leakage, identifiers, personal
+    data and, from the arms' balance, post-treatment columns; said in a caption."""
+    info = {t.table: t for t in resources.tables(data_dir)}[table]
+    with errors_shown():
+        flagged = resources.feature_flags(data_dir, table, target, positive, "binary",
+                                          (info.rows, info.columns), treatment, treated)
+    if flagged:
+        st.caption(":material/block: Left out by default (untick to use anyway): " + "; ".join(
+            f"**{e.original_name}** ({e.reason})" for e in flagged.values()),
+            help="\n\n".join(e.detail for e in flagged.values()))
+    else:
+        st.caption("No column differs between treated and control more than randomisation "
+                   "allows, and none leaks the outcome.")
+    return flagged
+
+
 def uplift_training_form(data_dir: str, table: str, target: str,
                          positive: str | None = None) -> None:
     """Train an uplift model (T-, S-learner or class transformation) on a randomised table.
 
     Runs in the page (a minute at most for the baselines); Keras families wait for the
     background training job to finish, since Keras fits must not interleave in one process.
+    Columns the profile flags (leakage, identifiers, personal data) and columns that differ
+    between the arms more than randomisation allows (post-treatment) are left out by default,
+    and the caption says which and why.
 
     Args:
         data_dir: The workspace folder.
@@ -71,6 +95,7 @@ def uplift_training_form(data_dir: str, table: str, target: str,
     treatment, treated = _treatment_choice(table, target)
     if treatment is None:
         return
+    flagged = _left_out(data_dir, table, target, positive, treatment, treated)
     with st.form("uplift__form"):
         c1, c2, c3 = st.columns(3)
         learner = c1.radio("Approach", LEARNERS, format_func=LEARNER_LABELS.get,
@@ -80,12 +105,16 @@ def uplift_training_form(data_dir: str, table: str, target: str,
         epochs = c3.number_input("Epochs (Keras families)", 1, 500, 20, key="uplift__epochs")
         with errors_shown(), connect(resources.settings()) as con:
             others = [c for c, _ in table_columns(con, table) if c not in (target, treatment)]
-        leave = st.multiselect("Leave out (columns known only after the outcome)", others,
-                               default=[c for c in others if c == "duration"],
-                               key="uplift__exclude")
+        key = f"uplift__exclude_{table}_{treatment}"
+        leave = st.multiselect("Leave out (columns known only after the treatment or the "
+                               "outcome)", others, default=initial(key, list(flagged)), key=key)
         go = st.form_submit_button("Train uplift model", type="primary")
     if go:
-        _train(data_dir, DatasetSpec(table, target, positive, exclude=tuple(leave)),
+        features = tuple(c for c in others if c not in leave)
+        if not features:
+            st.error("Keep at least one column besides the target and the treatment.")
+            return
+        _train(data_dir, DatasetSpec(table, target, positive, features=features),
                ModelConfig.of(model=model, epochs=int(epochs)),
                UpliftConfig(treatment, treated, learner))
 

@@ -54,6 +54,27 @@ def page_setup() -> str:
     return data_dir
 
 
+def initial(key: str, value, neutral=None):
+    """A widget's default, or ``neutral`` when Session State already holds its value.
+
+    Streamlit warns (in the server log) when a widget gets a default *and* a value set
+    through Session State (e.g. restored from a running job); passing the widget's neutral
+    default avoids that while the stored value wins. Neutral values (what Streamlit treats as
+    "no default"): ``index=0`` for selectbox and radio, ``value="min"`` for number_input,
+    ``None`` for slider and multiselect, ``""`` for text_input, ``False`` for checkbox.
+    """
+    return neutral if key in st.session_state else value
+
+
+def bold(value) -> str:
+    """A value in bold Markdown that renders whatever it holds: surrounding spaces (``" >50K"``
+    rendered as a literal ``** >50K**``) are trimmed and Markdown characters escaped."""
+    text = str(value).strip() or repr(str(value))
+    for ch in "\\`*_[]<>|$~":
+        text = text.replace(ch, "\\" + ch)
+    return f"**{text}**"
+
+
 def link_to(page: str, label: str, icon: str) -> None:
     """A link to another page; plain text when the page runs outside the app's navigation."""
     try:

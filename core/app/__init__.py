@@ -5,16 +5,19 @@ cross-validate) for the command line and the jobs alike.
 
 Layer: top of ``core``; imports any package's face. Nothing imports it but ``ui``, ``pages`` and
 ``core.__main__``.
-Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_jobs``,
-``_workspace``, ``_workflows``.
+Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_analysis_cli``
+(fairness, leaderboard), ``_jobs``,
+``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``.
 """
 
 from core.app._archive import ImportRunError, export_run, import_run
 from core.app._cli import main
-from core.app._jobs import JobManager, mark_interrupted, recent_jobs
+from core.app._estimate import Estimate, estimate_training
+from core.app._jobs import JobManager, JobState, mark_interrupted, recent_jobs, training_params
 from core.app._workspace import ensure_sample, score_table
 
 __all__ = [
-    "ImportRunError", "JobManager", "ensure_sample", "export_run", "import_run", "main",
-    "mark_interrupted", "recent_jobs", "score_table",
+    "Estimate", "ImportRunError", "JobManager", "JobState", "ensure_sample", "estimate_training",
+    "export_run", "import_run", "main", "mark_interrupted", "recent_jobs", "score_table",
+    "training_params",
 ]

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from core import __version__
+from core.app._analysis_cli import ANALYSIS_COMMANDS, add_analysis_parsers
 from core.app._exchange_cli import EXCHANGE_COMMANDS, add_exchange_parsers
 from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
 from core.app._paths import finite_float
@@ -148,10 +149,18 @@ def cmd_train(args, settings) -> dict:
            "positive_class": c.positive_class, "rows": c.rows,
            "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
            "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s,
-           "reliable": result.metrics.get("reliable", True)}
+           "reliable": result.metrics.get("reliable", True), **_feature_keys(c)}
     if "tuning" in c.extra:
         out["tuning"] = c.extra["tuning"]
     return out
+
+
+def _feature_keys(c) -> dict:
+    """``features`` (as the file named them) and ``excluded`` ``[{"column", "reason",
+    "detail"}]`` of a trained run's config."""
+    return {"features": list(c.extra.get("original_features") or c.source_features),
+            "excluded": [{k: e[k] for k in ("column", "reason", "detail")}
+                         for e in c.extra.get("exclusions") or []]}
 
 
 def cmd_runs(args, settings) -> dict:
@@ -190,7 +199,7 @@ def _train_uplift(args, settings) -> dict:
             "treatment": c.to_dict()["uplift"], "rows": c.rows,
             "metrics": result.metrics["metrics"],
             "ci95": result.metrics["ci95"], "notes": result.metrics["notes"], "cv": None,
-            "duration_s": c.duration_s}
+            "duration_s": c.duration_s, **_feature_keys(c)}
 
 
 def _scenario_inputs(args):
@@ -206,7 +215,7 @@ def _scenario_inputs(args):
         except ValueError as err:
             raise AppError(f"--payoff needs four numbers TP,FP,TN,FN; got {args.payoff}.") from err
     econ = Economics(args.contact_cost, args.conversion_value, args.fixed_cost, payoff,
-                     args.value_column)
+                     args.value_column, args.organic_share)
     return ScenarioInputs(Decision(rule, value), econ, args.policy, args.bootstrap, args.seed)
 
 
@@ -364,6 +373,9 @@ def _add_simulate_parser(sub) -> None:
     s.add_argument("--fixed-cost", type=finite_float, default=0.0, help="campaign cost paid once")
     s.add_argument("--payoff", help="payoff matrix TP,FP,TN,FN instead of cost and value")
     s.add_argument("--value-column", help="per-customer value of a conversion")
+    s.add_argument("--organic-share", type=float, default=0.0,
+                   help="share of the reached conversions that happen without contact, in "
+                        "[0, 1): their value is not credited (incremental profit)")
     s.add_argument("--policy", help="current policy as an SQL condition, e.g. \"age < 30\"")
     s.add_argument("--table", help="a table the run scores (default: its test split)")
     s.add_argument("--bootstrap", type=int, default=500)
@@ -419,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_monitor_parsers(sub)
     add_exchange_parsers(sub, _Parser)
     add_tables_parsers(sub)
+    add_analysis_parsers(sub)
     return p
 
 
@@ -427,7 +440,7 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
             "report": cmd_report, **MONITOR_COMMANDS, **EXCHANGE_COMMANDS,
-            **TABLES_COMMANDS}
+            **TABLES_COMMANDS, **ANALYSIS_COMMANDS}
 
 
 def _default(o):

@@ -9,12 +9,25 @@ The worker is a daemon thread and the manager stops its jobs when the interprete
 (:func:`atexit`): the running job is asked to stop at its next batch and recorded as
 *interrupted*, so Ctrl+C or ``SIGTERM`` ends the server in seconds instead of waiting for the
 training to finish (a ``ThreadPoolExecutor`` worker is joined at exit).
+
+A job keeps the settings it was started with (``params``): a second submit of the same settings
+while it is queued or running returns it (one click, one job), and a page reloaded in a new
+browser session finds it with :meth:`JobManager.active` and shows its settings again. A running
+epoch-based job can be cancelled (nothing saved) or stopped with its best epoch kept
+(:meth:`JobManager.stop_and_keep`); the time left comes from the measured epoch times, never
+from the time spent loading.
+
+The record (:class:`JobState`) and the calls a page makes (``submit``, ``get``, ``list``,
+``active``, ``find``, ``cancel``, ``stop_and_keep``) are the whole API, so that the worker can
+move to another executor without the pages changing.
 """
 
 from __future__ import annotations
 
 import atexit
 import copy
+import hashlib
+import json
 import logging
 import queue
 import threading
@@ -27,7 +40,8 @@ from datetime import datetime
 from core.app._workflows import train_workflow
 from core.config import Settings
 from core.errors import AppError
-from core.specs import DatasetSpec, ModelConfig
+from core.runs import StopSignal
+from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.warehouse import META_SCHEMA, connect
 
 log = logging.getLogger(__name__)
@@ -53,6 +67,18 @@ class JobState:
         run_id: The saved run when done.
         started_at: ``time.time()`` when it began running.
         finished_at: ``time.time()`` when it ended.
+        params: The settings it was started with (JSON-ready), so that a page reloaded in a
+            new browser session can reattach to it and show its settings.
+        fingerprint: Identifies those settings; a second submit with the same fingerprint
+            while this job is queued or running returns this job instead of a copy.
+        epoch_seconds: Measured wall time of each finished epoch, in seconds, from the start
+            of fitting (loading and preprocessing excluded).
+        patience: Epochs without improvement after which early stopping ends the fit (0: no
+            early stopping).
+        monitor: The validation metric early stopping watches (a key of ``history``).
+        higher_is_better: Whether a larger ``monitor`` is better.
+        can_keep: Whether "stop and keep the best so far" applies (epoch-based trainers).
+        stop_request: None, ``"cancel"`` or ``"keep"``.
     """
 
     job_id: str
@@ -66,13 +92,53 @@ class JobState:
     run_id: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    params: dict = field(default_factory=dict)
+    fingerprint: str | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
+    patience: int = 0
+    monitor: str = "val_loss"
+    higher_is_better: bool = False
+    can_keep: bool = False
+    stop_request: str | None = None
+    _mark: float | None = field(default=None, repr=False)
+
+    def seconds_per_epoch(self) -> float | None:
+        """Measured seconds per epoch: the mean of the epochs after the first (the first also
+        builds and traces the network), or the first epoch's time while it is the only one."""
+        if not self.epoch_seconds:
+            return None
+        later = self.epoch_seconds[1:]
+        return float(sum(later) / len(later)) if later else float(self.epoch_seconds[0])
+
+    def epochs_left(self) -> tuple[int, int]:
+        """``(fewest, most)`` epochs still to run: the most is the plan; with early stopping
+        the fewest is what is left of the patience since the best epoch (the fit ends then if
+        the validation metric does not improve again)."""
+        most = max(self.epochs - self.epoch, 0)
+        if not self.patience or not self.history:
+            return most, most
+        values = [h.get(self.monitor) for h in self.history]
+        known = [i for i, v in enumerate(values) if v is not None]
+        if not known:
+            return most, most
+        pick = max if self.higher_is_better else min
+        best = pick(known, key=lambda i: values[i])
+        since = len(self.history) - 1 - best
+        return min(max(self.patience - since, 0), most), most
+
+    def eta_range(self) -> tuple[float, float] | None:
+        """``(fewest, most)`` seconds left from the measured epoch time, or None before an
+        epoch has been timed or when the job is not running."""
+        per = self.seconds_per_epoch()
+        if self.state != "running" or per is None or not self.epochs:
+            return None
+        fewest, most = self.epochs_left()
+        return per * fewest, per * most
 
     def eta_seconds(self) -> float | None:
-        """Estimated seconds left from the mean epoch time, or None when unknown."""
-        if self.state != "running" or not self.epoch or not self.epochs or not self.started_at:
-            return None
-        per_epoch = (time.time() - self.started_at) / self.epoch
-        return per_epoch * max(self.epochs - self.epoch, 0)
+        """The most seconds left (see :meth:`eta_range`), or None when unknown."""
+        span = self.eta_range()
+        return None if span is None else span[1]
 
 
 class JobManager:
@@ -80,12 +146,14 @@ class JobManager:
 
     Args:
         settings: Workspace settings (jobs are mirrored into its warehouse).
+        clock: Wall clock in seconds (``time.time``); tests pass a fake one.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self._clock = clock
         self._jobs: dict[str, JobState] = {}
-        self._cancel: dict[str, threading.Event] = {}
+        self._cancel: dict[str, StopSignal] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
         self._closing = threading.Event()
@@ -95,7 +163,8 @@ class JobManager:
 
     def submit_training(self, spec: DatasetSpec, cfg: ModelConfig, cv: int = 0,
                         tune_trials: int = 0, tune_timeout_s: float = 300.0) -> str:
-        """Queue a training job.
+        """Queue a training job, or return the queued or running job with the same settings
+        (a double click starts one job, not two).
 
         Args:
             spec: Dataset specification.
@@ -115,10 +184,16 @@ class JobManager:
 
         extra = (f", {tune_trials} tuning trials" if tune_trials else "") + \
             (f", {cv}-fold CV" if cv else "")
+        params = training_params(spec, cfg, cv, tune_trials, tune_timeout_s)
+        epoch_based = cfg.is_keras and not tune_trials
         return self.submit("train", f"{cfg.model} on {spec.table} (target {spec.target}{extra})",
-                           work, epochs=cfg.fit.epochs if cfg.is_keras and not tune_trials else 0)
+                           work, epochs=cfg.fit.epochs if epoch_based else 0, params=params,
+                           patience=cfg.fit.patience if cfg.fit.early_stopping else 0,
+                           can_keep=epoch_based)
 
-    def submit(self, kind: str, label: str, work: Work, epochs: int = 0) -> str:
+    def submit(self, kind: str, label: str, work: Work, epochs: int = 0,
+               params: dict | None = None, patience: int = 0, can_keep: bool = False,
+               monitor: str = "val_loss", higher_is_better: bool = False) -> str:
         """Queue any long task (e.g. a next-item recommender) on the same worker.
 
         Args:
@@ -126,23 +201,55 @@ class JobManager:
             label: One line for the UI.
             work: Called as ``work(progress, should_stop)``; returns the saved run id. Progress
                 events are those of :func:`core.training.train` (``stage``, ``message``, and for
-                epochs ``epoch``, ``epochs``, ``logs``).
+                epochs ``epoch``, ``epochs``, ``logs``). ``should_stop`` is a
+                :class:`core.runs.StopSignal`: ``should_stop.keep`` says the analyst asked to
+                stop and keep the best so far.
             epochs: Planned epochs (0 when not epoch-based).
+            params: The settings, JSON-ready (shown again when a page reattaches). A job with
+                the same ``kind`` and ``params`` already queued or running is returned instead
+                of a new one.
+            patience: Early-stopping patience in epochs (0: none), for the time left.
+            can_keep: Whether the work honours "stop and keep the best so far".
+            monitor: The validation metric early stopping watches (a key of the epoch logs).
+            higher_is_better: Whether a larger ``monitor`` is better.
 
         Returns:
             The job id.
         """
-        job = JobState(uuid.uuid4().hex[:12], kind, label, epochs=epochs)
+        fingerprint = None if params is None else _fingerprint(kind, params)
         with self._lock:
+            same = [j for j in self._jobs.values()
+                    if fingerprint and j.fingerprint == fingerprint and j.state in ACTIVE_STATES]
+            if same:
+                return same[0].job_id
+            job = JobState(uuid.uuid4().hex[:12], kind, label, epochs=epochs,
+                           params=dict(params or {}), fingerprint=fingerprint, patience=patience,
+                           monitor=monitor, higher_is_better=higher_is_better,
+                           can_keep=can_keep)
             self._jobs[job.job_id] = job
-            self._cancel[job.job_id] = threading.Event()
+            self._cancel[job.job_id] = StopSignal()
         self._record(job)
         if self._closing.is_set():
             self._update(job.job_id, state="interrupted", message=SHUTDOWN_MESSAGE,
-                         finished_at=time.time())
+                         finished_at=self._clock())
         else:
             self._queue.put((job.job_id, work))
         return job.job_id
+
+    def active(self, kind: str | None = None) -> JobState | None:
+        """The newest queued or running job (of one kind), or None: what a page reloaded in a
+        new browser session reattaches to."""
+        jobs = [j for j in self.list() if j.state in ACTIVE_STATES and kind in (None, j.kind)]
+        return jobs[0] if jobs else None
+
+    def find(self, kind: str, params: dict) -> JobState | None:
+        """The queued or running job started with these settings, or None (to disable a
+        button that would start it again)."""
+        fingerprint = _fingerprint(kind, params)
+        with self._lock:
+            same = [copy.deepcopy(j) for j in self._jobs.values()
+                    if j.fingerprint == fingerprint and j.state in ACTIVE_STATES]
+        return same[0] if same else None
 
     def get(self, job_id: str) -> JobState | None:
         """A snapshot of one job, or None when unknown to this process."""
@@ -151,16 +258,35 @@ class JobManager:
             return copy.deepcopy(job) if job else None
 
     def list(self) -> list[JobState]:
-        """Snapshots of this process's jobs, newest first."""
+        """Snapshots of this process's jobs, newest first (queued ones first of all)."""
         with self._lock:
             jobs = [copy.deepcopy(j) for j in self._jobs.values()]
         return sorted(jobs, key=lambda j: j.started_at or float("inf"), reverse=True)
 
     def cancel(self, job_id: str) -> None:
         """Ask a queued or running job to stop; it ends as *cancelled* and saves nothing."""
-        event = self._cancel.get(job_id)
-        if event is not None:
-            event.set()
+        signal = self._cancel.get(job_id)
+        if signal is not None:
+            signal.cancel()
+            self._set_request(job_id, "cancel")
+
+    def stop_and_keep(self, job_id: str) -> None:
+        """Ask a running epoch-based job to stop and save the run with the best weights so far
+        (a note in the run says so): a tabular network finishes its current epoch first, the
+        recommender stops at its next batch and keeps its best validated epoch; a job with no
+        epoch to keep is cancelled instead."""
+        signal = self._cancel.get(job_id)
+        if signal is not None:
+            signal.keep_best()
+            self._set_request(job_id, "keep" if signal.keep else "cancel")
+
+    def _set_request(self, job_id: str, request: str) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None and job.state in ACTIVE_STATES:
+                job.stop_request = request
+                job.message = ("Stopping after this epoch; the best epoch so far will be saved"
+                               if request == "keep" else "Cancelling …")
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every queued and running job and end the worker (called at interpreter exit).
@@ -176,9 +302,9 @@ class JobManager:
             return
         self._closing.set()
         with self._lock:
-            events = list(self._cancel.values())
-        for event in events:
-            event.set()
+            signals = list(self._cancel.values())
+        for signal in signals:
+            signal.cancel()
         self._queue.put(None)
         self._worker.join(timeout)
 
@@ -210,19 +336,26 @@ class JobManager:
                 setattr(job, key, value)
 
     def _on_progress(self, job_id: str, event: dict) -> None:
-        if event.get("stage") == "epoch":
+        stage = event.get("stage")
+        if stage == "epoch":
+            now = self._clock()
             with self._lock:
                 job = self._jobs[job_id]
                 job.epoch = event["epoch"]
                 job.history.append(event["logs"])
-                loss = event["logs"].get("val_loss", event["logs"].get("loss", float("nan")))
-                job.message = event.get("message") or (
-                    f"Epoch {event['epoch']}/{event['epochs']} · validation loss {loss:.4f}")
-        elif event.get("stage") == "trial":
+                job.epoch_seconds.append(max(now - (job._mark or job.started_at or now), 0.0))
+                job._mark = now
+                if job.stop_request is None:
+                    job.message = event.get("message") or _epoch_message(event)
+        elif stage == "fit":  # fitting starts: epochs are timed from here, loading excluded
+            with self._lock:
+                self._jobs[job_id]._mark = self._clock()
+            self._update(job_id, message=event.get("message", "Fitting"))
+        elif stage == "trial":
             best = event.get("best")
             self._update(job_id, message=f"Tuning: trial {event['trial']}/{event['trials']}"
                          + (f" · best so far {best:.4f}" if best is not None else ""))
-        elif event.get("stage") == "fold":
+        elif stage == "fold":
             self._update(job_id, message=f"Cross-validation: fold {event['fold']}/{event['folds']}")
         elif "message" in event:
             self._update(job_id, message=event["message"])
@@ -238,33 +371,35 @@ class JobManager:
             item = self._queue.get()
             if item is not None:
                 self._update(item[0], state="interrupted", message=SHUTDOWN_MESSAGE,
-                             finished_at=time.time())
+                             finished_at=self._clock())
 
     def _run(self, job_id: str, work: Work) -> None:
         stop = self._cancel[job_id]
         if self._closing.is_set():
             self._update(job_id, state="interrupted", message=SHUTDOWN_MESSAGE,
-                         finished_at=time.time())
+                         finished_at=self._clock())
             return
-        if stop.is_set():
+        if stop():
             self._update(job_id, state="cancelled", message="Cancelled before it started.",
-                         finished_at=time.time())
+                         finished_at=self._clock())
             return
-        self._update(job_id, state="running", started_at=time.time(), message="Starting")
+        self._update(job_id, state="running", started_at=self._clock(), message="Starting")
         try:
-            run_id = work(lambda e: self._on_progress(job_id, e), stop.is_set)
-            self._update(job_id, state="done", run_id=run_id, finished_at=time.time(),
-                         message=f"Finished: run {run_id}")
+            run_id = work(lambda e: self._on_progress(job_id, e), stop)
+            kept = " (stopped at your request; the best epoch so far was kept)" if stop.keep \
+                else ""
+            self._update(job_id, state="done", run_id=run_id, finished_at=self._clock(),
+                         message=f"Finished: run {run_id}{kept}")
         except AppError as err:
             if self._closing.is_set():
                 self._update(job_id, state="interrupted", message=SHUTDOWN_MESSAGE,
-                             finished_at=time.time())
+                             finished_at=self._clock())
                 return
-            state = "cancelled" if stop.is_set() else "failed"
-            self._update(job_id, state=state, message=str(err), finished_at=time.time())
+            state = "cancelled" if stop() else "failed"
+            self._update(job_id, state=state, message=str(err), finished_at=self._clock())
         except Exception as err:  # a bug: keep the server alive, show it, log the traceback
             log.exception("job %s crashed", job_id)
-            self._update(job_id, state="failed", finished_at=time.time(),
+            self._update(job_id, state="failed", finished_at=self._clock(),
                          message=f"Unexpected error ({type(err).__name__}: {err}). This is a bug.")
 
     def _record(self, job: JobState) -> None:
@@ -280,6 +415,27 @@ class JobManager:
                 )
         except AppError as err:  # bookkeeping must never kill a job
             log.warning("could not record job %s: %s", job.job_id, err)
+
+
+def _fingerprint(kind: str, params: dict) -> str:
+    return hashlib.sha256(json.dumps([kind, params], sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
+
+
+def _epoch_message(event: dict) -> str:
+    logs = event["logs"]
+    loss = logs.get("val_loss", logs.get("loss", float("nan")))
+    return f"Epoch {event['epoch']}/{event['epochs']} · validation loss {loss:.4f}"
+
+
+def training_params(spec: DatasetSpec, cfg: ModelConfig, cv: int = 0, tune_trials: int = 0,
+                    tune_timeout_s: float = 300.0) -> dict:
+    """The settings of a training job, JSON-ready: ``{"spec", "model_config" (flat), "cv",
+    "tune_trials", "tune_timeout_s"}`` (what :meth:`JobManager.find` matches and a reattached
+    page shows again)."""
+    return {"spec": to_dict(spec), "model_config": cfg.flat(), "cv": int(cv),
+            "tune_trials": int(tune_trials),
+            "tune_timeout_s": float(tune_timeout_s) if tune_trials else 0.0}
 
 
 def mark_interrupted(settings: Settings) -> int:

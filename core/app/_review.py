@@ -70,6 +70,7 @@ def add_report_parser(sub) -> None:
                    help="business scenario: value per conversion")
     s.add_argument("--fraction", type=finite_float, default=0.2,
                    help="business scenario: share contacted")
+    s.add_argument("--fairness-by", help="add a fairness section for this sensitive column")
 
 
 def _threshold(args, table, valid_scores) -> tuple[float, dict | None]:
@@ -154,7 +155,8 @@ def report_command(args, settings) -> dict:
     if args.contact_cost is not None:
         scenario = {"contact_cost": args.contact_cost, "conversion_value": args.conversion_value,
                     "fraction": args.fraction}
-    options = ReportOptions(args.threshold, args.rows, args.segment, scenario)
+    options = ReportOptions(args.threshold, args.rows, args.segment, scenario,
+                            fairness_by=args.fairness_by)
     target = output_file(settings, args.out, args.force)
     suffix = ".pdf" if target.suffix.lower() == ".pdf" else ".html"
     with tempfile.TemporaryDirectory(prefix=f"report-{pid_tag()}-",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.config import Settings
-from core.runs import delete_run
+from core.runs import delete_run, keep_requested
 from core.specs import DatasetSpec, ModelConfig
 from core.training import TrainingCancelled, TrainResult, attach_cv, cross_validate, train, tune
 
@@ -30,7 +30,9 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
         tune_timeout_s: Time budget of the search, in seconds.
         progress: Receives every phase's events (trials, epochs, folds).
         should_stop: Polled in every phase; True cancels and leaves no run behind (a run
-            saved before its cross-validation was cancelled is deleted again).
+            saved before its cross-validation was cancelled is deleted again). A
+            :class:`core.runs.StopSignal` asking to keep the best so far keeps the run trained
+            up to there and skips the cross-validation.
 
     Returns:
         ``(result, cv_summary)``; ``cv_summary`` is None without cross-validation.
@@ -44,10 +46,12 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
     else:
         result = train(settings, spec, cfg, progress, should_stop)
     summary = None
-    if cv:
+    if cv and not keep_requested(should_stop):
         try:
             folds = cross_validate(settings, spec, cfg, cv, progress, should_stop)
         except TrainingCancelled:
+            if keep_requested(should_stop):  # stop and keep: the run stays, without folds
+                return result, None
             delete_run(settings, result.run_id)  # the job asked for a cross-validated run
             raise
         summary = attach_cv(settings, result.run_id, folds)

@@ -106,12 +106,14 @@ def confusion_share_figure(confusion: list[list[int]], positive: str, negative: 
     z = np.asarray(confusion, dtype=float)
     share = z / np.maximum(z.sum(axis=1, keepdims=True), 1)
     names = (("TN", "FP"), ("FN", "TP"))
-    text = [[f"{names[i][j]}<br>{int(z[i, j]):,}<br>{share[i, j]:.0%} of actual"
+    text = [[f"{names[i][j]}<br>{int(z[i, j]):,}<br>{share[i, j]:.0%}"
              for j in range(2)] for i in range(2)]
     labels = [f"{negative} (negative)", f"{positive} (positive)"]
     heat = go.Heatmap(z=share, x=labels, y=labels, text=text, texttemplate="%{text}",
-                      colorscale="Blues", zmin=0, zmax=1, showscale=False)
-    return _figure([heat], f"Confusion matrix at {threshold:.4f} ({int(z.sum()):,} rows)",
+                      textfont={"size": 15}, colorscale="Blues", zmin=0, zmax=1,
+                      showscale=False)
+    return _figure([heat], f"Confusion matrix at {threshold:.4f} ({int(z.sum()):,} rows; % of "
+                           f"the actual class)",
                    "Predicted", "Actual", height=360, yaxis={"autorange": "reversed"})
 
 
@@ -198,7 +200,8 @@ def multiclass_confusion_figure(confusion: list[list[int]], classes: list[str]) 
     share = z / np.maximum(z.sum(axis=1, keepdims=True), 1)
     text = [[f"{int(c):,}<br>{s:.0%}" for c, s in zip(row, srow)] for row, srow in zip(z, share)]
     heat = go.Heatmap(z=share, x=classes, y=classes, text=text, texttemplate="%{text}",
-                      colorscale="Blues", zmin=0, zmax=1, showscale=False)
+                      textfont={"size": 14 if len(classes) <= 6 else 11}, colorscale="Blues",
+                      zmin=0, zmax=1, showscale=False)
     return _figure([heat], f"Confusion matrix ({int(z.sum()):,} test rows)", "Predicted",
                    "Actual", height=max(340, 40 * len(classes) + 120),
                    yaxis={"autorange": "reversed"})

@@ -7,6 +7,7 @@ explain one or a few rows with the explainer the cached explanation used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,7 +205,9 @@ class _Scorer:
 
 
 def permutation_importance_run(run: Run, rows: int = 2000, repeats: int = 5,
-                               seed: int = 0) -> pd.DataFrame:
+                               seed: int = 0,
+                               progress: Callable[[int, int, str], None] | None = None,
+                               ) -> pd.DataFrame:
     """Drop in test ROC-AUC when one column's values are shuffled (Breiman, 2001).
 
     Computed with ``sklearn.inspection.permutation_importance`` on raw test rows, so a column is
@@ -215,6 +218,7 @@ def permutation_importance_run(run: Run, rows: int = 2000, repeats: int = 5,
         rows: Test rows used (a seeded sample when there are more).
         repeats: Shuffles per column.
         seed: Seed of the sample and the shuffles.
+        progress: Called as ``progress(done, total, column)`` before each column.
 
     Returns:
         Columns ``feature``, ``importance`` (mean ROC-AUC drop) and ``std``, largest first.
@@ -234,13 +238,23 @@ def permutation_importance_run(run: Run, rows: int = 2000, repeats: int = 5,
         raise ExplainError("Permutation importance needs both classes among the test rows; "
                            "these have one class only.")
 
-    def score(est, x, target):
-        return roc_auc_score(target, est.run.predict(x))
+    means, stds = [], []
+    for k, column in enumerate(run.features):
+        if progress is not None:
+            progress(k, len(run.features), column)
 
-    r = permutation_importance(_Scorer(run), frame, y, scoring=score, n_repeats=repeats,
-                               random_state=seed)
-    df = pd.DataFrame({"feature": run.features, "importance": r.importances_mean,
-                       "std": r.importances_std})
+        def score(est, x, target, column=column):
+            return roc_auc_score(target, est.run.predict(frame.assign(**{column: x[column]})))
+
+        # one column at a time (for the progress): scikit-learn shuffles every column with
+        # the same seed drawn from random_state, so the figures equal one call on all columns
+        r = permutation_importance(_Scorer(run), frame[[column]], y, scoring=score,
+                                   n_repeats=repeats, random_state=seed)
+        means.append(float(r.importances_mean[0]))
+        stds.append(float(r.importances_std[0]))
+    if progress is not None:
+        progress(len(run.features), len(run.features), "done")
+    df = pd.DataFrame({"feature": run.features, "importance": means, "std": stds})
     return df.sort_values("importance", ascending=False, ignore_index=True)
 
 

@@ -114,7 +114,8 @@ def money(tp, fp, tn, fn, revenue, targeted, econ: Economics, cost_mult: float =
           value_mult: float = 1.0) -> tuple:
     """Revenue, cost and profit of confusion counts (scalars or arrays of one shape).
 
-    Cost and value mode: revenue = value of the contacted converters (``revenue``), cost =
+    Cost and value mode: revenue = value of the contacted converters (``revenue``) times
+    ``1 − econ.organic_share`` (the share that converts only because of the contact), cost =
     targeted × contact cost + fixed cost. Payoff mode: each cell's count × its payoff; positive
     payoffs add to revenue, negative ones to cost, and the fixed cost to cost.
 
@@ -129,8 +130,8 @@ def money(tp, fp, tn, fn, revenue, targeted, econ: Economics, cost_mult: float =
     Returns:
         ``(revenue, cost, profit)``.
     """
-    if econ.payoff is None:
-        rev = np.asarray(revenue, dtype=float) * value_mult
+    if econ.payoff is None:  # only the conversions the contact causes earn their value
+        rev = np.asarray(revenue, dtype=float) * value_mult * (1.0 - econ.organic_share)
         cost = (np.asarray(targeted, dtype=float) * econ.contact_cost + econ.fixed_cost) * cost_mult
         return rev, cost, rev - cost
     rev, cost = 0.0, econ.fixed_cost * cost_mult

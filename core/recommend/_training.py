@@ -32,7 +32,7 @@ from core.recommend._sequences import (
     leave_last_out,
     training_windows,
 )
-from core.runs import RunConfig, load_run_config, new_run_id
+from core.runs import RunConfig, keep_requested, load_run_config, new_run_id, stopped_note
 from core.warehouse import connect
 from models.rec_baselines import PopularRecommender, TransitionRecommender
 
@@ -207,8 +207,8 @@ def _monitor(scorer, split: SequenceSplit, exclude_seen: bool, cfg: RecModelConf
                           + ("" if left is None else f" · at most about {_duration(left)} left"))
 
         def on_epoch_end(self, epoch, logs=None):
-            if should_stop is not None and should_stop():  # cancelled: no validation
-                self.model.stop_training = True
+            if should_stop is not None and should_stop():  # stopped: no validation
+                self.model.stop_training = True  # (a partial epoch is not kept either)
                 return
             _emit(progress, stage="validate",
                   message=f"Epoch {epoch + 1}/{cfg.epochs} · ranking all items for "
@@ -308,7 +308,10 @@ def train_recommender(
             time including validation), then ``evaluate``, ``bootstrap``, ``save`` and
             ``done`` (``run_id``, no message). Messages state what runs now and, once a batch
             or an epoch has been timed, the most time left.
-        should_stop: Polled every batch; returning True cancels the run.
+        should_stop: Polled every batch; returning True cancels the run, unless it is a
+            :class:`core.runs.StopSignal` asking to keep the best so far and an epoch has
+            finished: then the best epoch's weights are evaluated and saved, with a note in
+            ``metrics["notes"]``.
         n_boot: Bootstrap resamples for the 95% intervals.
 
     Returns:
@@ -334,7 +337,8 @@ def train_recommender(
     if cfg.model in NEURAL:
         network, history, sampled = _fit_network(cfg, split, n_items, opts.exclude_seen,
                                                  progress, should_stop)
-    if should_stop is not None and should_stop():
+    kept = keep_requested(should_stop) and bool(history)
+    if should_stop is not None and should_stop() and not kept:
         raise RecTrainingCancelled("Training was cancelled; no run was saved.")
     _emit(progress, stage="evaluate", message=f"Ranking all {n_items:,} items for "
                                               f"{len(seqs.users):,} test users with "
@@ -349,6 +353,8 @@ def train_recommender(
     run_id = new_run_id(cfg.model)
     config = _config(run_id, cols, opts, cfg, seqs, split, history, sampled, started)
     metrics = _metrics(ranks, history, opts, n_boot, cfg.seed)
+    if kept:
+        metrics["notes"] = [stopped_note(history, cfg.epochs, "val_ndcg@10", True)]
     _emit(progress, stage="save", message="Saving run")
     save_rec_run(settings, RecArtifacts(run_id, config, metrics, history, seqs, baselines,
                                         ranks, network))

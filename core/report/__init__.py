@@ -3,7 +3,8 @@ printed from it by headless Chromium, with the model card, metrics, curves, segm
 the business scenario.
 
 Layer: above ``explain``, ``impact`` and ``uplift``; imports any lower package's face.
-Private modules: ``_report`` (write), ``_sections``, ``_explain``, ``_html``, ``_options``.
+Private modules: ``_report`` (write), ``_sections``, ``_explain``, ``_fairness``, ``_html``,
+``_options``.
 """
 
 from core.report._options import ReportError, ReportOptions

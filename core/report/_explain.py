@@ -25,7 +25,7 @@ from core.explain import (
 )
 from core.impact import ScenarioInputs, list_scenarios, simulate_scenario
 from core.plots import beeswarm_figure, importance_figure, profit_figure, waterfall_figure
-from core.report._html import bullet_list, figure_html, paragraph, section, table_html
+from core.report._html import bullet_list, figure_html, keep, paragraph, section, table_html
 from core.runs import Run
 from core.specs import Economics
 
@@ -94,10 +94,10 @@ def _local(exp, title: str, i: int, positive: str, negative: str,
                              calibrated=calibrated)
     top = c.reindex(c.abs().sort_values(ascending=False).index)[:8]
     df = pd.DataFrame({"column = value": top.index, "SHAP value": top.to_numpy()})
-    return (f"<h3>{title}: test row {int(exp.row_ids[i])} (score {exp.scores[i]:.3f}, actual "
-            f"{label})</h3>" + paragraph(words)
-            + figure_html(waterfall_figure(c, exp.base_value, float(exp.output[i]),
-                                           exp.output_space)) + table_html(df, "{:+.4f}"))
+    return keep(f"<h3>{title}: test row {int(exp.row_ids[i])} (score {exp.scores[i]:.3f}, "
+                f"actual {label})</h3>" + paragraph(words)
+                + figure_html(waterfall_figure(c, exp.base_value, float(exp.output[i]),
+                                               exp.output_space))) + table_html(df, "{:+.4f}")
 
 
 def explanation_sections(exp, note: str, ev, threshold: float,
@@ -115,9 +115,11 @@ def explanation_sections(exp, note: str, ev, threshold: float,
              f"Additivity: base value {exp.base_value:.4f} + sum of SHAP values matches the model "
              f"output with a largest error of {exp.additivity_max_error:.2e} ({status})."]
     glob = section("SHAP: what drives the model", bullet_list(facts),
-                   figure_html(importance_figure(imp, len(exp.rows))),
+                   figure_html(importance_figure(imp, len(exp.rows),
+                                                 output_space=exp.output_space)),
                    figure_html(beeswarm_figure(exp.values, exp.rows, exp.columns,
-                                               list(imp["feature"]))), anchor="shap")
+                                               list(imp["feature"]),
+                                               output_space=exp.output_space)), anchor="shap")
     local = section("SHAP: three customers",
                     *(_local(exp, t, i, ev.positive, ev.negative, calibrated)
                       for t, i in _example_rows(exp, threshold)), anchor="shap-local")

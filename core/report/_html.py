@@ -59,9 +59,36 @@ def figure_html(fig: go.Figure) -> str:
 
 
 def section(title: str, *parts: str, anchor: str = "") -> str:
-    """A report section: heading and body parts."""
+    """A report section: heading and body parts.
+
+    A heading is kept on one printed page with the part after it (``<div class="keep">``,
+    ``break-inside: avoid``), so a page break never leaves a heading at the foot of a page
+    and its chart or table on the next; a sub-heading part (``<h3>``) likewise.
+    """
     ident = f' id="{_e(anchor)}"' if anchor else ""
-    return f"<section{ident}><h2>{_e(title)}</h2>{''.join(parts)}</section>"
+    body: list[str] = []
+    pending: str | None = f"<h2>{_e(title)}</h2>"
+    for part in parts:
+        if not part:
+            continue
+        heading = part.startswith("<h3")
+        if pending is not None and heading:
+            pending += part
+        elif pending is not None:
+            body.append(keep(pending + part))
+            pending = None
+        elif heading:
+            pending = part
+        else:
+            body.append(part)
+    if pending is not None:
+        body.append(pending)
+    return f"<section{ident}>{''.join(body)}</section>"
+
+
+def keep(html: str) -> str:
+    """Fragments that print on one page (a heading and its chart)."""
+    return f'<div class="keep">{html}</div>'
 
 
 def paragraph(text: str, cls: str = "") -> str:
@@ -84,7 +111,9 @@ th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#eef4fa}.muted{color:#666}.note{background:#fff7e0;border-left:4px solid #f0ad4e;
 padding:4px 8px}.chart{page-break-inside:avoid;break-inside:avoid;margin:6px 0}
 section{page-break-inside:auto}code{background:#f3f3f3;padding:0 3px}
-@media print{body{margin:0 auto}h2{page-break-after:avoid}}
+.keep{page-break-inside:avoid;break-inside:avoid}
+h2,h3{page-break-after:avoid;break-after:avoid}
+@media print{body{margin:0 auto}}
 """
 
 

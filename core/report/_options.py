@@ -28,6 +28,7 @@ class ReportOptions:
         scenario_result: ``{"title", "summary", "curve"}`` of a scenario already simulated
             (the Impact page passes its own result, so the report repeats its numbers);
             takes precedence over ``scenario``.
+        fairness_by: Sensitive column of a fairness section (None: no section).
     """
 
     threshold: float | None = None
@@ -36,3 +37,4 @@ class ReportOptions:
     scenario: dict | None = None
     intended_use: str | None = None
     scenario_result: dict | None = None
+    fairness_by: str | None = None

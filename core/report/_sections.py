@@ -23,6 +23,7 @@ from core.report._explain import (
     other_task_sections,
     scenario_section,
 )
+from core.report._fairness import fairness_section
 from core.report._html import bullet_list, figure_html, paragraph, section, table_html
 from core.report._monitoring import monitoring_section
 from core.report._options import ReportOptions
@@ -252,6 +253,10 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
              *explanation_sections(exp, exp_note, ev, threshold, run.calibrated_scores)]
     names = ["summary", "data", "preparation", "model card", "metrics", "curves", "segments",
              "shap global", "shap local"]
+    fairness = fairness_section(settings, run, options.fairness_by, threshold)
+    if fairness:
+        parts.insert(7, fairness)
+        names.insert(7, "fairness")
     scenario = scenario_section(settings, run, ev, options.scenario, options.scenario_result)
     if scenario:
         parts.append(scenario)

@@ -4,7 +4,8 @@ background rows); :func:`predict_output` is the one scoring path every package u
 (compare, delete, export/import as zip without pickle).
 
 Layer: above ``features``; imports ``core.features``, ``core.warehouse`` and the shared modules.
-Private modules: ``_store`` (folders, :class:`Run`), ``_predict`` (scoring), ``_admin``.
+Private modules: ``_store`` (folders, :class:`Run`), ``_predict`` (scoring), ``_admin``,
+``_stop`` (cancel, or stop and keep the best so far).
 """
 
 from core.runs._admin import (
@@ -18,6 +19,7 @@ from core.runs._admin import (
 )
 from core.runs._config import RUN_KINDS, RunConfig, UpliftSetup, load_run_config
 from core.runs._predict import fast_scorer, predict_output, unscale
+from core.runs._stop import StopSignal, keep_requested, stopped_note
 from core.runs._store import (
     LABEL_COL,
     SCORE_COL,
@@ -36,8 +38,8 @@ from core.runs._store import (
 
 __all__ = ["column_names", 
     "LABEL_COL", "NOT_USED", "RUN_KINDS", "Run", "RunArtifacts", "RunConfig", "SCORE_COL",
-    "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison", "delete_run",
-    "fast_scorer", "is_run_id", "list_runs", "load_model", "load_run", "load_run_config",
-    "model_parameters", "new_run_id", "predict_output", "register_run", "run_folder", "save_run",
-    "unscale", "write_run_folder",
+    "StopSignal", "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison",
+    "delete_run", "fast_scorer", "is_run_id", "keep_requested", "list_runs", "load_model",
+    "load_run", "load_run_config", "model_parameters", "new_run_id", "predict_output",
+    "register_run", "run_folder", "save_run", "stopped_note", "unscale", "write_run_folder",
 ]

@@ -21,6 +21,7 @@ import duckdb
 
 from core.config import Settings
 from core.errors import SchemaError
+from core.tables._kinds import kind_of
 from core.tables._privacy import (
     PersonalMark,
     load_marks,
@@ -28,7 +29,6 @@ from core.tables._privacy import (
     protected_select,
     save_marks,
 )
-from core.tables._profile import kind_of
 from core.tables._steps import ORDER_COL
 from core.warehouse import (
     claim_output,

@@ -12,7 +12,7 @@ import duckdb
 
 from core.errors import SchemaError
 from core.tables._dates import parse_sql, text_date_formats, unparsed_examples
-from core.tables._profile import kind_of
+from core.tables._kinds import kind_of
 from core.tables._steps import ORDER_COL, Rel, Step, check_rename, sql_type
 from core.warehouse import clean_name, quote_ident
 

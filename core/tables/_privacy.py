@@ -21,7 +21,7 @@ import duckdb
 
 from core.config import Settings
 from core.errors import SchemaError
-from core.tables._profile import kind_of, looks_like_id
+from core.tables._kinds import kind_of, looks_like_id
 from core.tables._steps import ORDER_COL, file_order_sql
 from core.warehouse import (
     META_SCHEMA,

@@ -8,6 +8,7 @@ for type and missing values only: their values never reach a chart.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -18,13 +19,11 @@ import duckdb
 from core.errors import SchemaError
 from core.features import summarize_target
 from core.tables._dates import DateReadings, date_readings
+from core.tables._kinds import identifier_reason, kind_of
 from core.warehouse import original_names, quote_ident, require_table, table_columns
 
 log = logging.getLogger(__name__)
 
-NUMERIC_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL"}
-DATE_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS"}
 TOP_K = 10
 BINS = 20
 LEAK_AUC = 0.95
@@ -127,15 +126,6 @@ def _fmt(value) -> str:
     if value is None:
         return ""
     return f"{value:,.4g}" if isinstance(value, float) else str(value)
-
-
-def kind_of(duck_type: str) -> str:
-    """``numeric``, ``date``, ``boolean`` or ``text`` for a DuckDB type name."""
-    if duck_type in NUMERIC_TYPES or duck_type.startswith("DECIMAL"):
-        return "numeric"
-    if duck_type in DATE_TYPES:
-        return "date"
-    return "boolean" if duck_type == "BOOLEAN" else "text"
 
 
 def _basic(con, t: str, cols: list[tuple[str, str]]) -> dict[str, tuple[int, int]]:
@@ -245,27 +235,14 @@ def _dates_as_text(con, t: str, name: str, top: list) -> DateReadings | None:
     return found if found.looks_like_dates else None
 
 
-def looks_like_id(duck_type: str, present: int, distinct: int) -> bool:
-    """Whether a column identifies single rows: text or integers, nearly all values distinct.
-
-    Args:
-        duck_type: DuckDB type of the column.
-        present: Non-missing values (at least 20 are needed to judge).
-        distinct: Distinct non-missing values.
-    """
-    return (kind_of(duck_type) in ("text", "numeric")
-            and not duck_type.startswith(("DOUBLE", "FLOAT", "REAL", "DECIMAL"))
-            and present >= 20 and distinct >= 0.95 * present)
-
-
 def _column_warnings(c: ColumnProfile, rows: int) -> list[str]:
     shown = f"'{c.original_name}'"
     out = []
+    why = identifier_reason(c.original_name, c.type, rows - c.missing, c.distinct)
     if c.distinct <= 1:
         out.append(f"{shown} is constant ({c.distinct} distinct value); it cannot help a model.")
-    elif looks_like_id(c.type, rows - c.missing, c.distinct):
-        out.append(f"{shown} looks like an ID ({c.distinct:,} distinct values in "
-                   f"{rows - c.missing:,} rows); leave it out of the features.")
+    elif why is not None:
+        out.append(f"{shown} looks like an ID ({why}); leave it out of the features.")
     if c.missing_pct > 50:
         out.append(f"{shown} is {c.missing_pct:.0f}% missing.")
     d = c.dates_as_text
@@ -349,6 +326,57 @@ def leaking_columns(cols: list[ColumnProfile]) -> dict[str, str]:
             out[c.name] = (f"Possible leakage: '{c.original_name}' {why}; if it is recorded "
                            f"after the outcome (like a call's duration), exclude it.")
     return out
+
+
+def column_flags(con: duckdb.DuckDBPyConnection, table: str, target: str,
+                 positive: str | None = None, hidden: tuple[str, ...] = (),
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """The profile's leakage and identifier flags without the rest of the profile.
+
+    The same rules as :func:`profile_table` (which the Data page shows), on the same columns,
+    so that training leaves out exactly what the profile warns about; only the counts and the
+    single-column AUCs are computed (no histograms or top values).
+
+    Args:
+        con: Open warehouse connection.
+        table: Table name.
+        target: Target column; leakage is judged for a two-class target only.
+        positive: Its positive class (suggested when None).
+        hidden: Columns marked as personal data (never scored, as in the profile).
+
+    Returns:
+        ``(leaks, identifiers)``: column (SQL name) → the profile's warning, for likely
+        leakage, and column → why it looks like an identifier (the target excepted).
+
+    Raises:
+        SchemaError: Unknown table, target or positive class.
+    """
+    require_table(con, table)
+    cols = table_columns(con, table)
+    names = dict(cols)
+    if target not in names:
+        raise SchemaError(f"Table '{table}' has no column '{target}'. Choose the target from: "
+                          f"{', '.join(names)}.")
+    t = quote_ident(table)
+    rows = int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+    counts = _basic(con, t, cols) if rows else {n: (0, 0) for n, _ in cols}
+    originals = original_names(con, table)
+    profiles, ids = [], {}
+    for name, typ in cols:
+        present, distinct = counts[name]
+        c = ColumnProfile(name, originals.get(name, name), typ, kind_of(typ), rows - present,
+                          100.0 * (rows - present) / rows if rows else 0.0, distinct,
+                          hidden=name in hidden)
+        profiles.append(dataclasses.replace(c, warnings=tuple(_column_warnings(c, rows))))
+        why = identifier_reason(c.original_name, typ, present, distinct)
+        if why is not None and name != target and distinct > 1:
+            ids[name] = why
+    _, pos = _balance(con, table, target, positive)
+    if pos is None:
+        return {}, ids
+    features = [c for c in profiles if c.name != target]
+    scored = _associations(con, t, features, _target_expr(target, names[target]), pos)
+    return leaking_columns(scored), ids
 
 
 def _balance(con, table: str, target: str, positive: str | None):

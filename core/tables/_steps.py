@@ -26,7 +26,7 @@ from core.tables._dates import (
     text_date_formats,
     unparsed_examples,
 )
-from core.tables._profile import kind_of
+from core.tables._kinds import kind_of
 from core.warehouse import clean_name, quote_ident, table_columns
 
 STEP_KINDS = ("drop_columns", "rename", "drop_duplicates", "filter", "impute", "clip", "scale",

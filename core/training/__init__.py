@@ -2,11 +2,14 @@
 target scaling, the run's config), the in-memory and streamed trainers, k-fold cross-validation
 and Optuna tuning. Progress goes through a plain callable; nothing here knows about Streamlit.
 
-Layer: above ``evaluate``; imports ``core.evaluate``, ``core.runs``, ``core.features``,
-``core.warehouse`` and the shared modules (TensorFlow only inside functions).
-Private modules: ``_fit``, ``_memory`` (:func:`train`), ``_stream``, ``_cv``, ``_tuning``.
+Layer: above ``evaluate``; imports ``core.evaluate``, ``core.runs``, ``core.tables`` (which
+columns to learn from), ``core.features``, ``core.warehouse`` and the shared modules
+(TensorFlow only inside functions).
+Private modules: ``_fit``, ``_memory`` (:func:`train`), ``_stream``, ``_cv``, ``_tuning``,
+``_choice`` (the features of every training path; stop and keep the best so far).
 """
 
+from core.training._choice import record_choice, resolve_spec
 from core.training._cv import attach_cv, cross_validate
 from core.training._fit import (
     BACKGROUND_ROWS,
@@ -29,5 +32,6 @@ from core.training._tuning import tune
 __all__ = [
     "BACKGROUND_ROWS", "FitData", "Progress", "StreamFit", "TrainResult", "TrainingCancelled",
     "attach_cv", "build_network", "cross_validate", "device_label", "emit", "fit_baseline",
-    "fit_keras", "scale_target", "target_scaling", "train", "tune",
+    "fit_keras", "record_choice", "resolve_spec", "scale_target", "target_scaling", "train",
+    "tune",
 ]

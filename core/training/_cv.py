@@ -13,6 +13,7 @@ from core.evaluate import headline_metrics
 from core.features import TabularPreprocessor, load_task_data
 from core.runs import predict_output
 from core.specs import DatasetSpec, ModelConfig
+from core.training._choice import resolve_spec
 from core.training._fit import (
     FitData,
     TrainingCancelled,
@@ -86,7 +87,7 @@ def cross_validate(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, k: i
     if not 2 <= k <= 20:
         raise TrainingError(f"cv must be an integer in [2, 20]; got {k}.")
     with connect(settings) as con:
-        data = load_task_data(con, spec)
+        data = load_task_data(con, resolve_spec(con, spec)[0])
     folds, oof = [], []
     for i, (train_idx, test_idx) in enumerate(_folds(data.y, data.task, k, spec.seed), start=1):
         if should_stop is not None and should_stop():

@@ -20,7 +20,7 @@ import pandas as pd
 from core.device import detect_devices, training_strategy
 from core.errors import TrainingError
 from core.features import TabularPreprocessor
-from core.runs import LABEL_COL, SCORE_COL, RunConfig
+from core.runs import LABEL_COL, SCORE_COL, RunConfig, keep_requested
 from core.specs import ModelConfig, to_dict
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,9 @@ def _keras_callback(progress, should_stop, epochs):
                 self.model.stop_training = True
 
         def on_train_batch_end(self, batch, logs=None):
-            if should_stop is not None and should_stop():
+            # cancel stops at once; "stop and keep the best so far" lets the epoch finish,
+            # so that every kept epoch was trained and validated whole
+            if should_stop is not None and should_stop() and not keep_requested(should_stop):
                 self.model.stop_training = True
 
     return _Bridge()

@@ -19,12 +19,12 @@ from core.features import (
 )
 from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
+from core.training._choice import finish_or_cancel, record_choice, resolve_spec
 from core.training._fit import (
     BACKGROUND_ROWS,
     FitData,
     Progress,
     RunShape,
-    TrainingCancelled,
     TrainResult,
     device_label,
     emit,
@@ -61,25 +61,31 @@ def train(
         should_stop: Polled every batch; returning True cancels the run.
 
     Returns:
-        The :class:`TrainResult`.
+        The :class:`TrainResult`. The features are those :func:`core.tables.choose_features`
+        leaves (flagged leakage, identifier, personal columns out unless named in
+        ``spec.features``); config.json records ``exclusions`` and the notes say what was left
+        out.
 
     Raises:
         SchemaError: Bad table, target or features.
         TrainingError: NaN loss or a model that cannot be fitted.
-        TrainingCancelled: ``should_stop`` returned True; nothing was saved.
+        TrainingCancelled: ``should_stop`` returned True; nothing was saved (unless it is a
+            :class:`core.runs.StopSignal` asking to keep the best so far: then the run is
+            saved with the best epoch's weights and a note).
     """
 
     started = time.perf_counter()
     emit(progress, stage="load", message=f"Reading table {spec.table}")
     with connect(settings) as con:
+        spec, choice = resolve_spec(con, spec)
         streamed = use_streaming(con, spec, cfg)
         data = None if streamed else load_task_data(con, spec)
         excluded = [] if streamed else excluded_columns(con, spec, data.features)
         names = original_names(con, spec.table)
     if streamed:
-        return train_streamed(settings, spec, cfg, progress, should_stop)
+        return train_streamed(settings, spec, cfg, progress, should_stop, choice)
     return _train_in_memory(settings, spec, cfg, data, (excluded, names), started, progress,
-                            should_stop)
+                            should_stop, choice)
 
 
 def _shape_notes(pre: TabularPreprocessor, splits) -> list[str]:
@@ -92,7 +98,8 @@ def _shape_notes(pre: TabularPreprocessor, splits) -> list[str]:
             f"rare categories, or more rows."]
 
 
-def _train_in_memory(settings, spec, cfg, data, columns, started, progress, should_stop):
+def _train_in_memory(settings, spec, cfg, data, columns, started, progress, should_stop,
+                     choice):
     excluded, names = columns
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
@@ -108,8 +115,8 @@ def _train_in_memory(settings, spec, cfg, data, columns, started, progress, shou
                                    progress, should_stop)
     else:
         model, history = fit_baseline(cfg, data.task, fit_data, spec.seed, progress)
-    if should_stop is not None and should_stop():
-        raise TrainingCancelled("Training was cancelled; no run was saved.")
+    stop_notes: list[str] = []
+    finish_or_cancel(should_stop, history, cfg, stop_notes)
     out = predict_output(model, enc["test"], data.task, scaling)
     out_valid = predict_output(model, enc["valid"], data.task, scaling)
     y_test = data.y[splits.test]
@@ -127,6 +134,8 @@ def _train_in_memory(settings, spec, cfg, data, columns, started, progress, shou
         from models.baselines import estimator_summary
 
         config["estimator"] = estimator_summary(model)
+    metrics["notes"] = [*metrics["notes"], *stop_notes]
+    record_choice(config, metrics, choice)
     emit(progress, stage="save", message="Saving run")
     # in random order, not table order: the first k rows are a uniform sample (tables are
     # often in time order, and a SHAP base value from the earliest rows describes those)

@@ -37,6 +37,8 @@ from core.features import (
 )
 from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
+from core.tables import FeatureChoice
+from core.training._choice import finish_or_cancel, record_choice
 from core.training._fit import (
     BACKGROUND_ROWS,
     Progress,
@@ -94,9 +96,24 @@ def _fit_inputs(splits: StreamedSplits, pre, cfg: ModelConfig, seed: int, scalin
     return fit, cached
 
 
+def _export(settings: Settings, spec: DatasetSpec, folder, progress, should_stop):
+    """The task, the exported snapshots, the excluded columns and the file's column names (the
+    only time the warehouse is held)."""
+    with connect(settings) as con:
+        task = spec.task or infer_task(con, spec.table, spec.target)[0]
+        emit(progress, stage="load", message=f"Exporting {spec.table} in shuffled batches")
+        splits = export_splits(con, spec, task, folder, should_stop)
+        excluded = excluded_columns(con, spec, splits.features)
+        names = original_names(con, spec.table)
+    if should_stop is not None and should_stop():
+        raise TrainingCancelled("Training was cancelled; no run was saved.")
+    return task, splits, excluded, names
+
+
 def train_streamed(
     settings: Settings, spec: DatasetSpec, cfg: ModelConfig,
     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+    choice: FeatureChoice | None = None,
 ) -> TrainResult:
     """Train a Keras network from streamed batches and save it as a run.
 
@@ -111,7 +128,9 @@ def train_streamed(
         spec: Table, target, positive class, features, split and task (None infers it).
         cfg: A Keras model config.
         progress: Receives the same events as :func:`core.training.train`.
-        should_stop: Polled between export buckets and every batch; True cancels.
+        should_stop: Polled between export buckets and every batch; True cancels (a
+            :class:`core.runs.StopSignal` may ask to keep the best epoch instead).
+        choice: The features chosen by :func:`core.training.train` (recorded in the run).
 
     Returns:
         The :class:`~core.training.TrainResult`.
@@ -127,14 +146,7 @@ def train_streamed(
                           "with gaps out, filter them in Prepare first, or train in memory.")
     folder = private_dir(scratch_root(settings), "stream")
     try:
-        with connect(settings) as con:
-            task = spec.task or infer_task(con, spec.table, spec.target)[0]
-            emit(progress, stage="load", message=f"Exporting {spec.table} in shuffled batches")
-            splits = export_splits(con, spec, task, folder, should_stop)
-            excluded = excluded_columns(con, spec, splits.features)
-            names = original_names(con, spec.table)
-        if should_stop is not None and should_stop():
-            raise TrainingCancelled("Training was cancelled; no run was saved.")
+        task, splits, excluded, names = _export(settings, spec, folder, progress, should_stop)
         pre, background, sample_rows = _fit_preprocessor(splits, cfg)
         scaling = None
         if task == "regression":
@@ -145,8 +157,8 @@ def train_streamed(
                                             f"({splits.counts['train']:,} rows, streamed)")
         model, history = fit_keras(cfg, pre, task, len(splits.classes), fit, spec.seed,
                                    progress, should_stop)
-        if should_stop is not None and should_stop():
-            raise TrainingCancelled("Training was cancelled; no run was saved.")
+        stop_notes: list[str] = []
+        finish_or_cancel(should_stop, history, cfg, stop_notes)
         y_test, out = _score_split(model, splits, "test", pre, task, scaling)
         metrics = headline_metrics(task, y_test, out)
         scored = folder / "test-scored.parquet"
@@ -163,6 +175,8 @@ def train_streamed(
                             pre, history, device, scaling, started)
         config["preprocessor_rows"] = int(sample_rows)
         config["encoded_on_disk"] = cached
+        metrics["notes"] = [*metrics["notes"], *stop_notes]
+        record_choice(config, metrics, choice)
         emit(progress, stage="save", message="Saving run")
         save_run(settings, RunArtifacts(run_id, config, metrics, pre, model, scored, background,
                                         history, valid_scores))

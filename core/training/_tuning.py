@@ -18,6 +18,7 @@ from core.evaluate import headline_metrics
 from core.features import TabularPreprocessor, load_task_data, split_indices
 from core.runs import predict_output
 from core.specs import DatasetSpec, ModelConfig
+from core.training._choice import resolve_spec
 from core.training._fit import (
     FitData,
     TrainingCancelled,
@@ -94,7 +95,7 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
                                      "learning_rate": 1e-3, "batch_norm": False, "l2": 1e-4,
                                      "d_token": 16, "n_blocks": 1}), base)  # validates family
     with connect(settings) as con:
-        data = load_task_data(con, spec)
+        data = load_task_data(con, resolve_spec(con, spec)[0])
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
     pre = TabularPreprocessor(numeric_bins=base.numeric_bins).fit(data.x.iloc[splits.train])

@@ -46,7 +46,15 @@ from core.runs import (
     write_run_folder,
 )
 from core.specs import DatasetSpec, ModelConfig, to_dict
-from core.training import FitData, TrainingCancelled, TrainResult, fit_baseline, fit_keras
+from core.training import (
+    FitData,
+    TrainingCancelled,
+    TrainResult,
+    fit_baseline,
+    fit_keras,
+    record_choice,
+    resolve_spec,
+)
 from core.uplift._metrics import uplift_report, uplift_scores
 from core.warehouse import connect
 
@@ -114,12 +122,13 @@ def resolve_treated(con, table: str, treatment: str, treated: str | None) -> tup
 def _load(settings: Settings, spec: DatasetSpec, up: UpliftConfig):
     if up.treatment == spec.target:
         raise SchemaError("The treatment column cannot be the target.")
-    load_spec = dataclasses.replace(
+    asked = dataclasses.replace(
         spec, task="binary", exclude=tuple(c for c in spec.exclude if c != up.treatment),
-        features=(*spec.features, up.treatment) if spec.features and up.treatment not in
-        spec.features else spec.features)
+        features=tuple(c for c in spec.features if c != up.treatment))
     with connect(settings) as con:
         treated, control = resolve_treated(con, spec.table, up.treatment, up.treated_value)
+        chosen, choice = resolve_spec(con, asked, up.treatment, treated)
+        load_spec = dataclasses.replace(chosen, features=(*chosen.features, up.treatment))
         x, y, classes, features = load_xy(con, load_spec)
     keep = x[up.treatment].notna().to_numpy()
     t = (x[up.treatment].map(label_text) == treated).to_numpy(np.int64)[keep]
@@ -131,7 +140,7 @@ def _load(settings: Settings, spec: DatasetSpec, up: UpliftConfig):
             f"{cells[0]} control non-converters, {cells[1]} treated non-converters, {cells[2]} "
             f"control converters and {cells[3]} treated converters. Load more data.")
     return x, y[keep].astype(np.int64), t, classes, [f for f in features if f != up.treatment], \
-        (treated, control)
+        (treated, control), choice
 
 
 def _fit(cfg: ModelConfig, pre, x_tr, y_tr, x_va, y_va, seed, progress, should_stop):
@@ -221,7 +230,10 @@ def train_uplift(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, up: Up
     Args:
         settings: Workspace settings.
         spec: Table, binary target, positive class, features (the treatment column is never a
-            feature of the T- and CT-learners), split and seed.
+            feature of the T- and CT-learners), split and seed. As every training path, it
+            leaves out the columns :func:`core.tables.choose_features` flags (leakage,
+            identifier, personal) and, here, post-treatment columns: those that differ
+            between the arms more than randomisation allows (recorded in ``exclusions``).
         cfg: Model family and hyper-parameters (class weights are switched off).
         up: Treatment column, treated value, learner.
         progress: Called with ``{"stage": ..., "message": ...}`` and Keras epoch events.
@@ -239,7 +251,7 @@ def train_uplift(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, up: Up
     started = time.perf_counter()
     cfg = dataclasses.replace(cfg, class_weight="none")
     _step(progress, f"Reading table {spec.table}")
-    x, y, t, classes, features, (treated, control) = _load(settings, spec, up)
+    x, y, t, classes, features, (treated, control), choice = _load(settings, spec, up)
     splits = split_indices(y * 2 + t, spec.test_size, spec.valid_size, spec.seed)
     fitted = _fit_learner(cfg, up, x, y, t, splits, features, spec.seed, progress, should_stop)
     if should_stop is not None and should_stop():
@@ -265,6 +277,7 @@ def train_uplift(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, up: Up
         "treated_share": float(t.mean()), "positive_rate_train": float(y[splits.train].mean()),
         "duration_s": round(time.perf_counter() - started, 2),
     }
+    record_choice(config, metrics, choice)
     frame = x_test.assign(**({up.treatment: t[test]} if up.learner == "s" else {}))
     frame = frame.assign(**{LABEL_COL: y[test], SCORE_COL: p_t, TREATMENT_COL: t[test],
                             P_CONTROL_COL: p_c, UPLIFT_COL: uplift})

@@ -95,3 +95,103 @@ def test_walk_through_all_pages(server, tmp_path):
         assert value > 1.5
         page.screenshot(path=str(tmp_path / "impact.png"), full_page=True)
         browser.close()
+
+
+def _screens(tmp_path):
+    folder = os.environ.get("LIFTLAB_SCREENSHOTS")
+    return folder if folder else str(tmp_path)
+
+
+def test_double_click_and_reload_keep_one_job(server, bank_ws, tmp_path):
+    # Issue 13: a double click queued two identical jobs and the page followed the copy; a
+    # reload detached the page from its job (no progress, no Cancel, the form at defaults).
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is required for the browser test (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from core.app import recent_jobs
+
+    url, _ = server
+    settings = bank_ws[0]
+    shots = _screens(tmp_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(90_000)
+        expect.set_options(timeout=90_000)
+        page.goto(f"{url}/train")
+        expect(page.get_by_role("heading", name="Train", level=1)).to_be_visible()
+        page.get_by_text("Network settings").click()
+        epochs = page.get_by_label("Epochs (max)")
+        epochs.fill("400")
+        epochs.press("Tab")
+        page.get_by_text("Early stopping (restore best weights)").click()  # runs long
+        page.wait_for_timeout(1500)
+        train = page.get_by_role("button", name="Train", exact=True)
+        expect(train).to_be_enabled()
+        train.dblclick()
+        expect(page.get_by_role("button", name="Cancel training")).to_be_visible()
+        expect(train).to_be_disabled()
+        active = [j for j in recent_jobs(settings) if j["state"] in ("queued", "running")]
+        assert len(active) == 1, active
+        page.screenshot(path=f"{shots}/train.png")
+
+        page.reload()  # a new browser session: the page finds its job and settings again
+        expect(page.get_by_text("Following the running job")).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel training")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"Epoch \d+ of at most 400"))).to_be_visible()
+        expect(page.get_by_role("button", name="Train", exact=True)).to_be_disabled()
+        assert page.get_by_label("Epochs (max)").input_value() == "400"
+        # the restored settings reach the widgets without a second default (Streamlit logs
+        # "created with a default value but also had its value set via the Session State API")
+        assert "created with a default value" not in (tmp_path / "server.log").read_text()
+        keep = page.get_by_role("button", name="Stop and keep the best so far")
+        expect(keep).to_be_visible()
+        page.screenshot(path=f"{shots}/train_reloaded.png")
+        keep.click()
+        expect(page.get_by_text(re.compile("Stopped by the analyst after epoch"))).to_be_visible()
+        expect(page.get_by_test_id("stMetric").filter(has_text="ROC-AUC")).to_be_visible()
+        active = [j for j in recent_jobs(settings) if j["state"] in ("queued", "running")]
+        assert not active
+        page.screenshot(path=f"{shots}/train_kept.png", full_page=True)
+        browser.close()
+
+
+def test_evaluate_and_explain_at_1400x900(server, tmp_path):
+    """Fairness on Evaluate, PD/ICE and SHAP units on Explain, as an analyst sees them."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is required for the browser test (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    url, runs = server
+    shots = _screens(tmp_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(90_000)
+        expect.set_options(timeout=90_000)
+        page.goto(f"{url}/evaluate")
+        expect(page.get_by_role("heading", name="Evaluate", level=1)).to_be_visible()
+        expect(page.get_by_text("ROC curve").first).to_be_visible()
+        page.screenshot(path=f"{shots}/evaluate.png")
+        box = page.get_by_role("combobox", name="Sensitive column (a feature, or a column")
+        box.scroll_into_view_if_needed()
+        box.click()
+        page.get_by_role("option", name="marital", exact=True).click()
+        expect(page.get_by_text("Demographic parity difference")).to_be_visible()
+        page.get_by_text("Demographic parity difference").scroll_into_view_if_needed()
+        page.screenshot(path=f"{shots}/evaluate_fairness.png")
+        page.screenshot(path=f"{shots}/evaluate_full.png", full_page=True)
+
+        page.goto(f"{url}/explain")
+        expect(page.get_by_role("heading", name="Explain", level=1)).to_be_visible()
+        page.get_by_role("button", name=re.compile("Compute SHAP values")).click()
+        expect(page.get_by_text("Additivity").first).to_be_visible()
+        expect(page.get_by_text(re.compile("SHAP values here are in"))).to_be_visible()
+        page.screenshot(path=f"{shots}/explain.png")
+        pdp = page.get_by_text("Partial dependence and ICE")
+        pdp.scroll_into_view_if_needed()
+        expect(page.get_by_text(re.compile("Bold: the model's average output"))).to_be_visible()
+        page.screenshot(path=f"{shots}/explain_pdp.png")
+        page.screenshot(path=f"{shots}/explain_full.png", full_page=True)
+        browser.close()

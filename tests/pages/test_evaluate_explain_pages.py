@@ -122,7 +122,8 @@ def test_explain_page_local_rows_what_if_and_report(bank_env):
     assert not at.exception
     assert any("TreeExplainer" in c.value and "120 test rows" in c.value for c in at.caption)
     assert any("Additivity" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 5  # importance, beeswarm, dependence, PD/ICE, waterfall
+    assert any("SHAP values here are in **log-odds**" in c.value for c in at.caption)
     assert at.info[0].value.startswith("The probability of 'yes' is ")
     at.radio(key="explain__row_mode").set_value("surprising").run()
     assert not at.exception

@@ -141,10 +141,15 @@ def test_planner_follows_the_scenario_on_screen(bank_env):
     _, r10 = _core_result(s, runs["hgb"], value=0.1)
     assert round(r10.conversion_rate_model, 4) != round(r20.conversion_rate_model, 4)
     at = _run("pages/impact.py", active_run=runs["hgb"])
+    # the response rate is not an effect: without the share converting anyway, no plan
+    assert any(i.value.startswith("To plan a holdout test") for i in at.info)
+    assert any("predicts who **responds**" in c.value for c in at.caption)
+    at.number_input(key="impact__organic").set_value(30.0).run()
+    assert any("Profit is incremental: 30%" in c.value for c in at.caption)
     expected = at.number_input(key="impact__plan__expected")
     assert expected.value == pytest.approx(round(r20.conversion_rate_model * 100, 2))
     assert at.number_input(key="impact__plan__base").value == pytest.approx(
-        round(r20.base_rate * 100, 2))
+        round(r20.conversion_rate_model * 0.3 * 100, 2))  # the held-out top customers
     at.slider(key="impact__fraction").set_value(0.1).run()
     assert not at.exception
     assert any(f"conversion rate of {r10.conversion_rate_model:.1%}" in m.value
@@ -322,8 +327,9 @@ def test_train_page_uplift_section_trains_a_run(uplift_env, monkeypatch):
     at = _run("pages/train.py", active_table="promo")
     assert not at.exception
     at.checkbox(key="train__uplift").check().run()
-    assert at.selectbox(key="uplift__treatment").value == "campaign"
-    assert at.radio(key="uplift__treated").value == "offer"
+    assert at.selectbox(key="uplift__treatment_promo").value == "campaign"
+    assert at.radio(key="uplift__treated_promo_campaign").value == "offer"
+    assert at.multiselect(key="uplift__exclude_promo_campaign").value == []
     at.selectbox(key="uplift__model").select("logreg")
     at.button(key="FormSubmitter:uplift__form-Train uplift model").click().run()
     assert not at.exception

@@ -128,6 +128,9 @@ def _record(tmp: Path) -> dict:
     call("explain", "explain", logreg, "--rows", "40")
     call("report", "report", logreg, "--out", str(tmp / "review.html"), "--rows", "40",
          "--contact-cost", "5", "--conversion-value", "100")
+    call("fairness", "fairness", logreg, "--by", "marital", "--threshold", "0.3",
+         "--bootstrap", "20")
+    call("leaderboard", "leaderboard", *common, "--models", "logreg,hgb", "--bootstrap", "20")
     call("score", "score", logreg, "--table", "bank", "--out", "bank_scored")
     call("simulate", "simulate", logreg, "--contact-cost", "5", "--conversion-value", "100",
          "--bootstrap", "20")
@@ -160,6 +163,8 @@ def _record(tmp: Path) -> dict:
         "bad_report_half_scenario": ("report", logreg, "--out", str(tmp / "r.html"),
                                      "--contact-cost", "5"),
         "bad_recommend_k": ("recommend", "for", rec, "--user", "u01", "--k", "0"),
+        "bad_fairness_column": ("fairness", logreg, "--by", "nope"),
+        "bad_leaderboard_one_model": ("leaderboard", *common, "--models", "hgb"),
         "bad_no_command": (),
         "bad_export_existing": ("export", logreg, "--out", str(tmp / "run.zip")),
         "bad_import_missing": ("import", str(tmp / "nope.zip")),

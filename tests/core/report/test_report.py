@@ -115,3 +115,24 @@ def test_scenario_numbers_read_as_on_the_impact_page(settings):
     assert "<td>95% interval: Conversions (model)</td><td>561 – 647</td>" in html
     assert "<td>95% interval: Profit (model)</td><td>24,764 – 29,055</td>" in html
     assert "<td>Profit (model)</td><td>51,860</td>" in html and ".000" not in html
+
+
+def test_headings_print_with_their_charts_and_fairness_section(bank_ws, tmp_path):
+    # The PDF's page breaks separated a heading from its chart: each heading is now kept on
+    # one page with the part after it.
+    from core.report._html import section
+
+    html = section("Curves", "<h3>ROC</h3>", "<div class='chart'>c</div>", "<p>after</p>")
+    assert html == ('<section><div class="keep"><h2>Curves</h2><h3>ROC</h3>'
+                    "<div class='chart'>c</div></div><p>after</p></section>")
+    s, runs = bank_ws
+    run = load_run(s, runs["hgb"])
+    out = write_report(s, run, tmp_path / "f.html", ReportOptions(threshold=0.3, rows=60,
+                                                                  fairness_by="marital"))
+    text = (tmp_path / "f.html").read_text()
+    assert "fairness" in out["sections"]
+    assert "Demographic parity difference" in text and "Equalised odds ratio" in text
+    assert ".keep{page-break-inside:avoid;break-inside:avoid}" in text
+    bad = write_report(s, run, tmp_path / "g.html", ReportOptions(rows=60, fairness_by="nope"))
+    assert "fairness" in bad["sections"]
+    assert "could not be computed" in (tmp_path / "g.html").read_text()

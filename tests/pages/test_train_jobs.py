@@ -1,0 +1,126 @@
+"""AppTest of the Train page's jobs (issue 13): a reloaded page (a new session) reattaches to
+the running job and shows its settings; the Train button is disabled while those settings
+train; the uplift section leaves out leaking and post-treatment columns by default."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.specs import DatasetSpec, ModelConfig
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+TIMEOUT = 120
+
+
+@pytest.fixture
+def app_env(bank_ws, monkeypatch):
+    s, runs = bank_ws
+    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(s.data_dir))
+    return s, runs
+
+
+def _run(path: str, **state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_reloaded_page_reattaches_to_the_running_job_and_its_settings(app_env):
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    features = ("age", "job", "campaign", "euribor3m")
+    spec = DatasetSpec("bank", "y", "yes", features, seed=7, task="binary")
+    cfg = ModelConfig.of(model="mlp", hidden_units=(8, 4), epochs=400, batch_size=64,
+                         dropout=0.3)
+    job_id = jobs.submit_training(spec, cfg)
+    try:
+        at = _run("pages/train.py")  # a new browser session: nothing in its state
+        assert not at.exception
+        assert at.session_state["active_job"] == job_id
+        assert at.selectbox(key="train__table").value == "bank"
+        assert at.multiselect(key="train__features_bank_y").value == list(features)
+        assert at.text_input(key="train__layers").value == "8,4"
+        assert at.number_input(key="train__epochs").value == 400
+        assert at.number_input(key="train__batch").value == 64
+        assert at.slider(key="train__dropout").value == pytest.approx(0.3)
+        assert at.number_input(key="train__seed").value == 7
+        assert at.button(key="train__go").disabled  # these settings are training now
+        assert any(b.label == "Cancel training" for b in at.button)
+        at.number_input(key="train__epochs").set_value(3).run()  # other settings: enabled
+        assert not at.button(key="train__go").disabled
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=120).state == "cancelled"
+
+
+def test_train_button_starts_one_job_for_one_settings(app_env):
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    at = _run("pages/train.py", active_table="bank")
+    at.number_input(key="train__epochs").set_value(300)
+    at.text_input(key="train__layers").input("8")
+    at.button(key="train__go").click().run()
+    first = at.session_state["active_job"]
+    jobs = job_manager(str(s.data_dir))
+    try:
+        assert at.button(key="train__go").disabled
+        same = jobs.submit_training(*_submitted(jobs, first))
+        assert same == first
+        assert sum(j.state in ("queued", "running") for j in jobs.list()) == 1
+    finally:
+        jobs.cancel(first)
+        jobs.wait(first, timeout=120)
+
+
+def _submitted(jobs, job_id):
+    from core.specs import from_dict
+
+    params = jobs.get(job_id).params
+    return (from_dict(DatasetSpec, params["spec"]), from_dict(ModelConfig, params["model_config"]),
+            params["cv"], params["tune_trials"], params["tune_timeout_s"] or 300.0)
+
+
+def test_uplift_section_leaves_out_leaking_and_post_treatment_columns(tmp_path, monkeypatch):
+    from core.config import load_settings
+    from core.warehouse import connect
+    from tests.core.tables.test_exclusions import email_experiment
+
+    s = load_settings(tmp_path / "ws")
+    with connect(s) as con:
+        con.register("f", email_experiment(4000))
+        con.execute("CREATE TABLE mail AS SELECT * FROM f")
+    monkeypatch.setenv("LIFTLAB_DATA_DIR", str(s.data_dir))
+    at = _run("pages/train.py", active_table="mail")
+    at.selectbox(key="train__target").select("conversion").run()
+    assert at.multiselect(key="train__features_mail_conversion").value == [
+        "recency", "history", "channel", "newbie", "emailed", "visit"]
+    at.checkbox(key="train__uplift").check().run()
+    assert not at.exception
+    assert at.selectbox(key="uplift__treatment_mail").value == "emailed"
+    assert at.multiselect(key="uplift__exclude_mail_emailed").value == ["visit", "spend"]
+    assert any("**visit** (post-treatment)" in c.value for c in at.caption)
+
+
+def test_leaderboard_section_runs_a_job_and_shows_the_ranking(app_env):
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    at = _run("pages/train.py", active_table="bank")
+    at.multiselect(key="train__board_models").set_value(["logreg", "hgb"])
+    at.button(key="train__board_go").click().run()
+    assert not at.exception
+    job_id = at.session_state["active_job"]
+    job = job_manager(str(s.data_dir)).wait(job_id, timeout=300)
+    assert job.state == "done" and job.kind == "leaderboard", job.message
+    at.run()
+    assert not at.exception
+    assert any(m.value.startswith("**Best: ") for m in at.markdown)
+    ranking = next(d.value for d in at.dataframe if "tied with best" in d.value.columns)
+    assert list(ranking["rank"]) == [1, 2]
+    assert "train__board_chart" in [e.key for e in at.get("plotly_chart")]
