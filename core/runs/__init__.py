@@ -4,24 +4,64 @@ background rows); :func:`predict_output` is the one scoring path every package u
 (compare, delete, export/import as zip without pickle).
 
 Layer: above ``features``; imports ``core.features``, ``core.warehouse`` and the shared modules.
-Private modules: ``_store`` (folders, :class:`Run`), ``_predict`` (scoring), ``_admin``.
+Private modules: ``_store`` (folders, :class:`Run`), ``_predict`` (scoring), ``_admin``,
+``_splits`` (a run's splits made again).
 """
 
 from core.runs._admin import (
-    compare_runs, comparison_problem, default_comparison, delete_run, export_run, import_run,
-    model_parameters, NOT_USED,
+    NOT_USED,
+    compare_runs,
+    comparison_problem,
+    default_comparison,
+    delete_run,
+    export_run,
+    import_run,
+    model_parameters,
 )
-from core.runs._config import load_run_config, RUN_KINDS, RunConfig, UpliftSetup
+from core.runs._config import RUN_KINDS, RunConfig, UpliftSetup, load_run_config
 from core.runs._predict import fast_scorer, predict_output, unscale
+from core.runs._splits import RunSplits, run_splits
 from core.runs._store import (
-    LABEL_COL, list_runs, load_model, load_run, new_run_id, Run, run_folder, RunArtifacts,
-    save_run, SCORE_COL, write_run_folder,
+    LABEL_COL,
+    SCORE_COL,
+    Run,
+    RunArtifacts,
+    list_runs,
+    load_model,
+    load_run,
+    new_run_id,
+    run_folder,
+    save_run,
+    write_run_folder,
 )
 
 __all__ = [
-    "LABEL_COL", "NOT_USED", "RUN_KINDS", "Run", "RunArtifacts", "RunConfig", "SCORE_COL",
-    "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison", "delete_run",
-    "export_run", "fast_scorer", "import_run", "list_runs", "load_model", "load_run",
-    "load_run_config", "model_parameters", "new_run_id", "predict_output", "run_folder",
-    "save_run", "unscale", "write_run_folder",
+    "LABEL_COL",
+    "NOT_USED",
+    "RUN_KINDS",
+    "SCORE_COL",
+    "Run",
+    "RunArtifacts",
+    "RunConfig",
+    "RunSplits",
+    "UpliftSetup",
+    "compare_runs",
+    "comparison_problem",
+    "default_comparison",
+    "delete_run",
+    "export_run",
+    "fast_scorer",
+    "import_run",
+    "list_runs",
+    "load_model",
+    "load_run",
+    "load_run_config",
+    "model_parameters",
+    "new_run_id",
+    "predict_output",
+    "run_folder",
+    "run_splits",
+    "save_run",
+    "unscale",
+    "write_run_folder",
 ]

@@ -2,15 +2,28 @@
 target scaling, the run's config), the in-memory and streamed trainers, k-fold cross-validation
 and Optuna tuning. Progress goes through a plain callable; nothing here knows about Streamlit.
 
-Layer: above ``evaluate``; imports ``core.evaluate``, ``core.runs``, ``core.features``,
-``core.warehouse`` and the shared modules (TensorFlow only inside functions).
-Private modules: ``_fit``, ``_memory`` (:func:`train`), ``_stream``, ``_cv``, ``_tuning``.
+Layer: above ``evaluate``; imports ``core.evaluate``, ``core.privacy`` (DP-SGD's accountant),
+``core.runs``, ``core.features``, ``core.warehouse`` and the shared modules (TensorFlow only
+inside functions).
+Private modules: ``_fit``, ``_dp`` (DP-SGD in the fit), ``_memory`` (:func:`train`),
+``_stream``, ``_cv``, ``_tuning``.
 """
 
 from core.training._cv import attach_cv, cross_validate
 from core.training._fit import (
-    BACKGROUND_ROWS, build_network, device_label, emit, fit_baseline, fit_keras, FitData, Progress,
-    scale_target, StreamFit, target_scaling, TrainingCancelled, TrainResult,
+    BACKGROUND_ROWS,
+    FitData,
+    Progress,
+    StreamFit,
+    TrainingCancelled,
+    TrainResult,
+    build_network,
+    device_label,
+    emit,
+    fit_baseline,
+    fit_keras,
+    scale_target,
+    target_scaling,
 )
 from core.training._memory import train
 from core.training._tuning import tune
