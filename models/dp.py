@@ -107,6 +107,10 @@ def make_dp_trainer(inner, loss: str, l2_norm_clip: float, noise_multiplier: flo
         def call(self, x, training=False):
             return self.inner(x, training=training)
 
+        def private_gradients(self, x, y):
+            """``(noised mean gradient per variable, per-example losses, outputs)``."""
+            return private_gradients(self, x, y)
+
         def train_step(self, data):
             x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
             grads, losses, y_pred = private_gradients(self, x, y)

@@ -27,7 +27,7 @@ from core.privacy._accountant import PrivacyError
 from core.runs import Run, RunSplits, predict_output, run_splits
 
 MAX_ROWS = 2000
-EPS = 1e-7
+EPS = 1e-12
 
 
 def example_losses(out: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:

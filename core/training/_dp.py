@@ -45,7 +45,7 @@ def dp_fit_inputs(data, cfg: ModelConfig, plan: DPPlan, seed: int) -> dict:
                             "each row with probability batch/n); choose the in-memory "
                             "pipeline.")
     return {"x": poisson_batches(data.x_train, data.y_train, plan.sampling_rate, seed),
-            "steps_per_epoch": plan.steps_per_epoch,
+            "steps_per_epoch": plan.steps_per_epoch, "shuffle": False,
             "validation_data": (data.x_valid, data.y_valid)}
 
 
