@@ -16,6 +16,9 @@ import numpy as np
 
 from core import __version__
 from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
+from core.app._privacy_cli import (
+    PRIVACY_COMMANDS, add_dp_arguments, add_privacy_parsers, dp_overrides, privacy_json,
+)
 from core.app._review import (
     add_evaluate_arguments,
     add_explain_arguments,
@@ -116,7 +119,7 @@ def _train_spec_and_config(args):
                  "hidden_units": units, "activation": args.activation, "dropout": args.dropout,
                  "learning_rate": args.learning_rate, "optimizer": args.optimizer,
                  "loss": args.loss, "class_weight": args.class_weight,
-                 "data_pipeline": args.pipeline}
+                 "data_pipeline": args.pipeline, **dp_overrides(args)}
     return spec, ModelConfig.of(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -144,7 +147,7 @@ def cmd_train(args, settings) -> dict:
            "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s}
     if "tuning" in c.extra:
         out["tuning"] = c.extra["tuning"]
-    return out
+    return {**out, **privacy_json(c)}
 
 
 def cmd_runs(args, settings) -> dict:
@@ -315,6 +318,7 @@ def _add_train_parser(sub) -> None:
     s.add_argument("--treated-value", help="value of --treatment meaning treated")
     s.add_argument("--learner", choices=["t", "s", "ct"],
                    help="uplift learner: two models, single model, class transformation")
+    add_dp_arguments(s)
 
 
 def _add_simulate_parser(sub) -> None:
@@ -375,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate_parser(sub)
     _add_recommend_parser(sub)
     add_monitor_parsers(sub)
+    add_privacy_parsers(sub)
     return p
 
 
@@ -382,7 +387,7 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "train": cmd_train,
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
-            "report": cmd_report, **MONITOR_COMMANDS}
+            "report": cmd_report, **MONITOR_COMMANDS, **PRIVACY_COMMANDS}
 
 
 def _default(o):
