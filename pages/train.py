@@ -6,6 +6,7 @@ import streamlit as st
 from core.errors import AppError
 from core.specs import TASKS, DatasetSpec
 from ui import resources, state
+from ui.privacy_views import dp_settings, with_dp
 from ui.train_views import model_form, recent_jobs_table, show_job
 from ui.widgets import KEEP, errors_shown, link_to, page_setup, show_error
 
@@ -68,7 +69,8 @@ if kept:
 elif leaky:
     st.caption(f"Left out by default because it leaks the outcome: {', '.join(leaky)}.")
 
-choice = model_form(task, share)
+dp = dp_settings(data_dir, table, tuple(features), stamp)
+choice = with_dp(model_form(task, share), dp)
 if choice is not None and not features:
     st.error("Choose at least one feature column.")
 elif choice is not None:
