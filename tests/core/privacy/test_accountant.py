@@ -76,3 +76,21 @@ def test_model_config_refuses_dp_where_it_cannot_work():
         ModelConfig.of(dp=True, dp_epsilon=0)
     cfg = ModelConfig.of(dp=True, dp_epsilon=1.0, dp_bounds=[["age", 17, 100], ["job", ["a"]]])
     assert ModelConfig.of(**cfg.flat()) == cfg
+
+
+def test_cli_privacy_epsilon_matches_the_accountant(tmp_path, capsys):
+    from core.app import main
+
+    code = main(["--data-dir", str(tmp_path / "ws"), "privacy", "epsilon", "--rows", "60000",
+                 "--batch-size", "256", "--epochs", "60", "--noise-multiplier", "1.1",
+                 "--delta", "1e-5"])
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    ref = epsilon_for(60000, 256, 60, 1.1, 1e-5)
+    assert code == 0 and set(out) >= {"epsilon_rdp", "epsilon_pld", "steps", "sampling_rate"}
+    assert out["epsilon_pld"] == ref["epsilon_pld"] and out["steps"] == 14100
+    code = main(["--data-dir", str(tmp_path / "ws"), "privacy", "epsilon", "--rows", "100",
+                 "--batch-size", "10", "--epochs", "1", "--noise-multiplier", "1",
+                 "--delta", "0.5"])
+    assert code == 2 and "not below 1/n" in capsys.readouterr().err
