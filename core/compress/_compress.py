@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from core.compress._methods import (
-    CompressError, apply_masks, distill_loss, magnitude_masks, mask_callback, quantize_int8, soft_targets, zero_share,
+    CompressError, apply_masks, distill_loss, magnitude_masks, mask_callback, quantize_int8,
+    soft_targets, sparse_bytes, zero_share,
 )
 from core.runs import (
     LABEL_COL, SCORE_COL, load_model, predict_output,
@@ -129,7 +130,8 @@ def child_model(parent, method, splits, sparsity, units, seed):
         apply_masks(model, masks)
         history = _fine_tune(parent, model, splits, masks, FINE_TUNE_EPOCHS, seed)
         return model, history, scaling, {"sparsity": sparsity, "zero_share": zero_share(model),
-                                         "fine_tune_epochs": FINE_TUNE_EPOCHS}
+                                         "fine_tune_epochs": FINE_TUNE_EPOCHS,
+                                         "sparse_weights_bytes": sparse_bytes(model)}
     student, history, scaling = _distill(parent, splits, units, seed)
     return student, history, scaling, {"student_units": list(units), "soft_targets": True,
                                        "temperature": 1.0}

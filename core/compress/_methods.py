@@ -90,6 +90,18 @@ def zero_share(model) -> float:
     return float(sum((w == 0).sum() for w in ws) / max(sum(w.size for w in ws), 1))
 
 
+def sparse_bytes(model) -> int:
+    """Bytes of a pruned network stored sparse: each nonzero kernel weight as a float32 value
+    and an int32 index (COO), every other weight dense. The .keras file itself stores kernels
+    dense, zeros included."""
+    kernels = {id(w) for w in prunable(model)}
+    total = 0
+    for w in model.weights:
+        v = np.asarray(w.numpy())
+        total += 8 * int(np.count_nonzero(v)) if id(w) in kernels else v.nbytes
+    return total
+
+
 def model_bytes(model) -> int:
     """Bytes of a model's parameters as held in memory.
 

@@ -20,6 +20,7 @@ import json
 import math
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from core.config import Settings
@@ -71,9 +72,10 @@ def attack_auc(member_scores: np.ndarray, non_member_scores: np.ndarray, n_boot:
     fpr, tpr, _ = roc_curve(labels, scores)
     rng = np.random.default_rng(seed)
     draws = np.empty(n_boot)
-    for b in range(n_boot):
+    for b in range(n_boot):  # Mann–Whitney form of the AUC: mid-ranks, ties count half
         mi, ki = rng.integers(0, m, m), rng.integers(0, k, k)
-        draws[b] = roc_auc_score(labels, np.r_[member_scores[mi], non_member_scores[ki]])
+        ranks = rankdata(np.r_[member_scores[mi], non_member_scores[ki]])
+        draws[b] = (ranks[:m].sum() - m * (m + 1) / 2) / (m * k)
     lo, hi = np.percentile(draws, [2.5, 97.5])
     return {"attack_roc_auc": auc, "ci95": [float(lo), float(hi)],
             "advantage": float(np.max(tpr - fpr)),
