@@ -180,7 +180,40 @@ class TransformerOptions:
         ])
 
 
-_GROUPS = {"fit": FitOptions, "mlp": MLPOptions, "transformer": TransformerOptions}
+@dataclass(frozen=True)
+class DPOptions:
+    """Differential privacy of a Keras network's training (DP-SGD, Abadi et al. 2016); the
+    accounting and the audit live in :mod:`core.privacy`.
+
+    Attributes:
+        dp: Train with DP-SGD (per-example clipping, Gaussian noise, Poisson sampling).
+        dp_epsilon: Target ε of the (ε, δ) guarantee, > 0; the noise multiplier is found for it.
+        dp_delta: δ, in (0, 1); None uses 1/(10·n) for n training rows (checked < 1/n).
+        dp_clip: L2 norm C each example's gradient is clipped to, > 0.
+        dp_bounds: Analyst-given preprocessing bounds, ``(column, low, high)`` for a number or
+            ``(column, (level, ...))`` for a category list; empty fits the preprocessor on the
+            training rows, which the guarantee then does not cover.
+    """
+
+    dp: bool = False
+    dp_epsilon: float = 8.0
+    dp_delta: float | None = None
+    dp_clip: float = 1.0
+    dp_bounds: tuple = ()
+
+    def __post_init__(self) -> None:
+        _check(self, TrainingError, [
+            ("dp_epsilon", _finite(self.dp_epsilon) and self.dp_epsilon > 0,
+             "a number > 0 (e.g. 1 for a strong guarantee, 8 for a common one)"),
+            ("dp_delta", self.dp_delta is None or 0 < self.dp_delta < 1, "None or in (0, 1)"),
+            ("dp_clip", _finite(self.dp_clip) and self.dp_clip > 0, "a finite norm > 0")])
+        object.__setattr__(self, "dp_bounds", tuple(
+            (str(b[0]), tuple(str(v) for v in b[1])) if len(b) == 2 else
+            (str(b[0]), float(b[1]), float(b[2])) for b in self.dp_bounds))
+
+
+_GROUPS = {"fit": FitOptions, "mlp": MLPOptions, "transformer": TransformerOptions,
+           "dp": DPOptions}
 # the option groups each model family uses (the others keep their defaults and are not shown)
 FAMILY_GROUPS = {"mlp": ("fit", "mlp"), "wide_deep": ("fit", "mlp"),
                  "ft_transformer": ("fit", "transformer"), "logreg": (), "hgb": ()}
@@ -218,6 +251,7 @@ class ModelConfig:
     fit: FitOptions = field(default_factory=FitOptions)
     mlp: MLPOptions = field(default_factory=MLPOptions)
     transformer: TransformerOptions = field(default_factory=TransformerOptions)
+    dp: DPOptions = field(default_factory=DPOptions)
 
     def __post_init__(self) -> None:
         _check(self, TrainingError, [
@@ -227,6 +261,8 @@ class ModelConfig:
              "'auto', 'standard' or 'ple'"),
             ("data_pipeline", self.data_pipeline in PIPELINES, "'auto', 'memory' or 'stream'"),
         ])
+        if self.dp.dp:
+            _dp_refusals(self)
 
     @classmethod
     def of(cls, **options) -> ModelConfig:
@@ -265,7 +301,7 @@ class ModelConfig:
         """Every setting by its flat name, JSON-ready (tuples as lists); config.json's form.
         ``dropout`` is the dropout of the family's own network."""
         out = {"model": self.model}
-        for group in ("fit", "mlp", "transformer"):
+        for group in ("fit", "mlp", "transformer", "dp"):
             for k, v in asdict(getattr(self, group)).items():
                 out.setdefault(k, list(v) if isinstance(v, tuple) else v)
         if self.model == "ft_transformer":
@@ -317,6 +353,24 @@ class ModelConfig:
             raise TrainingError(f"loss '{loss}' does not fit a {task} task; use one of "
                                 f"{', '.join(TASK_LOSSES[task])}.")
         return loss
+
+
+def _dp_refusals(cfg: ModelConfig) -> None:
+    """What DP-SGD cannot train, with the reason (raises TrainingError)."""
+    if not cfg.is_keras:
+        raise TrainingError(f"Differential privacy (DP-SGD) trains the Keras networks only: "
+                            f"{', '.join(KERAS_MODELS)}; '{cfg.model}' is not one. Choose mlp, "
+                            f"or train {cfg.model} without --dp.")
+    bad = [(cfg.class_weight == "balanced", "class_weight 'balanced' (the weights come from "
+            "the training rows' class counts, which the guarantee does not cover)"),
+           (cfg.mlp.batch_norm and cfg.model == "mlp", "batch_norm (it mixes the examples of "
+            "a batch, so one example's gradient is no longer its own)"),
+           (cfg.data_pipeline == "stream", "the streamed pipeline (DP-SGD samples rows in "
+            "memory, each with probability batch/n, as the accountant assumes)")]
+    for is_bad, what in bad:
+        if is_bad:
+            raise TrainingError(f"Differential privacy cannot be used with {what}; turn it off "
+                                f"for a DP run.")
 
 
 def _flat_names() -> set[str]:

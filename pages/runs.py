@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import resources, state
+from ui.privacy_views import compress_view, privacy_curve_view
 from ui.runs_views import comparison, default_pair, importer, manage, runs_table
 from ui.widgets import page_setup, run_label
 
@@ -34,5 +35,8 @@ current = state.active_run()
 run_id = st.selectbox("Run", ids, index=ids.index(current) if current in ids else 0,
                       format_func=labels.get, key="runs__manage")
 manage(data_dir, run_id)
+compress_view(data_dir, run_id)
+with st.expander("Privacy/utility curve: ROC-AUC of DP runs against ε"):
+    privacy_curve_view(data_dir, run_id)
 with st.expander("Import a run"):
     importer()

@@ -6,6 +6,7 @@ import streamlit as st
 from core.specs import MISSING_LABELS, MISSING_POLICIES, TASKS, DatasetSpec
 from ui import resources, state
 from ui.leaderboard_views import leaderboard_section
+from ui.privacy_views import dp_settings
 from ui.train_views import feature_picker, model_form, reattach, recent_jobs_table, show_job
 from ui.widgets import KEEP, bold, errors_shown, initial, link_to, page_setup
 
@@ -67,7 +68,8 @@ if features:
                        help="Either way the run's notes say how many rows and values it "
                             "concerned.")
     spec = DatasetSpec(table, target, positive, tuple(features), task=task, missing=missing)
-    model_form(data_dir, task, share, spec, infos[table].rows)
+    dp = dp_settings(data_dir, table, tuple(features), stamp)
+    model_form(data_dir, task, share, spec, infos[table].rows, dp)
     leaderboard_section(data_dir, spec)
 else:
     st.error("Choose at least one feature column.")

@@ -29,6 +29,7 @@ from core.plots import (
     waterfall_figure,
 )
 from ui import resources, state
+from ui.privacy_views import audit_view
 from ui.widgets import errors_shown, show_error
 
 ROW_MODES = {"rank": "Score rank", "surprising": "Most surprising errors", "id": "Test row id"}
@@ -328,3 +329,4 @@ def show(data_dir: str, run) -> None:
         show_error(err)
     with report:
         report_view(data_dir, run, exp)
+        audit_view(data_dir, run)

@@ -287,3 +287,15 @@ def freeze_heap(tensorflow_loaded: bool) -> bool:
     gc.collect()
     gc.freeze()
     return tensorflow_loaded
+
+
+@st.cache_data(max_entries=8, ttl=3600, show_spinner="Reading value ranges …")
+def dp_bounds_suggestion(data_dir: str, table: str, features: tuple[str, ...],
+                         stamp: tuple) -> list[tuple]:
+    """Preprocessing bounds read from a table's features, for the analyst to confirm or replace
+    (:func:`core.privacy.suggest_bounds`)."""
+    from core.privacy import suggest_bounds
+    from core.warehouse import connect, read_table
+
+    with connect(load_settings(data_dir)) as con:
+        return suggest_bounds(read_table(con, table, list(features)))

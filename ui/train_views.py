@@ -356,7 +356,7 @@ def _estimate(data_dir: str, spec: DatasetSpec, cfg: ModelConfig, rows: int) -> 
 
 
 def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpec,
-               rows: int) -> None:
+               rows: int, dp: dict | None = None) -> None:
     """The model settings and the Train button, which starts the background job.
 
     The button is disabled while a job with exactly these settings is queued or running (a
@@ -369,6 +369,8 @@ def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpe
             offered with their trade-off (off by default, so scores stay calibrated).
         spec: Table, target, positive class, features and task (the seed comes from here).
         rows: Rows of the table (for the time estimate).
+        dp: Differential-privacy settings (:func:`ui.privacy_views.dp_settings`; empty when
+            off), applied to the model config.
     """
     _imbalance_note(task, positive_share)
     model = st.selectbox("Model", MODELS, format_func=MODEL_LABELS.get, key="train__model",
@@ -389,7 +391,12 @@ def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpe
     try:
         cfg = ModelConfig.of(model=model, class_weight="balanced" if weights else "none",
                              **values)
+        if dp:
+            cfg = cfg.replace(**dp)
         spec = dataclasses.replace(spec, seed=seed)
+    except (TypeError, ValueError) as err:
+        show_error(AppError(str(err)))
+        return
     except AppError as err:
         show_error(err)
         return

@@ -6,7 +6,9 @@ cross-validate) for the command line and the jobs alike.
 Layer: top of ``core``; imports any package's face. Nothing imports it but ``ui``, ``pages`` and
 ``core.__main__``.
 Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_analysis_cli``
-(fairness, leaderboard), ``_jobs``,
+(fairness, leaderboard), ``_exchange_cli`` (export, import, abtest), ``_tables_cli`` (profile,
+prepare, protect), ``_monitor_cli``, ``_privacy_cli`` (privacy, audit, compress),
+``_recommend_cli``, ``_archive`` (run export and hostile-archive import), ``_paths``, ``_jobs``,
 ``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``.
 """
 

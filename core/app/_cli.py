@@ -19,6 +19,14 @@ from core.app._analysis_cli import ANALYSIS_COMMANDS, add_analysis_parsers
 from core.app._exchange_cli import EXCHANGE_COMMANDS, add_exchange_parsers
 from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
 from core.app._paths import finite_float
+from core.app._privacy_cli import (
+    PRIVACY_COMMANDS,
+    add_dp_arguments,
+    add_privacy_parsers,
+    dp_overrides,
+    privacy_json,
+)
+from core.app._recommend_cli import add_recommend_parser, cmd_recommend
 from core.app._review import (
     add_evaluate_arguments,
     add_explain_arguments,
@@ -36,13 +44,6 @@ from core.errors import AppError
 from core.impact import Decision, ScenarioInputs, run_scenario
 from core.ingest import IngestOptions, ingest_file
 from core.monitor import resolve_run
-from core.recommend import (
-    EventColumns,
-    RecModelConfig,
-    SequenceOptions,
-    load_rec_run,
-    train_recommender,
-)
 from core.runs import list_runs, load_run
 from core.specs import (
     ACTIVATIONS,
@@ -123,7 +124,7 @@ def _train_spec_and_config(args):
                  "hidden_units": units, "activation": args.activation, "dropout": args.dropout,
                  "learning_rate": args.learning_rate, "optimizer": args.optimizer,
                  "loss": args.loss, "class_weight": args.class_weight,
-                 "data_pipeline": args.pipeline}
+                 "data_pipeline": args.pipeline, **dp_overrides(args)}
     return spec, ModelConfig.of(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -152,7 +153,7 @@ def cmd_train(args, settings) -> dict:
            "reliable": result.metrics.get("reliable", True), **_feature_keys(c)}
     if "tuning" in c.extra:
         out["tuning"] = c.extra["tuning"]
-    return out
+    return {**out, **privacy_json(c)}
 
 
 def _feature_keys(c) -> dict:
@@ -251,75 +252,6 @@ def uplift_json(summary: dict) -> dict:
     return out
 
 
-def cmd_recommend(args, settings) -> dict:
-    if args.rec_command == "for":
-        return _recommend_for(args, settings)
-
-    cols = EventColumns(args.table, args.user, args.item, args.time, args.event, args.quantity,
-                        args.price, args.order, args.name)
-    opts = SequenceOptions(_csv(args.event_types), not args.keep_cancellations,
-                           _csv(args.exclude_items), args.min_item, args.min_user, args.max_len,
-                           args.exclude_seen)
-    overrides = {k: v for k, v in {"epochs": args.epochs, "embed_dim": args.embed_dim,
-                                   "window": args.window}.items() if v is not None}
-    cfg = RecModelConfig(model=args.model, seed=args.seed, **overrides)
-
-    def progress(event):
-        if event.get("message"):
-            print(event["message"], file=sys.stderr)
-
-    result = train_recommender(settings, cols, opts, cfg, progress if args.verbose else None)
-    keys = ("hit_rate@10", "ndcg@10", "mrr")
-    m = result.metrics
-    c = result.config
-    return {"run_id": result.run_id, "task": c.task, "model": cfg.model, "device": c.device,
-            "users": c.rows["users"], "items": c.rows["items"],
-            "metrics": {k: m["metrics"][k] for k in keys},
-            "ci95": {k: m["ci95"].get(k) for k in keys},
-            "baselines": {name: {k: b["metrics"][k] for k in keys}
-                          for name, b in m["baselines"].items()},
-            "exclude_seen": m["exclude_seen"], "duration_s": c.duration_s}
-
-
-def _recommend_for(args, settings) -> dict:
-    if not 1 <= args.k <= 1000:
-        raise AppError(f"--k must be between 1 and 1000; got {args.k}.")
-    run = load_rec_run(settings, args.run_id)
-    recs = run.recommend_for(args.user, args.k)
-    return {"run_id": run.run_id, "user": args.user,
-            "items": [{"item": r.item, "name": r.name, "score": float(r.score)}
-                      for r in recs.itertuples()]}
-
-
-def _add_recommend_parser(sub) -> None:
-    s = sub.add_parser("recommend", help="next-item recommender: train a run, or recommend")
-    rec = s.add_subparsers(dest="rec_command", required=True, parser_class=_Parser)
-    t = rec.add_parser("train", help="build sequences from an event table, train, evaluate")
-    for flag in ("--table", "--user", "--item", "--time"):
-        t.add_argument(flag, required=True)
-    for flag, text in (("--event", "event-type column"), ("--quantity", "quantity column"),
-                       ("--price", "unit-price column"), ("--order", "order/invoice column "
-                        "(ids starting with C are cancellations)"), ("--name", "item name")):
-        t.add_argument(flag, help=text)
-    t.add_argument("--event-types", help="comma-separated event types to keep")
-    t.add_argument("--exclude-items", help="comma-separated item values to drop (e.g. POST)")
-    t.add_argument("--keep-cancellations", action="store_true")
-    t.add_argument("--min-user", type=int, default=5, help="minimum events per user (>= 3)")
-    t.add_argument("--min-item", type=int, default=5, help="minimum events per item")
-    t.add_argument("--max-len", type=int, default=200, help="most recent events per user")
-    t.add_argument("--exclude-seen", action="store_true",
-                   help="never recommend items the user already has")
-    t.add_argument("--model", default="sasrec", help="popular, transitions, gru4rec or sasrec")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--embed-dim", type=int)
-    t.add_argument("--window", type=int)
-    t.add_argument("--seed", type=int, default=42)
-    f = rec.add_parser("for", help="top-k items for one user of a next-item run")
-    f.add_argument("run_id")
-    f.add_argument("--user", required=True)
-    f.add_argument("--k", type=int, default=10)
-
-
 def _add_train_parser(sub) -> None:
     """The ``train`` subcommand."""
     s = sub.add_parser("train", help="train a model and save a run")
@@ -358,6 +290,7 @@ def _add_train_parser(sub) -> None:
     s.add_argument("--treated-value", help="value of --treatment meaning treated")
     s.add_argument("--learner", choices=["t", "s", "ct"],
                    help="uplift learner: two models, single model, class transformation")
+    add_dp_arguments(s)
 
 
 def _add_simulate_parser(sub) -> None:
@@ -427,11 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replace", action="store_true",
                    help="replace an earlier scored table of that name")
     _add_simulate_parser(sub)
-    _add_recommend_parser(sub)
+    add_recommend_parser(sub, _Parser)
     add_monitor_parsers(sub)
     add_exchange_parsers(sub, _Parser)
     add_tables_parsers(sub)
     add_analysis_parsers(sub)
+    add_privacy_parsers(sub)
     return p
 
 
@@ -440,7 +374,7 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
             "report": cmd_report, **MONITOR_COMMANDS, **EXCHANGE_COMMANDS,
-            **TABLES_COMMANDS, **ANALYSIS_COMMANDS}
+            **TABLES_COMMANDS, **ANALYSIS_COMMANDS, **PRIVACY_COMMANDS}
 
 
 def _default(o):

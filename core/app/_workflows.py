@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.config import Settings
+from core.errors import TrainingError
 from core.runs import delete_run, keep_requested
 from core.specs import DatasetSpec, ModelConfig
 from core.training import TrainingCancelled, TrainResult, attach_cv, cross_validate, train, tune
@@ -39,8 +40,13 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
 
     Raises:
         TrainingCancelled: ``should_stop`` returned True.
+        TrainingError: Tuning asked for a differentially private run.
         SchemaError, TrainingError: As :func:`core.training.train` raises them.
     """
+    if tune_trials and cfg.dp.dp:
+        raise TrainingError("Hyper-parameter tuning is not available with differential privacy: "
+                            "every trial would read the data again and spend more ε than the "
+                            "run reports. Train the DP run with chosen settings instead.")
     if tune_trials:
         result = tune(settings, spec, cfg, tune_trials, tune_timeout_s, progress, should_stop)
     else:

@@ -27,6 +27,7 @@ from core.report._fairness import fairness_section
 from core.report._html import bullet_list, figure_html, paragraph, section, table_html
 from core.report._monitoring import monitoring_section
 from core.report._options import ReportOptions
+from core.report._privacy import privacy_section
 from core.runs import Run, model_parameters
 from core.tables import profile_table
 from core.warehouse import META_SCHEMA, connect
@@ -149,6 +150,20 @@ def _limitations(run: Run, ev: BinaryEvaluation, exp) -> list[str]:
     return out
 
 
+def _privacy_facts(c) -> list[tuple[str, object]]:
+    """Model-card rows of a DP run (ε, δ, C, σ, accountant, sampling) and a compressed run."""
+    p, out = c.extra.get("privacy"), []
+    if p:
+        out += [("Differential privacy", f"ε = {p['epsilon']:.3g}, δ = {p['delta']:.3g} "
+                 f"(C = {p['clip']:g}, σ = {p['noise_multiplier']:.3f})"),
+                ("Privacy accountant", p["accountant"]), ("Sampling", p["sampling"]),
+                ("Preprocessing", p.get("preprocessing"))]
+    if c.extra.get("parent"):
+        out.append(("Compressed from", f"{c.extra['parent']} "
+                    f"({c.extra.get('compression', {}).get('method')})"))
+    return out
+
+
 def _model_card(run: Run, ev: BinaryEvaluation, exp, options: ReportOptions) -> str:
     c = run.config
     use = options.intended_use or (
@@ -160,7 +175,8 @@ def _model_card(run: Run, ev: BinaryEvaluation, exp, options: ReportOptions) -> 
              *([("Epochs run", c.epochs_run)] if c.epochs_run else []),
              ("Table", c.table), ("Target", c.target), ("Positive class", c.positive_class),
              ("Positive rate (train)", c.positive_rate_train),
-             ("Features", f"{len(run.features)} columns → {c.encoded_features} encoded")]
+             ("Features", f"{len(run.features)} columns → {c.encoded_features} encoded"),
+             *_privacy_facts(c)]
 
     est = c.extra.get("estimator")
     used = model_parameters(c.model, c.model_fields)
@@ -248,10 +264,12 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
     exp, exp_note = load_or_explain(run, explanation, options.rows)
     figs = binary_figures(ev, rep)
     parts = [_summary(run, rep, exp), _data(settings, run), _preparation(settings, run),
-             _model_card(run, ev, exp, options), _metrics(ev, rep, figs), _curves(figs),
+             _model_card(run, ev, exp, options), privacy_section(settings, run),
+             _metrics(ev, rep, figs), _curves(figs),
              _segments(run, ev, scored.frame, threshold, options.segment),
              *explanation_sections(exp, exp_note, ev, threshold, run.calibrated_scores)]
-    names = ["summary", "data", "preparation", "model card", "metrics", "curves", "segments",
+    names = ["summary", "data", "preparation", "model card", "privacy", "metrics", "curves",
+             "segments",
              "shap global", "shap local"]
     fairness = fairness_section(settings, run, options.fairness_by, threshold)
     if fairness:

@@ -5,7 +5,7 @@ background rows); :func:`predict_output` is the one scoring path every package u
 
 Layer: above ``features``; imports ``core.features``, ``core.warehouse`` and the shared modules.
 Private modules: ``_store`` (folders, :class:`Run`), ``_predict`` (scoring), ``_admin``,
-``_stop`` (cancel, or stop and keep the best so far).
+``_stop`` (cancel, or stop and keep the best so far), ``_splits`` (a run's splits made again).
 """
 
 from core.runs._admin import (
@@ -19,6 +19,7 @@ from core.runs._admin import (
 )
 from core.runs._config import RUN_KINDS, RunConfig, UpliftSetup, load_run_config
 from core.runs._predict import fast_scorer, predict_output, unscale
+from core.runs._splits import RunSplits, run_splits
 from core.runs._stop import StopSignal, keep_requested, stopped_note
 from core.runs._store import (
     LABEL_COL,
@@ -36,10 +37,11 @@ from core.runs._store import (
     write_run_folder,
 )
 
-__all__ = ["column_names", 
-    "LABEL_COL", "NOT_USED", "RUN_KINDS", "Run", "RunArtifacts", "RunConfig", "SCORE_COL",
-    "StopSignal", "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison",
-    "delete_run", "fast_scorer", "is_run_id", "keep_requested", "list_runs", "load_model",
-    "load_run", "load_run_config", "model_parameters", "new_run_id", "predict_output",
-    "register_run", "run_folder", "save_run", "stopped_note", "unscale", "write_run_folder",
+__all__ = [
+    "LABEL_COL", "NOT_USED", "RUN_KINDS", "Run", "RunArtifacts", "RunConfig", "RunSplits",
+    "SCORE_COL", "StopSignal", "UpliftSetup", "column_names", "compare_runs",
+    "comparison_problem", "default_comparison", "delete_run", "fast_scorer", "is_run_id",
+    "keep_requested", "list_runs", "load_model", "load_run", "load_run_config",
+    "model_parameters", "new_run_id", "predict_output", "register_run", "run_folder",
+    "run_splits", "save_run", "stopped_note", "unscale", "write_run_folder",
 ]

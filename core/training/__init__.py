@@ -2,11 +2,12 @@
 target scaling, the run's config), the in-memory and streamed trainers, k-fold cross-validation
 and Optuna tuning. Progress goes through a plain callable; nothing here knows about Streamlit.
 
-Layer: above ``evaluate``; imports ``core.evaluate``, ``core.runs``, ``core.tables`` (which
-columns to learn from), ``core.features``, ``core.warehouse`` and the shared modules
-(TensorFlow only inside functions).
-Private modules: ``_fit``, ``_memory`` (:func:`train`), ``_stream``, ``_cv``, ``_tuning``,
-``_choice`` (the features of every training path; stop and keep the best so far).
+Layer: above ``evaluate``; imports ``core.evaluate``, ``core.privacy`` (DP-SGD's accountant),
+``core.runs``, ``core.tables`` (which columns to learn from), ``core.features``,
+``core.warehouse`` and the shared modules (TensorFlow only inside functions).
+Private modules: ``_fit``, ``_dp`` (DP-SGD in the fit), ``_memory`` (:func:`train`),
+``_stream``, ``_cv``, ``_tuning``, ``_choice`` (the features of every training path; stop and
+keep the best so far).
 """
 
 from core.training._choice import record_choice, resolve_spec

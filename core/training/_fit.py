@@ -22,6 +22,7 @@ from core.errors import TrainingError
 from core.features import TabularPreprocessor
 from core.runs import LABEL_COL, SCORE_COL, RunConfig, keep_requested
 from core.specs import ModelConfig, to_dict
+from core.training._dp import dp_fit_inputs, dp_plan, dp_trainer
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,9 @@ def _learning_rate(cfg: ModelConfig, steps: int):
 def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int,
               data: FitData | StreamFit, seed: int, progress: Progress | None = None,
               should_stop: Callable[[], bool] | None = None, strategy=None):
-    """Build, compile and fit a Keras network with early stopping on validation loss.
+    """Build, compile and fit a Keras network with early stopping on validation loss; with
+    ``cfg.dp.dp``, by DP-SGD (:mod:`core.training._dp`, :mod:`models.dp`) on Poisson-sampled
+    batches, the noise found for the target ε.
 
     Args:
         cfg: Model configuration.
@@ -205,7 +208,8 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
         ``(model, history)`` where history is one dict of logs per epoch.
 
     Raises:
-        TrainingError: The loss became NaN or infinite.
+        TrainingError: The loss became NaN or infinite; DP on streamed data.
+        PrivacyError: DP settings that cannot be met (ε too small, δ ≥ 1/n).
     """
     import keras
 
@@ -217,10 +221,14 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     streamed = isinstance(data, StreamFit)
     n_train = data.n_train if streamed else len(data.x_train)
     steps = cfg.fit.epochs * int(np.ceil(n_train / cfg.fit.batch_size))
+    plan = dp_plan(cfg, n_train) if cfg.dp.dp else None
     with strategy.scope():
         model = build_network(cfg, pre, task, n_classes)
-        compile_model(model, task, cfg.resolved_loss(task),
+        trainer = dp_trainer(model, cfg, task, plan, seed) if plan else model
+        compile_model(trainer, task, cfg.resolved_loss(task),
                       make_optimizer(cfg.fit.optimizer, _learning_rate(cfg, steps)))
+        if plan:
+            trainer.jit_compile = False  # Poisson batches vary in size
     callbacks = [_keras_callback(progress, should_stop, cfg.fit.epochs)]
     if cfg.fit.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -229,14 +237,16 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     if task != "regression":
         weights = (weights_from_counts(data.class_counts, cfg.class_weight) if streamed
                    else class_weights(data.y_train, cfg.class_weight))
-    if streamed:
+    if plan:
+        inputs = dp_fit_inputs(data, cfg, plan, seed)
+    elif streamed:
         inputs = {"x": data.train, "validation_data": _weighted_validation(data.valid, weights),
                   "shuffle": False}
     else:
         inputs = {"x": data.x_train, "y": data.y_train, "batch_size": cfg.fit.batch_size,
                   "validation_data": _weighted_validation((data.x_valid, data.y_valid), weights)}
-    hist = model.fit(**inputs, epochs=cfg.fit.epochs, verbose=0, callbacks=callbacks,
-                     class_weight=weights)
+    hist = trainer.fit(**inputs, epochs=cfg.fit.epochs, verbose=0, callbacks=callbacks,
+                       class_weight=weights)
     history = [{k: float(v[i]) for k, v in hist.history.items()}
                for i in range(len(hist.history.get("loss", [])))]
     if any(not np.isfinite(h.get("loss", 0.0)) for h in history):

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from core.config import Settings
 from core.evaluate import headline_metrics
 from core.features import (
@@ -20,6 +18,7 @@ from core.features import (
 from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
 from core.training._choice import finish_or_cancel, record_choice, resolve_spec
+from core.training._dp import background_rows, dp_preprocessor, finish_dp_run
 from core.training._fit import (
     BACKGROUND_ROWS,
     FitData,
@@ -103,7 +102,7 @@ def _train_in_memory(settings, spec, cfg, data, columns, started, progress, shou
     excluded, names = columns
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
                            stratify=data.task != "regression")
-    pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(data.x.iloc[splits.train])
+    pre = dp_preprocessor(cfg, data.x.iloc[splits.train])
     enc = {k: pre.transform(data.x.iloc[getattr(splits, k)]) for k in ("train", "valid", "test")}
     scaling = target_scaling(data.task, cfg, data.y[splits.train])
     fit_data = FitData(enc["train"], scale_target(data.y[splits.train], scaling), enc["valid"],
@@ -124,8 +123,8 @@ def _train_in_memory(settings, spec, cfg, data, columns, started, progress, shou
     metrics["notes"] = [*data.notes, *pre.notes(names), *_shape_notes(pre, splits),
                         *metrics["notes"]]
     run_id = new_run_id(cfg.model)
-    rows = {"table": int(len(data.y)), "train": int(len(splits.train)),
-            "valid": int(len(splits.valid)), "test": int(len(splits.test))}
+    rows = {"table": len(data.y), "train": len(splits.train),
+            "valid": len(splits.valid), "test": len(splits.test)}
     rate = float(data.y[splits.train].mean()) if data.task == "binary" else None
     config = run_config(run_id, spec, cfg, RunShape(data.task, data.classes, data.features, rows,
                                                     rate, "memory", excluded, names),
@@ -136,11 +135,12 @@ def _train_in_memory(settings, spec, cfg, data, columns, started, progress, shou
         config["estimator"] = estimator_summary(model)
     metrics["notes"] = [*metrics["notes"], *stop_notes]
     record_choice(config, metrics, choice)
+    if cfg.dp.dp:
+        history = finish_dp_run(config, cfg, history)
     emit(progress, stage="save", message="Saving run")
     # in random order, not table order: the first k rows are a uniform sample (tables are
     # often in time order, and a SHAP base value from the earliest rows describes those)
-    rng = np.random.default_rng(spec.seed)
-    bg_idx = rng.choice(splits.train, size=min(BACKGROUND_ROWS, len(splits.train)), replace=False)
+    bg_idx = background_rows(cfg, splits, spec.seed, BACKGROUND_ROWS)
     save_run(settings, RunArtifacts(run_id, config, metrics, pre, model,
                                     test_frame(data.x.iloc[splits.test], y_test, out, data.task),
                                     data.x.iloc[bg_idx].reset_index(drop=True), history,

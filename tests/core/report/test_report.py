@@ -16,7 +16,8 @@ from core.report._report import find_chromium
 from core.runs import load_run
 from tests.core.review_fixtures import multiclass_run
 
-SECTIONS = ["summary", "data", "preparation", "model card", "metrics", "curves", "segments",
+SECTIONS = ["summary", "data", "preparation", "model card", "privacy", "metrics", "curves",
+            "segments",
             "shap global", "shap local"]
 
 
