@@ -11,12 +11,18 @@ import numpy as np
 from core.errors import SchemaError, SimulationError, TrainingError
 from models.tabular import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TASK_LOSSES
 
-KERAS_MODELS = ("mlp", "wide_deep", "ft_transformer")
-MODELS = (*KERAS_MODELS, "logreg", "hgb")
+TABM_VARIANTS = ("tabm", "tabm_mini")
+
+KERAS_MODELS = ("tabm", "mlp", "wide_deep", "ft_transformer")
+ENSEMBLE = "ensemble"  # a Keras network and gradient boosting, averaged (models.blend)
+ENSEMBLE_MEMBERS = ("tabm", "hgb")
+MODELS = (*KERAS_MODELS, ENSEMBLE, "logreg", "hgb")
 MODEL_LABELS = {
+    "tabm": "TabM (ensemble-style MLP, Keras)",
     "mlp": "DNN (Keras MLP)",
     "wide_deep": "Wide & deep (Keras)",
     "ft_transformer": "Tabular Transformer (FT-Transformer, Keras)",
+    "ensemble": "Ensemble: TabM + gradient boosting, weights chosen on validation",
     "logreg": "Logistic / ridge regression (scikit-learn)",
     "hgb": "Histogram gradient boosting (scikit-learn)",
 }
@@ -170,10 +176,42 @@ class TransformerOptions:
         ])
 
 
-_GROUPS = {"fit": FitOptions, "mlp": MLPOptions, "transformer": TransformerOptions}
+@dataclass(frozen=True)
+class TabMOptions:
+    """Architecture of TabM (``tabm``; Gorishniy, Kotelnikov & Babenko, ICLR 2025): one MLP
+    that imitates an ensemble of ``members`` MLPs by sharing their weights.
+
+    Attributes:
+        members: Ensemble members (TabM's k), 1–64; the prediction is their mean.
+        width: Units of every hidden layer, 8–2048.
+        depth: Hidden layers, 1–6.
+        dropout: Dropout rate after each hidden layer, in [0, 0.9].
+        variant: ``tabm`` (BatchEnsemble layers: each member scales and shifts every layer)
+            or ``tabm_mini`` (each member scales only the input; hidden layers shared).
+    """
+
+    members: int = 16
+    width: int = 256
+    depth: int = 2
+    dropout: float = 0.1
+    variant: str = "tabm"
+
+    def __post_init__(self) -> None:
+        _check(self, TrainingError, [
+            ("members", 1 <= self.members <= 64, "an integer in [1, 64]"),
+            ("width", 8 <= self.width <= 2048, "an integer in [8, 2048]"),
+            ("depth", 1 <= self.depth <= 6, "an integer in [1, 6]"),
+            ("dropout", 0.0 <= self.dropout <= 0.9, "in [0, 0.9]"),
+            ("variant", self.variant in TABM_VARIANTS, f"one of {', '.join(TABM_VARIANTS)}"),
+        ])
+
+
+_GROUPS = {"fit": FitOptions, "mlp": MLPOptions, "transformer": TransformerOptions,
+           "tabm": TabMOptions}
 # the option groups each model family uses (the others keep their defaults and are not shown)
-FAMILY_GROUPS = {"mlp": ("fit", "mlp"), "wide_deep": ("fit", "mlp"),
-                 "ft_transformer": ("fit", "transformer"), "logreg": (), "hgb": ()}
+FAMILY_GROUPS = {"tabm": ("fit", "tabm"), "mlp": ("fit", "mlp"), "wide_deep": ("fit", "mlp"),
+                 "ft_transformer": ("fit", "transformer"), ENSEMBLE: ("fit", "tabm"),
+                 "logreg": (), "hgb": ()}
 _WIDE_DEEP_UNUSED = ("batch_norm", "l2")
 
 
@@ -208,6 +246,7 @@ class ModelConfig:
     fit: FitOptions = field(default_factory=FitOptions)
     mlp: MLPOptions = field(default_factory=MLPOptions)
     transformer: TransformerOptions = field(default_factory=TransformerOptions)
+    tabm: TabMOptions = field(default_factory=TabMOptions)
 
     def __post_init__(self) -> None:
         _check(self, TrainingError, [
@@ -255,11 +294,10 @@ class ModelConfig:
         """Every setting by its flat name, JSON-ready (tuples as lists); config.json's form.
         ``dropout`` is the dropout of the family's own network."""
         out = {"model": self.model}
-        for group in ("fit", "mlp", "transformer"):
+        for group in _GROUPS:
             for k, v in asdict(getattr(self, group)).items():
                 out.setdefault(k, list(v) if isinstance(v, tuple) else v)
-        if self.model == "ft_transformer":
-            out["dropout"] = self.transformer.dropout
+        out["dropout"] = self.dropout
         out.update(class_weight=self.class_weight, numeric_encoding=self.numeric_encoding,
                    data_pipeline=self.data_pipeline)
         return out
@@ -286,13 +324,16 @@ class ModelConfig:
 
     @property
     def is_keras(self) -> bool:
-        """Whether the model is a Keras network (trained in epochs)."""
-        return self.model in KERAS_MODELS
+        """Whether the model trains a Keras network in epochs: a Keras family, or the
+        ensemble (whose network is :data:`ENSEMBLE_MEMBERS`' first)."""
+        return self.model in KERAS_MODELS or self.model == ENSEMBLE
 
     @property
     def dropout(self) -> float:
         """The dropout of this family's network."""
-        return self.transformer.dropout if self.model == "ft_transformer" else self.mlp.dropout
+        if self.model == "ft_transformer":
+            return self.transformer.dropout
+        return self.tabm.dropout if self.model in ("tabm", ENSEMBLE) else self.mlp.dropout
 
     def resolved_loss(self, task: str) -> str:
         """The loss used for ``task``.

@@ -15,7 +15,7 @@ from core.runs._config import load_run_config, RUN_KINDS, RunConfig, UpliftSetup
 from core.runs._predict import fast_scorer, predict_output, unscale
 from core.runs._store import (
     LABEL_COL, list_runs, load_model, load_run, new_run_id, Run, run_folder, RunArtifacts,
-    save_run, SCORE_COL, write_run_folder,
+    save_model, save_run, SCORE_COL, write_run_folder,
 )
 
 __all__ = [
@@ -23,5 +23,5 @@ __all__ = [
     "UpliftSetup", "compare_runs", "comparison_problem", "default_comparison", "delete_run",
     "export_run", "fast_scorer", "import_run", "list_runs", "load_model", "load_run",
     "load_run_config", "model_parameters", "new_run_id", "predict_output", "run_folder",
-    "save_run", "unscale", "write_run_folder",
+    "save_model", "save_run", "unscale", "write_run_folder",
 ]

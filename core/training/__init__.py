@@ -4,10 +4,13 @@ and Optuna tuning. Progress goes through a plain callable; nothing here knows ab
 
 Layer: above ``evaluate``; imports ``core.evaluate``, ``core.runs``, ``core.features``,
 ``core.warehouse`` and the shared modules (TensorFlow only inside functions).
-Private modules: ``_fit``, ``_memory`` (:func:`train`), ``_stream``, ``_cv``, ``_tuning``.
+Private modules: ``_fit``, ``_ensemble`` (the network + gradient boosting blend, and
+:func:`fit_model`, which fits any family), ``_memory`` (:func:`train`), ``_stream``, ``_cv``,
+``_tuning``.
 """
 
 from core.training._cv import attach_cv, cross_validate
+from core.training._ensemble import booster_columns, choose_weight, fit_ensemble, fit_model
 from core.training._fit import (
     BACKGROUND_ROWS, build_network, device_label, emit, fit_baseline, fit_keras, FitData, Progress,
     scale_target, StreamFit, target_scaling, TrainingCancelled, TrainResult,
@@ -17,6 +20,7 @@ from core.training._tuning import tune
 
 __all__ = [
     "BACKGROUND_ROWS", "FitData", "Progress", "StreamFit", "TrainResult", "TrainingCancelled",
-    "attach_cv", "build_network", "cross_validate", "device_label", "emit", "fit_baseline",
-    "fit_keras", "scale_target", "target_scaling", "train", "tune",
+    "attach_cv", "booster_columns", "build_network", "choose_weight", "cross_validate",
+    "device_label", "emit", "fit_baseline", "fit_ensemble", "fit_keras", "fit_model",
+    "scale_target", "target_scaling", "train", "tune",
 ]

@@ -160,6 +160,12 @@ def build_network(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_class
     from models import tabular
 
     n = len(pre.feature_names_out_)
+    if cfg.model == "tabm":
+        from models.tabm import build_tabm
+
+        t = cfg.tabm
+        return build_tabm(n, [e - s for s, e, _ in pre.blocks_], t.members, t.width, t.depth,
+                          t.dropout, t.variant, task, n_classes)
     if cfg.model == "mlp":
         m = cfg.mlp
         return tabular.build_mlp(n, m.hidden_units, m.activation, m.dropout, m.batch_norm, m.l2,
@@ -207,6 +213,7 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     """
     import keras
 
+    from models.tabm import MemberLoss, training_view
     from models.tabular import compile_model, make_optimizer
 
     keras.backend.clear_session()
@@ -217,8 +224,12 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     steps = cfg.fit.epochs * int(np.ceil(n_train / cfg.fit.batch_size))
     with strategy.scope():
         model = build_network(cfg, pre, task, n_classes)
-        compile_model(model, task, cfg.resolved_loss(task),
-                      make_optimizer(cfg.fit.optimizer, _learning_rate(cfg, steps)))
+        trainee = training_view(model)  # TabM: each member's own loss (models.tabm)
+        loss = (cfg.resolved_loss(task) if trainee is model
+                else MemberLoss(task, cfg.resolved_loss(task)))
+        compile_model(trainee, task, loss,
+                      make_optimizer(cfg.fit.optimizer, _learning_rate(cfg, steps)),
+                      metrics=trainee is model)
     callbacks = [_keras_callback(progress, should_stop, cfg.fit.epochs)]
     if cfg.fit.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -233,7 +244,7 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     else:
         inputs = {"x": data.x_train, "y": data.y_train, "batch_size": cfg.fit.batch_size,
                   "validation_data": _weighted_validation((data.x_valid, data.y_valid), weights)}
-    hist = model.fit(**inputs, epochs=cfg.fit.epochs, verbose=0, callbacks=callbacks,
+    hist = trainee.fit(**inputs, epochs=cfg.fit.epochs, verbose=0, callbacks=callbacks,
                      class_weight=weights)
     history = [{k: float(v[i]) for k, v in hist.history.items()}
                for i in range(len(hist.history.get("loss", [])))]

@@ -28,14 +28,13 @@ from core.training._fit import (
     TrainResult,
     device_label,
     emit,
-    fit_baseline,
-    fit_keras,
     run_config,
     scale_target,
     score_columns,
     target_scaling,
     test_frame,
 )
+from core.training._ensemble import fit_model, model_summary
 from core.training._stream import train_streamed
 from core.warehouse import connect
 
@@ -90,11 +89,8 @@ def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, sho
                        scale_target(data.y[splits.valid], scaling))
     device = device_label(cfg)
     emit(progress, stage="fit", message=f"Training {cfg.model} on {device}")
-    if cfg.is_keras:
-        model, history = fit_keras(cfg, pre, data.task, len(data.classes), fit_data, spec.seed,
-                                   progress, should_stop)
-    else:
-        model, history = fit_baseline(cfg, data.task, fit_data, spec.seed, progress)
+    model, history = fit_model(cfg, pre, data.task, len(data.classes), fit_data, spec.seed,
+                               progress, should_stop)
     if should_stop is not None and should_stop():
         raise TrainingCancelled("Training was cancelled; no run was saved.")
     out = predict_output(model, enc["test"], data.task, scaling)
@@ -108,10 +104,7 @@ def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, sho
     config = run_config(run_id, spec, cfg, RunShape(data.task, data.classes, data.features, rows,
                                                     rate, "memory", excluded),
                         pre, history, device, scaling, started)
-    if not cfg.is_keras:
-        from models.baselines import estimator_summary
-
-        config["estimator"] = estimator_summary(model)
+    config.update(model_summary(model))
     emit(progress, stage="save", message="Saving run")
     # in random order, not table order: the first k rows are a uniform sample (tables are
     # often in time order, and a SHAP base value from the earliest rows describes those)

@@ -18,15 +18,8 @@ from core.evaluate import headline_metrics
 from core.features import TabularPreprocessor, load_task_data, split_indices
 from core.runs import predict_output
 from core.specs import DatasetSpec, ModelConfig
-from core.training._fit import (
-    FitData,
-    TrainingCancelled,
-    TrainResult,
-    fit_baseline,
-    fit_keras,
-    scale_target,
-    target_scaling,
-)
+from core.training._ensemble import fit_model
+from core.training._fit import FitData, TrainingCancelled, TrainResult, scale_target, target_scaling
 from core.training._memory import train
 from core.warehouse import connect
 
@@ -108,9 +101,8 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
     def objective(trial):
         cfg = suggest(trial, base)
         trial.set_user_attr("config", cfg.flat())
-        model, _ = (fit_keras(cfg, pre, data.task, len(data.classes), fit, spec.seed,
-                              should_stop=should_stop)
-                    if cfg.is_keras else fit_baseline(cfg, data.task, fit, spec.seed))
+        model, _ = fit_model(cfg, pre, data.task, len(data.classes), fit, spec.seed,
+                             should_stop=should_stop)
         _check_cancel(should_stop)
         out = predict_output(model, fit.x_valid, data.task, scaling)
         value = headline_metrics(data.task, data.y[splits.valid], out)["metrics"][metric]
