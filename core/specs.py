@@ -11,7 +11,7 @@ import numpy as np
 from core.errors import SchemaError, SimulationError, TrainingError
 from models.tabular import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TASK_LOSSES
 
-TABM_VARIANTS = ("tabm", "tabm_mini")
+TABM_VARIANTS = ("tabm", "tabm_mini", "tabm_lite")
 
 KERAS_MODELS = ("tabm", "mlp", "wide_deep", "ft_transformer")
 ENSEMBLE = "ensemble"  # a Keras network and gradient boosting, averaged (models.blend)
@@ -86,7 +86,9 @@ def _check(obj, error: type, checks: list[tuple[str, bool, str]]) -> None:
 
 @dataclass(frozen=True)
 class FitOptions:
-    """How a Keras network trains (every Keras family).
+    """How a Keras network trains (every Keras family). The defaults are TabM's, the default
+    family's; :meth:`ModelConfig.of` starts the other families from
+    :data:`FAMILY_FIT_DEFAULTS`.
 
     Attributes:
         epochs: Maximum training epochs, 1–1000.
@@ -102,8 +104,8 @@ class FitOptions:
     """
 
     epochs: int = 60
-    batch_size: int = 512
-    learning_rate: float = 3e-4
+    batch_size: int = 256
+    learning_rate: float = 2e-3
     optimizer: str = "adamw"
     lr_schedule: str = "constant"
     loss: str = "auto"
@@ -206,6 +208,12 @@ class TabMOptions:
         ])
 
 
+# fit settings a family starts from when ModelConfig.of names it (FitOptions' own defaults
+# are the default family's): the MLP-style families keep the settings their cross-validation
+# chose (bench/RESULTS.md, issue 4)
+FAMILY_FIT_DEFAULTS = {m: {"learning_rate": 3e-4, "batch_size": 512}
+                       for m in ("mlp", "wide_deep", "ft_transformer")}
+
 _GROUPS = {"fit": FitOptions, "mlp": MLPOptions, "transformer": TransformerOptions,
            "tabm": TabMOptions}
 # the option groups each model family uses (the others keep their defaults and are not shown)
@@ -224,7 +232,9 @@ class ModelConfig:
     :func:`from_dict` reads back, also from runs saved before the groups existed.
 
     Attributes:
-        model: ``mlp`` (Keras DNN), ``wide_deep``, ``ft_transformer``, or the scikit-learn
+        model: ``tabm`` (the default: TabM, an ensemble-style Keras MLP), ``mlp`` (Keras
+            DNN), ``wide_deep``, ``ft_transformer``, ``ensemble`` (TabM and ``hgb`` with their
+            scores averaged, the weight chosen on the validation split), or the scikit-learn
             baselines ``logreg`` and ``hgb``.
         class_weight: ``"balanced"`` to weight classes by inverse frequency, or ``"none"``.
         numeric_encoding: ``standard`` (standardised value), ``ple`` (standardised value plus a
@@ -237,9 +247,10 @@ class ModelConfig:
         fit: How a Keras network trains (:class:`FitOptions`).
         mlp: MLP and wide & deep architecture (:class:`MLPOptions`).
         transformer: FT-Transformer architecture (:class:`TransformerOptions`).
+        tabm: TabM architecture, also the ensemble's network (:class:`TabMOptions`).
     """
 
-    model: str = "mlp"
+    model: str = "tabm"
     class_weight: str = "none"
     numeric_encoding: str = "auto"
     data_pipeline: str = "auto"
@@ -261,12 +272,14 @@ class ModelConfig:
     def of(cls, **options) -> ModelConfig:
         """A config from flat setting names (``epochs``, ``hidden_units``, ``d_token``, …).
 
-        ``dropout`` sets the dropout of both network families. Unknown names raise.
+        ``dropout`` sets the dropout of every network family. Fit settings not given start
+        from the named family's (:data:`FAMILY_FIT_DEFAULTS`). Unknown names raise.
 
         Raises:
             TrainingError: An unknown setting or a value out of range.
         """
-        return cls().replace(**options)
+        family = FAMILY_FIT_DEFAULTS.get(options.get("model", cls.model), {})
+        return cls().replace(**{**family, **options})
 
     def replace(self, **options) -> ModelConfig:
         """A copy with flat-named settings changed (see :meth:`of`).

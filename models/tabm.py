@@ -25,8 +25,11 @@ import keras
 import numpy as np
 from keras import ops
 
-ARCHS = ("tabm", "tabm_mini")
+ARCHS = ("tabm", "tabm_mini", "tabm_lite")
 LOGITS = "member_logits"
+# what early stopping watches on the validation rows: the loss of the members' mean prediction
+# (the network's output, as TabM's authors stop on the ensemble's validation score)
+MONITOR = "val_ensemble_loss"
 
 
 def _rsqrt_uniform(fan_in: int):
@@ -184,6 +187,52 @@ class EnsembleMean(keras.layers.Layer):
         return {**super().get_config(), "task": self.task}
 
 
+def _per_row_loss(task: str, loss: str, y_true, pred):
+    """The task's loss of each row for a prediction of shape (batch, units) (probabilities
+    for classification); ``y_true`` of shape (batch,) or (batch, 1)."""
+    eps = 1e-7
+    if task == "multiclass":
+        onehot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), ops.shape(pred)[-1])
+        return -ops.sum(onehot * ops.log(ops.clip(pred, eps, 1.0)), axis=-1)
+    y = ops.cast(ops.reshape(y_true, (-1,)), pred.dtype)
+    p = pred[:, 0]
+    if task == "binary":
+        p = ops.clip(p, eps, 1.0 - eps)
+        return -(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p))
+    err = p - y
+    if loss == "mae":
+        return ops.abs(err)
+    if loss == "huber":
+        a = ops.abs(err)
+        return ops.where(a <= 1.0, 0.5 * err * err, a - 0.5)
+    return err * err
+
+
+class EnsembleLoss(keras.metrics.Mean):
+    """The task's loss of the ensemble's prediction (the mean over members of their
+    probabilities, or values), from the members' logits: what the network's output scores.
+
+    Args:
+        task: binary, multiclass or regression.
+        loss: For regression: ``mse``, ``mae`` or ``huber``.
+    """
+
+    def __init__(self, task: str, loss: str = "auto", name: str = "ensemble_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.task = task
+        self.loss = loss
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.task == "binary":
+            pred = ops.mean(ops.sigmoid(y_pred), axis=1)
+        elif self.task == "multiclass":
+            pred = ops.mean(ops.softmax(y_pred, axis=-1), axis=1)
+        else:
+            pred = ops.mean(y_pred, axis=1)
+        return super().update_state(_per_row_loss(self.task, self.loss, y_true, pred),
+                                    sample_weight)
+
+
 class MemberLoss(keras.losses.Loss):
     """The mean over members of each member's own loss (TabM trains the k members on the same
     batches, each on its own prediction, not on their mean).
@@ -258,10 +307,19 @@ def build_tabm(
         raise ValueError(f"sections add up to {sum(sections)}, not {n_features} features")
     units = n_classes if task == "multiclass" else 1
     inputs = keras.Input(shape=(n_features,), name="features")
-    h = EnsembleInput(k, sections, name="ensemble_input")(inputs)
-    for i in range(depth):
-        if arch == "tabm":
-            h = EnsembleDense(width, k, scale_in=i > 0, name=f"block{i}_dense")(h)
+    h, first = inputs, 0
+    if arch == "tabm_lite":  # the first hidden layer shared: computed once per row
+        h = keras.layers.Dense(width, kernel_initializer=_rsqrt_uniform(n_features),
+                               bias_initializer=_rsqrt_uniform(n_features),
+                               name="block0_dense")(h)
+        h = keras.layers.Activation("relu", name="block0_relu")(h)
+        if dropout > 0:
+            h = keras.layers.Dropout(dropout, name="block0_dropout")(h)
+        sections, first = [1] * width, 1
+    h = EnsembleInput(k, sections, name="ensemble_input")(h)
+    for i in range(first, depth):
+        if arch != "tabm_mini":
+            h = EnsembleDense(width, k, scale_in=i > first, name=f"block{i}_dense")(h)
         else:
             h = keras.layers.Dense(width, kernel_initializer=_rsqrt_uniform(int(h.shape[-1])),
                                    bias_initializer=_rsqrt_uniform(int(h.shape[-1])),
@@ -279,6 +337,14 @@ def is_tabm(model) -> bool:
     return any(layer.name == LOGITS for layer in getattr(model, "layers", []))
 
 
+def compile_members(model, task: str, loss: str, optimizer):
+    """Compile a :func:`training_view` with :class:`MemberLoss` and the ensemble's own loss
+    as a metric (``ensemble_loss``; early stopping watches :data:`MONITOR`). Returns it."""
+    model.compile(optimizer=optimizer, loss=MemberLoss(task, loss),
+                  metrics=[EnsembleLoss(task, loss)])
+    return model
+
+
 def training_view(model):
     """The model to fit: for a TabM network, the same weights with the members' logits as
     output (batch, k, units), to be trained with :class:`MemberLoss`; any other model as is."""
@@ -291,9 +357,10 @@ def member_chains(model, output: int = 0) -> list[list[tuple[str, np.ndarray | N
                                                              np.ndarray | None]]]:
     """Each member of a trained TabM network as a plain dense chain, for exact DeepLIFT.
 
-    Member i computes ``x ⊙ r_i`` then, per hidden layer, ``((h ⊙ r) W) ⊙ s + b`` (or the
-    shared ``h W + b``) and ReLU, then its head: all of it folds into ordinary affine steps
-    ``h @ W_i + b_i``. Dropout is the identity at inference.
+    Layers before :class:`EnsembleInput` (``tabm_lite``'s shared first layer) are the same
+    steps in every chain; member i then computes ``h ⊙ r_i`` and, per hidden layer,
+    ``((h ⊙ r) W) ⊙ s + b`` (or the shared ``h W + b``) and ReLU, then its head: all of it
+    folds into ordinary affine steps ``h @ W_i + b_i``. Dropout is the identity at inference.
 
     Args:
         model: A network built by :func:`build_tabm`.
@@ -310,27 +377,30 @@ def member_chains(model, output: int = 0) -> list[list[tuple[str, np.ndarray | N
     """
     if not is_tabm(model):
         raise ValueError("not a TabM network")
-    r0 = np.asarray(model.get_layer("ensemble_input").r, dtype=np.float64)
-    k = r0.shape[0]
+    k = int(model.get_layer("ensemble_input").k)
     chains: list[list] = [[] for _ in range(k)]
-    scale = [r0[i] for i in range(k)]  # pending input scaling of each member
+    scale: list = [None] * k  # pending input scaling of each member (None: ones)
+
+    def affine(i, w, b):
+        chains[i].append(("affine", w if scale[i] is None else scale[i][:, None] * w, b))
+        scale[i] = None
+
     for layer in model.layers:
-        if isinstance(layer, EnsembleDense):
+        if isinstance(layer, EnsembleInput):
+            r = np.asarray(layer.r, dtype=np.float64)
+            scale = [r[i] for i in range(k)]
+        elif isinstance(layer, EnsembleDense):
             w = np.asarray(layer.kernel, dtype=np.float64)
-            r = (np.asarray(layer.r, dtype=np.float64) if layer.r is not None
-                 else np.ones((k, w.shape[0])))
             s = np.asarray(layer.s, dtype=np.float64)
             b = np.asarray(layer.bias, dtype=np.float64)
             for i in range(k):
-                wi = (scale[i] * r[i])[:, None] * w * s[i][None, :]
-                chains[i].append(("affine", wi, b[i].copy()))
-                scale[i] = np.ones(w.shape[1])
+                r = np.asarray(layer.r[i], dtype=np.float64) if layer.r is not None else 1.0
+                affine(i, (r * np.ones(w.shape[0]))[:, None] * w * s[i][None, :], b[i].copy())
         elif type(layer).__name__ == "Dense":
             w = np.asarray(layer.kernel, dtype=np.float64)
             b = np.asarray(layer.bias, dtype=np.float64)
             for i in range(k):
-                chains[i].append(("affine", scale[i][:, None] * w, b.copy()))
-                scale[i] = np.ones(w.shape[1])
+                affine(i, w, b.copy())
         elif type(layer).__name__ == "Activation":
             for chain in chains:
                 chain.append(("act", None, None))
@@ -338,6 +408,5 @@ def member_chains(model, output: int = 0) -> list[list[tuple[str, np.ndarray | N
             w = np.asarray(layer.kernel, dtype=np.float64)
             b = np.asarray(layer.bias, dtype=np.float64)
             for i in range(k):
-                chains[i].append(("affine", scale[i][:, None] * w[i][:, [output]],
-                                  b[i][[output]].copy()))
+                affine(i, w[i][:, [output]], b[i][[output]].copy())
     return chains

@@ -191,15 +191,11 @@ def make_optimizer(name: str, learning_rate, weight_decay: float = 1e-4):
     raise ValueError(f"Unknown optimizer '{name}'; expected one of {', '.join(OPTIMIZERS)}.")
 
 
-def compile_model(model, task: str, loss, optimizer, metrics: bool = True):
-    """Compile with the task's loss (a name or a ``keras.losses.Loss``) and, unless
-    ``metrics`` is False, its metrics (ROC-AUC for binary, accuracy for multiclass, MAE for
-    regression). Returns the model."""
+def compile_model(model, task: str, loss: str, optimizer):
+    """Compile with the task's loss and metrics (ROC-AUC for binary, accuracy for multiclass,
+    MAE for regression). Returns the model."""
     import keras
 
-    if not metrics:
-        model.compile(optimizer=optimizer, loss=loss)
-        return model
     metrics = {"binary": [keras.metrics.AUC(name="auc")],
                "multiclass": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                "regression": [keras.metrics.MeanAbsoluteError(name="mae")]}[task]

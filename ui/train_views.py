@@ -11,6 +11,7 @@ from core.errors import AppError
 from core.plots import history_figure
 from core.specs import (
     ACTIVATIONS,
+    ENSEMBLE,
     MODEL_LABELS,
     MODELS,
     OPTIMIZERS,
@@ -114,25 +115,39 @@ class TrainChoice(NamedTuple):
 
 def _network_inputs(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
-    layers = c1.text_input("Hidden layers (units, comma-separated)", "128,64",
-                           key="train__layers", **KEEP)
-    d = ModelConfig()
-    values = {
-        "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation", **KEEP),
-        "dropout": c3.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="train__dropout", **KEEP),
+    d = ModelConfig.of(model=model)
+    fam = "tabm" if model in ("tabm", ENSEMBLE) else "net"  # their fit defaults differ
+    values: dict = {}
+    if model in ("tabm", ENSEMBLE):  # TabM's own architecture (models/tabm.py)
+        values.update(
+            members=int(c1.number_input("Ensemble members (k)", 1, 64, d.tabm.members,
+                                        key="train__members", **KEEP)),
+            width=int(c2.number_input("Units per hidden layer", 8, 2048, d.tabm.width,
+                                      key="train__width", **KEEP)),
+            depth=int(c3.number_input("Hidden layers", 1, 6, d.tabm.depth, key="train__depth",
+                                      **KEEP)))
+    else:
+        layers = c1.text_input("Hidden layers (units, comma-separated)", "128,64",
+                               key="train__layers", **KEEP)
+        values["activation"] = c2.selectbox("Activation", ACTIVATIONS, key="train__activation",
+                                            **KEEP)
+        values["hidden_units"] = tuple(int(u) for u in layers.replace(" ", "").split(",") if u)
+    values.update({
+        "dropout": c3.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="train__dropout",
+                             **KEEP),
         "optimizer": c1.selectbox("Optimiser", OPTIMIZERS, OPTIMIZERS.index(d.fit.optimizer),
                                   key="train__optimizer", **KEEP),
         "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0, d.fit.learning_rate,
-                                         format="%.5f", key="train__lr", **KEEP),
+                                         format="%.5f", key=f"train__lr_{fam}", **KEEP),
         "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule",
                                     **KEEP),
         "epochs": int(c1.number_input("Epochs (max)", 1, 500, d.fit.epochs, key="train__epochs",
                                       **KEEP)),
         "batch_size": int(c2.number_input("Batch size", 8, 65536, d.fit.batch_size,
-                                          key="train__batch", **KEEP)),
+                                          key=f"train__batch_{fam}", **KEEP)),
         "early_stopping": c3.checkbox("Early stopping (restore best weights)", True,
                                       key="train__early", **KEEP),
-    }
+    })
     if model == "mlp":
         values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn", **KEEP)
         values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, 0.0, format="%.5f",
@@ -148,7 +163,6 @@ def _network_inputs(model: str) -> dict:
              "snapshots and fed to the network in batches, so a table larger than memory "
              "trains; the warehouse stays free for other work meanwhile. Cross-validation and "
              "tuning read the table into memory.", **KEEP)
-    values["hidden_units"] = tuple(int(u) for u in layers.replace(" ", "").split(",") if u)
     return values
 
 
@@ -169,7 +183,11 @@ def model_form(task: str, positive_share: float) -> TrainChoice | None:
                          **KEEP)
     with st.form("train__form"):
         values: dict | None = {}
-        if model in ("mlp", "wide_deep", "ft_transformer"):
+        if ModelConfig.of(model=model).is_keras:
+            if model == ENSEMBLE:
+                st.caption("The ensemble trains TabM and histogram gradient boosting on the same "
+                           "rows and averages their scores with the weight that scores best on "
+                           "the validation split; the settings below are TabM's.")
             with st.expander("Network settings: layers, dropout, optimiser, epochs, batch, "
                              "data pipeline (defaults tuned by cross-validation)"):
                 try:

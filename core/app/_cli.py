@@ -116,7 +116,8 @@ def _train_spec_and_config(args):
                  "hidden_units": units, "activation": args.activation, "dropout": args.dropout,
                  "learning_rate": args.learning_rate, "optimizer": args.optimizer,
                  "loss": args.loss, "class_weight": args.class_weight,
-                 "data_pipeline": args.pipeline}
+                 "data_pipeline": args.pipeline, "members": args.members, "width": args.width,
+                 "depth": args.depth}
     return spec, ModelConfig.of(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -144,6 +145,8 @@ def cmd_train(args, settings) -> dict:
            "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s}
     if "tuning" in c.extra:
         out["tuning"] = c.extra["tuning"]
+    if "ensemble" in c.extra:  # the blend's weights and how the validation split chose them
+        out["ensemble"] = {k: c.extra["ensemble"][k] for k in ("members", "weights", "criterion")}
     return out
 
 
@@ -298,6 +301,9 @@ def _add_train_parser(sub) -> None:
     s.add_argument("--task", choices=list(TASKS),
                    help="default: inferred from the target")
     s.add_argument("--hidden-units", help="comma-separated units per hidden layer, e.g. 128,64")
+    s.add_argument("--members", type=int, help="TabM / ensemble: ensemble members k")
+    s.add_argument("--width", type=int, help="TabM / ensemble: units per hidden layer")
+    s.add_argument("--depth", type=int, help="TabM / ensemble: hidden layers")
     s.add_argument("--activation", choices=list(ACTIVATIONS))
     s.add_argument("--dropout", type=float)
     s.add_argument("--learning-rate", type=float)

@@ -157,3 +157,23 @@ def model_summary(model) -> dict:
     if hasattr(model, "layers") and not hasattr(model, "predict_proba"):
         return {}
     return {"estimator": estimator_summary(model)}
+
+
+def model_notes(model) -> list[str]:
+    """Notes a run shows about its fitted model: for a blend, the weights and how the
+    validation split chose them; none otherwise."""
+    if not isinstance(model, Blend) or not model.selection:
+        return []
+    sel = model.selection
+    net, boost = model.names
+    w_net, w_boost = model.weights
+    scores = dict(zip(sel["grid"], sel["scores"]))
+    metric = sel["criterion"].removeprefix("validation ")
+
+    def at(w):
+        value = scores.get(round(w, 2))
+        return "undefined" if value is None else f"{value:.4f}"
+
+    return [f"Ensemble: {net} weight {w_net:.2f}, {boost} weight {w_boost:.2f} (their scores "
+            f"averaged), chosen on the validation split by {metric}: {at(w_net)} against "
+            f"{at(1.0)} for {net} alone and {at(0.0)} for {boost} alone."]

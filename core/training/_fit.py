@@ -213,7 +213,7 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     """
     import keras
 
-    from models.tabm import MemberLoss, training_view
+    from models import tabm
     from models.tabular import compile_model, make_optimizer
 
     keras.backend.clear_session()
@@ -224,16 +224,17 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     steps = cfg.fit.epochs * int(np.ceil(n_train / cfg.fit.batch_size))
     with strategy.scope():
         model = build_network(cfg, pre, task, n_classes)
-        trainee = training_view(model)  # TabM: each member's own loss (models.tabm)
-        loss = (cfg.resolved_loss(task) if trainee is model
-                else MemberLoss(task, cfg.resolved_loss(task)))
-        compile_model(trainee, task, loss,
-                      make_optimizer(cfg.fit.optimizer, _learning_rate(cfg, steps)),
-                      metrics=trainee is model)
+        trainee = tabm.training_view(model)  # TabM: each member learns on its own loss
+        optimizer = make_optimizer(cfg.fit.optimizer, _learning_rate(cfg, steps))
+        if trainee is model:
+            compile_model(model, task, cfg.resolved_loss(task), optimizer)
+        else:
+            tabm.compile_members(trainee, task, cfg.resolved_loss(task), optimizer)
     callbacks = [_keras_callback(progress, should_stop, cfg.fit.epochs)]
     if cfg.fit.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=cfg.fit.patience, restore_best_weights=True))
+            monitor="val_loss" if trainee is model else tabm.MONITOR,
+            mode="min", patience=cfg.fit.patience, restore_best_weights=True))
     weights = None
     if task != "regression":
         weights = (weights_from_counts(data.class_counts, cfg.class_weight) if streamed

@@ -34,7 +34,7 @@ from core.training._fit import (
     target_scaling,
     test_frame,
 )
-from core.training._ensemble import fit_model, model_summary
+from core.training._ensemble import fit_model, model_notes, model_summary
 from core.training._stream import train_streamed
 from core.warehouse import connect
 
@@ -105,6 +105,7 @@ def _train_in_memory(settings, spec, cfg, data, excluded, started, progress, sho
                                                     rate, "memory", excluded),
                         pre, history, device, scaling, started)
     config.update(model_summary(model))
+    metrics["notes"] += model_notes(model)
     emit(progress, stage="save", message="Saving run")
     # in random order, not table order: the first k rows are a uniform sample (tables are
     # often in time order, and a SHAP base value from the earliest rows describes those)

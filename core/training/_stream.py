@@ -37,7 +37,7 @@ from core.features import (
 )
 from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
 from core.specs import ENSEMBLE, DatasetSpec, ModelConfig
-from core.training._ensemble import fit_model, model_summary
+from core.training._ensemble import fit_model, model_notes, model_summary
 from core.training._fit import (
     BACKGROUND_ROWS,
     FitData,
@@ -178,6 +178,7 @@ def train_streamed(
         config["preprocessor_rows"] = int(sample_rows)
         config["encoded_on_disk"] = cached
         config.update(model_summary(model))
+        metrics["notes"] += model_notes(model)
         if booster_rows is not None:
             config["ensemble"]["booster_rows"] = int(len(booster_rows.y_train))
         emit(progress, stage="save", message="Saving run")
