@@ -19,6 +19,7 @@ from core.features import (
 )
 from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
 from core.specs import DatasetSpec, ModelConfig
+from core.training._ensemble import fit_model, model_notes, model_summary
 from core.training._fit import (
     BACKGROUND_ROWS,
     FitData,
@@ -34,7 +35,6 @@ from core.training._fit import (
     target_scaling,
     test_frame,
 )
-from core.training._ensemble import fit_model, model_notes, model_summary
 from core.training._stream import train_streamed
 from core.warehouse import connect
 
