@@ -188,8 +188,10 @@ class TabMOptions:
         width: Units of every hidden layer, 8–2048.
         depth: Hidden layers, 1–6.
         dropout: Dropout rate after each hidden layer, in [0, 0.9].
-        variant: ``tabm`` (BatchEnsemble layers: each member scales and shifts every layer)
-            or ``tabm_mini`` (each member scales only the input; hidden layers shared).
+        variant: ``tabm`` (BatchEnsemble layers: each member scales and shifts every layer),
+            ``tabm_mini`` (each member scales only the input; hidden layers shared) or
+            ``tabm_lite`` (the first hidden layer shared, the members after it); see
+            :func:`models.tabm.build_tabm`.
     """
 
     members: int = 16

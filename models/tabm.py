@@ -7,7 +7,8 @@ own implementation, written after reading the authors' public code (yandex-resea
 Every row is copied k times; member i scales its copy with its own adapter ``r_i`` and runs it
 through the shared hidden layers (``tabm_mini``), or through BatchEnsemble layers
 ``((h ⊙ r_i) W) ⊙ s_i + b_i`` that also give each member its own output scaling and bias
-(``tabm``). Each member has its own linear head. Training lowers the mean of the k members'
+(``tabm``); ``tabm_lite`` (LiftLab's, for speed) shares the first hidden layer and starts the
+members after it. Each member has its own linear head. Training lowers the mean of the k members'
 losses (each member learns on its own; :class:`MemberLoss`), and the network's output is the
 mean of the members' predictions (probabilities for classification), so the saved model is an
 ordinary single-output network: (batch, n_encoded) → (batch, 1) or (batch, n_classes).
@@ -288,8 +289,10 @@ def build_tabm(
         width: Units of every hidden layer.
         depth: Hidden layers.
         dropout: Dropout after each hidden layer's ReLU (a separate mask per member).
-        arch: ``tabm`` (BatchEnsemble layers: per-member scaling and bias in every layer) or
-            ``tabm_mini`` (only the first adapter per member; hidden layers fully shared).
+        arch: ``tabm`` (BatchEnsemble layers: per-member scaling and bias in every layer),
+            ``tabm_mini`` (only the first adapter per member; hidden layers fully shared) or
+            ``tabm_lite`` (the first hidden layer shared and computed once per row, the members
+            starting after it; cheaper, measured worse on bank: bench/RESULTS.md).
         task: binary, multiclass or regression.
         n_classes: Number of classes for multiclass.
 

@@ -4,7 +4,9 @@ Same run as :func:`core.training.train` makes (files, config, metrics), with the
 all recorded in config.json (``data_pipeline: "stream"``): the split is the seeded, stratified
 hash split of :func:`core.features.export_splits` rather than scikit-learn's, and the
 preprocessor is fitted on a uniform sample of at most
-:data:`core.features.PREPROCESSOR_ROWS` training rows.
+:data:`core.features.PREPROCESSOR_ROWS` training rows. The ensemble streams its network and fits
+gradient boosting, and chooses its weight, on such samples of the training and validation
+snapshots (``ensemble.booster_rows`` in config.json).
 """
 
 from __future__ import annotations
