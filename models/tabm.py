@@ -28,9 +28,6 @@ from keras import ops
 
 ARCHS = ("tabm", "tabm_mini", "tabm_lite")
 LOGITS = "member_logits"
-# what early stopping watches on the validation rows: the loss of the members' mean prediction
-# (the network's output, as TabM's authors stop on the ensemble's validation score)
-MONITOR = "val_ensemble_loss"
 
 
 def _rsqrt_uniform(fan_in: int):
@@ -188,52 +185,6 @@ class EnsembleMean(keras.layers.Layer):
         return {**super().get_config(), "task": self.task}
 
 
-def _per_row_loss(task: str, loss: str, y_true, pred):
-    """The task's loss of each row for a prediction of shape (batch, units) (probabilities
-    for classification); ``y_true`` of shape (batch,) or (batch, 1)."""
-    eps = 1e-7
-    if task == "multiclass":
-        onehot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), ops.shape(pred)[-1])
-        return -ops.sum(onehot * ops.log(ops.clip(pred, eps, 1.0)), axis=-1)
-    y = ops.cast(ops.reshape(y_true, (-1,)), pred.dtype)
-    p = pred[:, 0]
-    if task == "binary":
-        p = ops.clip(p, eps, 1.0 - eps)
-        return -(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p))
-    err = p - y
-    if loss == "mae":
-        return ops.abs(err)
-    if loss == "huber":
-        a = ops.abs(err)
-        return ops.where(a <= 1.0, 0.5 * err * err, a - 0.5)
-    return err * err
-
-
-class EnsembleLoss(keras.metrics.Mean):
-    """The task's loss of the ensemble's prediction (the mean over members of their
-    probabilities, or values), from the members' logits: what the network's output scores.
-
-    Args:
-        task: binary, multiclass or regression.
-        loss: For regression: ``mse``, ``mae`` or ``huber``.
-    """
-
-    def __init__(self, task: str, loss: str = "auto", name: str = "ensemble_loss", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.task = task
-        self.loss = loss
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        if self.task == "binary":
-            pred = ops.mean(ops.sigmoid(y_pred), axis=1)
-        elif self.task == "multiclass":
-            pred = ops.mean(ops.softmax(y_pred, axis=-1), axis=1)
-        else:
-            pred = ops.mean(y_pred, axis=1)
-        return super().update_state(_per_row_loss(self.task, self.loss, y_true, pred),
-                                    sample_weight)
-
-
 class MemberLoss(keras.losses.Loss):
     """The mean over members of each member's own loss (TabM trains the k members on the same
     batches, each on its own prediction, not on their mean).
@@ -341,10 +292,10 @@ def is_tabm(model) -> bool:
 
 
 def compile_members(model, task: str, loss: str, optimizer):
-    """Compile a :func:`training_view` with :class:`MemberLoss` and the ensemble's own loss
-    as a metric (``ensemble_loss``; early stopping watches :data:`MONITOR`). Returns it."""
-    model.compile(optimizer=optimizer, loss=MemberLoss(task, loss),
-                  metrics=[EnsembleLoss(task, loss)])
+    """Compile a :func:`training_view` with :class:`MemberLoss` (no metrics: early stopping
+    watches ``val_loss``, the members' mean validation loss, the quantity they are trained on).
+    Returns it."""
+    model.compile(optimizer=optimizer, loss=MemberLoss(task, loss))
     return model
 
 

@@ -233,8 +233,7 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     callbacks = [_keras_callback(progress, should_stop, cfg.fit.epochs)]
     if cfg.fit.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss" if trainee is model else tabm.MONITOR,
-            mode="min", patience=cfg.fit.patience, restore_best_weights=True))
+            monitor="val_loss", patience=cfg.fit.patience, restore_best_weights=True))
     weights = None
     if task != "regression":
         weights = (weights_from_counts(data.class_counts, cfg.class_weight) if streamed

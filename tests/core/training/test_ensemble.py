@@ -71,7 +71,7 @@ def test_tabm_run_saves_loads_and_reproduces(runs):
     names = {p.name for p in run.folder.iterdir()}
     assert "model.keras" in names and "model.skops" not in names and "blend.json" not in names
     assert run.config.model == "tabm" and run.config.model_config.tabm.members == 4
-    assert 1 <= run.config.epochs_run <= 4 and "val_ensemble_loss" in run.history[0]
+    assert 1 <= run.config.epochs_run <= 4 and "val_loss" in run.history[0]
     t = run.test_frame
     assert run.metrics["metrics"]["roc_auc"] == pytest.approx(
         roc_auc_score(t[LABEL_COL], t[SCORE_COL])) and run.metrics["metrics"]["roc_auc"] > 0.7
@@ -180,3 +180,45 @@ def test_ensemble_on_the_command_line(runs, capsys):
     code = main(["--data-dir", str(s.data_dir), "explain", out["run_id"], "--rows", "30"])
     explained = json.loads(capsys.readouterr().out)
     assert code == 0 and explained["additivity_max_error"] < 1e-6
+
+
+def test_tabm_and_the_ensemble_tune_their_network(runs):
+    from core.training import tune
+
+    s, _ = runs
+    for model in ("tabm", "ensemble"):
+        result = tune(s, SPEC, ModelConfig.of(model=model, members=2, epochs=2), n_trials=2,
+                      timeout_s=300)
+        run = load_run(s, result.run_id)
+        best = run.config.extra["tuning"]["best_params"]
+        assert {"width", "depth", "dropout", "learning_rate"} == set(best)
+        tabm = run.config.model_config.tabm
+        assert (tabm.width, tabm.depth, tabm.members) == (best["width"], best["depth"], 2)
+        assert run.config.model == model
+
+
+@pytest.mark.parametrize("model", ["tabm", "ensemble"])
+def test_multiclass_and_regression_runs(runs, model):
+    from sklearn.metrics import log_loss, r2_score
+
+    s, _ = runs
+    r = train(s, DatasetSpec("bank", "marital", exclude=("duration",)),
+              ModelConfig.of(model=model, **SMALL))
+    run = load_run(s, r.run_id)
+    t = run.test_frame
+    proba = t[[f"__proba_{k}" for k in range(4)]].to_numpy()
+    assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert r.metrics["metrics"]["log_loss"] == pytest.approx(
+        log_loss(t[LABEL_COL], proba, labels=[0, 1, 2, 3]), abs=1e-6)
+    assert np.allclose(run.predict(t), proba, atol=1e-5)
+    r = train(s, DatasetSpec("bank", "age", exclude=("duration",)),
+              ModelConfig.of(model=model, **SMALL))
+    run = load_run(s, r.run_id)
+    t = run.test_frame
+    assert run.config.target_scaling[0] == pytest.approx(40, abs=3)
+    assert 30 < t[SCORE_COL].mean() < 50  # in years, not standardised units
+    assert r.metrics["metrics"]["r2"] == pytest.approx(r2_score(t[LABEL_COL], t[SCORE_COL]))
+    assert r.metrics["metrics"]["r2"] > 0.1
+    assert np.allclose(run.predict(t), t[SCORE_COL], atol=1e-3)
+    if model == "ensemble":
+        assert run.config.extra["ensemble"]["criterion"] == "validation rmse"
