@@ -15,6 +15,7 @@ from core.errors import AppError
 from core.plots import history_figure
 from core.specs import (
     ACTIVATIONS,
+    ENSEMBLE,
     MODEL_LABELS,
     MODELS,
     OPTIMIZERS,
@@ -41,12 +42,13 @@ LONG_SECONDS = 600
 STARTED = "train__started"
 # flat ModelConfig name -> the widget key that shows it
 _FORM_KEYS = {"activation": "train__activation", "dropout": "train__dropout",
-              "optimizer": "train__optimizer", "learning_rate": "train__lr",
+              "optimizer": "train__optimizer", "learning_rate": "train__lr_net",
               "lr_schedule": "train__schedule", "epochs": "train__epochs",
-              "batch_size": "train__batch", "early_stopping": "train__early",
+              "batch_size": "train__batch_net", "early_stopping": "train__early",
               "batch_norm": "train__bn", "l2": "train__l2", "d_token": "train__dtoken",
               "n_blocks": "train__blocks", "data_pipeline": "train__pipeline",
-              "model": "train__model"}
+              "model": "train__model", "members": "train__members", "width": "train__width",
+              "depth": "train__depth"}
 
 
 def duration(seconds: float) -> str:
@@ -198,7 +200,9 @@ def restore(params: dict) -> None:
         values[f"train__task_{target}"] = spec["task"]
     if spec.get("positive_class") is not None:
         values[f"train__positive_{target}"] = spec["positive_class"]
-    values.update({key: cfg[name] for name, key in _FORM_KEYS.items() if name in cfg})
+    fam = "tabm" if cfg.get("model") in ("tabm", ENSEMBLE) else "net"
+    keys = {**_FORM_KEYS, "learning_rate": f"train__lr_{fam}", "batch_size": f"train__batch_{fam}"}
+    values.update({key: cfg[name] for name, key in keys.items() if name in cfg})
     st.session_state.update(values)
 
 
@@ -260,32 +264,47 @@ class TrainChoice(NamedTuple):
 
 def _network_inputs(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
-    d = ModelConfig()
+    d = ModelConfig.of(model=model)
+    fam = "tabm" if model in ("tabm", ENSEMBLE) else "net"  # their fit defaults differ
     i = initial
-    layers = c1.text_input("Hidden layers (units, comma-separated)",
-                           i("train__layers", "128,64", ""), key="train__layers", **KEEP)
-    values = {
-        "activation": c2.selectbox("Activation", ACTIVATIONS, key="train__activation",
-                                   index=0, **KEEP),
+    values: dict = {}
+    if model in ("tabm", ENSEMBLE):  # TabM's own architecture (models/tabm.py)
+        values.update(
+            members=int(c1.number_input("Ensemble members (k)", 1, 64,
+                                        i("train__members", d.tabm.members, "min"),
+                                        key="train__members", **KEEP)),
+            width=int(c2.number_input("Units per hidden layer", 8, 2048,
+                                      i("train__width", d.tabm.width, "min"),
+                                      key="train__width", **KEEP)),
+            depth=int(c3.number_input("Hidden layers", 1, 6, i("train__depth", d.tabm.depth, "min"),
+                                      key="train__depth", **KEEP)))
+    else:
+        layers = c1.text_input("Hidden layers (units, comma-separated)",
+                               i("train__layers", "128,64", ""), key="train__layers", **KEEP)
+        values["activation"] = c2.selectbox("Activation", ACTIVATIONS, key="train__activation",
+                                            index=0, **KEEP)
+        values["hidden_units"] = tuple(int(u) for u in layers.replace(" ", "").split(",") if u)
+    values.update({
         "dropout": c3.slider("Dropout", 0.0, 0.8, i("train__dropout", d.dropout), 0.05,
                              key="train__dropout", **KEEP),
         "optimizer": c1.selectbox("Optimiser", OPTIMIZERS,
                                   i("train__optimizer", OPTIMIZERS.index(d.fit.optimizer), 0),
                                   key="train__optimizer", **KEEP),
         "learning_rate": c2.number_input("Learning rate", 1e-5, 1.0,
-                                         i("train__lr", d.fit.learning_rate, "min"), format="%.5f",
-                                         key="train__lr", **KEEP),
+                                         i(f"train__lr_{fam}", d.fit.learning_rate, "min"),
+                                         format="%.5f", key=f"train__lr_{fam}", **KEEP),
         "lr_schedule": c3.selectbox("Learning-rate schedule", SCHEDULES, key="train__schedule",
                                     index=0, **KEEP),
-        "epochs": int(c1.number_input("Epochs (max)", 1, 500, i("train__epochs", d.fit.epochs, "min"),
+        "epochs": int(c1.number_input("Epochs (max)", 1, 500,
+                                      i("train__epochs", d.fit.epochs, "min"),
                                       key="train__epochs", **KEEP)),
         "batch_size": int(c2.number_input("Batch size", 8, 65536,
-                                          i("train__batch", d.fit.batch_size, "min"),
-                                          key="train__batch", **KEEP)),
+                                          i(f"train__batch_{fam}", d.fit.batch_size, "min"),
+                                          key=f"train__batch_{fam}", **KEEP)),
         "early_stopping": c3.checkbox("Early stopping (restore best weights)",
                                       i("train__early", True, False), key="train__early",
                                       **KEEP),
-    }
+    })
     if model == "mlp":
         values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn", **KEEP)
         values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, i("train__l2", 0.0, "min"),
@@ -303,7 +322,6 @@ def _network_inputs(model: str) -> dict:
              "snapshots and fed to the network in batches, so a table larger than memory "
              "trains; the warehouse stays free for other work meanwhile. Cross-validation and "
              "tuning read the table into memory.", **KEEP)
-    values["hidden_units"] = tuple(int(u) for u in layers.replace(" ", "").split(",") if u)
     return values
 
 
@@ -377,7 +395,11 @@ def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpe
                          index=0, **KEEP)
     values: dict | None = {}
     with st.container(border=True):
-        if model in ("mlp", "wide_deep", "ft_transformer"):
+        if ModelConfig.of(model=model).is_keras:
+            if model == ENSEMBLE:
+                st.caption("The ensemble trains TabM and histogram gradient boosting on the same "
+                           "rows and averages their scores with the weight that scores best on "
+                           "the validation split; the settings below are TabM's.")
             with st.expander("Network settings: layers, dropout, optimiser, epochs, batch, "
                              "data pipeline (defaults tuned by cross-validation)"):
                 try:

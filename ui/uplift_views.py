@@ -18,7 +18,7 @@ from core.impact import (
     segments_figure,
     uplift_curve_figure,
 )
-from core.specs import KERAS_MODELS, MODEL_LABELS, MODELS, DatasetSpec, Economics, ModelConfig
+from core.specs import MODEL_LABELS, MODELS, DatasetSpec, Economics, ModelConfig
 from core.uplift import LEARNER_LABELS, LEARNERS, TREATED_LIKE, UpliftConfig, uplift_segments
 from core.warehouse import connect, table_columns
 from ui import abtest_views, resources, state
@@ -122,7 +122,7 @@ def uplift_training_form(data_dir: str, table: str, target: str,
 def _train(data_dir: str, spec: DatasetSpec, cfg: ModelConfig, up: UpliftConfig) -> None:
     from core.uplift import train_uplift
 
-    if cfg.model in KERAS_MODELS and _busy(data_dir):
+    if cfg.is_keras and _busy(data_dir):
         st.warning("A training job is running; Keras fits cannot run side by side. Train the "
                    "uplift model when it has finished, or pick a scikit-learn family.")
         return

@@ -124,7 +124,8 @@ def _train_spec_and_config(args):
                  "hidden_units": units, "activation": args.activation, "dropout": args.dropout,
                  "learning_rate": args.learning_rate, "optimizer": args.optimizer,
                  "loss": args.loss, "class_weight": args.class_weight,
-                 "data_pipeline": args.pipeline, **dp_overrides(args)}
+                 "data_pipeline": args.pipeline, "members": args.members, "width": args.width,
+                 "depth": args.depth, **dp_overrides(args)}
     return spec, ModelConfig.of(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -153,6 +154,8 @@ def cmd_train(args, settings) -> dict:
            "reliable": result.metrics.get("reliable", True), **_feature_keys(c)}
     if "tuning" in c.extra:
         out["tuning"] = c.extra["tuning"]
+    if "ensemble" in c.extra:  # the blend's weights and how the validation split chose them
+        out["ensemble"] = {k: c.extra["ensemble"][k] for k in ("members", "weights", "criterion")}
     return {**out, **privacy_json(c)}
 
 
@@ -272,6 +275,9 @@ def _add_train_parser(sub) -> None:
                    help="rows with a missing feature value: impute (median, or a '(missing)' "
                         "category; the default) or drop them; the notes say how many")
     s.add_argument("--hidden-units", help="comma-separated units per hidden layer, e.g. 128,64")
+    s.add_argument("--members", type=int, help="TabM / ensemble: ensemble members k")
+    s.add_argument("--width", type=int, help="TabM / ensemble: units per hidden layer")
+    s.add_argument("--depth", type=int, help="TabM / ensemble: hidden layers")
     s.add_argument("--activation", choices=list(ACTIVATIONS))
     s.add_argument("--dropout", type=finite_float)
     s.add_argument("--learning-rate", type=finite_float)

@@ -4,8 +4,12 @@ The explainer fits the model (Lundberg & Lee, 2017, "A Unified Approach to Inter
 Predictions"; the ``shap`` library):
 
 - Keras networks: batched DeepLIFT (:mod:`core.explain`, shap.DeepExplainer's rule for dense
-  chains), then ``shap.DeepExplainer``, then ``shap.GradientExplainer`` (expected gradients,
-  Erion et al., 2021);
+  chains and for TabM's member chains), then ``shap.DeepExplainer``, then
+  ``shap.GradientExplainer`` (expected gradients, Erion et al., 2021);
+- the ensemble (a network and gradient boosting, :class:`models.blend.Blend`): the weighted sum
+  of the members' SHAP values in probability space, batched DeepLIFT for the network and
+  ``shap.TreeExplainer`` with the same background rows for the trees (interventional Tree SHAP,
+  ``model_output="probability"``), exact in sum like each member;
 - gradient-boosted trees (``hgb``): ``shap.TreeExplainer`` (exact, log-odds);
 - logistic regression (``logreg``): ``shap.LinearExplainer`` (exact, log-odds);
 - anything that fails: a batched model-agnostic ``shap.PermutationExplainer`` over source columns
@@ -22,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import ExplainError
-from core.explain._deeplift import deeplift_shap, network_steps
+from core.explain._deeplift import deeplift_chains, network_chains
 from core.runs import fast_scorer, predict_output
+from models.blend import Blend
 
 KMEANS_CENTRES = 20
 ADDITIVITY_TOL = 1e-3
@@ -79,11 +84,11 @@ BINARY = Output()
 def _prep_deeplift(model, bg: np.ndarray, blocks: list[np.ndarray],
                    out: Output = BINARY) -> Prepared:
     out.only("binary", "regression")
-    steps = network_steps(model)
+    chains = network_chains(model)  # one dense chain, or a TabM network's k members
     mean, std = out.scaling if out.task == "regression" and out.scaling else (0.0, 1.0)
-    base = deeplift_shap(steps, bg[:1], bg)[1] * std + mean
+    base = deeplift_chains(chains, bg[:1], bg)[1] * std + mean
     score = out.scorer(model)
-    return Prepared(base, lambda x: (deeplift_shap(steps, x, bg)[0] * std, score(x)))
+    return Prepared(base, lambda x: (deeplift_chains(chains, x, bg)[0] * std, score(x)))
 
 
 def _restoring_tf_gradients(fn):
@@ -147,6 +152,36 @@ def _prep_tree(model, bg: np.ndarray, blocks: list[np.ndarray],
     return Prepared(float(np.ravel(explainer.expected_value)[0]),
                     lambda x: (np.asarray(explainer.shap_values(x)).reshape(len(x), -1),
                                output(x)))
+
+
+def _tree_probability(booster, bg: np.ndarray):
+    """Interventional Tree SHAP of a binary classifier's probability against ``bg``
+    (Lundberg et al., 2020): exact in sum, base value = mean probability over ``bg``."""
+    import shap
+
+    return shap.TreeExplainer(booster, data=bg, model_output="probability",
+                              feature_perturbation="interventional")
+
+
+def _prep_blend(model: Blend, bg: np.ndarray, blocks: list[np.ndarray],
+                out: Output = BINARY) -> Prepared:
+    """The ensemble: ``w · DeepLIFT(network) + (1 − w) · TreeSHAP(booster)``, both in
+    probability space against the same background rows, so the base value is the blend's
+    mean probability over them and the values of a row sum to its blended probability."""
+    out.only("binary")
+    chains = network_chains(model.network)
+    tree = _quiet(_tree_probability)(model.booster, model.booster_input(bg))
+    w_net, w_boost = model.weights
+    base = (w_net * deeplift_chains(chains, bg[:1], bg)[1]
+            + w_boost * float(np.ravel(tree.expected_value)[-1]))
+
+    def run(x):
+        values = w_net * deeplift_chains(chains, x, bg)[0]
+        tree_values = np.asarray(_quiet(tree.shap_values)(model.booster_input(x)))
+        values[:, model.columns] += w_boost * tree_values.reshape(len(x), -1)
+        return values, predict_output(model, x, "binary")
+
+    return Prepared(base, run)
 
 
 def _prep_linear(model, bg: np.ndarray, blocks: list[np.ndarray],
@@ -240,6 +275,8 @@ class Method:
 METHODS = {
     "deeplift": Method("DeepLIFT (batched DeepExplainer)", "probability", 1000, _prep_deeplift,
                        exact=True),
+    "blend": Method("DeepLIFT + TreeExplainer, weighted like the ensemble", "probability", 500,
+                    _prep_blend, exact=True),
     "deep": Method("DeepExplainer", "probability", 100, _prep_deep),
     "gradient": Method("GradientExplainer", "probability", 100, _prep_gradient),
     "tree": Method("TreeExplainer", "log-odds", 1000, _prep_tree),
@@ -252,6 +289,9 @@ METHODS = {
 WHY = {
     "deeplift": "Keras network: DeepLIFT rescale rule, the rule shap.DeepExplainer applies, "
                 "batched over all rows and background rows at once; exact in sum.",
+    "blend": "Ensemble: the members' SHAP values weighted as their scores are, in probability "
+             "space against the same background rows: batched DeepLIFT for the network, "
+             "interventional TreeExplainer for gradient boosting; exact in sum.",
     "deep": "Keras network: shap.DeepExplainer (DeepLIFT rules), exact in sum.",
     "gradient": "Keras network: shap.GradientExplainer (expected gradients), approximate in sum.",
     "tree": "Gradient-boosted trees: TreeExplainer computes exact SHAP values.",
@@ -297,9 +337,12 @@ def cost_per_row(key: str, n_columns: int, n_encoded: int, n_background: int) ->
 
 def method_chain(model, model_name: str, task: str = "binary") -> list[str]:
     """Explainers to try for a model, best first; the last is the model-agnostic fallback
-    (exact in sum). Multiclass runs are explained by the fallback, per class probability."""
+    (exact in sum). Multiclass runs are explained by the fallback, per class probability; the
+    ensemble's own explainer covers binary runs."""
     if task == "multiclass":
         return ["permutation"]
+    if isinstance(model, Blend):
+        return ["blend", "permutation"] if task == "binary" else ["permutation"]
     if hasattr(model, "layers") and not hasattr(model, "predict_proba"):
         return ["deeplift", "deep", "gradient", "permutation"]
     if model_name == "hgb":

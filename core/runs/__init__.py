@@ -33,6 +33,7 @@ from core.runs._store import (
     load_run,
     new_run_id,
     run_folder,
+    save_model,
     save_run,
     write_run_folder,
 )
@@ -43,5 +44,5 @@ __all__ = [
     "comparison_problem", "default_comparison", "delete_run", "fast_scorer", "is_run_id",
     "keep_requested", "list_runs", "load_model", "load_run", "load_run_config",
     "model_parameters", "new_run_id", "predict_output", "register_run", "run_folder",
-    "run_splits", "save_run", "stopped_note", "unscale", "write_run_folder",
+    "run_splits", "save_model", "save_run", "stopped_note", "unscale", "write_run_folder",
 ]

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from models.blend import Blend
+
 BATCH_ROWS = 4096
 
 
@@ -39,7 +41,9 @@ def predict_output(model, x: np.ndarray, task: str,
     """Model output for encoded rows.
 
     Args:
-        model: A Keras network or a fitted scikit-learn estimator.
+        model: A Keras network, a fitted scikit-learn estimator, or a
+            :class:`~models.blend.Blend` of the two (the weighted sum of its members' outputs,
+            each on the scale above; a blend's members learn the same standardised target).
         x: float32 array of shape (n_rows, n_encoded).
         task: ``binary``, ``multiclass`` or ``regression``.
         scaling: ``[mean, std]`` of a regression network's training target (see :func:`unscale`).
@@ -48,6 +52,10 @@ def predict_output(model, x: np.ndarray, task: str,
         Binary: positive-class probabilities (n_rows,), float64; multiclass: probabilities
         (n_rows, n_classes); regression: predictions (n_rows,) in the target's units.
     """
+    if isinstance(model, Blend):
+        w_net, w_boost = model.weights
+        return (w_net * predict_output(model.network, x, task, scaling)
+                + w_boost * predict_output(model.booster, model.booster_input(x), task, scaling))
     if hasattr(model, "predict_proba") and task != "regression":
         p = model.predict_proba(x)
         return np.asarray(p[:, 1] if task == "binary" else p, dtype=np.float64)

@@ -27,7 +27,9 @@ from core.features import TabularPreprocessor
 from core.runs._config import RunConfig, load_run_config
 from core.runs._predict import predict_output
 from core.warehouse import META_SCHEMA, connect, original_names, pid_tag
+from models.blend import Blend
 
+BLEND_FILE = "blend.json"
 SCORE_COL = "__score"
 LABEL_COL = "__label"
 
@@ -128,12 +130,23 @@ def _write_files(folder: Path, art: RunArtifacts) -> None:
     art.background.to_parquet(folder / "background.parquet", index=False)
     if art.valid_scores is not None:
         art.valid_scores.to_parquet(folder / "valid_scores.parquet", index=False)
-    if hasattr(art.model, "save") and hasattr(art.model, "layers"):
-        art.model.save(folder / "model.keras")
+    save_model(art.model, folder)
+
+
+def save_model(model, folder: Path) -> None:
+    """Save a model without pickle: a Keras network as ``model.keras``, a scikit-learn
+    estimator as ``model.skops``, a :class:`~models.blend.Blend` as both plus ``blend.json``
+    (its weights and the booster's columns). :func:`load_model` reads each back."""
+    if isinstance(model, Blend):
+        save_model(model.network, folder)
+        save_model(model.booster, folder)
+        (folder / BLEND_FILE).write_text(json.dumps(model.to_json(), indent=2))
+    elif hasattr(model, "save") and hasattr(model, "layers"):
+        model.save(folder / "model.keras")
     else:
         import skops.io  # a pickle-free format: loading checks every type against a list
 
-        skops.io.dump(art.model, folder / "model.skops")
+        skops.io.dump(model, folder / "model.skops")
 
 
 class Run:
@@ -243,23 +256,32 @@ SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
 def load_model(folder: Path):
     """The model saved in a folder: ``model.keras`` loaded in Keras safe mode (no code from the
-    file runs), else ``model.skops`` (see :func:`load_sklearn`).
+    file runs), else ``model.skops`` (see :func:`load_sklearn`); with ``blend.json``, both,
+    as the :class:`~models.blend.Blend` they make.
 
     Raises:
         RunNotFoundError: The skops file holds a type that is not trusted.
     """
     keras_path = folder / "model.keras"
+    if (folder / BLEND_FILE).exists():
+        return Blend.from_json(json.loads((folder / BLEND_FILE).read_text()),
+                               _load_keras(keras_path), load_sklearn(folder / "model.skops"))
     if keras_path.exists():
-        import keras
-
-        import models.layers  # noqa: F401  registers LiftLab's custom layers
-
-        return keras.saving.load_model(keras_path, safe_mode=True, compile=False)
+        return _load_keras(keras_path)
     if not (folder / "model.skops").exists():
         raise RunNotFoundError(f"Run '{folder.name}' has no model file (model.keras or "
                                f"model.skops): its scores can be evaluated, but nothing can be "
                                f"explained or scored with it.")
     return load_sklearn(folder / "model.skops")
+
+
+def _load_keras(path: Path):
+    import keras
+
+    import models.layers  # noqa: F401  registers LiftLab's custom layers
+    import models.tabm  # noqa: F401  and TabM's
+
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
 def load_sklearn(path: Path):

@@ -5,13 +5,15 @@ and Optuna tuning. Progress goes through a plain callable; nothing here knows ab
 Layer: above ``evaluate``; imports ``core.evaluate``, ``core.privacy`` (DP-SGD's accountant),
 ``core.runs``, ``core.tables`` (which columns to learn from), ``core.features``,
 ``core.warehouse`` and the shared modules (TensorFlow only inside functions).
-Private modules: ``_fit``, ``_dp`` (DP-SGD in the fit), ``_memory`` (:func:`train`),
+Private modules: ``_fit``, ``_dp`` (DP-SGD in the fit), ``_ensemble`` (the network + gradient
+boosting blend, and :func:`fit_model`, which fits any family), ``_memory`` (:func:`train`),
 ``_stream``, ``_cv``, ``_tuning``, ``_choice`` (the features of every training path; stop and
 keep the best so far).
 """
 
 from core.training._choice import record_choice, resolve_spec
 from core.training._cv import attach_cv, cross_validate
+from core.training._ensemble import booster_columns, choose_weight, fit_ensemble, fit_model
 from core.training._fit import (
     BACKGROUND_ROWS,
     FitData,
@@ -32,7 +34,7 @@ from core.training._tuning import tune
 
 __all__ = [
     "BACKGROUND_ROWS", "FitData", "Progress", "StreamFit", "TrainResult", "TrainingCancelled",
-    "attach_cv", "build_network", "cross_validate", "device_label", "emit", "fit_baseline",
-    "fit_keras", "record_choice", "resolve_spec", "scale_target", "target_scaling", "train",
-    "tune",
+    "attach_cv", "booster_columns", "build_network", "choose_weight", "cross_validate",
+    "device_label", "emit", "fit_baseline", "fit_ensemble", "fit_keras", "fit_model",
+    "record_choice", "resolve_spec", "scale_target", "target_scaling", "train", "tune",
 ]

@@ -14,14 +14,8 @@ from core.features import TabularPreprocessor, load_task_data
 from core.runs import predict_output
 from core.specs import DatasetSpec, ModelConfig
 from core.training._choice import resolve_spec
-from core.training._fit import (
-    FitData,
-    TrainingCancelled,
-    fit_baseline,
-    fit_keras,
-    scale_target,
-    target_scaling,
-)
+from core.training._ensemble import fit_model
+from core.training._fit import FitData, TrainingCancelled, scale_target, target_scaling
 from core.warehouse import connect
 
 
@@ -56,10 +50,7 @@ def fit_fold(cfg: ModelConfig, x: pd.DataFrame, y: np.ndarray, task: str, n_clas
     scaling = target_scaling(task, cfg, y[fit_idx])
     data = FitData(pre.transform(x.iloc[fit_idx]), scale_target(y[fit_idx], scaling),
                    pre.transform(x.iloc[val_idx]), scale_target(y[val_idx], scaling))
-    if cfg.is_keras:
-        model, _ = fit_keras(cfg, pre, task, n_classes, data, seed, should_stop=should_stop)
-    else:
-        model, _ = fit_baseline(cfg, task, data, seed)
+    model, _ = fit_model(cfg, pre, task, n_classes, data, seed, should_stop=should_stop)
     return predict_output(model, pre.transform(x.iloc[test_idx]), task, scaling)
 
 

@@ -163,6 +163,12 @@ def build_network(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_class
     from models import tabular
 
     n = len(pre.feature_names_out_)
+    if cfg.model == "tabm":
+        from models.tabm import build_tabm
+
+        t = cfg.tabm
+        return build_tabm(n, [e - s for s, e, _ in pre.blocks_], t.members, t.width, t.depth,
+                          t.dropout, t.variant, task, n_classes)
     if cfg.model == "mlp":
         m = cfg.mlp
         return tabular.build_mlp(n, m.hidden_units, m.activation, m.dropout, m.batch_norm, m.l2,
@@ -213,6 +219,7 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     """
     import keras
 
+    from models import tabm
     from models.tabular import compile_model, make_optimizer
 
     keras.backend.clear_session()
@@ -224,11 +231,17 @@ def fit_keras(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
     plan = dp_plan(cfg, n_train) if cfg.dp.dp else None
     with strategy.scope():
         model = build_network(cfg, pre, task, n_classes)
-        trainer = dp_trainer(model, cfg, task, plan, seed) if plan else model
-        compile_model(trainer, task, cfg.resolved_loss(task),
-                      make_optimizer(cfg.fit.optimizer, _learning_rate(cfg, steps)))
-        if plan:
+        optimizer = make_optimizer(cfg.fit.optimizer, _learning_rate(cfg, steps))
+        if plan:  # DP-SGD: the network's own output, clipped and noised per example
+            trainer = dp_trainer(model, cfg, task, plan, seed)
+            compile_model(trainer, task, cfg.resolved_loss(task), optimizer)
             trainer.jit_compile = False  # Poisson batches vary in size
+        else:
+            trainer = tabm.training_view(model)  # TabM: each member learns on its own loss
+            if trainer is model:
+                compile_model(model, task, cfg.resolved_loss(task), optimizer)
+            else:
+                tabm.compile_members(trainer, task, cfg.resolved_loss(task), optimizer)
     callbacks = [_keras_callback(progress, should_stop, cfg.fit.epochs)]
     if cfg.fit.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(

@@ -19,6 +19,7 @@ from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output,
 from core.specs import DatasetSpec, ModelConfig
 from core.training._choice import finish_or_cancel, record_choice, resolve_spec
 from core.training._dp import background_rows, dp_preprocessor, finish_dp_run
+from core.training._ensemble import fit_model, model_notes, model_summary
 from core.training._fit import (
     BACKGROUND_ROWS,
     FitData,
@@ -27,8 +28,6 @@ from core.training._fit import (
     TrainResult,
     device_label,
     emit,
-    fit_baseline,
-    fit_keras,
     run_config,
     scale_target,
     score_columns,
@@ -109,11 +108,8 @@ def _train_in_memory(settings, spec, cfg, data, columns, started, progress, shou
                        scale_target(data.y[splits.valid], scaling))
     device = device_label(cfg)
     emit(progress, stage="fit", message=f"Training {cfg.model} on {device}")
-    if cfg.is_keras:
-        model, history = fit_keras(cfg, pre, data.task, len(data.classes), fit_data, spec.seed,
-                                   progress, should_stop)
-    else:
-        model, history = fit_baseline(cfg, data.task, fit_data, spec.seed, progress)
+    model, history = fit_model(cfg, pre, data.task, len(data.classes), fit_data, spec.seed,
+                               progress, should_stop)
     stop_notes: list[str] = []
     finish_or_cancel(should_stop, history, cfg, stop_notes)
     out = predict_output(model, enc["test"], data.task, scaling)
@@ -129,11 +125,8 @@ def _train_in_memory(settings, spec, cfg, data, columns, started, progress, shou
     config = run_config(run_id, spec, cfg, RunShape(data.task, data.classes, data.features, rows,
                                                     rate, "memory", excluded, names),
                         pre, history, device, scaling, started)
-    if not cfg.is_keras:
-        from models.baselines import estimator_summary
-
-        config["estimator"] = estimator_summary(model)
-    metrics["notes"] = [*metrics["notes"], *stop_notes]
+    config.update(model_summary(model))
+    metrics["notes"] = [*metrics["notes"], *model_notes(model), *stop_notes]
     record_choice(config, metrics, choice)
     if cfg.dp.dp:
         history = finish_dp_run(config, cfg, history)

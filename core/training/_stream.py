@@ -4,7 +4,9 @@ Same run as :func:`core.training.train` makes (files, config, metrics), with the
 all recorded in config.json (``data_pipeline: "stream"``): the split is the seeded, stratified
 hash split of :func:`core.features.export_splits` rather than scikit-learn's, and the
 preprocessor is fitted on a uniform sample of at most
-:data:`core.features.PREPROCESSOR_ROWS` training rows.
+:data:`core.features.PREPROCESSOR_ROWS` training rows. The ensemble streams its network and fits
+gradient boosting, and chooses its weight, on such samples of the training and validation
+snapshots (``ensemble.booster_rows`` in config.json).
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ from core.features import (
     write_scored,
 )
 from core.runs import RunArtifacts, load_run_config, new_run_id, predict_output, save_run
-from core.specs import DatasetSpec, ModelConfig
+from core.specs import ENSEMBLE, DatasetSpec, ModelConfig
 from core.tables import FeatureChoice
 from core.training._choice import finish_or_cancel, record_choice
+from core.training._ensemble import fit_model, model_notes, model_summary
 from core.training._fit import (
     BACKGROUND_ROWS,
+    FitData,
     Progress,
     RunShape,
     StreamFit,
@@ -48,8 +52,8 @@ from core.training._fit import (
     TrainResult,
     device_label,
     emit,
-    fit_keras,
     run_config,
+    scale_target,
     score_columns,
 )
 from core.warehouse import connect, original_names, private_dir, scratch_root
@@ -75,6 +79,19 @@ def _fit_preprocessor(splits: StreamedSplits, cfg: ModelConfig):
     sample = head_frame(splits.files, "train", PREPROCESSOR_ROWS).drop(columns=[LABEL])
     pre = TabularPreprocessor(numeric_bins=cfg.numeric_bins).fit(sample)
     return pre, sample.iloc[:BACKGROUND_ROWS].reset_index(drop=True), len(sample)
+
+
+def _sample_rows(splits: StreamedSplits, pre, task: str, scaling) -> FitData:
+    """Uniform samples of the training and validation snapshots, encoded, for an ensemble's
+    gradient boosting and its weight (at most :data:`PREPROCESSOR_ROWS` rows each)."""
+    parts = []
+    for name in ("train", "valid"):
+        frame = head_frame(splits.files, name, PREPROCESSOR_ROWS)
+        y = frame[LABEL].to_numpy()
+        y = scale_target(y.astype(np.float64), scaling) if task == "regression" else y.astype(
+            np.int32)
+        parts += [pre.transform(frame.drop(columns=[LABEL])), y]
+    return FitData(*parts)
 
 
 def _fit_inputs(splits: StreamedSplits, pre, cfg: ModelConfig, seed: int, scaling, folder,
@@ -155,8 +172,10 @@ def train_streamed(
         device = device_label(cfg)
         emit(progress, stage="fit", message=f"Training {cfg.model} on {device} "
                                             f"({splits.counts['train']:,} rows, streamed)")
-        model, history = fit_keras(cfg, pre, task, len(splits.classes), fit, spec.seed,
-                                   progress, should_stop)
+        booster_rows = (_sample_rows(splits, pre, task, scaling) if cfg.model == ENSEMBLE
+                        else None)
+        model, history = fit_model(cfg, pre, task, len(splits.classes), fit, spec.seed,
+                                   progress, should_stop, booster_rows)
         stop_notes: list[str] = []
         finish_or_cancel(should_stop, history, cfg, stop_notes)
         y_test, out = _score_split(model, splits, "test", pre, task, scaling)
@@ -175,8 +194,11 @@ def train_streamed(
                             pre, history, device, scaling, started)
         config["preprocessor_rows"] = int(sample_rows)
         config["encoded_on_disk"] = cached
-        metrics["notes"] = [*metrics["notes"], *stop_notes]
+        config.update(model_summary(model))
+        metrics["notes"] = [*metrics["notes"], *model_notes(model), *stop_notes]
         record_choice(config, metrics, choice)
+        if booster_rows is not None:
+            config["ensemble"]["booster_rows"] = int(len(booster_rows.y_train))
         emit(progress, stage="save", message="Saving run")
         save_run(settings, RunArtifacts(run_id, config, metrics, pre, model, scored, background,
                                         history, valid_scores))

@@ -17,17 +17,10 @@ from core.errors import TrainingError
 from core.evaluate import headline_metrics
 from core.features import TabularPreprocessor, load_task_data, split_indices
 from core.runs import predict_output
-from core.specs import DatasetSpec, ModelConfig
+from core.specs import ENSEMBLE, KERAS_MODELS, DatasetSpec, ModelConfig
 from core.training._choice import resolve_spec
-from core.training._fit import (
-    FitData,
-    TrainingCancelled,
-    TrainResult,
-    fit_baseline,
-    fit_keras,
-    scale_target,
-    target_scaling,
-)
+from core.training._ensemble import fit_model
+from core.training._fit import FitData, TrainingCancelled, TrainResult, scale_target, target_scaling
 from core.training._memory import train
 from core.warehouse import connect
 
@@ -38,22 +31,26 @@ OBJECTIVES = {"binary": ("roc_auc", "maximize"), "multiclass": ("log_loss", "min
 def suggest(trial, base: ModelConfig) -> ModelConfig:
     """Sample a configuration around ``base`` for its model family.
 
-    Search space: networks — 1–3 hidden layers of 32–256 units, dropout 0–0.5, learning rate
-    1e-4–1e-2 (log), batch norm, L2 (MLP), token size and blocks (FT-Transformer); the
-    scikit-learn baselines have nothing to tune here and raise.
+    Search space: every network — dropout 0–0.5 and learning rate 1e-4–1e-2 (log); MLP and
+    wide & deep — 1–3 hidden layers of 32–256 units, plus batch norm and L2 (MLP);
+    FT-Transformer — also token size and blocks; TabM and the ensemble's TabM — width 64–512
+    and depth 1–3 (members stay as set). The scikit-learn baselines have nothing to tune here
+    and raise.
     """
     if not base.is_keras:
         raise TrainingError(
-            f"Tuning is available for the Keras models (mlp, wide_deep, ft_transformer); "
-            f"'{base.model}' trains with its defaults."
+            f"Tuning is available for the Keras models ({', '.join(KERAS_MODELS)}) and the "
+            f"ensemble's network; '{base.model}' trains with its defaults."
         )
+    changes = {"dropout": trial.suggest_float("dropout", 0.0, 0.5),
+               "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True)}
+    if base.model in ("tabm", ENSEMBLE):
+        changes["width"] = trial.suggest_categorical("width", [64, 128, 256, 512])
+        changes["depth"] = trial.suggest_int("depth", 1, 3)
+        return base.replace(**changes)
     n_layers = trial.suggest_int("n_layers", 1, 3)
     width = trial.suggest_categorical("units", [32, 64, 128, 256])
-    changes = {
-        "hidden_units": tuple(max(16, width // (2 ** i)) for i in range(n_layers)),
-        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-        "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
-    }
+    changes["hidden_units"] = tuple(max(16, width // (2 ** i)) for i in range(n_layers))
     if base.model == "mlp":
         changes["batch_norm"] = trial.suggest_categorical("batch_norm", [False, True])
         changes["l2"] = trial.suggest_float("l2", 1e-6, 1e-2, log=True)
@@ -93,7 +90,8 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
                             f"{n_trials} trials and {timeout_s} s.")
     suggest(optuna.trial.FixedTrial({"n_layers": 1, "units": 32, "dropout": 0.0,
                                      "learning_rate": 1e-3, "batch_norm": False, "l2": 1e-4,
-                                     "d_token": 16, "n_blocks": 1}), base)  # validates family
+                                     "d_token": 16, "n_blocks": 1, "width": 64, "depth": 1}),
+            base)  # validates the family
     with connect(settings) as con:
         data = load_task_data(con, resolve_spec(con, spec)[0])
     splits = split_indices(data.y, spec.test_size, spec.valid_size, spec.seed,
@@ -109,9 +107,8 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
     def objective(trial):
         cfg = suggest(trial, base)
         trial.set_user_attr("config", cfg.flat())
-        model, _ = (fit_keras(cfg, pre, data.task, len(data.classes), fit, spec.seed,
-                              should_stop=should_stop)
-                    if cfg.is_keras else fit_baseline(cfg, data.task, fit, spec.seed))
+        model, _ = fit_model(cfg, pre, data.task, len(data.classes), fit, spec.seed,
+                             should_stop=should_stop)
         _check_cancel(should_stop)
         out = predict_output(model, fit.x_valid, data.task, scaling)
         value = headline_metrics(data.task, data.y[splits.valid], out)["metrics"][metric]

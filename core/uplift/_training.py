@@ -1,7 +1,7 @@
 """Train uplift models on randomised treatment/control data and save them as a run.
 
 Three meta-approaches wrap any LiftLab model family (Keras networks or scikit-learn baselines),
-each fitted with :func:`core.training.fit_keras` / :func:`core.training.fit_baseline`:
+each fitted with :func:`core.training.fit_model` (network, baseline or ensemble):
 
 - ``t`` (two models, T-learner): one classifier on the treated customers, one on the control
   customers; uplift = P(convert | treated) − P(convert | control) (Gutierrez & Gérardy, 2017).
@@ -43,6 +43,7 @@ from core.runs import (
     load_run_config,
     new_run_id,
     predict_output,
+    save_model,
     write_run_folder,
 )
 from core.specs import DatasetSpec, ModelConfig, to_dict
@@ -50,8 +51,7 @@ from core.training import (
     FitData,
     TrainingCancelled,
     TrainResult,
-    fit_baseline,
-    fit_keras,
+    fit_model,
     record_choice,
     resolve_spec,
 )
@@ -144,10 +144,8 @@ def _load(settings: Settings, spec: DatasetSpec, up: UpliftConfig):
 
 
 def _fit(cfg: ModelConfig, pre, x_tr, y_tr, x_va, y_va, seed, progress, should_stop):
-    data = FitData(x_tr, y_tr, x_va, y_va)
-    if cfg.is_keras:
-        return fit_keras(cfg, pre, "binary", 2, data, seed, progress, should_stop)
-    return fit_baseline(cfg, "binary", data, seed, progress)
+    return fit_model(cfg, pre, "binary", 2, FitData(x_tr, y_tr, x_va, y_va), seed, progress,
+                     should_stop)
 
 
 def _proba(model, x: np.ndarray) -> np.ndarray:
@@ -323,12 +321,7 @@ def _randomisation_note(x: pd.DataFrame, t: np.ndarray, splits) -> list[str]:
 
 
 def _save_model(model, folder: Path) -> None:
-    if hasattr(model, "save") and hasattr(model, "layers"):
-        model.save(folder / "model.keras")
-    else:
-        import skops.io  # pickle-free, as core.runs saves baselines
-
-        skops.io.dump(model, folder / "model.skops")
+    save_model(model, folder)  # pickle-free, as core.runs saves every run's model
 
 
 def _write(folder: Path, config, metrics, fitted: _Fitted, main: str, test: pd.DataFrame,

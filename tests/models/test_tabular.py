@@ -78,11 +78,16 @@ frame = pd.DataFrame({"a": rng.normal(size=256), "b": rng.choice(list("xy"), 256
 y = (frame["a"] > 0).astype(int).to_numpy()
 pre = TabularPreprocessor().fit(frame)
 x = pre.transform(frame)
-model, hist = fit_keras(ModelConfig.of(hidden_units=(8,), epochs=2, early_stopping=False), pre,
+model, hist = fit_keras(ModelConfig.of(model="mlp", hidden_units=(8,), epochs=2,
+                                       early_stopping=False), pre,
                         "binary", 2, FitData(x, y, x, y), 0, strategy=strategy)
-print(strategy.num_replicas_in_sync, len(hist), np.isfinite(hist[-1]["loss"]))
+tabm, hist2 = fit_keras(ModelConfig.of(model="tabm", members=2, width=8, epochs=2,
+                                      early_stopping=False), pre,
+                        "binary", 2, FitData(x, y, x, y), 0, strategy=strategy)
+ok = np.isfinite(hist[-1]["loss"]) and np.isfinite(tabm.predict(x, verbose=0)).all()
+print(strategy.num_replicas_in_sync, len(hist), len(hist2), ok)
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.strip().splitlines()[-1] == "2 2 True"
+    assert r.stdout.strip().splitlines()[-1] == "2 2 2 True"

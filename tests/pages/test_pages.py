@@ -65,6 +65,8 @@ def test_train_form_survives_a_page_change(app_env):
     # The form went back to the DNN with 60 epochs after a visit to another page, while the
     # finished job shown under it was the analyst's own run.
     at = open_via_app("pages/train.py", TIMEOUT, active_table="bank")
+    assert at.selectbox(key="train__model").value == "tabm"  # the default family
+    at.selectbox(key="train__model").select("mlp").run()
     features = [f for f in at.multiselect(key="train__features_bank_y").value if f != "age"]
     at.multiselect(key="train__features_bank_y").set_value(features).run()
     at.text_input(key="train__layers").input("8")
@@ -106,6 +108,7 @@ def test_train_page_streams_a_dnn(app_env):
     s, _ = app_env
     at = _run("pages/train.py", active_table="bank")
     assert at.selectbox(key="train__pipeline").value == "auto"
+    at.selectbox(key="train__model").select("mlp").run()
     at.text_input(key="train__layers").input("16")
     at.number_input(key="train__epochs").set_value(2)
     at.selectbox(key="train__pipeline").select("stream")
@@ -119,6 +122,28 @@ def test_train_page_streams_a_dnn(app_env):
     config = load_run(s, job.run_id).config
     assert config.data_pipeline == "stream" and config.model_config.mlp.hidden_units == (16,)
     assert config.epochs_run == 2
+
+
+def test_train_page_trains_the_ensemble(app_env):
+    s, _ = app_env
+    at = _run("pages/train.py", active_table="bank")
+    at.selectbox(key="train__model").select("ensemble").run()
+    assert any("averages their scores" in c.value for c in at.caption)
+    at.number_input(key="train__members").set_value(4)
+    at.number_input(key="train__width").set_value(16)
+    at.number_input(key="train__epochs").set_value(3)
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    from ui.resources import job_manager
+
+    job = job_manager(str(s.data_dir)).wait(at.session_state["active_job"], timeout=300)
+    assert job.state == "done", job.message
+    at.run()
+    run = load_run(s, job.run_id)
+    assert run.config.model == "ensemble" and run.config.model_config.tabm.members == 4
+    assert any(w.value.startswith("Ensemble: tabm weight") for w in at.warning)
+    assert any(m.label == "ROC-AUC" for m in at.metric)
 
 
 def test_evaluate_page_threshold_updates_metrics(app_env):

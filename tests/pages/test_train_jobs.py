@@ -46,7 +46,7 @@ def test_reloaded_page_reattaches_to_the_running_job_and_its_settings(app_env):
         assert at.multiselect(key="train__features_bank_y").value == list(features)
         assert at.text_input(key="train__layers").value == "8,4"
         assert at.number_input(key="train__epochs").value == 400
-        assert at.number_input(key="train__batch").value == 64
+        assert at.number_input(key="train__batch_net").value == 64  # the MLP family's own key
         assert at.slider(key="train__dropout").value == pytest.approx(0.3)
         assert at.number_input(key="train__seed").value == 7
         assert at.button(key="train__go").disabled  # these settings are training now

@@ -22,7 +22,8 @@ def test_cancel_reaches_tuning_and_cross_validation(bank_ws):
     before = {r["run_id"] for r in list_runs(s)}
     events: list = []
     with pytest.raises(TrainingCancelled, match="Tuning was cancelled"):
-        train_workflow(s, spec, ModelConfig.of(epochs=2, hidden_units=(8,)), tune_trials=5,
+        train_workflow(s, spec, ModelConfig.of(model="mlp", epochs=2, hidden_units=(8,)),
+                       tune_trials=5,
                        progress=events.append, should_stop=_stop_after(events, "trial"))
     assert sum(e.get("stage") == "trial" for e in events) == 1  # the other 4 never ran
     events.clear()

@@ -113,8 +113,9 @@ def test_streamed_run_is_saved_and_its_scores_line_up(bank_ws, monkeypatch):
     s, _ = bank_ws
     spec = DatasetSpec("bank", "y", exclude=("duration",))
     events = []
-    r = train(s, spec, ModelConfig.of(hidden_units=(32, 16), epochs=4, batch_size=128,
-                                   class_weight="balanced", data_pipeline="stream"),
+    r = train(s, spec, ModelConfig.of(model="mlp", hidden_units=(32, 16), epochs=4,
+                                      batch_size=128, class_weight="balanced",
+                                      data_pipeline="stream"),
               events.append)
     c = r.config
     assert c.data_pipeline == "stream" and c.positive_class == "yes"
@@ -150,7 +151,8 @@ def test_streamed_run_encodes_on_the_fly_when_the_disk_is_short(bank_ws, monkeyp
     monkeypatch.setattr(training_stream.shutil, "disk_usage", lambda _: usage(1, 1, 1000))
     s, _ = bank_ws
     r = train(s, DatasetSpec("bank", "y", exclude=("duration",)),
-              ModelConfig.of(hidden_units=(8,), epochs=2, batch_size=256, data_pipeline="stream"))
+              ModelConfig.of(model="mlp", hidden_units=(8,), epochs=2, batch_size=256,
+                             data_pipeline="stream"))
     assert r.config.extra["encoded_on_disk"] is False and r.config.epochs_run == 2
     assert 0.5 < r.metrics["metrics"]["roc_auc"] <= 1.0
 
@@ -158,7 +160,8 @@ def test_streamed_run_encodes_on_the_fly_when_the_disk_is_short(bank_ws, monkeyp
 @pytest.mark.slow
 def test_streamed_regression_and_multiclass(bank_ws):
     s, _ = bank_ws
-    cfg = ModelConfig.of(hidden_units=(16,), epochs=3, batch_size=256, data_pipeline="stream")
+    cfg = ModelConfig.of(model="mlp", hidden_units=(16,), epochs=3, batch_size=256,
+                         data_pipeline="stream")
     reg = train(s, DatasetSpec("bank", "age", exclude=("duration",), task="regression"), cfg)
     t = load_run(s, reg.run_id).test_frame
     assert reg.config.task == "regression" and reg.config.target_scaling[1] > 1

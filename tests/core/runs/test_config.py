@@ -32,7 +32,7 @@ def test_an_early_config_reads_with_the_defaults_it_implied():
     c = load_run_config(EARLY)
     assert (c.kind, c.task, c.table, c.target) == ("tabular", "binary", "bank", "y")
     assert c.excluded_columns == ("duration",) and c.data_pipeline == "memory"
-    assert c.model_config == ModelConfig.of(hidden_units=(64, 32), dropout=0.2,
+    assert c.model_config == ModelConfig.of(model="mlp", hidden_units=(64, 32), dropout=0.2,
                                             learning_rate=0.001, epochs=30, batch_size=256,
                                             patience=5)
     assert c.spec.exclude == ("duration",) and c.extra == {"custom_note": "kept"}

@@ -108,7 +108,8 @@ def test_background_job_reports_epochs(bank_ws):
     s, _ = bank_ws
     jobs = JobManager(s)
     job_id = jobs.submit_training(DatasetSpec("bank", "y", exclude=("duration",)),
-                                  ModelConfig.of(hidden_units=(8,), epochs=2, early_stopping=False))
+                                  ModelConfig.of(model="mlp", hidden_units=(8,), epochs=2,
+                                                 early_stopping=False))
     job = jobs.wait(job_id, timeout=300)
     assert job.state == "done" and job.epoch == 2 and len(job.history) == 2
     assert job.run_id in {r["run_id"] for r in list_runs(s)}
@@ -149,7 +150,7 @@ def test_regression_network_rescales_target(bank_ws):
 
     s, _ = bank_ws
     r = train(s, DatasetSpec("bank", "age", exclude=("duration",)),
-              ModelConfig.of(hidden_units=(16,), epochs=3))
+              ModelConfig.of(model="mlp", hidden_units=(16,), epochs=3))
     run = load_run(s, r.run_id)
     assert run.task == "regression" and run.config.target_scaling[0] == pytest.approx(40, abs=3)
     t = run.test_frame
@@ -202,7 +203,8 @@ def test_tuning_lists_trials_and_trains_the_best(bank_ws):
 
     s, _ = bank_ws
     result = tune(s, DatasetSpec("bank", "y", exclude=("duration",)),
-                  ModelConfig.of(epochs=2, batch_size=512), n_trials=3, timeout_s=120)
+                  ModelConfig.of(model="mlp", epochs=2, batch_size=512), n_trials=3,
+                  timeout_s=120)
     tuning = load_run(s, result.run_id).config.extra["tuning"]
     assert len(tuning["trials"]) == 3 and tuning["direction"] == "maximize"
     best = max(tuning["trials"], key=lambda t: t["value"])
@@ -227,7 +229,7 @@ def test_other_networks_train_end_to_end(bank_ws, model):
 def test_mlp_same_seed_same_metrics(bank_ws):
     s, _ = bank_ws
     spec = DatasetSpec("bank", "y", exclude=("duration",), seed=7)
-    cfg = ModelConfig.of(hidden_units=(16,), epochs=2, early_stopping=False)
+    cfg = ModelConfig.of(model="mlp", hidden_units=(16,), epochs=2, early_stopping=False)
     a, b = train(s, spec, cfg), train(s, spec, cfg)
     assert a.metrics["metrics"] == b.metrics["metrics"]
 
@@ -262,7 +264,8 @@ def test_nan_loss_stops_after_the_epoch_with_a_clear_message():
     y = (rng.random(64) < 0.5).astype(np.int32)
     epochs = []
     with pytest.raises(TrainingError, match="loss became NaN or infinite"):
-        fit_keras(ModelConfig.of(hidden_units=(4,), epochs=20, early_stopping=False), pre,
+        fit_keras(ModelConfig.of(model="mlp", hidden_units=(4,), epochs=20,
+                                 early_stopping=False), pre,
                   "binary", 2, FitData(x, y, x, y), 0,
                   progress=lambda e: epochs.append(e["epoch"]) if "epoch" in e else None)
     assert epochs == [1]  # stopped at the end of the first epoch, not after 20

@@ -162,3 +162,18 @@ def test_uplift_population_of_a_new_randomised_table(campaign_ws):
         con.execute("CREATE OR REPLACE TABLE wave2 AS SELECT * FROM f")
     pop = uplift_population(campaign_ws, load_run(campaign_ws, run_id), "wave2")
     assert pop.observed and len(pop.y) == 2000 and set(np.unique(pop.t)) == {0, 1}
+
+
+@pytest.mark.slow
+def test_ensemble_t_learner_saves_both_arms_and_reloads(campaign_ws):
+    from models.blend import Blend
+
+    r = train_uplift(campaign_ws, DatasetSpec("promo", "bought"),
+                     ModelConfig.of(model="ensemble", members=2, width=8, epochs=2),
+                     UpliftConfig("campaign", "offer", "t", n_bootstrap=50))
+    run = load_run(campaign_ws, r.run_id)
+    assert {"model.keras", "model.skops", "blend.json"} <= {p.name for p in run.folder.iterdir()}
+    assert isinstance(run.model, Blend)
+    p_t, p_c, up = predict_uplift(run, run.test_frame)
+    np.testing.assert_allclose(up, run.test_frame["__uplift"], atol=1e-5)
+    np.testing.assert_allclose(up, p_t - p_c, atol=1e-9)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import asdict, dataclass, field, fields
 
-import numpy as np
-
-from core.errors import SchemaError, SimulationError, TrainingError
+from core.errors import SchemaError, TrainingError
+from core.specs._economics import _finite
 from models.tabular import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TASK_LOSSES
 
-KERAS_MODELS = ("mlp", "wide_deep", "ft_transformer")
-MODELS = (*KERAS_MODELS, "logreg", "hgb")
+TABM_VARIANTS = ("tabm", "tabm_mini", "tabm_lite")
+
+KERAS_MODELS = ("tabm", "mlp", "wide_deep", "ft_transformer")
+ENSEMBLE = "ensemble"  # a Keras network and gradient boosting, averaged (models.blend)
+ENSEMBLE_MEMBERS = ("tabm", "hgb")
+MODELS = (*KERAS_MODELS, ENSEMBLE, "logreg", "hgb")
 MODEL_LABELS = {
+    "tabm": "TabM (ensemble-style MLP, Keras)",
     "mlp": "DNN (Keras MLP)",
     "wide_deep": "Wide & deep (Keras)",
     "ft_transformer": "Tabular Transformer (FT-Transformer, Keras)",
+    "ensemble": "Ensemble: TabM + gradient boosting, weights chosen on validation",
     "logreg": "Logistic / ridge regression (scikit-learn)",
     "hgb": "Histogram gradient boosting (scikit-learn)",
 }
@@ -90,7 +94,9 @@ def _check(obj, error: type, checks: list[tuple[str, bool, str]]) -> None:
 
 @dataclass(frozen=True)
 class FitOptions:
-    """How a Keras network trains (every Keras family).
+    """How a Keras network trains (every Keras family). The defaults are TabM's, the default
+    family's; :meth:`ModelConfig.of` starts the other families from
+    :data:`FAMILY_FIT_DEFAULTS`.
 
     Attributes:
         epochs: Maximum training epochs, 1–1000.
@@ -106,8 +112,8 @@ class FitOptions:
     """
 
     epochs: int = 60
-    batch_size: int = 512
-    learning_rate: float = 3e-4
+    batch_size: int = 256
+    learning_rate: float = 2e-3
     optimizer: str = "adamw"
     lr_schedule: str = "constant"
     loss: str = "auto"
@@ -212,11 +218,49 @@ class DPOptions:
             (str(b[0]), float(b[1]), float(b[2])) for b in self.dp_bounds))
 
 
+@dataclass(frozen=True)
+class TabMOptions:
+    """Architecture of TabM (``tabm``; Gorishniy, Kotelnikov & Babenko, ICLR 2025): one MLP
+    that imitates an ensemble of ``members`` MLPs by sharing their weights.
+
+    Attributes:
+        members: Ensemble members (TabM's k), 1–64; the prediction is their mean.
+        width: Units of every hidden layer, 8–2048.
+        depth: Hidden layers, 1–6.
+        dropout: Dropout rate after each hidden layer, in [0, 0.9].
+        variant: ``tabm`` (BatchEnsemble layers: each member scales and shifts every layer),
+            ``tabm_mini`` (each member scales only the input; hidden layers shared) or
+            ``tabm_lite`` (the first hidden layer shared, the members after it); see
+            :func:`models.tabm.build_tabm`.
+    """
+
+    members: int = 16
+    width: int = 256
+    depth: int = 2
+    dropout: float = 0.1
+    variant: str = "tabm"
+
+    def __post_init__(self) -> None:
+        _check(self, TrainingError, [
+            ("members", 1 <= self.members <= 64, "an integer in [1, 64]"),
+            ("width", 8 <= self.width <= 2048, "an integer in [8, 2048]"),
+            ("depth", 1 <= self.depth <= 6, "an integer in [1, 6]"),
+            ("dropout", 0.0 <= self.dropout <= 0.9, "in [0, 0.9]"),
+            ("variant", self.variant in TABM_VARIANTS, f"one of {', '.join(TABM_VARIANTS)}"),
+        ])
+
+
+# fit settings a family starts from when ModelConfig.of names it (FitOptions' own defaults
+# are the default family's): the MLP-style families keep the settings their cross-validation
+# chose (bench/RESULTS.md, issue 4)
+FAMILY_FIT_DEFAULTS = {m: {"learning_rate": 3e-4, "batch_size": 512}
+                       for m in ("mlp", "wide_deep", "ft_transformer")}
 _GROUPS = {"fit": FitOptions, "mlp": MLPOptions, "transformer": TransformerOptions,
-           "dp": DPOptions}
+           "tabm": TabMOptions, "dp": DPOptions}
 # the option groups each model family uses (the others keep their defaults and are not shown)
-FAMILY_GROUPS = {"mlp": ("fit", "mlp"), "wide_deep": ("fit", "mlp"),
-                 "ft_transformer": ("fit", "transformer"), "logreg": (), "hgb": ()}
+FAMILY_GROUPS = {"tabm": ("fit", "tabm"), "mlp": ("fit", "mlp"), "wide_deep": ("fit", "mlp"),
+                 "ft_transformer": ("fit", "transformer"), ENSEMBLE: ("fit", "tabm"),
+                 "logreg": (), "hgb": ()}
 _WIDE_DEEP_UNUSED = ("batch_norm", "l2")
 
 
@@ -229,7 +273,9 @@ class ModelConfig:
     :func:`from_dict` reads back, also from runs saved before the groups existed.
 
     Attributes:
-        model: ``mlp`` (Keras DNN), ``wide_deep``, ``ft_transformer``, or the scikit-learn
+        model: ``tabm`` (the default: TabM, an ensemble-style Keras MLP), ``mlp`` (Keras
+            DNN), ``wide_deep``, ``ft_transformer``, ``ensemble`` (TabM and ``hgb`` with their
+            scores averaged, the weight chosen on the validation split), or the scikit-learn
             baselines ``logreg`` and ``hgb``.
         class_weight: ``"balanced"`` to weight classes by inverse frequency, or ``"none"``.
         numeric_encoding: ``standard`` (standardised value), ``ple`` (standardised value plus a
@@ -242,15 +288,17 @@ class ModelConfig:
         fit: How a Keras network trains (:class:`FitOptions`).
         mlp: MLP and wide & deep architecture (:class:`MLPOptions`).
         transformer: FT-Transformer architecture (:class:`TransformerOptions`).
+        tabm: TabM architecture, also the ensemble's network (:class:`TabMOptions`).
     """
 
-    model: str = "mlp"
+    model: str = "tabm"
     class_weight: str = "none"
     numeric_encoding: str = "auto"
     data_pipeline: str = "auto"
     fit: FitOptions = field(default_factory=FitOptions)
     mlp: MLPOptions = field(default_factory=MLPOptions)
     transformer: TransformerOptions = field(default_factory=TransformerOptions)
+    tabm: TabMOptions = field(default_factory=TabMOptions)
     dp: DPOptions = field(default_factory=DPOptions)
 
     def __post_init__(self) -> None:
@@ -268,12 +316,14 @@ class ModelConfig:
     def of(cls, **options) -> ModelConfig:
         """A config from flat setting names (``epochs``, ``hidden_units``, ``d_token``, …).
 
-        ``dropout`` sets the dropout of both network families. Unknown names raise.
+        ``dropout`` sets the dropout of every network family. Fit settings not given start
+        from the named family's (:data:`FAMILY_FIT_DEFAULTS`). Unknown names raise.
 
         Raises:
             TrainingError: An unknown setting or a value out of range.
         """
-        return cls().replace(**options)
+        family = FAMILY_FIT_DEFAULTS.get(options.get("model", cls.model), {})
+        return cls().replace(**{**family, **options})
 
     def replace(self, **options) -> ModelConfig:
         """A copy with flat-named settings changed (see :meth:`of`).
@@ -301,11 +351,10 @@ class ModelConfig:
         """Every setting by its flat name, JSON-ready (tuples as lists); config.json's form.
         ``dropout`` is the dropout of the family's own network."""
         out = {"model": self.model}
-        for group in ("fit", "mlp", "transformer", "dp"):
+        for group in _GROUPS:
             for k, v in asdict(getattr(self, group)).items():
                 out.setdefault(k, list(v) if isinstance(v, tuple) else v)
-        if self.model == "ft_transformer":
-            out["dropout"] = self.transformer.dropout
+        out["dropout"] = self.dropout
         out.update(class_weight=self.class_weight, numeric_encoding=self.numeric_encoding,
                    data_pipeline=self.data_pipeline)
         return out
@@ -332,13 +381,16 @@ class ModelConfig:
 
     @property
     def is_keras(self) -> bool:
-        """Whether the model is a Keras network (trained in epochs)."""
-        return self.model in KERAS_MODELS
+        """Whether the model trains a Keras network in epochs: a Keras family, or the
+        ensemble (whose network is :data:`ENSEMBLE_MEMBERS`' first)."""
+        return self.model in KERAS_MODELS or self.model == ENSEMBLE
 
     @property
     def dropout(self) -> float:
         """The dropout of this family's network."""
-        return self.transformer.dropout if self.model == "ft_transformer" else self.mlp.dropout
+        if self.model == "ft_transformer":
+            return self.transformer.dropout
+        return self.tabm.dropout if self.model in ("tabm", ENSEMBLE) else self.mlp.dropout
 
     def resolved_loss(self, task: str) -> str:
         """The loss used for ``task``.
@@ -400,86 +452,3 @@ def from_dict(cls, data: dict):
         if key in names:
             kwargs[key] = tuple(value) if isinstance(value, list) else value
     return cls(**kwargs)
-
-
-MAX_MONEY = 1e12  # larger amounts are taken for a typing mistake (and overflow sums of them)
-
-
-def _finite(value) -> bool:
-    try:
-        return math.isfinite(float(value)) and abs(float(value)) <= MAX_MONEY
-    except (TypeError, ValueError):
-        return False
-
-
-@dataclass(frozen=True)
-class Economics:
-    """What contacts cost and conversions bring, in currency units: the one economics type of
-    targeting scenarios (:mod:`core.impact`), uplift campaigns (:mod:`core.uplift`) and the
-    value of recommendations (:mod:`core.recommend`), validated here once.
-
-    Attributes:
-        contact_cost: Cost of contacting one customer (>= 0).
-        conversion_value: Value of one conversion (> 0); replaced by ``value_column`` if set.
-        fixed_cost: Campaign cost paid once whatever its size (>= 0).
-        payoff: Instead of cost and value, the value of each outcome per customer:
-            ``(tp, fp, tn, fn)`` = contacted converter, contacted non-converter, not contacted
-            non-converter, not contacted converter (DataRobot's payoff matrix).
-        value_column: Column with each customer's value if they convert (e.g. expected spend).
-        organic_share: Share of the contacted converters who would have converted without the
-            contact, in [0, 1). A response model cannot tell them apart, so its scenario
-            credits every converter reached to the contact; with this share, only the other
-            ``1 − organic_share`` of their value counts (incremental profit). An uplift run
-            measures the incremental conversions instead. Cost-and-value mode only.
-    """
-
-    contact_cost: float = 5.0
-    conversion_value: float = 100.0
-    fixed_cost: float = 0.0
-    payoff: tuple[float, float, float, float] | None = None
-    value_column: str | None = None
-    organic_share: float = 0.0
-
-    def __post_init__(self) -> None:
-        checks = [("contact_cost", _finite(self.contact_cost) and self.contact_cost >= 0,
-                   f"a finite number in [0, {MAX_MONEY:.0e}]"),
-                  ("conversion_value", _finite(self.conversion_value)
-                   and self.conversion_value > 0, f"a finite number in (0, {MAX_MONEY:.0e}]"),
-                  ("fixed_cost", _finite(self.fixed_cost) and self.fixed_cost >= 0,
-                   f"a finite number in [0, {MAX_MONEY:.0e}]")]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise SimulationError(f"{name} must be {allowed}; got {getattr(self, name)}.")
-        if not (_finite(self.organic_share) and 0.0 <= self.organic_share < 1.0):
-            raise SimulationError(f"organic_share (the share of conversions that happen without "
-                                  f"contact) must be in [0, 1); got {self.organic_share}.")
-        if self.payoff is not None and self.organic_share:
-            raise SimulationError("The share of conversions without contact works with cost and "
-                                  "value; a payoff matrix states each outcome's value itself "
-                                  "(put the organic conversions into its TP value).")
-        if self.payoff is not None:
-            if len(self.payoff) != 4 or not all(_finite(v) for v in self.payoff):
-                raise SimulationError(f"payoff needs four finite numbers (TP, FP, TN, FN), each "
-                                      f"within ±{MAX_MONEY:.0e}; got {self.payoff!r}.")
-            if self.value_column:
-                raise SimulationError("A per-customer value column works with cost and value, "
-                                      "not with a payoff matrix; clear one of them.")
-
-    def label(self) -> str:
-        """The economics in words."""
-        if self.payoff is not None:
-            tp, fp, tn, fn = self.payoff
-            text = f"payoff TP {tp:g} / FP {fp:g} / TN {tn:g} / FN {fn:g}"
-        else:
-            value = f"'{self.value_column}'" if self.value_column else f"{self.conversion_value:g}"
-            text = f"contact {self.contact_cost:g}, conversion {value}"
-        return (text + (f", fixed {self.fixed_cost:g}" if self.fixed_cost else "")
-                + (f", {self.organic_share:.0%} of conversions without contact"
-                   if self.organic_share else ""))
-
-    def profit(self, conversions, contacted):
-        """Profit of contacting ``contacted`` customers who bring ``conversions`` conversions:
-        conversions × value − contacted × cost − fixed cost (arrays broadcast). With incremental
-        conversions (an uplift run) this is the incremental profit."""
-        return (np.asarray(conversions, dtype=np.float64) * self.conversion_value
-                - np.asarray(contacted, dtype=np.float64) * self.contact_cost - self.fixed_cost)
