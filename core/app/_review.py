@@ -27,8 +27,8 @@ from core.report import ReportOptions, write_report
 from core.runs import column_names, load_run
 from core.warehouse import pid_tag, scratch_root
 
-EXPLAIN_METHODS = ("auto", "deeplift", "deep", "gradient", "tree", "linear", "permutation",
-                   "kernel")
+EXPLAIN_METHODS = ("auto", "deeplift", "blend", "deep", "gradient", "tree", "linear",
+                   "permutation", "kernel")
 
 
 def add_evaluate_arguments(s: argparse.ArgumentParser) -> None:

@@ -409,7 +409,7 @@ class ModelConfig:
 
 def _dp_refusals(cfg: ModelConfig) -> None:
     """What DP-SGD cannot train, with the reason (raises TrainingError)."""
-    if not cfg.is_keras:
+    if cfg.model not in KERAS_MODELS:  # the ensemble's gradient boosting is not DP-SGD
         raise TrainingError(f"Differential privacy (DP-SGD) trains the Keras networks only: "
                             f"{', '.join(KERAS_MODELS)}; '{cfg.model}' is not one. Choose mlp, "
                             f"or train {cfg.model} without --dp.")

@@ -133,7 +133,7 @@ def test_explain_page_local_rows_what_if_and_report(bank_env):
     at.toggle(key="explain__encoded").set_value(True).run()
     assert not at.exception
     next(b for b in at.selectbox if b.label == "poutcome").select("success").run()
-    at.button[-1].click().run()  # the what-if form's submit button
+    next(b for b in at.button if b.label == "Score the edited row").click().run()  # what-if
     assert not at.exception and any(m.label == "New score" for m in at.metric)
     labels = [d.label for d in at.get("download_button")]
     assert labels == ["Download the report (HTML)", "Download the report (PDF)"]

@@ -230,7 +230,7 @@ def test_explain_page_computes_and_caches(app_env):
     assert not at.exception
     assert any("LinearExplainer" in c.value for c in at.caption)
     assert any("Additivity" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 4  # importance, beeswarm, waterfall, dependence
+    assert len(at.get("plotly_chart")) == 5  # importance, beeswarm, dependence, PD/ICE, waterfall
 
 
 def test_impact_page_shows_lift(app_env):
@@ -264,7 +264,10 @@ def test_runs_page_compares_and_scores(app_env):
     assert not at.exception
     metrics = at.dataframe[1].value
     assert list(metrics.columns) == [runs["mlp"], runs["hgb"]]
-    assert len(at.get("plotly_chart")) == 2
+    charts = [c.key for c in at.get("plotly_chart")]
+    # ROC and PR of the compared runs; the privacy/utility curve joins when the session's
+    # workspace holds DP runs of the same table and target
+    assert charts[:2] == ["runs__roc", "runs__pr"] and set(charts[2:]) <= {"runs__privacy_curve"}
     at.selectbox(key="runs__manage").select(runs["logreg"]).run()
     assert at.button(key="runs__delete").disabled
     at.selectbox(key="runs__score_table").select("bank").run()

@@ -63,6 +63,7 @@ def test_train_button_starts_one_job_for_one_settings(app_env):
 
     s, _ = app_env
     at = _run("pages/train.py", active_table="bank")
+    at.selectbox(key="train__model").select("mlp").run()
     at.number_input(key="train__epochs").set_value(300)
     at.text_input(key="train__layers").input("8")
     at.button(key="train__go").click().run()

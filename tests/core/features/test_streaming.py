@@ -191,7 +191,8 @@ def test_streamed_refuses_a_tiny_class(con, settings):
                 "ELSE 'no' END AS y FROM range(100)")
     con.close()
     with pytest.raises(SchemaError, match="fewer than 5 rows"):
-        train(settings, DatasetSpec("tiny", "y"), ModelConfig.of(data_pipeline="stream"))
+        train(settings, DatasetSpec("tiny", "y", features=("x",)),
+              ModelConfig.of(data_pipeline="stream"))
     assert list_runs(settings) == [] and not list((settings.data_dir / "tmp").glob("stream-*"))
 
 

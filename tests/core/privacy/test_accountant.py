@@ -72,10 +72,12 @@ def test_heavy_noise_is_warned_about():
 
 
 def test_model_config_refuses_dp_where_it_cannot_work():
-    with pytest.raises(AppError, match="Keras networks only: mlp, wide_deep, ft_transformer"):
+    with pytest.raises(AppError, match="Keras networks only: tabm, mlp, wide_deep, ft_transformer"):
         ModelConfig.of(model="hgb", dp=True)
+    with pytest.raises(AppError, match="'ensemble' is not one"):  # its booster is not DP-SGD
+        ModelConfig.of(model="ensemble", dp=True)
     with pytest.raises(AppError, match="batch_norm"):
-        ModelConfig.of(dp=True, batch_norm=True)
+        ModelConfig.of(model="mlp", dp=True, batch_norm=True)
     with pytest.raises(AppError, match="class_weight"):
         ModelConfig.of(dp=True, class_weight="balanced")
     with pytest.raises(AppError, match="dp_epsilon must be a number > 0"):

@@ -154,7 +154,7 @@ def test_streamed_pipeline(runs, model):
 
 def test_ensemble_exports_and_imports(runs, tmp_path):
     from core.config import load_settings
-    from core.runs import export_run, import_run
+    from core.app import export_run, import_run
 
     s, ids = runs
     other = load_settings(tmp_path / "other")

@@ -44,13 +44,13 @@ def test_left_out_and_filled_in_values_are_in_the_notes(settings, capsys):
     frame.loc[25:27, "z"] = np.inf                  # 3 infinite numbers
     _table(settings, "people", frame)
     code, out, _ = _cli(capsys, settings, "train", "--table", "people", "--target", "y",
-                        "--model", "logreg")
+                        "--features", "x,z", "--model", "logreg")
     notes = " | ".join(out["notes"])
     assert code == 0 and "10 of 400 rows have no value in the target 'y'" in notes
     assert "'x': " in notes and "missing value(s) in the training rows were replaced" in notes
     assert "'z': " in notes and "infinite value(s)" in notes and out["rows"]["table"] == 390
     code, out, _ = _cli(capsys, settings, "train", "--table", "people", "--target", "y",
-                        "--model", "logreg", "--missing", "drop")
+                        "--features", "x,z", "--model", "logreg", "--missing", "drop")
     assert code == 0 and out["rows"]["table"] == 372  # 400 − 10 − 15 − 3
     assert any("18 rows with a missing or infinite feature value were left out" in n
                for n in out["notes"])
@@ -89,7 +89,7 @@ def test_an_infinite_regression_target_is_refused_with_advice(settings, model):
 def test_non_finite_numbers_are_refused_and_never_printed(settings, capsys):
     _table(settings, "people", _people(300, seed=3))
     code, out, _ = _cli(capsys, settings, "train", "--table", "people", "--target", "y",
-                        "--model", "logreg")
+                        "--features", "x,z", "--model", "logreg")
     run = out["run_id"]
     for flag, value in (("--conversion-value", "inf"), ("--contact-cost", "nan"),
                         ("--conversion-value", "1e308"), ("--fixed-cost", "-inf"),
