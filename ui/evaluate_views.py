@@ -116,14 +116,15 @@ def _metrics_grid(rep) -> None:
 def _segment_view(data_dir: str, run, threshold: float) -> None:
     st.subheader("Segments")
     left, right = st.columns([2, 1])
+    names = resources.column_names(data_dir, run.run_id)  # as the analyst's file named them
     column = left.selectbox("Segment by", ["(choose a column)", *run.features],
-                            key="evaluate__segment")
+                            format_func=lambda c: names.get(c, c), key="evaluate__segment")
     metric = right.selectbox("Worst first by", ["f1", "recall", "precision", "roc_auc",
                                                 "accuracy"], key="evaluate__segment_sort")
     if column == "(choose a column)":
         return
     table = resources.segments(data_dir, run.run_id, column).at(threshold, metric)
-    st.caption(f"Every metric per segment of **{column}** at threshold {threshold:.4f}, worst "
+    st.caption(f"Every metric per segment of **{names.get(column, column)}** at threshold {threshold:.4f}, worst "
                f"{metric} first. Empty cells are undefined, never 0: precision where nothing "
                f"is predicted positive, recall where the segment has no positives, ROC-AUC "
                f"where it has one class. F1 is 0 where the segment has positives and none is "

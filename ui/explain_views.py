@@ -3,6 +3,7 @@ dependence, what-if, and the review report export."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 
@@ -17,9 +18,11 @@ from core.explain import (
     explain_in_words,
     explain_test_row,
     explainer_names,
+    row_facts,
     row_order,
     strongest_interaction,
     what_if,
+    with_names,
 )
 from core.plots import (
     beeswarm_figure,
@@ -45,6 +48,18 @@ UNITS = {"log-odds": "SHAP values here are in **log-odds**, the model's raw outp
                         "not by size."}
 
 
+def units_text(run, exp) -> str:
+    """What the SHAP values' units mean, for the run's task."""
+    if run.config.task == "multiclass":
+        return (f"SHAP values here are in **probability points** of class "
+                f"**{exp.target_class}**: +0.05 adds five points to its probability. Choose "
+                f"another class above to see what drives it.")
+    if run.config.task == "regression":
+        return (f"SHAP values here are in the **units of '{run.config.target}'**, the "
+                f"prediction's own: a value of +2 raises the prediction by 2.")
+    return UNITS.get(exp.output_space, exp.output_space)
+
+
 def _cache_stamp(run) -> float:
     path = run.folder / "explain.json"
     return path.stat().st_mtime if path.exists() else 0.0
@@ -64,7 +79,14 @@ def compute_controls(data_dir: str, run):
                            key="explain__rows")
     method = c2.selectbox("Explainer", list(names), format_func=names.get, key="explain__method")
     budget = c3.number_input("Time budget (s)", 5, 3600, 120, 5, key="explain__budget")
+    target_class = None
+    if run.config.task == "multiclass":
+        target_class = st.selectbox("Class explained (what drives its probability)",
+                                    [str(k) for k in run.config.classes],
+                                    key=f"explain__class_{run.run_id}")
     exp = cached_explanation(data_dir, run)
+    if exp is not None and exp.target_class != target_class:
+        exp = None  # the cache explains another class
     fits = exp is not None and exp.requested_rows == rows and method in ("auto", exp.method)
     label = f"Compute SHAP values for {rows:,} rows" if exp is None else "Recompute"
     if st.button(label, type="primary" if not fits else "secondary", key="explain__go"):
@@ -75,7 +97,7 @@ def compute_controls(data_dir: str, run):
 
         with errors_shown():
             explain_cached(run, int(rows), method=method, budget_s=float(budget),
-                           progress=progress)
+                           progress=progress, target_class=target_class)
         st.rerun()
     if exp is None:
         st.info("SHAP values are computed once per run and cached, so reopening this page is "
@@ -99,8 +121,9 @@ def status(exp) -> None:
                    f"(an approximate explainer). Read them as indicative.")
 
 
-def global_view(data_dir: str, run, exp) -> None:
-    """Mean |SHAP| bar, beeswarm, and the comparison with permutation importance."""
+def global_view(data_dir: str, run, exp, names: dict[str, str] | None = None) -> None:
+    """Mean |SHAP| bar, beeswarm, and the comparison with permutation importance (``exp`` may
+    be :func:`core.explain.with_names`' copy: ``names`` renames the permutation figures too)."""
     encoded = st.toggle("Show encoded features (one-hot parts separately)", key="explain__encoded",
                         disabled=not exp.encoded_names,
                         help=None if exp.encoded_names else f"{exp.explainer} works per column.")
@@ -117,7 +140,9 @@ def global_view(data_dir: str, run, exp) -> None:
         fig = beeswarm_figure(exp.values, exp.rows, exp.columns, list(imp["feature"]),
                               output_space=space)
     right.plotly_chart(fig, key="explain__beeswarm")
-    st.caption(f":material/straighten: {UNITS.get(space, space)}")
+    st.caption(f":material/straighten: {units_text(run, exp)}")
+    if run.config.task != "binary":
+        return
     if st.toggle("Compare with permutation importance", key="explain__perm"):
         with errors_shown():
             bar = st.progress(0.0, text="Shuffling each column …")
@@ -126,6 +151,7 @@ def global_view(data_dir: str, run, exp) -> None:
                     done / total, text=f"Shuffling '{column}' ({done + 1} of {total} columns)"
                     if done < total else "Done"))
             bar.empty()
+        perm = perm.assign(feature=[(names or {}).get(f, f) for f in perm["feature"]])
         st.plotly_chart(importance_comparison_figure(exp.importance(), perm, len(exp.rows),
                                                      min(2000, len(run.test_frame))),
                         key="explain__perm_chart")
@@ -134,7 +160,7 @@ def global_view(data_dir: str, run, exp) -> None:
                    "what moves it. Columns far apart in the two deserve a look.")
 
 
-def pdp_view(data_dir: str, run, exp) -> None:
+def pdp_view(data_dir: str, run, exp, names: dict[str, str]) -> None:
     """Partial dependence and ICE of any column (scikit-learn's ``partial_dependence``, the
     same grid for every model family), most important column first."""
     st.subheader("Partial dependence and ICE")
@@ -142,12 +168,15 @@ def pdp_view(data_dir: str, run, exp) -> None:
     ranked = [c for c in exp.importance()["feature"] if c in run.features]
     options = [*ranked, *[c for c in run.features if c not in ranked]]
     column = left.selectbox("Column (most important first)", options,
+                            format_func=lambda c: names.get(c, c),
                             key=f"explain__pdp_col_{run.run_id}")
     rows = right.select_slider("Test rows averaged", [100, 300, 1000], 300,
                                key="explain__pdp_rows")
-    with errors_shown(), st.spinner(f"Scoring {rows:,} rows at each value of '{column}' …"):
+    with errors_shown(), st.spinner(f"Scoring {rows:,} rows at each value of "
+                                    f"'{names.get(column, column)}' …"):
         result = resources.partial_dependence(data_dir, run.run_id, column, int(rows))
-    st.plotly_chart(pdp_figure(result), key="explain__pdp")
+    st.plotly_chart(pdp_figure(dataclasses.replace(result, feature=names.get(column, column))),
+                    key="explain__pdp")
     st.caption("Bold: the model's average output when every row takes that value of the "
                "column, the rest of the row unchanged (partial dependence). Grey: the same for "
                "single rows (ICE); lines that cross or fan out mean the column acts differently "
@@ -173,7 +202,9 @@ def interaction_view(data_dir: str, run) -> None:
 
 
 def _pick_row(run, exp):
-    mode = st.radio("Choose a row by", list(ROW_MODES), format_func=ROW_MODES.get,
+    binary = run.config.task == "binary"
+    modes = list(ROW_MODES) if binary else ["rank", "id"]  # mistakes need a threshold
+    mode = st.radio("Choose a row by", modes, format_func=ROW_MODES.get,
                     horizontal=True, key="explain__row_mode")
     if mode == "id":
         row_id = st.number_input("Test row id (position in the test split)", 0,
@@ -185,31 +216,37 @@ def _pick_row(run, exp):
     if not order.size:
         st.info(f"No explained row is misclassified at threshold {state.threshold():.4f}.")
         return None
-    label = "Score rank (1 = highest)" if mode == "rank" else "Mistake rank (1 = most confident)"
+    label = {"rank": "Score rank (1 = highest)" if binary else "Rank of the explained output "
+             "(1 = highest)", "surprising": "Mistake rank (1 = most confident)"}[mode]
     pick = st.slider(label, 1, len(order), 1, key=f"explain__rank_{mode}") if len(order) > 1 else 1
     return exp, int(order[pick - 1])
 
 
-def local_view(run, exp) -> tuple | None:
+def _row_heading(run, one, i: int) -> tuple[str, str]:
+    """``(markdown heading, the class or target the sentence speaks of)`` of one row."""
+    f = row_facts(run, one, i)
+    return (f"**Test row {int(one.row_ids[i])}** · {f.score_label} **{f.score}** · actual "
+            f"**{f.actual}**", f.about)
+
+
+def local_view(run, exp, names: dict[str, str]) -> tuple | None:
     """Waterfall, raw values and the sentence for one row. Returns ``(explanation, i)``."""
     picked = _pick_row(run, exp)
     if picked is None:
         return None
     one, i = picked
-    positive = run.config.positive_class or "positive"
-    c = contributions(one, i)
-    negative = run.config.negative_class or f"not {positive}"
-    actual = {1: positive, 0: negative}.get(int(one.labels[i]), "unknown")
-    st.markdown(f"**Test row {int(one.row_ids[i])}** · score **{one.scores[i]:.3f}** · actual "
-                f"**{actual}**")
-    st.info(explain_in_words(c, one.base_value, float(one.output[i]), one.output_space, positive,
-                             calibrated=run.calibrated_scores))
+    shown = with_names(one, names)
+    c = contributions(shown, i)
+    heading, about = _row_heading(run, one, i)
+    st.markdown(heading)
+    st.info(explain_in_words(c, one.base_value, float(one.output[i]), one.output_space, about,
+                             calibrated=run.calibrated_scores, task=run.config.task))
     left, right = st.columns([3, 2])
     left.plotly_chart(waterfall_figure(c, one.base_value, float(one.output[i]), one.output_space),
                       key="explain__waterfall")
-    raw = one.rows.iloc[i]
+    raw = shown.rows.iloc[i]
     right.dataframe(pd.DataFrame({"value": raw.astype(str).to_numpy(), "SHAP value": one.values[i]},
-                                 index=one.columns), width="stretch")
+                                 index=shown.columns), width="stretch")
     return one, i
 
 
@@ -229,43 +266,45 @@ def dependence_view(exp) -> None:
                     key="explain__dependence")
 
 
-def _edit_inputs(run, raw: pd.Series, row_key: str) -> dict:
+def _edit_inputs(run, raw: pd.Series, row_key: str, names: dict[str, str]) -> dict:
     """One input per feature, prefilled with the row's values (keys carry the row, so another
     row starts from its own values)."""
     pre, values = run.preprocessor, {}
     cols = st.columns(3)
     for k, name in enumerate(run.features):
-        col = cols[k % 3]
+        col, label = cols[k % 3], names.get(name, name)
         if name in pre.numeric_:
             v = pd.to_numeric(pd.Series([raw[name]]), errors="coerce").iloc[0]
-            values[name] = col.number_input(name, value=float(v) if pd.notna(v) else 0.0,
+            values[name] = col.number_input(label, value=float(v) if pd.notna(v) else 0.0,
                                             key=f"explain__wi_{row_key}_{name}")
         else:
             levels = list(dict.fromkeys([str(raw[name]), *pre.categories_[name]]))
-            values[name] = col.selectbox(name, levels, key=f"explain__wi_{row_key}_{name}")
+            values[name] = col.selectbox(label, levels, key=f"explain__wi_{row_key}_{name}")
     return values
 
 
-def what_if_view(run, picked) -> None:
+def what_if_view(run, picked, names: dict[str, str]) -> None:
     """Edit the chosen row's values and see the new score and explanation."""
     if picked is None:
         return
     one, i = picked
     with st.expander("What if? Edit this row and see the new score", icon=":material/edit:"):
         with st.form("explain__what_if"):
-            values = _edit_inputs(run, one.rows.iloc[i], str(int(one.row_ids[i])))
+            values = _edit_inputs(run, one.rows.iloc[i], str(int(one.row_ids[i])), names)
             go = st.form_submit_button("Score the edited row")
         if not go:
             return
         edited = pd.DataFrame([values])
         with errors_shown():
             new = what_if(run, one, edited)
-        st.metric("New score", f"{new.scores[0]:.3f}",
-                  delta=f"{new.scores[0] - one.scores[i]:+.3f}")
-        c = contributions(new, 0)
+        fmt = "{:,.4g}" if run.config.task == "regression" else "{:.3f}"
+        st.metric("New score", fmt.format(new.scores[0]),
+                  delta=fmt.format(new.scores[0] - one.scores[i]))
+        c = contributions(with_names(new, names), 0)
+        about = _row_heading(run, one, i)[1]
         st.info(explain_in_words(c, new.base_value, float(new.output[0]), new.output_space,
-                                 run.config.positive_class or "positive",
-                                 calibrated=run.calibrated_scores))
+                                 about, calibrated=run.calibrated_scores,
+                                 task=run.config.task))
         st.plotly_chart(waterfall_figure(c, new.base_value, float(new.output[0]),
                                          new.output_space), key="explain__what_if_chart")
 
@@ -306,27 +345,29 @@ def _report(settings, run, fmt, options, exp) -> bytes:
 
 
 def show(data_dir: str, run) -> None:
-    """The Explain page body."""
+    """The Explain page body (binary, multiclass per class, regression in target units)."""
     resources.freeze_heap("tensorflow" in sys.modules)
-    if run.config.task != "binary":
-        st.info("SHAP explanations cover binary runs for now; open the Evaluate page for this run.")
-        return
     exp = compute_controls(data_dir, run)
     if exp is None:
         return
     status(exp)
+    names = resources.column_names(data_dir, run.run_id)  # the file's headers, for people
+    shown = with_names(exp, names)
     whole, one, report = st.tabs(["Whole model", "One customer", "Review report"],
                                  key="explain__tab")
     try:
         with whole:
-            global_view(data_dir, run, exp)
-            dependence_view(exp)
-            pdp_view(data_dir, run, exp)
-            interaction_view(data_dir, run)
+            global_view(data_dir, run, shown, names)
+            dependence_view(shown)
+            if run.config.task != "multiclass":
+                pdp_view(data_dir, run, exp, names)
+            if run.config.task == "binary":
+                interaction_view(data_dir, run)
         with one:
-            what_if_view(run, local_view(run, exp))
+            what_if_view(run, local_view(run, exp, names), names)
     except AppError as err:
         show_error(err)
     with report:
         report_view(data_dir, run, exp)
-        audit_view(data_dir, run)
+        if run.config.task == "binary":
+            audit_view(data_dir, run)

@@ -9,6 +9,7 @@ import streamlit as st
 from core.app import JobManager, ensure_sample, mark_interrupted
 from core.config import Settings, load_settings
 from core.runs import LABEL_COL, SCORE_COL, Run, list_runs, load_run
+from core.runs import column_names as runs_column_names
 from core.warehouse import clean_litter
 
 
@@ -40,6 +41,13 @@ def device_label() -> str:
 def run(data_dir: str, run_id: str) -> Run:
     """A saved run (model loaded lazily, once)."""
     return load_run(load_settings(data_dir), run_id)
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def column_names(data_dir: str, run_id: str) -> dict[str, str]:
+    """SQL column name → the header the analyst's file had, for a run's columns
+    (:func:`core.runs.column_names`)."""
+    return runs_column_names(load_settings(data_dir), run(data_dir, run_id))
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Profiling in DuckDB …")

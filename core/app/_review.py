@@ -85,10 +85,13 @@ def _threshold(args, table, valid_scores) -> tuple[float, dict | None]:
                               "flagged": choice.flagged, "expected_cost": choice.expected_cost}
 
 
-def _segment_rows(scored, ev, column: str, threshold: float) -> list[dict]:
+def _segment_rows(scored, ev, column: str, threshold: float,
+                  names: dict[str, str]) -> list[dict]:
+    by_header = {v: k for k, v in names.items()}  # the file's header names the column too
+    column = column if column in scored.frame.columns else by_header.get(column, column)
     if column not in scored.frame.columns:
         raise AppError(f"--segment: the run has no feature column '{column}'. Its columns are: "
-                       f"{', '.join(scored.frame.columns)}.")
+                       f"{', '.join(names.get(c, c) for c in scored.frame.columns)}.")
     df = SegmentTables.build(ev.y, ev.s, scored.frame[column], column).at(threshold)
     return [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
             for row in df.to_dict("records")]
@@ -110,7 +113,8 @@ def evaluate_command(args, settings) -> dict:
            "metrics": to_jsonable(rep.metrics), "ci95": rep.ci95, "confusion": rep.confusion,
            "notes": rep.notes, "reliable": is_reliable(rep.notes), "policy": policy}
     if args.segment:
-        out["segments"] = _segment_rows(scored, ev, args.segment, threshold)
+        out["segments"] = _segment_rows(scored, ev, args.segment, threshold,
+                                        column_names(settings, run))
     return out
 
 

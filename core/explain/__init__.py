@@ -17,14 +17,17 @@ from core.explain._explain import (
     save_explanation,
 )
 from core.explain._local import (
+    RowFacts,
     contributions,
     explain_in_words,
     explain_test_row,
     explainer_names,
     permutation_importance_run,
+    row_facts,
     row_order,
     strongest_interaction,
     what_if,
+    with_names,
 )
 from core.explain._pdp import (
     Interactions,
@@ -39,5 +42,5 @@ __all__ = [
     "explain_in_words", "explain_run", "explain_test_row", "explainer_names",
     "interaction_values_run", "is_categorical", "load_explanation", "partial_dependence_run",
     "permutation_importance_run", "row_order", "save_explanation", "strongest_interaction",
-    "what_if",
+    "what_if", "with_names", "RowFacts", "row_facts",
 ]

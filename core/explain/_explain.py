@@ -62,8 +62,11 @@ class Explanation:
         method: Key of the explainer (``deeplift``, ``deep``, ``gradient``, ``tree``, ``linear``,
             ``permutation``, ``kernel``).
         row_ids: Position of each explained row in the run's test split, shape (n_rows,).
-        labels: 0/1 label of each row, shape (n_rows,).
-        scores: The run's score (positive-class probability) of each row, shape (n_rows,).
+        labels: Label of each row, shape (n_rows,): 0/1 (binary), the class index (multiclass),
+            -1 (regression, or unknown).
+        scores: The run's score of each row, shape (n_rows,): the positive-class probability
+            (binary), the explained class's probability (multiclass), the prediction
+            (regression).
         encoded_rows: Encoded model input of each row, shape (n_rows, n_encoded).
         requested_rows: Rows asked for; more than ``len(rows)`` when the time budget ran out.
         target_class: The class whose probability is explained (multiclass runs), else None.
@@ -318,7 +321,7 @@ def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
     """Explain raw rows with a run's model (test rows, or rows the analyst edited).
 
     Args:
-        run: A saved binary run.
+        run: A saved binary, multiclass or regression run.
         frame: Raw rows with the run's feature columns, shape (n_rows, n_features); may carry
             ``__label`` / ``__score``.
         method: ``"auto"`` or a key of ``METHODS``.
@@ -353,8 +356,11 @@ def explain_frame(run: Run, frame: pd.DataFrame, method: str = "auto",
         encoded, names = r["values"], list(pre.feature_names_out_)
     err = float(np.max(np.abs(r["base_value"] + r["values"].sum(axis=1) - r["output"])))
     labels = frame[LABEL_COL].to_numpy()[:n] if LABEL_COL in frame else np.full(n, -1)
-    scores = (frame[SCORE_COL].to_numpy()[:n] if SCORE_COL in frame
-              else np.asarray(run.predict(rows[:n])).reshape(n, -1)[:, -1])
+    if out.task != "binary":  # the explained output: a class's probability, the prediction
+        scores = r["output"]
+    else:
+        scores = (frame[SCORE_COL].to_numpy()[:n] if SCORE_COL in frame
+                  else np.asarray(run.predict(rows[:n])).reshape(n, -1)[:, -1])
     units = m.space if out.task == "binary" else space
     return Explanation(
         grouped, encoded, run.features, names, r["base_value"],

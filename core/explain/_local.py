@@ -7,8 +7,10 @@ explain one or a few rows with the explainer the cached explanation used.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,6 +49,65 @@ def contributions(exp: Explanation, i: int, encoded: bool = False) -> pd.Series:
     return pd.Series(exp.values[i], index=[f"{c} = {_fmt_value(row[c])}" for c in exp.columns])
 
 
+def with_names(exp: Explanation, names: dict[str, str]) -> Explanation:
+    """A copy of an explanation for people to read: its columns named as the analyst's file had
+    them (``emp.var.rate``, not ``emp_var_rate``), in ``columns``, ``rows`` and the
+    ``column=level`` encoded names. Compute with the original (SQL) names; show this copy.
+
+    Args:
+        exp: The explanation.
+        names: SQL column name → the file's header (:func:`core.runs.column_names`).
+
+    Returns:
+        The renamed copy, or ``exp`` itself when nothing is renamed or two columns would
+        share a name.
+    """
+    shown = [names.get(c, c) for c in exp.columns]
+    if shown == list(exp.columns) or len(set(shown)) < len(shown):
+        return exp
+
+    def encoded(name: str) -> str:
+        column, sep, level = name.partition("=")
+        return names.get(column, column) + sep + level
+
+    return dataclasses.replace(exp, columns=shown, rows=exp.rows.rename(columns=names),
+                               encoded_names=[encoded(n) for n in exp.encoded_names])
+
+
+class RowFacts(NamedTuple):
+    """What one explained row says, in words for a heading.
+
+    Attributes:
+        score_label: ``score``, ``probability of 'x'`` or ``prediction``.
+        score: The explained output, formatted.
+        actual: The row's outcome (class name, or the target's value), or ``unknown``.
+        about: The class or target the row's sentence speaks of (:func:`explain_in_words`).
+    """
+
+    score_label: str
+    score: str
+    actual: str
+    about: str
+
+
+def row_facts(run: Run, exp: Explanation, i: int) -> RowFacts:
+    """The heading facts of explained row ``i`` for a binary, multiclass or regression run."""
+    c, row_id = run.config, int(exp.row_ids[i])
+    if c.task == "multiclass":
+        label = int(exp.labels[i])
+        actual = str(c.classes[label]) if 0 <= label < len(c.classes) else "unknown"
+        return RowFacts(f"probability of '{exp.target_class}'", f"{exp.scores[i]:.3f}", actual,
+                        str(exp.target_class))
+    if c.task == "regression":
+        known = 0 <= row_id < len(run.test_frame)
+        actual = f"{float(run.test_frame[LABEL_COL].iloc[row_id]):,.4g}" if known else "unknown"
+        return RowFacts("prediction", f"{exp.scores[i]:,.4g}", actual, c.target)
+    positive = c.positive_class or "positive"
+    negative = c.negative_class or f"not {positive}"
+    actual = {1: positive, 0: negative}.get(int(exp.labels[i]), "unknown")
+    return RowFacts("score", f"{exp.scores[i]:.3f}", actual, positive)
+
+
 def _as_probability(v: float, space: str) -> float:
     return float(1 / (1 + np.exp(-v))) if space == "log-odds" else float(v)
 
@@ -56,7 +117,8 @@ def _join(parts: list[str]) -> str:
 
 
 def explain_in_words(contrib: pd.Series, base_value: float, output: float, space: str,
-                     positive: str = "positive", top: int = 3, calibrated: bool = True) -> str:
+                     positive: str = "positive", top: int = 3, calibrated: bool = True,
+                     task: str = "binary") -> str:
     """One plain-language sentence: why the score is above or below the baseline.
 
     The reference is the SHAP base value: the model's expected output over the background
@@ -72,12 +134,16 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
         top: Most drivers named.
         calibrated: False when the scores are not probabilities (e.g. a model trained with
             balanced class weights): the sentence then speaks of a score, and says why.
+        task: ``binary``, ``multiclass`` (``positive`` is the explained class) or
+            ``regression`` (``positive`` is the target; values in its units).
 
     Returns:
         E.g. "The probability of 'yes' is 62.0%, higher than the base value of 10.0% (the
         average probability over the background rows), mainly because poutcome = success
         (+0.210), month = mar (+0.080); age = 35 (−0.020) pulls it down."
     """
+    if task == "regression":
+        return _regression_words(contrib, base_value, output, positive, top)
     up = output >= base_value
     score, avg = _as_probability(output, space), _as_probability(base_value, space)
     units = " log-odds" if space == "log-odds" else ""
@@ -103,6 +169,23 @@ def explain_in_words(contrib: pd.Series, base_value: float, output: float, space
         text += (" The model was trained with balanced class weights, so its scores overstate "
                  "the probability; compare rows with each other, not with the base rate.")
     return text
+
+
+def _regression_words(contrib: pd.Series, base_value: float, output: float, target: str,
+                      top: int) -> str:
+    up = output >= base_value
+    drivers = contrib[contrib > 0] if up else contrib[contrib < 0]
+    drivers = drivers.reindex(drivers.abs().sort_values(ascending=False).index)[:top]
+    against = contrib[contrib < 0] if up else contrib[contrib > 0]
+    text = (f"The prediction of '{target}' is {output:,.4g}, {'higher' if up else 'lower'} than "
+            f"the base value of {base_value:,.4g} (the average prediction over the background "
+            f"rows)")
+    if len(drivers):
+        text += ", mainly because " + _join([f"{k} ({v:+,.4g})" for k, v in drivers.items()])
+    if len(against):
+        k = against.abs().idxmax()
+        text += f"; {k} ({against[k]:+,.4g}) pulls it {'down' if up else 'up'}"
+    return text + f". Contributions are in the units of '{target}'."
 
 
 def row_order(exp: Explanation, how: str = "rank", threshold: float = 0.5) -> np.ndarray:
@@ -147,7 +230,7 @@ def explain_test_row(run: Run, exp: Explanation, row_id: int) -> tuple[Explanati
     if hit.size:
         return exp, int(hit[0])
     one = explain_frame(run, run.test_frame.iloc[[row_id]], exp.method or "auto",
-                        row_ids=np.array([row_id]))
+                        row_ids=np.array([row_id]), target_class=exp.target_class)
     return one, 0
 
 
@@ -163,7 +246,7 @@ def what_if(run: Run, exp: Explanation, edited: pd.DataFrame) -> Explanation:
         The edited rows' :class:`~core.explain.Explanation` (labels unknown: -1).
     """
     frame = edited.drop(columns=[LABEL_COL], errors="ignore")
-    return explain_frame(run, frame, exp.method or "auto")
+    return explain_frame(run, frame, exp.method or "auto", target_class=exp.target_class)
 
 
 def _numeric_codes(frame: pd.DataFrame) -> np.ndarray:

@@ -21,7 +21,9 @@ from core.explain import (
     explain_cached,
     explain_in_words,
     load_explanation,
+    row_facts,
     row_order,
+    with_names,
 )
 from core.impact import ScenarioInputs, list_scenarios, simulate_scenario
 from core.plots import beeswarm_figure, importance_figure, profit_figure, waterfall_figure
@@ -74,10 +76,10 @@ def load_or_explain(run: Run, explanation, rows: int):
         return None, f"No SHAP explanation: {err}"
 
 
-def _example_rows(exp, threshold: float) -> list[tuple[str, int]]:
+def _example_rows(exp, threshold: float | None) -> list[tuple[str, int]]:
     ranked = row_order(exp, "rank")
     picks = [("Highest score", int(ranked[0])), ("Lowest score", int(ranked[-1]))]
-    wrong = row_order(exp, "surprising", threshold)
+    wrong = row_order(exp, "surprising", threshold) if threshold is not None else ranked[:0]
     if wrong.size:
         picks.append(("Most surprising error", int(wrong[0])))
     else:
@@ -85,27 +87,29 @@ def _example_rows(exp, threshold: float) -> list[tuple[str, int]]:
     return picks
 
 
-def _local(exp, title: str, i: int, positive: str, negative: str,
-           calibrated: bool = True) -> str:
+def _local(run: Run, exp, title: str, i: int) -> str:
 
     c = contributions(exp, i)
-    label = {1: positive, 0: negative}.get(int(exp.labels[i]), "unknown")
-    words = explain_in_words(c, exp.base_value, float(exp.output[i]), exp.output_space, positive,
-                             calibrated=calibrated)
+    facts = row_facts(run, exp, i)
+    words = explain_in_words(c, exp.base_value, float(exp.output[i]), exp.output_space,
+                             facts.about, calibrated=run.calibrated_scores, task=run.config.task)
     top = c.reindex(c.abs().sort_values(ascending=False).index)[:8]
     df = pd.DataFrame({"column = value": top.index, "SHAP value": top.to_numpy()})
-    return keep(f"<h3>{title}: test row {int(exp.row_ids[i])} (score {exp.scores[i]:.3f}, "
-                f"actual {label})</h3>" + paragraph(words)
+    return keep(f"<h3>{title}: test row {int(exp.row_ids[i])} ({facts.score_label} "
+                f"{facts.score}, actual {facts.actual})</h3>" + paragraph(words)
                 + figure_html(waterfall_figure(c, exp.base_value, float(exp.output[i]),
                                                exp.output_space))) + table_html(df, "{:+.4f}")
 
 
-def explanation_sections(exp, note: str, ev, threshold: float,
-                         calibrated: bool = True) -> list[str]:
-    """SHAP global (importance, beeswarm) and three local explanations."""
+def explanation_sections(run: Run, exp, note: str, threshold: float | None,
+                         names: dict[str, str] | None = None) -> list[str]:
+    """SHAP global (importance, beeswarm) and three local explanations, with the columns named
+    as the analyst's file had them (``names``: SQL name → header). ``threshold`` picks the
+    most surprising error of a binary run (None for multiclass and regression)."""
 
     if exp is None:
         return [section("SHAP explanations", paragraph(note, "note"), anchor="shap")]
+    exp = with_names(exp, names or {})
     imp = exp.importance()
     status = ("within 1e-3" if exp.additivity_ok else "NOT within 1e-3: read the values with care")
     facts = [f"Explainer: {exp.explainer}. {exp.reason}",
@@ -121,8 +125,8 @@ def explanation_sections(exp, note: str, ev, threshold: float,
                                                list(imp["feature"]),
                                                output_space=exp.output_space)), anchor="shap")
     local = section("SHAP: three customers",
-                    *(_local(exp, t, i, ev.positive, ev.negative, calibrated)
-                      for t, i in _example_rows(exp, threshold)), anchor="shap-local")
+                    *(_local(run, exp, t, i) for t, i in _example_rows(exp, threshold)),
+                    anchor="shap-local")
     return [glob, local]
 
 
@@ -185,7 +189,7 @@ def scenario_section(settings: Settings, run: Run, ev, inputs: dict | None,
 
 
 def other_task_sections(run: Run, scored) -> tuple[list[str], list[str]]:
-    """Summary and metrics of a multiclass or regression run (SHAP covers binary runs)."""
+    """Summary and metrics of a multiclass or regression run (its SHAP sections follow)."""
 
     head = section("Summary", paragraph(f"{scored.task.capitalize()} run {run.run_id}: model "
                                         f"{run.config.model} on table "

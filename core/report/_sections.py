@@ -28,7 +28,7 @@ from core.report._html import bullet_list, figure_html, paragraph, section, tabl
 from core.report._monitoring import monitoring_section
 from core.report._options import ReportOptions
 from core.report._privacy import privacy_section
-from core.runs import Run, model_parameters
+from core.runs import Run, column_names, model_parameters
 from core.tables import profile_table
 from core.warehouse import META_SCHEMA, connect
 
@@ -226,11 +226,12 @@ def pick_segment(run: Run, ev: BinaryEvaluation, frame: pd.DataFrame, threshold:
 
 
 def _segments(run: Run, ev: BinaryEvaluation, frame: pd.DataFrame, threshold: float,
-              column: str | None) -> str:
+              column: str | None, names: dict[str, str]) -> str:
     picked = pick_segment(run, ev, frame, threshold, column)
     if picked is None:
         return section("Segments", paragraph("No feature column to segment by."))
     col, seg = picked
+    col = names.get(col, col)
     why = "chosen by the reviewer" if column else "the column whose segments differ most in F1"
     shown = seg[["segment", "rows", "positives", "base_rate", "precision", "recall", "f1",
                  "roc_auc"]].rename(columns={"base_rate": "base rate", "f1": "F1",
@@ -253,10 +254,12 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
     """
 
     scored = scored_set(run)
+    shown = column_names(settings, run)  # the file's headers, wherever a person reads them
     if scored.task != "binary":
-
         parts, names = other_task_sections(run, scored)
-        return parts, names, None
+        exp, exp_note = load_or_explain(run, explanation, options.rows)
+        parts += explanation_sections(run, exp, exp_note, None, shown)
+        return parts, [*names, "shap global", "shap local"], None
     threshold = options.threshold if options.threshold is not None else float(
         run.metrics.get("threshold") or 0.5)
     ev = evaluate_scores(scored.y, scored.output, scored.classes[1], scored.classes[0])
@@ -266,8 +269,8 @@ def build_sections(settings: Settings, run: Run, options: ReportOptions,
     parts = [_summary(run, rep, exp), _data(settings, run), _preparation(settings, run),
              _model_card(run, ev, exp, options), privacy_section(settings, run),
              _metrics(ev, rep, figs), _curves(figs),
-             _segments(run, ev, scored.frame, threshold, options.segment),
-             *explanation_sections(exp, exp_note, ev, threshold, run.calibrated_scores)]
+             _segments(run, ev, scored.frame, threshold, options.segment, shown),
+             *explanation_sections(run, exp, exp_note, threshold, shown)]
     names = ["summary", "data", "preparation", "model card", "privacy", "metrics", "curves",
              "segments",
              "shap global", "shap local"]

@@ -45,7 +45,7 @@ def test_multiclass_view(synthetic_env):
     assert len(at.get("plotly_chart")) == 1
 
 
-def test_regression_view_explains_nothing_and_says_why(synthetic_env):
+def test_regression_view_and_a_run_without_a_model_says_why_it_cannot_explain(synthetic_env):
     rid, y, p = regression_run(synthetic_env)
     at = _page("pages/evaluate.py", active_run=rid)
     assert not at.exception
@@ -53,8 +53,10 @@ def test_regression_view_explains_nothing_and_says_why(synthetic_env):
     assert m["R²"] == f"{skm.r2_score(y, p):.3f}"
     assert m["MAE"] == f"{skm.mean_absolute_error(y, p):.3f}"
     assert len(at.get("plotly_chart")) == 2
-    at = _page("pages/explain.py", active_run=rid)
-    assert not at.exception and any("binary runs" in i.value for i in at.info)
+    at = _page("pages/explain.py", active_run=rid)  # regression runs are explained too, but
+    at.number_input(key="explain__rows").set_value(10).run()  # this one has scores only
+    at.button(key="explain__go").click().run()
+    assert not at.exception and any("has no model file" in e.value for e in at.error)
 
 
 @pytest.mark.slow

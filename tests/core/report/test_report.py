@@ -41,8 +41,11 @@ def test_multiclass_report_is_self_contained(settings, tmp_path):
     rid, _, _ = multiclass_run(settings)
     out = write_report(settings, load_run(settings, rid), tmp_path / "mc.html")
     text = (tmp_path / "mc.html").read_text()
-    assert out["format"] == "html" and out["sections"] == ["summary", "metrics"]
+    assert out["format"] == "html"
+    assert out["sections"] == ["summary", "metrics", "shap global", "shap local"]
     assert "bronze" in text and "Confusion matrix" in text and not _external_refs(text)
+    # a run saved without a model (scores only) says why its SHAP section is empty
+    assert "No SHAP explanation" in text and "no model file" in text
 
 
 def test_missing_folder_and_missing_chromium(settings, tmp_path, monkeypatch):
