@@ -153,8 +153,8 @@ def test_streamed_pipeline(runs, model):
 
 
 def test_ensemble_exports_and_imports(runs, tmp_path):
-    from core.config import load_settings
     from core.app import export_run, import_run
+    from core.config import load_settings
 
     s, ids = runs
     other = load_settings(tmp_path / "other")
