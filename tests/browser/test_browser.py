@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -30,8 +31,21 @@ def _free_port() -> int:
 @pytest.fixture
 def server(bank_ws, tmp_path):
     s, runs = bank_ws
+    with _serving(s.data_dir, tmp_path) as url:
+        yield url, runs
+
+
+@pytest.fixture
+def empty_server(tmp_path):
+    """The app on a new, empty workspace."""
+    with _serving(tmp_path / "ws", tmp_path) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(data_dir, tmp_path):
     port = _free_port()
-    env = {**os.environ, "LIFTLAB_DATA_DIR": str(s.data_dir), "LIFTLAB_LOAD_SAMPLE": "0"}
+    env = {**os.environ, "LIFTLAB_DATA_DIR": str(data_dir), "LIFTLAB_LOAD_SAMPLE": "0"}
     log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -48,9 +62,11 @@ def server(bank_ws, tmp_path):
     else:
         proc.kill()
         pytest.fail("the Streamlit server did not start: " + (tmp_path / "server.log").read_text())
-    yield url, runs
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_walk_through_all_pages(server, tmp_path):
@@ -195,3 +211,60 @@ def test_evaluate_and_explain_at_1400x900(server, tmp_path):
         page.screenshot(path=f"{shots}/explain_pdp.png")
         page.screenshot(path=f"{shots}/explain_full.png", full_page=True)
         browser.close()
+
+
+def _settled(page) -> None:
+    """Wait until Streamlit has finished its rerun (its status widget is gone)."""
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=60_000)
+
+
+def test_a_headerless_file_gets_names_that_reach_training(empty_server, tmp_path):
+    # Issue 13: a headerless UCI file could never get names: every chart said column_6.
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is required for the browser test (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    rows = [f"{20 + i % 50}, {['State-gov', 'Private', 'Self-emp'][i % 3]}, {1000 + 7 * i}, "
+            f"{['<=50K', '>50K'][i % 2]}" for i in range(200)]
+    data = tmp_path / "adult.data"
+    data.write_text("\n".join(rows) + "\n")
+    names = ["age", "workclass", "fnlwgt", "income"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_context(viewport={"width": 1400, "height": 900},
+                                   permissions=["clipboard-read", "clipboard-write"]).new_page()
+        page.set_default_timeout(90_000)
+        expect.set_options(timeout=90_000)
+        page.goto(empty_server)
+        expect(page.get_by_role("heading", name="Data", level=1)).to_be_visible()
+        page.locator("input[type=file]").first.set_input_files(str(data))
+        expect(page.get_by_text("this file has no header: name its columns here")).to_be_visible()
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.scroll_into_view_if_needed()
+        _settled(page)
+        page.wait_for_timeout(1500)  # the grid takes edits once drawn
+        # paste the names into the "name" column, as an analyst pastes them from a README
+        page.evaluate(f"navigator.clipboard.writeText({chr(10).join(names)!r})")
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + 52)  # first "name" cell
+        page.wait_for_timeout(400)
+        page.keyboard.press("Control+V")
+        page.wait_for_timeout(600)
+        _settled(page)
+        page.screenshot(path=f"{_screens(tmp_path)}/data_names.png")
+        page.get_by_role("button", name="Load into warehouse").click()
+        expect(page.get_by_role("heading", name="Tables")).to_be_visible()
+        expect(page.get_by_text("adult", exact=True).first).to_be_visible()  # the table chooser
+        page.get_by_role("link", name="Train").click()
+        expect(page.get_by_role("heading", name="Train", level=1)).to_be_visible()
+        page.wait_for_timeout(2000)
+        page.screenshot(path=f"{_screens(tmp_path)}/train_names.png", full_page=True)
+        expect(page.get_by_text("workclass", exact=True).first).to_be_visible()  # a feature
+        expect(page.get_by_text("column_2")).to_have_count(0)
+        browser.close()
+    from core.config import load_settings
+    from core.warehouse import connect, table_columns
+
+    with connect(load_settings(tmp_path / "ws")) as con:
+        assert [c for c, _ in table_columns(con, "adult")] == names
