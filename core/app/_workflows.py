@@ -7,6 +7,7 @@ run. Cancelling reaches every phase: tuning trials, the final training and each 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.config import Settings
 from core.errors import TrainingError
@@ -62,3 +63,24 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
             raise
         summary = attach_cv(settings, result.run_id, folds)
     return result, summary
+
+
+@dataclass(frozen=True)
+class TrainWork:
+    """A training job's work as plain data, so that it can run in another process (a Ray
+    worker): ``work(progress, should_stop) -> run_id`` calls :func:`train_workflow`."""
+
+    settings: Settings
+    spec: DatasetSpec
+    cfg: ModelConfig
+    cv: int = 0
+    tune_trials: int = 0
+    tune_timeout_s: float = 300.0
+    remote: bool = True
+
+    def __call__(self, progress, should_stop) -> str:
+        result, _ = train_workflow(self.settings, self.spec, self.cfg, cv=self.cv,
+                                   tune_trials=self.tune_trials,
+                                   tune_timeout_s=self.tune_timeout_s, progress=progress,
+                                   should_stop=should_stop)
+        return result.run_id
