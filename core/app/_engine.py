@@ -16,6 +16,7 @@ test suite uses it for jobs that do not test the engine).
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -165,3 +166,34 @@ def _gpus_per_worker() -> int:
     if not ray.is_initialized():
         return 0
     return 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+
+
+def job_file(data_dir: Path, job_id: str, suffix: str) -> Path:
+    """``<data dir>/jobs/<job_id>.<suffix>``: a job's engine note (``json``), its settings for
+    a background process (``params.json``) or a cancel request from another process
+    (``cancel``)."""
+    if not job_id.isalnum():
+        raise ValueError(f"not a job id: {job_id!r}")
+    return Path(data_dir) / "jobs" / f"{job_id}.{suffix}"
+
+
+def note_engine(data_dir: Path, job_id: str, engine: dict, pid: int | None) -> None:
+    """Record where a job runs (``{"engine", "pid"}``) beside the warehouse's ``jobs`` row."""
+    path = job_file(data_dir, job_id, "json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"engine": engine, "pid": pid}))
+    os.replace(tmp, path)
+
+
+def read_engine_note(data_dir: Path, job_id: str) -> dict:
+    """``{"engine", "pid"}`` of a job, or ``{"engine": None, "pid": None}`` when unknown."""
+    try:
+        return json.loads(job_file(data_dir, job_id, "json").read_text())
+    except (OSError, ValueError):
+        return {"engine": None, "pid": None}
+
+
+def cancel_requested(data_dir: Path, job_id: str) -> bool:
+    """Whether another process (``python -m core jobs cancel``) asked this job to stop."""
+    return job_file(data_dir, job_id, "cancel").exists()

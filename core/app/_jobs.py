@@ -37,14 +37,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.app._engine import engine_info, engine_kind, ensure_engine, local_cpus
-from core.app._ray_jobs import run_remote
-from core.app._workflows import TrainWork
+from core.app._engine import engine_info, engine_kind, local_cpus
+from core.app._ray_jobs import run_job
+from core.app._workflows import TrainWork, training_params
 from core.config import Settings
 from core.errors import AppError
 from core.runs import StopSignal
-from core.specs import DatasetSpec, ModelConfig, to_dict
-from core.warehouse import META_SCHEMA, clean_litter, connect
+from core.specs import DatasetSpec, ModelConfig
+from core.warehouse import META_SCHEMA, connect
 
 log = logging.getLogger(__name__)
 
@@ -418,16 +418,11 @@ class JobManager:
 
     def _call(self, job_id: str, work: Work, stop: StopSignal) -> str:
         """Run the work in a Ray worker process when it can leave this one, else here."""
-        progress = (lambda e: self._on_progress(job_id, e))  # noqa: E731
+        progress = (lambda e: self._on_progress(job_id, e))
         if self._jobs[job_id].engine.get("ray") == "off":
             return work(progress, stop)
-        ensure_engine()
-        cpus = 0 if self._jobs[job_id].engine["workers"] > 1 else 1  # Ray Train reserves its own
-        try:
-            return run_remote(work, progress, stop, num_cpus=cpus,
-                              on_start=lambda pid: self._update(job_id, pid=pid))
-        finally:
-            clean_litter(self.settings)  # what a dead worker left under a temporary name
+        return run_job(self.settings, job_id, work, self._jobs[job_id].engine, progress, stop,
+                       lambda pid: self._update(job_id, pid=pid))
 
     def _record(self, job: JobState) -> None:
         try:
@@ -453,16 +448,6 @@ def _epoch_message(event: dict) -> str:
     logs = event["logs"]
     loss = logs.get("val_loss", logs.get("loss", float("nan")))
     return f"Epoch {event['epoch']}/{event['epochs']} · validation loss {loss:.4f}"
-
-
-def training_params(spec: DatasetSpec, cfg: ModelConfig, cv: int = 0, tune_trials: int = 0,
-                    tune_timeout_s: float = 300.0) -> dict:
-    """The settings of a training job, JSON-ready: ``{"spec", "model_config" (flat), "cv",
-    "tune_trials", "tune_timeout_s"}`` (what :meth:`JobManager.find` matches and a reattached
-    page shows again)."""
-    return {"spec": to_dict(spec), "model_config": cfg.flat(), "cv": int(cv),
-            "tune_trials": int(tune_trials),
-            "tune_timeout_s": float(tune_timeout_s) if tune_trials else 0.0}
 
 
 def mark_interrupted(settings: Settings) -> int:

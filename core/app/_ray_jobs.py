@@ -21,7 +21,10 @@ import os
 import time
 from collections.abc import Callable
 
+from core.app._engine import cancel_requested, ensure_engine, note_engine
+from core.config import Settings
 from core.errors import AppError
+from core.warehouse import clean_litter
 
 POLL_S = 0.25
 CANCEL_GRACE_S = 5.0
@@ -108,7 +111,7 @@ def _execute(work, channel) -> dict:
         return {"run_id": run_id, "pid": os.getpid()}
     except AppError as err:
         return {"error": str(err), "bug": False}
-    except Exception as err:  # a bug in the worker: report it, the server keeps running
+    except Exception as err:  # noqa: BLE001 -- a bug in the worker: reported, server kept
         return {"error": f"{type(err).__name__}: {err}", "bug": True}
 
 
@@ -124,7 +127,8 @@ def _died(err: Exception) -> str:
 
 
 def run_remote(work, progress: Callable[[dict], None], stop, *, num_cpus: float = 1.0,
-               on_start: Callable[[int], None] | None = None) -> str:
+               on_start: Callable[[int], None] | None = None,
+               external: Callable[[], bool] | None = None) -> str:
     """Run ``work(progress, should_stop)`` as a Ray task and wait for it (call from a thread).
 
     Args:
@@ -133,6 +137,7 @@ def run_remote(work, progress: Callable[[dict], None], stop, *, num_cpus: float 
         stop: The job's :class:`core.runs.StopSignal`; a request is forwarded to the worker.
         num_cpus: CPUs the task reserves (0 for a coordinator that starts Ray Train workers).
         on_start: Called with the worker's process id once it runs.
+        external: Polled with the events; True cancels (a request from another process).
 
     Returns:
         The saved run id.
@@ -158,6 +163,8 @@ def run_remote(work, progress: Callable[[dict], None], stop, *, num_cpus: float 
                     on_start(pid)
             if done:
                 break
+            if external is not None and not stop() and external():
+                stop.cancel()
             if stop() and forwarded is None:
                 forwarded = "keep" if getattr(stop, "keep", False) else "cancel"
                 ray.get(channel.ask.remote(forwarded))
@@ -185,3 +192,26 @@ def run_remote(work, progress: Callable[[dict], None], stop, *, num_cpus: float 
             raise RuntimeError(result["error"])
         raise RemoteError(result["error"])
     return result["run_id"]
+
+
+def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
+            on_pid: Callable[[int], None]) -> str:
+    """:func:`run_remote` for a :class:`core.app.JobManager` job: starts the engine, records
+    where the job runs (:func:`core.app._engine.note_engine`), honours a cancel request from
+    another process, and removes what a dead worker left under a temporary name.
+
+    A coordinator of Ray Train workers (``engine["workers"] > 1``) reserves no CPU: its
+    workers reserve their own.
+    """
+    ensure_engine()
+
+    def started(pid: int) -> None:
+        on_pid(pid)
+        note_engine(settings.data_dir, job_id, engine, pid)
+
+    try:
+        return run_remote(work, progress, stop, num_cpus=0 if engine["workers"] > 1 else 1,
+                          on_start=started,
+                          external=lambda: cancel_requested(settings.data_dir, job_id))
+    finally:
+        clean_litter(settings)

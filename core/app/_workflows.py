@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.config import Settings
 from core.errors import TrainingError
 from core.runs import delete_run, keep_requested
-from core.specs import DatasetSpec, ModelConfig
+from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.training import TrainingCancelled, TrainResult, attach_cv, cross_validate, train, tune
 
 
@@ -84,3 +84,13 @@ class TrainWork:
                                    tune_timeout_s=self.tune_timeout_s, progress=progress,
                                    should_stop=should_stop)
         return result.run_id
+
+
+def training_params(spec: DatasetSpec, cfg: ModelConfig, cv: int = 0, tune_trials: int = 0,
+                    tune_timeout_s: float = 300.0) -> dict:
+    """The settings of a training job, JSON-ready: ``{"spec", "model_config" (flat), "cv",
+    "tune_trials", "tune_timeout_s"}`` (what :meth:`JobManager.find` matches and a reattached
+    page shows again)."""
+    return {"spec": to_dict(spec), "model_config": cfg.flat(), "cv": int(cv),
+            "tune_trials": int(tune_trials),
+            "tune_timeout_s": float(tune_timeout_s) if tune_trials else 0.0}
