@@ -24,13 +24,16 @@ SPEC = DatasetSpec("toy", "y")
 
 
 def _make_table(settings) -> None:
+    """``toy``: x1 ~ N(0, 1), x2 ~ U(-1, 1), seg in {a, b}; P(y = yes) = σ(2·x1 − x2 ± 1)."""
     with connect(settings) as con:
-        con.execute(
-            f"CREATE TABLE toy AS SELECT x1, x2, seg, CASE WHEN random() < "
-            f"1 / (1 + exp(-(2 * x1 - x2 + CASE seg WHEN 'a' THEN 1 ELSE -1 END))) "
-            f"THEN 'yes' ELSE 'no' END AS y FROM (SELECT sqrt(-2 * ln(random())) * "
-            f"cos(2 * pi() * random()) AS x1, random() * 2 - 1 AS x2, "
-            f"CASE WHEN random() < 0.5 THEN 'a' ELSE 'b' END AS seg FROM range({ROWS}))")
+        con.execute("SELECT setseed(0.42)")
+        con.execute(f"CREATE TABLE base AS SELECT sqrt(-2 * ln(random())) * cos(2 * pi() * "
+                    f"random()) AS x1, random() * 2 - 1 AS x2, CASE WHEN random() < 0.5 "
+                    f"THEN 'a' ELSE 'b' END AS seg, random() AS u FROM range({ROWS})")
+        con.execute("CREATE TABLE toy AS SELECT x1, x2, seg, CASE WHEN u < 1 / (1 + exp(-(2 * "
+                    "x1 - x2 + CASE seg WHEN 'a' THEN 1 ELSE -1 END))) THEN 'yes' ELSE 'no' "
+                    "END AS y FROM base")
+        con.execute("DROP TABLE base")
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +41,6 @@ def ray_ws(tmp_path_factory):
     """A workspace with the table ``toy`` and the module's local Ray instance (2 CPUs)."""
     os.environ["LIFTLAB_RAY_CPUS"] = "2"
     s = load_settings(tmp_path_factory.mktemp("ray_ws"))
-    with connect(s) as con:
-        con.execute("SELECT setseed(0.42)")
     _make_table(s)
     assert ensure_engine() == "local"
     yield s
@@ -130,3 +131,29 @@ def test_engine_info_says_where_a_job_runs():
     assert info.to_dict() == {"ray": "local", "workers": 2,
                               "strategy": "MultiWorkerMirroredStrategy", "devices": "CPU"}
     assert info.caption() == "Runs on Ray (local) · 2 workers · MultiWorkerMirroredStrategy · CPU"
+
+
+@pytest.mark.slow
+def test_two_workers_match_one_worker_roc_auc(ray_ws):
+    """Ray Train, 2 workers under MultiWorkerMirroredStrategy, global batch 64 = one worker's
+    batch: same seed, ROC-AUC within 0.01 and the same loss curve within noise."""
+    from core.training import train
+
+    out = {}
+    for workers in (1, 2):
+        cfg = ModelConfig.of(model="mlp", hidden_units=(16,), epochs=5, batch_size=64,
+                             learning_rate=1e-2, workers=workers, data_pipeline="memory",
+                             early_stopping=False)
+        out[workers] = train(ray_ws, SPEC, cfg)
+    auc = {w: r.metrics["metrics"]["roc_auc"] for w, r in out.items()}
+    assert auc[1] > 0.75
+    assert abs(auc[1] - auc[2]) < 0.01
+    assert out[2].config.model_config.fit.workers == 2
+
+
+def test_multi_worker_training_refuses_tabm_with_a_reason():
+    from core.errors import TrainingError
+    from core.training._distributed import check_distributable
+
+    with pytest.raises(TrainingError, match="available for mlp"):
+        check_distributable(ModelConfig.of(model="tabm", workers=2), streamed=False)
