@@ -20,7 +20,7 @@ from core.specs import DatasetSpec, ModelConfig
 from core.warehouse import connect
 
 ROWS = 3000
-SPEC = DatasetSpec("toy", "y")
+SPEC = DatasetSpec("toy", "y", features=("x1", "x2", "seg"))  # x1 would be flagged as leakage
 
 
 def _make_table(settings) -> None:
