@@ -144,7 +144,7 @@ def cmd_train(args, settings) -> dict:
     if getattr(args, "background", False):
         return start_background(settings, spec, cfg, args.cv or 0, args.tune_trials or 0,
                                 args.tune_timeout)
-    engine = engine_json(cfg)
+    engine = engine_json(cfg, getattr(args, "tune_parallel", 1))
 
     def progress(event):
         if event.get("stage") == "epoch":
@@ -157,6 +157,7 @@ def cmd_train(args, settings) -> dict:
     result, cv = train_workflow(settings, spec, cfg, cv=args.cv or 0,
                                 tune_trials=args.tune_trials or 0,
                                 tune_timeout_s=args.tune_timeout,
+                                tune_parallel=getattr(args, "tune_parallel", 1),
                                 progress=progress if args.verbose else None)
     c = result.config
     out = {"run_id": result.run_id, "task": c.task, "model": c.model, "device": c.device,

@@ -42,6 +42,8 @@ def add_engine_arguments(parser) -> None:
     """``--workers N`` and ``--background`` on the ``train`` parser."""
     parser.add_argument("--workers", type=int,
                         help="data-parallel Ray Train workers for a Keras network (default 1)")
+    parser.add_argument("--tune-parallel", type=int, default=1,
+                        help="tuning trials at once, as Ray Tune trials (default 1)")
     parser.add_argument("--background", action="store_true",
                         help="start the training in a background process and print its job id")
 
@@ -54,12 +56,14 @@ def add_jobs_parsers(sub) -> None:
     s.add_argument("job_id", nargs="?")
 
 
-def engine_json(cfg: ModelConfig, remote: bool = False) -> dict:
-    """The ``engine`` key of the train JSON: ``{"ray", "workers", "strategy", "devices"}``."""
-    workers = cfg.fit.workers
-    if workers > 1:
+def engine_json(cfg: ModelConfig, tune_parallel: int = 1) -> dict:
+    """The ``engine`` key of the train JSON: ``{"ray", "workers", "strategy", "devices"}``
+    (starts Ray when the training needs it: several workers or parallel tuning trials)."""
+    if tune_parallel < 1:
+        raise AppError(f"--tune-parallel must be at least 1; got {tune_parallel}.")
+    if cfg.fit.workers > 1 or tune_parallel > 1:
         ensure_engine()
-    return engine_info(workers, remote=remote).to_dict()
+    return engine_info(cfg.fit.workers, remote=tune_parallel > 1).to_dict()
 
 
 def _record(settings: Settings, job_id: str, state: str, message: str, label: str,

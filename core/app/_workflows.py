@@ -19,7 +19,7 @@ from core.training import TrainingCancelled, TrainResult, attach_cv, cross_valid
 def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, cv: int = 0,
                    tune_trials: int = 0, tune_timeout_s: float = 300.0,
                    progress: Callable[[dict], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None,
+                   should_stop: Callable[[], bool] | None = None, tune_parallel: int = 1,
                    ) -> tuple[TrainResult, dict | None]:
     """Train one run the way the analyst asked: tuned or not, cross-validated or not.
 
@@ -35,6 +35,7 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
             saved before its cross-validation was cancelled is deleted again). A
             :class:`core.runs.StopSignal` asking to keep the best so far keeps the run trained
             up to there and skips the cross-validation.
+        tune_parallel: Tuning trials at once (above 1: Ray Tune trials).
 
     Returns:
         ``(result, cv_summary)``; ``cv_summary`` is None without cross-validation.
@@ -49,7 +50,8 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
                             "every trial would read the data again and spend more ε than the "
                             "run reports. Train the DP run with chosen settings instead.")
     if tune_trials:
-        result = tune(settings, spec, cfg, tune_trials, tune_timeout_s, progress, should_stop)
+        result = tune(settings, spec, cfg, tune_trials, tune_timeout_s, progress, should_stop,
+                      parallel=tune_parallel)
     else:
         result = train(settings, spec, cfg, progress, should_stop)
     summary = None
@@ -77,12 +79,13 @@ class TrainWork:
     tune_trials: int = 0
     tune_timeout_s: float = 300.0
     remote: bool = True
+    tune_parallel: int = 1
 
     def __call__(self, progress, should_stop) -> str:
         result, _ = train_workflow(self.settings, self.spec, self.cfg, cv=self.cv,
                                    tune_trials=self.tune_trials,
                                    tune_timeout_s=self.tune_timeout_s, progress=progress,
-                                   should_stop=should_stop)
+                                   should_stop=should_stop, tune_parallel=self.tune_parallel)
         return result.run_id
 
 

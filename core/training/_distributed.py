@@ -111,10 +111,10 @@ def _read(path: Path, shard: int = 0, shards: int = 1) -> tuple[np.ndarray, np.n
 
 def _train_loop(config: dict) -> None:
     """What each Ray Train worker runs (``TF_CONFIG`` is set by Ray Train)."""
+    import keras
     import ray.train
     import tensorflow as tf
 
-    import keras
     from models.tabular import make_optimizer
 
     ctx = ray.train.get_context()

@@ -157,3 +157,17 @@ def test_multi_worker_training_refuses_tabm_with_a_reason():
 
     with pytest.raises(TrainingError, match="available for mlp"):
         check_distributable(ModelConfig.of(model="tabm", workers=2), streamed=False)
+
+
+@pytest.mark.slow
+def test_optuna_study_with_two_parallel_ray_tune_trials(ray_ws):
+    from core.training import tune
+
+    base = ModelConfig.of(model="mlp", hidden_units=(8,), epochs=2, batch_size=128)
+    result = tune(ray_ws, SPEC, base, n_trials=2, timeout_s=300, parallel=2)
+    tuning = result.config.extra["tuning"]
+    assert tuning["parallel"] == 2 and len(tuning["trials"]) == 2
+    assert {"number", "value", "params"} <= set(tuning["trials"][0])
+    best = max(tuning["trials"], key=lambda t: t["value"])
+    assert tuning["best_params"] == best["params"] and 0.5 < best["value"] <= 1.0
+    assert {"dropout", "learning_rate", "n_layers", "units"} <= set(best["params"])
