@@ -131,12 +131,8 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
         trials, best_params = search_parallel(base, suggest, prepared, n_trials, timeout_s,
                                               parallel, progress, should_stop)
     else:
-        study = optuna.create_study(direction=direction,
-                                    sampler=optuna.samplers.TPESampler(seed=spec.seed))
-        study.optimize(objective, n_trials=n_trials, timeout=timeout_s, callbacks=[report])
-        best_params = study.best_params
-        trials = [{"number": t.number, "value": t.value, "params": t.params}
-                  for t in study.trials if t.value is not None and np.isfinite(t.value)]
+        trials, best_params = _search_local(objective, report, direction, spec.seed, n_trials,
+                                            timeout_s)
     best = suggest(optuna.trial.FixedTrial(best_params), base)
     _check_cancel(should_stop)
     result = train(settings, spec, best, progress, should_stop)
@@ -144,6 +140,19 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
               "best_params": best_params, "parallel": max(int(parallel), 1), "seconds": round(time.perf_counter() - started, 1)}
     _annotate(settings, result.run_id, tuning)
     return dataclasses.replace(result, config=result.config.with_extra(tuning=tuning))
+
+
+def _search_local(objective, report, direction: str, seed: int, n_trials: int,
+                  timeout_s: float) -> tuple[list[dict], dict]:
+    """One Optuna study in this process (TPE, seeded): ``(trials, best_params)``."""
+    import optuna
+
+    study = optuna.create_study(direction=direction,
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=n_trials, timeout=timeout_s, callbacks=[report])
+    trials = [{"number": t.number, "value": t.value, "params": t.params}
+              for t in study.trials if t.value is not None and np.isfinite(t.value)]
+    return trials, study.best_params
 
 
 def _check_cancel(should_stop: Callable[[], bool] | None) -> None:
