@@ -197,3 +197,18 @@ def read_engine_note(data_dir: Path, job_id: str) -> dict:
 def cancel_requested(data_dir: Path, job_id: str) -> bool:
     """Whether another process (``python -m core jobs cancel``) asked this job to stop."""
     return job_file(data_dir, job_id, "cancel").exists()
+
+
+def job_alive(data_dir: Path, job_id: str) -> bool:
+    """Whether a job's recorded process (a ``train --background`` process) is still running
+    and is not this one (a server restarted in this process marks its own jobs)."""
+    pid = read_engine_note(data_dir, job_id).get("pid") if job_id.isalnum() else None
+    if not pid or pid == os.getpid() or read_engine_note(data_dir, job_id)["engine"] is None:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return job_file(data_dir, job_id, "params.json").exists()

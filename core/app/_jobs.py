@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.app._engine import engine_info, engine_kind, local_cpus
+from core.app._engine import engine_info, engine_kind, job_alive, local_cpus
 from core.app._ray_jobs import run_job
 from core.app._workflows import TrainWork, training_params
 from core.config import Settings
@@ -459,16 +459,14 @@ def mark_interrupted(settings: Settings) -> int:
         The number of jobs marked.
     """
     with connect(settings) as con:
-        n = con.execute(
-            f"SELECT count(*) FROM {META_SCHEMA}.jobs WHERE state IN ('queued', 'running')"
-        ).fetchone()[0]
-        con.execute(
-            f"UPDATE {META_SCHEMA}.jobs SET state = 'interrupted', updated_at = ?, "
-            f"message = 'The server stopped while this job ran; start it again.' "
-            f"WHERE state IN ('queued', 'running')",
-            [datetime.now()],
-        )
-    return int(n)
+        ids = [r[0] for r in con.execute(f"SELECT job_id FROM {META_SCHEMA}.jobs WHERE state "
+                                         f"IN ('queued', 'running')").fetchall()]
+        dead = [i for i in ids if not job_alive(settings.data_dir, i)]  # a CLI job lives on
+        for job_id in dead:
+            con.execute(f"UPDATE {META_SCHEMA}.jobs SET state = 'interrupted', updated_at = ?, "
+                        f"message = 'The server stopped while this job ran; start it again.' "
+                        f"WHERE job_id = ?", [datetime.now(), job_id])
+    return len(dead)
 
 
 def recent_jobs(settings: Settings, limit: int = 20) -> list[dict]:

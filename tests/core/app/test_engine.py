@@ -171,3 +171,30 @@ def test_optuna_study_with_two_parallel_ray_tune_trials(ray_ws):
     best = max(tuning["trials"], key=lambda t: t["value"])
     assert tuning["best_params"] == best["params"] and 0.5 < best["value"] <= 1.0
     assert {"dropout", "learning_rate", "n_layers", "units"} <= set(best["params"])
+
+
+@pytest.mark.slow
+def test_cli_background_job_is_listed_cancelled_and_survives_a_server_restart(ray_ws, capsys):
+    import json
+
+    from core.app import main
+
+    base = ["--data-dir", str(ray_ws.data_dir)]
+    assert main([*base, "train", "--table", "toy", "--target", "y", "--features", "x1,x2,seg",
+                 "--model", "mlp", "--epochs", "300", "--batch-size", "32",
+                 "--background"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    job_id = started["job_id"]
+    assert started["state"] == "queued" and started["engine"]["workers"] == 1
+
+    def listed() -> dict:
+        assert main([*base, "jobs"]) == 0
+        jobs = json.loads(capsys.readouterr().out)["jobs"]
+        return {j["job_id"]: j for j in jobs}[job_id]
+
+    _wait_for(lambda: listed()["message"].startswith("Epoch"))  # its own process trains
+    assert set(listed()) >= {"job_id", "kind", "state", "run_id", "message", "engine"}
+    assert mark_interrupted(ray_ws) == 0  # a server starting now leaves the live job alone
+    assert main([*base, "jobs", "cancel", job_id]) == 0
+    assert json.loads(capsys.readouterr().out) == {"job_id": job_id, "state": "cancelled"}
+    assert main([*base, "jobs", "cancel", "not-an-id"]) == 2
