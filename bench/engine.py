@@ -12,6 +12,7 @@ Run: ``nice -n 10 python bench/engine.py`` (about 5 minutes on 2 cores).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import tempfile
@@ -23,12 +24,11 @@ os.environ.setdefault("LIFTLAB_LOAD_SAMPLE", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("LIFTLAB_RAY_CPUS", "2")
 
-from core.app import JobManager  # noqa: E402
-from core.app._engine import ensure_engine, shutdown_engine  # noqa: E402
-from core.config import load_settings  # noqa: E402
-from core.specs import ModelConfig  # noqa: E402
-from core.training import train  # noqa: E402
-from tests.core.app.test_engine import SPEC, _make_table  # noqa: E402
+from core.app import JobManager, ensure_engine, shutdown_engine
+from core.config import load_settings
+from core.specs import ModelConfig
+from core.training import train
+from tests.core.app.test_engine import SPEC, _make_table
 
 RETRAINS = 10
 
@@ -58,7 +58,7 @@ def main() -> None:
     marks: list[float] = []
     train(s, SPEC, cfg, progress=lambda e: marks.append(time.perf_counter())
           if e.get("stage") in ("fit", "epoch") else None)
-    local_epoch = per_epoch([b - a for a, b in zip(marks, marks[1:])])
+    local_epoch = per_epoch([b - a for a, b in itertools.pairwise(marks)])
     print(f"1. s/epoch: Ray job {ray_epoch:.3f}, in-process {local_epoch:.3f}, "
           f"ratio {local_epoch / ray_epoch:.2f}")
     small = ModelConfig.of(model="mlp", hidden_units=(32,), epochs=3, batch_size=64)
