@@ -15,6 +15,7 @@ BANK = BANK_SHARED if BANK_SHARED.exists() else ROOT / "data" / "samples" / "ban
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["LIFTLAB_LOAD_SAMPLE"] = "0"
+os.environ.setdefault("LIFTLAB_ENGINE", "thread")  # Ray jobs: tests/core/app/test_engine.py
 
 
 @pytest.fixture

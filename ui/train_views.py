@@ -48,7 +48,7 @@ _FORM_KEYS = {"activation": "train__activation", "dropout": "train__dropout",
               "batch_norm": "train__bn", "l2": "train__l2", "d_token": "train__dtoken",
               "n_blocks": "train__blocks", "data_pipeline": "train__pipeline",
               "model": "train__model", "members": "train__members", "width": "train__width",
-              "depth": "train__depth"}
+              "depth": "train__depth", "workers": "train__workers"}
 
 
 def duration(seconds: float) -> str:
@@ -101,6 +101,15 @@ def _done(data_dir: str, job: JobState) -> None:
     link_to("pages/evaluate.py", "Evaluate this run", ":material/target:")
 
 
+def where_text(engine: dict) -> str:
+    """Where a job runs, e.g. ``"Runs on Ray (local) · 2 workers · MultiWorkerMirroredStrategy
+    · CPU"`` (``engine``: :attr:`core.app.JobState.engine`)."""
+    where = "in the app's process" if engine["ray"] == "off" else f"on Ray ({engine['ray']})"
+    n = engine["workers"]
+    return (f"Runs {where} · {n} worker{'s' if n != 1 else ''} · {engine['strategy']} · "
+            f"{engine['devices']}")
+
+
 def _render(data_dir: str) -> bool:
     """Draw the job; returns True while it is still active."""
     jobs = resources.job_manager(data_dir)
@@ -117,6 +126,8 @@ def _render(data_dir: str) -> bool:
     if active and job.started_at:
         elapsed = f" · {time.time() - job.started_at:.0f} s elapsed"
     st.caption(job.message + elapsed)
+    if job.engine:
+        st.caption(where_text(job.engine))
     if active and not job.epochs:
         st.progress(0.0 if job.state == "queued" else 0.5,
                     text="Fitting (scikit-learn reports no progress until it finishes)"
@@ -309,6 +320,13 @@ def _network_inputs(model: str) -> dict:
         values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn", **KEEP)
         values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, i("train__l2", 0.0, "min"),
                                        format="%.5f", key="train__l2", **KEEP)
+    if model in ("mlp", "wide_deep", "ft_transformer"):
+        values["workers"] = int(c3.number_input(
+            "Training workers", 1, 16, i("train__workers", 1, "min"), key="train__workers",
+            help="Above 1: data-parallel training on that many Ray Train workers "
+                 "(MultiWorkerMirroredStrategy), the batch size being the global batch; on a "
+                 "Ray cluster (LIFTLAB_RAY_ADDRESS) the workers may sit on other machines. "
+                 "In-memory pipeline only.", **KEEP))
     if model == "ft_transformer":
         values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64],
                                              i("train__dtoken", 1, 0), key="train__dtoken", **KEEP))

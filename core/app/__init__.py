@@ -9,17 +9,20 @@ Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_an
 (fairness, leaderboard), ``_exchange_cli`` (export, import, abtest), ``_tables_cli`` (profile,
 prepare, protect), ``_monitor_cli``, ``_privacy_cli`` (privacy, audit, compress),
 ``_recommend_cli``, ``_archive`` (run export and hostile-archive import), ``_paths``, ``_jobs``,
-``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``.
+``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``, ``_engine``
+(where long work runs: embedded Ray or a cluster), ``_ray_jobs`` (a job as a Ray task),
+``_jobs_cli`` (jobs, jobs cancel, train --background).
 """
 
 from core.app._archive import ImportRunError, export_run, import_run
 from core.app._cli import main
+from core.app._engine import EngineInfo, engine_info, ensure_engine, shutdown_engine
 from core.app._estimate import Estimate, estimate_training
 from core.app._jobs import JobManager, JobState, mark_interrupted, recent_jobs, training_params
 from core.app._workspace import ensure_sample, score_table
 
 __all__ = [
-    "Estimate", "ImportRunError", "JobManager", "JobState", "ensure_sample", "estimate_training",
-    "export_run", "import_run", "main", "mark_interrupted", "recent_jobs", "score_table",
-    "training_params",
+    "EngineInfo", "Estimate", "ImportRunError", "JobManager", "JobState", "engine_info",
+    "ensure_engine", "ensure_sample", "estimate_training", "export_run", "import_run", "main",
+    "mark_interrupted", "recent_jobs", "score_table", "shutdown_engine", "training_params",
 ]

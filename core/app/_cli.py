@@ -17,6 +17,13 @@ import numpy as np
 from core import __version__
 from core.app._analysis_cli import ANALYSIS_COMMANDS, add_analysis_parsers
 from core.app._exchange_cli import EXCHANGE_COMMANDS, add_exchange_parsers
+from core.app._jobs_cli import (
+    JOBS_COMMANDS,
+    add_engine_arguments,
+    add_jobs_parsers,
+    engine_json,
+    start_background,
+)
 from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
 from core.app._paths import finite_float
 from core.app._privacy_cli import (
@@ -125,7 +132,8 @@ def _train_spec_and_config(args):
                  "learning_rate": args.learning_rate, "optimizer": args.optimizer,
                  "loss": args.loss, "class_weight": args.class_weight,
                  "data_pipeline": args.pipeline, "members": args.members, "width": args.width,
-                 "depth": args.depth, **dp_overrides(args)}
+                 "depth": args.depth, "workers": getattr(args, "workers", None),
+                 **dp_overrides(args)}
     return spec, ModelConfig.of(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -133,6 +141,10 @@ def cmd_train(args, settings) -> dict:
     if args.treatment:
         return _train_uplift(args, settings)
     spec, cfg = _train_spec_and_config(args)
+    if getattr(args, "background", False):
+        return start_background(settings, spec, cfg, args.cv or 0, args.tune_trials or 0,
+                                args.tune_timeout)
+    engine = engine_json(cfg, getattr(args, "tune_parallel", 1))
 
     def progress(event):
         if event.get("stage") == "epoch":
@@ -145,13 +157,15 @@ def cmd_train(args, settings) -> dict:
     result, cv = train_workflow(settings, spec, cfg, cv=args.cv or 0,
                                 tune_trials=args.tune_trials or 0,
                                 tune_timeout_s=args.tune_timeout,
+                                tune_parallel=getattr(args, "tune_parallel", 1),
                                 progress=progress if args.verbose else None)
     c = result.config
     out = {"run_id": result.run_id, "task": c.task, "model": c.model, "device": c.device,
            "positive_class": c.positive_class, "rows": c.rows,
            "metrics": result.metrics["metrics"], "notes": result.metrics["notes"],
            "cv": cv, "data_pipeline": c.data_pipeline, "duration_s": c.duration_s,
-           "reliable": result.metrics.get("reliable", True), **_feature_keys(c)}
+           "reliable": result.metrics.get("reliable", True), **_feature_keys(c),
+           "engine": engine}
     if "tuning" in c.extra:
         out["tuning"] = c.extra["tuning"]
     if "ensemble" in c.extra:  # the blend's weights and how the validation split chose them
@@ -297,6 +311,7 @@ def _add_train_parser(sub) -> None:
     s.add_argument("--learner", choices=["t", "s", "ct"],
                    help="uplift learner: two models, single model, class transformation")
     add_dp_arguments(s)
+    add_engine_arguments(s)
 
 
 def _add_simulate_parser(sub) -> None:
@@ -372,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tables_parsers(sub)
     add_analysis_parsers(sub)
     add_privacy_parsers(sub)
+    add_jobs_parsers(sub)
     return p
 
 
@@ -380,7 +396,8 @@ COMMANDS = {"info": cmd_info, "ingest": cmd_ingest, "tables": cmd_tables, "sql":
             "runs": cmd_runs, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "score": cmd_score, "simulate": cmd_simulate, "recommend": cmd_recommend,
             "report": cmd_report, **MONITOR_COMMANDS, **EXCHANGE_COMMANDS,
-            **TABLES_COMMANDS, **ANALYSIS_COMMANDS, **PRIVACY_COMMANDS}
+            **TABLES_COMMANDS, **ANALYSIS_COMMANDS, **PRIVACY_COMMANDS,
+            **JOBS_COMMANDS}
 
 
 def _default(o):

@@ -1,14 +1,15 @@
 """Background jobs for long work (training), with progress, cancel and restart recovery.
 
-One :class:`JobManager` per server process runs jobs one at a time on a worker thread (Keras
-keeps global state, so two fits in one process must not interleave); a second job waits in the
-queue and both finish. Each job's state is mirrored into ``liftlab.jobs`` so that a job that was
+One :class:`JobManager` per server process runs each job as a Ray task in its own worker
+process (:mod:`core.app._ray_jobs`, engine in :mod:`core.app._engine`), up to :attr:`slots`
+at once, so the server stays responsive and a crash stays in the worker; with
+``LIFTLAB_ENGINE=thread`` (or work that cannot leave the process) one job at a time runs on a
+worker thread, as Keras keeps global state. Each job's state is mirrored into ``liftlab.jobs`` so that a job that was
 running when the server died shows as *interrupted* after the next start.
 
-The worker is a daemon thread and the manager stops its jobs when the interpreter exits
-(:func:`atexit`): the running job is asked to stop at its next batch and recorded as
-*interrupted*, so Ctrl+C or ``SIGTERM`` ends the server in seconds instead of waiting for the
-training to finish (a ``ThreadPoolExecutor`` worker is joined at exit).
+The workers are daemon threads and the manager stops its jobs at interpreter exit
+(:func:`atexit`): a running job stops at its next batch and is recorded as *interrupted*, so
+Ctrl+C or ``SIGTERM`` ends the server in seconds (a ``ThreadPoolExecutor`` is joined at exit).
 
 A job keeps the settings it was started with (``params``): a second submit of the same settings
 while it is queued or running returns it (one click, one job), and a page reloaded in a new
@@ -18,8 +19,7 @@ epoch-based job can be cancelled (nothing saved) or stopped with its best epoch 
 from the time spent loading.
 
 The record (:class:`JobState`) and the calls a page makes (``submit``, ``get``, ``list``,
-``active``, ``find``, ``cancel``, ``stop_and_keep``) are the whole API, so that the worker can
-move to another executor without the pages changing.
+``active``, ``find``, ``cancel``, ``stop_and_keep``) are the whole API.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.app._workflows import train_workflow
+from core.app._engine import engine_info, engine_kind, job_alive, local_cpus
+from core.app._ray_jobs import run_job
+from core.app._workflows import TrainWork, training_params
 from core.config import Settings
 from core.errors import AppError
 from core.runs import StopSignal
-from core.specs import DatasetSpec, ModelConfig, to_dict
+from core.specs import DatasetSpec, ModelConfig
 from core.warehouse import META_SCHEMA, connect
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ class JobState:
         higher_is_better: Whether a larger ``monitor`` is better.
         can_keep: Whether "stop and keep the best so far" applies (epoch-based trainers).
         stop_request: None, ``"cancel"`` or ``"keep"``.
+        engine: Where it runs (:meth:`core.app._engine.EngineInfo.to_dict`); ``pid``: the
+            worker process's id once it runs.
     """
 
     job_id: str
@@ -100,6 +104,8 @@ class JobState:
     higher_is_better: bool = False
     can_keep: bool = False
     stop_request: str | None = None
+    engine: dict = field(default_factory=dict)
+    pid: int | None = None
     _mark: float | None = field(default=None, repr=False)
 
     def seconds_per_epoch(self) -> float | None:
@@ -147,9 +153,13 @@ class JobManager:
     Args:
         settings: Workspace settings (jobs are mirrored into its warehouse).
         clock: Wall clock in seconds (``time.time``); tests pass a fake one.
+        engine: ``"ray"`` or ``"thread"``; default ``LIFTLAB_ENGINE`` (``ray``).
     """
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time,
+                 engine: str | None = None) -> None:
+        self.engine = engine or engine_kind()
+        self.slots = 1 if self.engine == "thread" else max(2, min(local_cpus(), 4))
         self.settings = settings
         self._clock = clock
         self._jobs: dict[str, JobState] = {}
@@ -157,8 +167,10 @@ class JobManager:
         self._lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
         self._closing = threading.Event()
-        self._worker = threading.Thread(target=self._serve, name="liftlab-job", daemon=True)
-        self._worker.start()
+        self._workers = [threading.Thread(target=self._serve, name=f"liftlab-job-{i}",
+                                          daemon=True) for i in range(self.slots)]
+        for worker in self._workers:
+            worker.start()
         atexit.register(self.shutdown)
 
     def submit_training(self, spec: DatasetSpec, cfg: ModelConfig, cv: int = 0,
@@ -176,12 +188,7 @@ class JobManager:
         Returns:
             The job id.
         """
-        def work(progress, should_stop) -> str:
-            result, _ = train_workflow(self.settings, spec, cfg, cv=cv, tune_trials=tune_trials,
-                                       tune_timeout_s=tune_timeout_s, progress=progress,
-                                       should_stop=should_stop)
-            return result.run_id
-
+        work = TrainWork(self.settings, spec, cfg, cv, tune_trials, tune_timeout_s)
         extra = (f", {tune_trials} tuning trials" if tune_trials else "") + \
             (f", {cv}-fold CV" if cv else "")
         params = training_params(spec, cfg, cv, tune_trials, tune_timeout_s)
@@ -225,7 +232,7 @@ class JobManager:
             job = JobState(uuid.uuid4().hex[:12], kind, label, epochs=epochs,
                            params=dict(params or {}), fingerprint=fingerprint, patience=patience,
                            monitor=monitor, higher_is_better=higher_is_better,
-                           can_keep=can_keep)
+                           can_keep=can_keep, engine=self._engine_of(work))
             self._jobs[job.job_id] = job
             self._cancel[job.job_id] = StopSignal()
         self._record(job)
@@ -305,8 +312,10 @@ class JobManager:
             signals = list(self._cancel.values())
         for signal in signals:
             signal.cancel()
-        self._queue.put(None)
-        self._worker.join(timeout)
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join(timeout)
 
     def wait(self, job_id: str, timeout: float = 600.0) -> JobState:
         """Block until a job ends (for tests and scripts).
@@ -385,7 +394,7 @@ class JobManager:
             return
         self._update(job_id, state="running", started_at=self._clock(), message="Starting")
         try:
-            run_id = work(lambda e: self._on_progress(job_id, e), stop)
+            run_id = self._call(job_id, work, stop)
             kept = " (stopped at your request; the best epoch so far was kept)" if stop.keep \
                 else ""
             self._update(job_id, state="done", run_id=run_id, finished_at=self._clock(),
@@ -401,6 +410,19 @@ class JobManager:
             log.exception("job %s crashed", job_id)
             self._update(job_id, state="failed", finished_at=self._clock(),
                          message=f"Unexpected error ({type(err).__name__}: {err}). This is a bug.")
+
+    def _engine_of(self, work: Work) -> dict:
+        cfg = getattr(work, "cfg", None)
+        remote = self.engine == "ray" and getattr(work, "remote", False)
+        return engine_info(cfg.fit.workers if cfg is not None else 1, remote).to_dict()
+
+    def _call(self, job_id: str, work: Work, stop: StopSignal) -> str:
+        """Run the work in a Ray worker process when it can leave this one, else here."""
+        progress = (lambda e: self._on_progress(job_id, e))
+        if self._jobs[job_id].engine.get("ray") == "off":
+            return work(progress, stop)
+        return run_job(self.settings, job_id, work, self._jobs[job_id].engine, progress, stop,
+                       lambda pid: self._update(job_id, pid=pid))
 
     def _record(self, job: JobState) -> None:
         try:
@@ -428,16 +450,6 @@ def _epoch_message(event: dict) -> str:
     return f"Epoch {event['epoch']}/{event['epochs']} · validation loss {loss:.4f}"
 
 
-def training_params(spec: DatasetSpec, cfg: ModelConfig, cv: int = 0, tune_trials: int = 0,
-                    tune_timeout_s: float = 300.0) -> dict:
-    """The settings of a training job, JSON-ready: ``{"spec", "model_config" (flat), "cv",
-    "tune_trials", "tune_timeout_s"}`` (what :meth:`JobManager.find` matches and a reattached
-    page shows again)."""
-    return {"spec": to_dict(spec), "model_config": cfg.flat(), "cv": int(cv),
-            "tune_trials": int(tune_trials),
-            "tune_timeout_s": float(tune_timeout_s) if tune_trials else 0.0}
-
-
 def mark_interrupted(settings: Settings) -> int:
     """Mark jobs left *queued* or *running* by a dead server as *interrupted*.
 
@@ -447,16 +459,14 @@ def mark_interrupted(settings: Settings) -> int:
         The number of jobs marked.
     """
     with connect(settings) as con:
-        n = con.execute(
-            f"SELECT count(*) FROM {META_SCHEMA}.jobs WHERE state IN ('queued', 'running')"
-        ).fetchone()[0]
-        con.execute(
-            f"UPDATE {META_SCHEMA}.jobs SET state = 'interrupted', updated_at = ?, "
-            f"message = 'The server stopped while this job ran; start it again.' "
-            f"WHERE state IN ('queued', 'running')",
-            [datetime.now()],
-        )
-    return int(n)
+        ids = [r[0] for r in con.execute(f"SELECT job_id FROM {META_SCHEMA}.jobs WHERE state "
+                                         f"IN ('queued', 'running')").fetchall()]
+        dead = [i for i in ids if not job_alive(settings.data_dir, i)]  # a CLI job lives on
+        for job_id in dead:
+            con.execute(f"UPDATE {META_SCHEMA}.jobs SET state = 'interrupted', updated_at = ?, "
+                        f"message = 'The server stopped while this job ran; start it again.' "
+                        f"WHERE job_id = ?", [datetime.now(), job_id])
+    return len(dead)
 
 
 def recent_jobs(settings: Settings, limit: int = 20) -> list[dict]:

@@ -7,18 +7,19 @@ run. Cancelling reaches every phase: tuning trials, the final training and each 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.config import Settings
 from core.errors import TrainingError
 from core.runs import delete_run, keep_requested
-from core.specs import DatasetSpec, ModelConfig
+from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.training import TrainingCancelled, TrainResult, attach_cv, cross_validate, train, tune
 
 
 def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, cv: int = 0,
                    tune_trials: int = 0, tune_timeout_s: float = 300.0,
                    progress: Callable[[dict], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None,
+                   should_stop: Callable[[], bool] | None = None, tune_parallel: int = 1,
                    ) -> tuple[TrainResult, dict | None]:
     """Train one run the way the analyst asked: tuned or not, cross-validated or not.
 
@@ -34,6 +35,7 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
             saved before its cross-validation was cancelled is deleted again). A
             :class:`core.runs.StopSignal` asking to keep the best so far keeps the run trained
             up to there and skips the cross-validation.
+        tune_parallel: Tuning trials at once (above 1: Ray Tune trials).
 
     Returns:
         ``(result, cv_summary)``; ``cv_summary`` is None without cross-validation.
@@ -48,7 +50,8 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
                             "every trial would read the data again and spend more ε than the "
                             "run reports. Train the DP run with chosen settings instead.")
     if tune_trials:
-        result = tune(settings, spec, cfg, tune_trials, tune_timeout_s, progress, should_stop)
+        result = tune(settings, spec, cfg, tune_trials, tune_timeout_s, progress, should_stop,
+                      parallel=tune_parallel)
     else:
         result = train(settings, spec, cfg, progress, should_stop)
     summary = None
@@ -62,3 +65,35 @@ def train_workflow(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, *, c
             raise
         summary = attach_cv(settings, result.run_id, folds)
     return result, summary
+
+
+@dataclass(frozen=True)
+class TrainWork:
+    """A training job's work as plain data, so that it can run in another process (a Ray
+    worker): ``work(progress, should_stop) -> run_id`` calls :func:`train_workflow`."""
+
+    settings: Settings
+    spec: DatasetSpec
+    cfg: ModelConfig
+    cv: int = 0
+    tune_trials: int = 0
+    tune_timeout_s: float = 300.0
+    remote: bool = True
+    tune_parallel: int = 1
+
+    def __call__(self, progress, should_stop) -> str:
+        result, _ = train_workflow(self.settings, self.spec, self.cfg, cv=self.cv,
+                                   tune_trials=self.tune_trials,
+                                   tune_timeout_s=self.tune_timeout_s, progress=progress,
+                                   should_stop=should_stop, tune_parallel=self.tune_parallel)
+        return result.run_id
+
+
+def training_params(spec: DatasetSpec, cfg: ModelConfig, cv: int = 0, tune_trials: int = 0,
+                    tune_timeout_s: float = 300.0) -> dict:
+    """The settings of a training job, JSON-ready: ``{"spec", "model_config" (flat), "cv",
+    "tune_trials", "tune_timeout_s"}`` (what :meth:`JobManager.find` matches and a reattached
+    page shows again)."""
+    return {"spec": to_dict(spec), "model_config": cfg.flat(), "cv": int(cv),
+            "tune_trials": int(tune_trials),
+            "tune_timeout_s": float(tune_timeout_s) if tune_trials else 0.0}

@@ -109,6 +109,9 @@ class FitOptions:
         early_stopping: Stop when validation loss has not improved for ``patience`` epochs and
             restore the best weights.
         patience: Epochs without improvement before stopping, 1–100.
+        workers: Data-parallel training workers, 1–64: above 1, Ray Train runs the network on
+            that many workers under ``MultiWorkerMirroredStrategy`` (:mod:`core.training`),
+            ``batch_size`` being the global batch.
     """
 
     epochs: int = 60
@@ -119,6 +122,7 @@ class FitOptions:
     loss: str = "auto"
     early_stopping: bool = True
     patience: int = 8
+    workers: int = 1
 
     def __post_init__(self) -> None:
         _check(self, TrainingError, [
@@ -129,6 +133,7 @@ class FitOptions:
             ("lr_schedule", self.lr_schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
             ("loss", self.loss in LOSSES, f"one of {', '.join(LOSSES)}"),
             ("patience", 1 <= self.patience <= 100, "an integer in [1, 100]"),
+            ("workers", 1 <= self.workers <= 64, "an integer in [1, 64]"),
         ])
 
 

@@ -19,6 +19,7 @@ from core.evaluate import headline_metrics
 from core.features import TabularPreprocessor
 from core.runs import predict_output
 from core.specs import ENSEMBLE, ENSEMBLE_MEMBERS, ModelConfig
+from core.training._distributed import check_distributable, fit_distributed
 from core.training._fit import FitData, Progress, StreamFit, emit, fit_baseline, fit_keras
 from models.baselines import estimator_summary
 from models.blend import WEIGHT_GRID, Blend, best_weight
@@ -126,11 +127,15 @@ def fit_model(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
               booster_data: FitData | None = None):
     """Fit the model a configuration names: a Keras network (:func:`fit_keras`), a
     scikit-learn baseline (:func:`fit_baseline`, in-memory data only) or the ensemble
-    (:func:`fit_ensemble`).
+    (:func:`fit_ensemble`); with ``cfg.fit.workers`` > 1, a network on Ray Train workers
+    (:func:`core.training._distributed.fit_distributed`).
 
     Returns:
         ``(model, history)``; history is the network's epochs (empty for a baseline).
     """
+    if cfg.fit.workers > 1:  # data-parallel on Ray Train workers
+        check_distributable(cfg, isinstance(data, StreamFit))
+        return fit_distributed(cfg, pre, task, n_classes, data, seed, progress, should_stop)
     if cfg.model == ENSEMBLE:
         return fit_ensemble(cfg, pre, task, n_classes, data, seed, progress, should_stop,
                             booster_data)

@@ -22,6 +22,7 @@ from core.training._choice import resolve_spec
 from core.training._ensemble import fit_model
 from core.training._fit import FitData, TrainingCancelled, TrainResult, scale_target, target_scaling
 from core.training._memory import train
+from core.training._tune_ray import search_parallel
 from core.warehouse import connect
 
 OBJECTIVES = {"binary": ("roc_auc", "maximize"), "multiclass": ("log_loss", "minimize"),
@@ -62,7 +63,7 @@ def suggest(trial, base: ModelConfig) -> ModelConfig:
 
 def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int = 10,
          timeout_s: float = 300.0, progress: Callable[[dict], None] | None = None,
-         should_stop: Callable[[], bool] | None = None) -> TrainResult:
+         should_stop: Callable[[], bool] | None = None, parallel: int = 1) -> TrainResult:
     """Search hyper-parameters, then train the best configuration as a run.
 
     Args:
@@ -74,6 +75,8 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
         progress: Called with ``{"stage": "trial", "trial", "trials", "value", "best"}``.
         should_stop: Polled every batch of every trial and of the final training; True
             cancels the search and saves nothing.
+        parallel: Trials at once; above 1 they run as Ray Tune trials with Optuna's sampler
+            (:func:`core.training._tune_ray.search_parallel`), the same results table.
 
     Returns:
         The best configuration's :class:`~core.training.TrainResult`; its config.json holds
@@ -120,19 +123,36 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
                       "value": trial.value, "best": study.best_value})
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=direction,
-                                sampler=optuna.samplers.TPESampler(seed=spec.seed))
     started = time.perf_counter()
-    study.optimize(objective, n_trials=n_trials, timeout=timeout_s, callbacks=[report])
-    best = suggest(optuna.trial.FixedTrial(study.best_params), base)
-    trials = [{"number": t.number, "value": t.value, "params": t.params}
-              for t in study.trials if t.value is not None and np.isfinite(t.value)]
+    if parallel > 1:
+        prepared = {"pre": pre, "task": data.task, "n_classes": len(data.classes), "fit": fit,
+                    "y_valid": data.y[splits.valid], "scaling": scaling, "seed": spec.seed,
+                    "metric": metric, "direction": direction}
+        trials, best_params = search_parallel(base, suggest, prepared, n_trials, timeout_s,
+                                              parallel, progress, should_stop)
+    else:
+        trials, best_params = _search_local(objective, report, direction, spec.seed, n_trials,
+                                            timeout_s)
+    best = suggest(optuna.trial.FixedTrial(best_params), base)
     _check_cancel(should_stop)
     result = train(settings, spec, best, progress, should_stop)
     tuning = {"objective": f"validation {metric}", "direction": direction, "trials": trials,
-              "best_params": study.best_params, "seconds": round(time.perf_counter() - started, 1)}
+              "best_params": best_params, "parallel": max(int(parallel), 1), "seconds": round(time.perf_counter() - started, 1)}
     _annotate(settings, result.run_id, tuning)
     return dataclasses.replace(result, config=result.config.with_extra(tuning=tuning))
+
+
+def _search_local(objective, report, direction: str, seed: int, n_trials: int,
+                  timeout_s: float) -> tuple[list[dict], dict]:
+    """One Optuna study in this process (TPE, seeded): ``(trials, best_params)``."""
+    import optuna
+
+    study = optuna.create_study(direction=direction,
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=n_trials, timeout=timeout_s, callbacks=[report])
+    trials = [{"number": t.number, "value": t.value, "params": t.params}
+              for t in study.trials if t.value is not None and np.isfinite(t.value)]
+    return trials, study.best_params
 
 
 def _check_cancel(should_stop: Callable[[], bool] | None) -> None:

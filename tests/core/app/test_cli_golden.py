@@ -121,6 +121,7 @@ def _record(tmp: Path) -> dict:
     call("train_uplift", "train", "--table", "promo", "--target", "bought", "--positive", "yes",
          "--treatment", "campaign", "--treated-value", "offer", "--model", "logreg")
     call("runs", "runs")
+    call("jobs", "jobs")
     logreg = runs["logreg"]
     call("evaluate", "evaluate", logreg, "--threshold", "0.3", "--bootstrap", "20")
     call("evaluate_policy", "evaluate", logreg, "--policy", "best_f1", "--segment", "job",
@@ -155,6 +156,8 @@ def _record(tmp: Path) -> dict:
         "bad_ingest_empty": ("ingest", str(CASES / "empty.csv")),
         "bad_train_target": ("train", "--table", "bank", "--target", "nope"),
         "bad_train_model": ("train", "--table", "bank", "--target", "y", "--model", "bogus"),
+        "bad_jobs_cancel": ("jobs", "cancel", "nosuchjob"),
+        "bad_train_workers": ("train", "--table", "bank", "--target", "y", "--workers", "0"),
         "bad_evaluate_run": ("evaluate", "no-such-run"),
         "bad_evaluate_threshold": ("evaluate", logreg, "--threshold", "2"),
         "bad_sql_write": ("sql", "DROP TABLE bank"),
