@@ -19,12 +19,18 @@ class Settings:
         seed: Default random seed for splits, training and sampling.
         lock_timeout_s: Seconds to wait for another process's write lock before giving up.
         load_sample: Whether to load the shipped bank-marketing sample on first start.
+        snapshot_dir: Set only inside a job's worker process: a folder holding a Parquet
+            snapshot of the warehouse's table and bookkeeping, exported by the server
+            (:func:`core.warehouse.export_snapshot`). Every ``connect`` then opens an in-memory
+            DuckDB over it and never the warehouse file, and a saved run is not registered
+            (the server registers it). None (default): the warehouse file itself.
     """
 
     data_dir: Path
     seed: int = 42
     lock_timeout_s: float = 10.0
     load_sample: bool = True
+    snapshot_dir: Path | None = None
 
     @property
     def warehouse_path(self) -> Path:

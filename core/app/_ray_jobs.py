@@ -17,14 +17,17 @@ temporary name and renamed into place, so nothing half-written remains.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import time
 from collections.abc import Callable
 
 from core.app._engine import cancel_requested, ensure_engine, note_engine
 from core.config import Settings
 from core.errors import AppError
-from core.warehouse import clean_litter
+from core.runs import register_saved_run
+from core.warehouse import clean_litter, export_snapshot
 
 POLL_S = 0.25
 CANCEL_GRACE_S = 5.0
@@ -200,8 +203,21 @@ def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
     where the job runs (:func:`core.app._engine.note_engine`), honours a cancel request from
     another process, and removes what a dead worker left under a temporary name.
 
+    Work that reads a table (it has ``spec`` and ``settings``, as
+    :class:`core.app._workflows.TrainWork`) never opens the warehouse file in the worker: the
+    server first exports the table and the bookkeeping to a Parquet snapshot
+    (:func:`core.warehouse.export_snapshot`), the worker reads it (``Settings.snapshot_dir``)
+    and writes the run folder only, and the server registers the run it returns in one
+    transaction (:func:`core.runs.register_saved_run`; on failure the folder is removed).
+    The snapshot is removed when the job ends.
+
     A coordinator of Ray Train workers (``engine["workers"] > 1``) reserves no CPU: its
     workers reserve their own.
+
+    Raises:
+        RemoteError, WorkerDied: As :func:`run_remote`.
+        RegistrationFailed: The run could not be registered (nothing kept).
+        SchemaError: The table to export does not exist.
     """
     ensure_engine()
 
@@ -209,9 +225,20 @@ def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
         on_pid(pid)
         note_engine(settings.data_dir, job_id, engine, pid)
 
+    snapshot = None
     try:
-        return run_remote(work, progress, stop, num_cpus=0 if engine["workers"] > 1 else 1,
-                          on_start=started,
-                          external=lambda: cancel_requested(settings.data_dir, job_id))
+        if hasattr(work, "spec") and hasattr(work, "settings"):
+            progress({"stage": "load", "message": f"Exporting {work.spec.table} for the worker"})
+            snapshot = export_snapshot(settings, work.spec.table, job_id)
+            work = dataclasses.replace(
+                work, settings=dataclasses.replace(work.settings, snapshot_dir=snapshot))
+        run_id = run_remote(work, progress, stop, num_cpus=0 if engine["workers"] > 1 else 1,
+                            on_start=started,
+                            external=lambda: cancel_requested(settings.data_dir, job_id))
+        if snapshot is not None:
+            register_saved_run(settings, run_id)
+        return run_id
     finally:
+        if snapshot is not None:
+            shutil.rmtree(snapshot, ignore_errors=True)
         clean_litter(settings)

@@ -1,4 +1,5 @@
-"""Saved runs: ``<data_dir>/runs/<run_id>/`` written atomically and registered in the warehouse;
+"""Saved runs: ``<data_dir>/runs/<run_id>/`` written atomically and registered in the warehouse
+(by the server when a job's worker saved it: :func:`register_saved_run`);
 :class:`Run` loads a run lazily (model in Keras safe mode or skops, preprocessor, test split,
 background rows); :func:`predict_output` is the one scoring path every package uses; admin
 (compare, delete, export/import as zip without pickle).
@@ -10,12 +11,14 @@ Private modules: ``_store`` (folders, :class:`Run`), ``_predict`` (scoring), ``_
 
 from core.runs._admin import (
     NOT_USED,
+    RegistrationFailed,
     compare_runs,
     comparison_problem,
     default_comparison,
     delete_run,
     model_parameters,
     register_run,
+    register_saved_run,
 )
 from core.runs._config import RUN_KINDS, RunConfig, UpliftSetup, load_run_config
 from core.runs._predict import fast_scorer, predict_output, unscale
@@ -39,10 +42,11 @@ from core.runs._store import (
 )
 
 __all__ = [
-    "LABEL_COL", "NOT_USED", "RUN_KINDS", "Run", "RunArtifacts", "RunConfig", "RunSplits",
+    "LABEL_COL", "NOT_USED", "RUN_KINDS", "RegistrationFailed", "Run", "RunArtifacts", "RunConfig", "RunSplits",
     "SCORE_COL", "StopSignal", "UpliftSetup", "column_names", "compare_runs",
     "comparison_problem", "default_comparison", "delete_run", "fast_scorer", "is_run_id",
     "keep_requested", "list_runs", "load_model", "load_run", "load_run_config",
-    "model_parameters", "new_run_id", "predict_output", "register_run", "run_folder",
+    "model_parameters", "new_run_id", "predict_output", "register_run",
+    "register_saved_run", "run_folder",
     "run_splits", "save_model", "save_run", "stopped_note", "unscale", "write_run_folder",
 ]

@@ -15,9 +15,9 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import AppError
-from core.runs._store import Run, load_run, run_folder
+from core.runs._store import Run, is_run_id, load_run, run_folder
 from core.specs import MODELS, ModelConfig
-from core.warehouse import META_SCHEMA, connect, pid_tag
+from core.warehouse import META_SCHEMA, connect, pid_tag, transaction
 
 
 def delete_run(settings: Settings, run_id: str) -> None:
@@ -35,12 +35,45 @@ def delete_run(settings: Settings, run_id: str) -> None:
 
 
 def register_run(settings: Settings, run: Run) -> None:
-    """Register (or re-register) a run folder in the warehouse's run list."""
+    """Register (or re-register) a run folder in the warehouse's run list, in one transaction.
+
+    Raises:
+        WorkspaceBusyError: Another process kept the warehouse past ``lock_timeout_s``.
+    """
     c = run.config
-    with connect(settings) as con:
+    with connect(settings) as con, transaction(con):
         con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [run.run_id, datetime.fromisoformat(c.created_at), c.table, c.target,
                      c.model, c.task, json.dumps(run.metrics["metrics"])])
+
+
+class RegistrationFailed(AppError):
+    """A job's run was trained but could not be registered; its folder was removed."""
+
+
+def register_saved_run(settings: Settings, run_id: str) -> None:
+    """Register a run a job's worker saved (the server side of a job; the worker never
+    writes the warehouse), or remove its folder: a run is listed and registered, or gone.
+
+    Args:
+        settings: The server's workspace settings.
+        run_id: The run the worker returned.
+
+    Raises:
+        RegistrationFailed: The folder could not be read or the warehouse not written (the
+            reason is in the message); nothing of the run is left.
+    """
+    try:
+        register_run(settings, load_run(settings, run_id))
+    except Exception as err:  # noqa: BLE001 -- any failure: the run must not stay half-there
+        folder = settings.runs_dir / run_id
+        if is_run_id(run_id) and folder.is_dir():
+            trash = folder.with_name(f".deleting-{pid_tag()}-{run_id}")
+            folder.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        raise RegistrationFailed(f"Run {run_id} trained but could not be registered in the "
+                                 f"warehouse ({err}); it was removed, nothing was kept. Train "
+                                 f"it again.") from err
 
 
 TASK_LABELS = {"binary": "binary classifier", "multiclass": "multiclass classifier",

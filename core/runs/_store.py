@@ -69,7 +69,8 @@ class RunArtifacts:
 
 
 def save_run(settings: Settings, art: RunArtifacts) -> Path:
-    """Write a run folder atomically and register it in ``liftlab.runs``.
+    """Write a run folder atomically and register it in ``liftlab.runs`` (see
+    :func:`write_run_folder`: not in a job's worker).
 
     Args:
         settings: Workspace settings.
@@ -85,6 +86,10 @@ def save_run(settings: Settings, art: RunArtifacts) -> Path:
 def write_run_folder(settings: Settings, run_id: str, config: dict, metrics: dict,
                      write_files: Callable[[Path], None]) -> Path:
     """Write any run's files into a hidden folder, rename it into place, register the run.
+
+    In a job's worker (``settings.snapshot_dir`` set) the run is not registered: the worker
+    never writes the warehouse, and the server registers the run when the job returns
+    (:func:`core.runs.register_saved_run`).
 
     Args:
         settings: Workspace settings.
@@ -108,6 +113,8 @@ def write_run_folder(settings: Settings, run_id: str, config: dict, metrics: dic
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if settings.snapshot_dir is not None:  # a job's worker: the server registers the run
+        return final
     with connect(settings) as con:
         con.execute(
             f"INSERT OR REPLACE INTO {META_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?, ?)",

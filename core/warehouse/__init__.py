@@ -7,7 +7,8 @@ Layer: lowest package; imports only the shared modules (``core.config``, ``core.
 Private modules: ``_connection`` (connections, catalog, meta), ``_names`` (clean names),
 ``_sandbox`` (the sandbox and policy predicates), ``_console`` (the SQL console),
 ``_scratch`` (temporary files inside the workspace, and clean-up after a kill),
-``_outputs`` (tables LiftLab writes: names checked, raw tables never replaced, lineage).
+``_outputs`` (tables LiftLab writes: names checked, raw tables never replaced, lineage),
+``_snapshot`` (a job's Parquet snapshot, which its worker reads instead of the warehouse file).
 """
 
 from core.warehouse._connection import (
@@ -18,6 +19,7 @@ from core.warehouse._connection import (
     get_meta,
     is_memory_error,
     list_tables,
+    open_snapshot,
     original_names,
     quote_ident,
     read_table,
@@ -45,14 +47,16 @@ from core.warehouse._sandbox import (
     sandbox_connection,
     sql_column_names,
 )
+from core.warehouse._snapshot import export_snapshot
 from core.warehouse._scratch import clean_litter, pid_tag, private_dir, scratch_root
 
 __all__ = [
     "DEFAULT_LIMIT", "MAX_LIMIT", "META_SCHEMA", "OutputTableError", "PolicyRuleError",
     "QueryFailed", "TableInfo", "capped_memory", "claim_output", "clean_column_names",
-    "clean_litter", "clean_name", "connect", "default_table_name", "existing_table", "get_meta",
+    "clean_litter", "clean_name", "connect", "default_table_name", "existing_table",
+    "export_snapshot", "get_meta",
     "is_memory_error", "list_tables", "original_names", "pid_tag", "policy_mask",
-    "policy_rule_mask", "private_dir", "quote_ident", "read_table", "record_output",
+    "open_snapshot", "policy_rule_mask", "private_dir", "quote_ident", "read_table", "record_output",
     "require_table", "run_query", "sandbox_connection", "scratch_root", "set_meta",
     "sql_column_names", "table_columns", "table_exists", "table_origin", "transaction",
     "with_memory_retry", "write_frame_output",

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -84,7 +85,8 @@ def open_database(settings: Settings, read_only: bool = False,
 
     Args:
         settings: Workspace settings.
-        read_only: Open read-only (the file must exist).
+        read_only: Open read-only (the file must exist); always so in a job's worker
+            (``settings.snapshot_dir`` set).
         config: DuckDB configuration options (e.g. ``enable_external_access``).
 
     Returns:
@@ -95,6 +97,7 @@ def open_database(settings: Settings, read_only: bool = False,
             process) kept the file past ``lock_timeout_s``.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    read_only = read_only or settings.snapshot_dir is not None  # a worker never writes
     deadline = time.monotonic() + settings.lock_timeout_s
     while True:
         try:
@@ -116,15 +119,68 @@ def open_database(settings: Settings, read_only: bool = False,
             time.sleep(0.2)
 
 
+SNAPSHOT_MANIFEST = "snapshot.json"
+"""The file of a snapshot folder listing its tables (see :func:`core.warehouse.export_snapshot`)."""
+
+
 def _open(settings: Settings) -> duckdb.DuckDBPyConnection:
+    if settings.snapshot_dir is not None:
+        return open_snapshot(Path(settings.snapshot_dir))
     return open_database(settings)
+
+
+def sql_literal(text: str) -> str:
+    """A string as an SQL literal (single quotes doubled), for statements that take no
+    parameters (``CREATE VIEW``, ``COPY``)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def open_snapshot(folder: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB over a snapshot folder, as a job's worker sees the warehouse.
+
+    The bookkeeping tables (``liftlab.*``, with their keys) are filled from the snapshot's
+    Parquet files; each user table is a view over its Parquet file (read as it is scanned, never
+    copied into memory). Writes go to this connection's memory only and are lost when it
+    closes; the warehouse file is never opened.
+
+    Args:
+        folder: A folder written by :func:`core.warehouse.export_snapshot`.
+
+    Returns:
+        A new connection; the caller closes it.
+
+    Raises:
+        WorkspaceBusyError: The folder holds no snapshot (removed while the job ran).
+    """
+    try:
+        manifest = json.loads((folder / SNAPSHOT_MANIFEST).read_text())
+    except (OSError, ValueError) as err:
+        raise WorkspaceBusyError(f"The job's data snapshot {folder} is gone ({err}); the server "
+                                 f"removes it when a job ends. Start the job again.") from err
+    con = duckdb.connect(":memory:", config={"temp_directory": str(folder / "spill")})
+    con.execute(_BOOKKEEPING)
+    for name in manifest["meta"]:
+        path = str(folder / f"{META_SCHEMA}.{name}.parquet")
+        target = f"{META_SCHEMA}.{quote_ident(name)}"
+        known = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                            "table_schema = ? AND table_name = ?", [META_SCHEMA, name]).fetchone()
+        if known[0]:
+            con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM read_parquet(?)", [path])
+        else:
+            con.execute(f"CREATE TABLE {target} AS SELECT * FROM read_parquet(?)", [path])
+    for table, file in manifest["tables"].items():
+        con.execute(f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM "
+                    f"read_parquet({sql_literal(folder / file)})")
+    return con
 
 
 @contextlib.contextmanager
 def connect(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the workspace warehouse for one operation and close it afterwards.
 
-    Creates the data directory and LiftLab's ``liftlab`` bookkeeping schema when missing.
+    Creates the data directory and LiftLab's ``liftlab`` bookkeeping schema when missing. In a
+    job's worker (``settings.snapshot_dir`` set) it opens the server's Parquet snapshot
+    instead (:func:`open_snapshot`) and never the warehouse file.
 
     Args:
         settings: Workspace settings.
