@@ -1,5 +1,6 @@
 """Jobs on Ray: each in its own worker process, progress per epoch, cancel within seconds, a
-killed worker, two jobs at once, multi-worker training and parallel Optuna trials.
+killed worker, two jobs at once, workers reading a snapshot while the server holds the
+warehouse (the server registers runs), multi-worker training and parallel Optuna trials.
 
 One local Ray instance (2 CPUs) serves the whole module; the data is a 3,000-row synthetic table
 whose label follows a known logistic rule, so the trained ROC-AUC is well above chance.
@@ -7,8 +8,11 @@ whose label follows a known logistic rule, so the trained ROC-AUC is well above 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,8 +20,11 @@ import pytest
 from core.app import JobManager, mark_interrupted, recent_jobs
 from core.app._engine import engine_info, ensure_engine, shutdown_engine
 from core.config import load_settings
+from core.errors import WorkspaceBusyError
+from core.runs import _admin as runs_admin
+from core.runs import list_runs, load_run
 from core.specs import DatasetSpec, ModelConfig
-from core.warehouse import connect
+from core.warehouse import META_SCHEMA, connect
 
 ROWS = 3000
 SPEC = DatasetSpec("toy", "y", features=("x1", "x2", "seg"))  # x1 would be flagged as leakage
@@ -89,6 +96,62 @@ def test_cancel_stops_the_worker_within_seconds_and_saves_nothing(jobs, ray_ws):
     assert time.monotonic() - t < 6
     assert job.state == "cancelled" and job.run_id is None
     assert set(os.listdir(ray_ws.runs_dir)) == before
+    assert {r["run_id"] for r in _registered(ray_ws)} <= before  # nothing registered
+    assert not _snapshots(ray_ws, job_id)
+
+
+def _registered(settings) -> list[dict]:
+    with connect(settings) as con:
+        rows = con.execute(f"SELECT run_id, table_name, target, model, task, metrics_json "
+                           f"FROM {META_SCHEMA}.runs").fetchall()
+    keys = ("run_id", "table", "target", "model", "task", "metrics")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def _snapshots(settings, job_id: str) -> list[str]:
+    tmp = settings.data_dir / "tmp"
+    return [p.name for p in tmp.iterdir() if p.name.startswith(f"job-{job_id}-")] \
+        if tmp.is_dir() else []
+
+
+def test_a_job_trains_while_the_server_holds_the_warehouse_and_the_server_registers_it(
+        jobs, ray_ws):
+    """The worker reads the server's Parquet snapshot: with the warehouse file held open by
+    this (the server's) process for the whole job, any worker opening it, even read-only,
+    would wait for the lock and fail; the server then registers the run."""
+    cfg = ModelConfig.of(model="mlp", hidden_units=(8,), epochs=2, batch_size=256)
+    with connect(ray_ws) as held:
+        probe = subprocess.run(  # another process cannot open the file now, not even to read
+            [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1], "
+             "read_only=True)", str(ray_ws.warehouse_path)], capture_output=True, text=True)
+        assert probe.returncode != 0 and "lock" in probe.stderr.lower()
+        job_id = jobs.submit_training(SPEC, cfg)
+        job = jobs.wait(job_id, timeout=180)
+        assert held.execute("SELECT count(*) FROM toy").fetchone()[0] == ROWS
+    assert job.state == "done", job.message
+    assert job.pid != os.getpid()
+    run = load_run(ray_ws, job.run_id)
+    assert run.config.rows["table"] == ROWS  # every row of the snapshot, in the table's order
+    row = {r["run_id"]: r for r in _registered(ray_ws)}[job.run_id]
+    assert (row["table"], row["target"], row["model"], row["task"]) == ("toy", "y", "mlp",
+                                                                      "binary")
+    assert json.loads(row["metrics"]) == run.metrics["metrics"]
+    assert not _snapshots(ray_ws, job_id)  # the server removed the job's snapshot
+
+
+def test_a_run_the_server_cannot_register_is_removed_whole(jobs, ray_ws, monkeypatch):
+    def refuse(settings, run):
+        raise WorkspaceBusyError("The data directory is in use by process 1.")
+
+    monkeypatch.setattr(runs_admin, "register_run", refuse)  # the server side, this process
+    job_id = jobs.submit_training(SPEC, ModelConfig.of(model="logreg"))
+    job = jobs.wait(job_id, timeout=120)
+    assert job.state == "failed" and job.run_id is None
+    assert "could not be registered" in job.message and "in use by process 1" in job.message
+    listed = {r["run_id"] for r in list_runs(ray_ws)}
+    assert listed == {r["run_id"] for r in _registered(ray_ws)}  # no folder without its row
+    assert not [p for p in ray_ws.runs_dir.iterdir() if p.name.startswith(".")]
+    assert not _snapshots(ray_ws, job_id)
 
 
 def test_a_killed_worker_fails_its_job_and_the_manager_keeps_working(jobs, ray_ws):
