@@ -13,6 +13,10 @@ native library) ends that process only. Its death surfaces as a Ray error that
 :func:`run_remote` turns into :class:`WorkerDied` with the reason; the server then removes what
 the dead writer left (:func:`core.warehouse.clean_litter`): run folders are written under a
 temporary name and renamed into place, so nothing half-written remains.
+
+A training worker never opens the warehouse file: :func:`run_job` exports the job's table to a
+Parquet snapshot first, the worker reads it and writes the run folder only, and the server
+registers the run it returns in one transaction.
 """
 
 from __future__ import annotations
