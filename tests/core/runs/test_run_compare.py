@@ -90,8 +90,8 @@ def test_compare_runs_tables(settings):
     assert list(params.index) == [
         "model", "model.epochs", "model.batch_size", "model.learning_rate", "model.optimizer",
         "model.lr_schedule", "model.loss", "model.dropout", "model.early_stopping",
-        "model.patience", "model.data_pipeline", "model.hidden_units", "model.activation",
-        "model.batch_norm", "model.l2"]
+        "model.patience", "model.workers", "model.data_pipeline", "model.hidden_units",
+        "model.activation", "model.batch_norm", "model.l2"]
     assert params.loc["model.epochs"].tolist() == [NOT_USED, "60"]
     assert params.loc["model.hidden_units"].tolist() == [NOT_USED, "128, 64"]
     assert params.loc["model.early_stopping", "b-mlp"] == "yes"
