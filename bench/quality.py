@@ -30,7 +30,7 @@ never more than 0.005 below, the ensemble ≥ ``hgb`` on all, and the default's 
 per fold on bank against the former default's, measured in this run.
 
 Usage: ``python bench/quality.py [--folds 5] [--tables bank,telco,...] [--models ...]
-[--credit-rows 30000]``.
+[--credit-rows 30000] [--tabm-size 4x128]``.
 """
 
 from __future__ import annotations
@@ -90,10 +90,13 @@ def load_tables(settings, names: list[str], credit_rows: int, tmp: Path) -> dict
     return rows
 
 
-def run_cv(settings, spec: DatasetSpec, model: str, folds: int) -> dict:
-    """Cross-validate one model with its defaults; seconds per fold from the fold events."""
+def run_cv(settings, spec: DatasetSpec, model: str, folds: int, tabm: dict | None = None) -> dict:
+    """Cross-validate one model with its defaults (``tabm``: TabM's size for ``tabm`` and the
+    ensemble instead, e.g. ``{"members": 4, "width": 128}``); seconds per fold from the fold
+    events."""
     marks: list[float] = []
-    cv = cross_validate(settings, spec, ModelConfig.of(model=model), folds,
+    size = tabm if tabm and model in ("tabm", "ensemble") else {}
+    cv = cross_validate(settings, spec, ModelConfig.of(model=model, **size), folds,
                         progress=lambda e: marks.append(time.perf_counter()))
     marks.append(time.perf_counter())
     seconds = [round(b - a, 1) for a, b in zip(marks, marks[1:])]
@@ -131,10 +134,16 @@ def main() -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--tables", default=",".join(TABLES))
     p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--tabm-size", default="",
+                   help="members x width of TabM (and the ensemble's TabM), e.g. 4x128")
     p.add_argument("--credit-rows", type=int, default=30_000,
                    help="rows sampled from Give Me Some Credit (0 = all 150,000)")
     args = p.parse_args()
     tables, models = args.tables.split(","), args.models.split(",")
+    tabm = None
+    if args.tabm_size:
+        k, w = (int(v) for v in args.tabm_size.split("x"))
+        tabm = {"members": k, "width": w}
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(Path(tmp) / "ws")
@@ -144,7 +153,7 @@ def main() -> None:
             spec = DatasetSpec(name, target, positive, exclude=exclude)
             for model in models:
                 line = {"bench": "quality", "table": name, "rows": rows[name], "model": model,
-                        "folds": args.folds, **run_cv(settings, spec, model, args.folds)}
+                        "folds": args.folds, **run_cv(settings, spec, model, args.folds, tabm)}
                 results[(name, model)] = line
                 print(json.dumps(line), flush=True)
             base = results.get((name, "hgb"))
