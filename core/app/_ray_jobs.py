@@ -207,8 +207,9 @@ def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
     where the job runs (:func:`core.app._engine.note_engine`), honours a cancel request from
     another process, and removes what a dead worker left under a temporary name.
 
-    Work that reads a table (it has ``spec`` and ``settings``, as
-    :class:`core.app._workflows.TrainWork`) never opens the warehouse file in the worker: the
+    Work that reads a table (it has ``table`` and ``settings``, as
+    :class:`core.app._workflows.TrainWork` and :class:`core.app._workflows.RecommendWork`)
+    never opens the warehouse file in the worker: the
     server first exports the table and the bookkeeping to a Parquet snapshot
     (:func:`core.warehouse.export_snapshot`), the worker reads it (``Settings.snapshot_dir``)
     and writes the run folder only, and the server registers the run it returns in one
@@ -231,9 +232,9 @@ def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
 
     snapshot = None
     try:
-        if hasattr(work, "spec") and hasattr(work, "settings"):
-            progress({"stage": "load", "message": f"Exporting {work.spec.table} for the worker"})
-            snapshot = export_snapshot(settings, work.spec.table, job_id)
+        if hasattr(work, "table") and hasattr(work, "settings"):
+            progress({"stage": "load", "message": f"Exporting {work.table} for the worker"})
+            snapshot = export_snapshot(settings, work.table, job_id)
             work = dataclasses.replace(
                 work, settings=dataclasses.replace(work.settings, snapshot_dir=snapshot))
         run_id = run_remote(work, progress, stop, num_cpus=0 if engine["workers"] > 1 else 1,
