@@ -93,8 +93,14 @@ def _start_job_on_page(page) -> None:
     off; then the Train button."""
     page.goto(f"http://127.0.0.1:{PORT}/train")
     page.get_by_text("Feature columns").first.wait_for(timeout=180_000)
-    page.get_by_label("Model", exact=True).click()
-    page.get_by_role("option", name="DNN (Keras MLP)").click()
+    option = page.get_by_role("option", name="DNN (Keras MLP)")
+    for _ in range(5):  # a rerun may close the list before it is read
+        page.get_by_label("Model", exact=True).click()
+        try:
+            option.click(timeout=10_000)
+            break
+        except Exception:  # noqa: BLE001 -- playwright's TimeoutError: open it again
+            page.keyboard.press("Escape")
     page.get_by_text("Network settings:").first.click()
     for label, value in (("Epochs (max)", APP_EPOCHS), ("Batch size", APP_BATCH)):
         box = page.get_by_label(label, exact=True)

@@ -108,9 +108,17 @@ def _jsonable(event: dict) -> dict:
 
 
 def _execute(work, channel) -> dict:
-    """The Ray task: run ``work`` and report ``{"run_id"}`` or ``{"error", "bug"}``."""
+    """The Ray task: run ``work`` and report ``{"run_id"}`` or ``{"error", "bug"}``.
+
+    Ray sets ``OMP_NUM_THREADS`` to the CPUs a task reserves (1), which TensorFlow's oneDNN
+    kernels follow: a job then computed on one core while ``python -m core train`` used all of
+    them (``bench/engine.py`` scenario 0: 0.5× the command line's throughput). The task is the
+    only job's work in a fresh process that has not loaded TensorFlow yet, so it sets the
+    variable back to the cores this process may run on, as the command line has them.
+    """
     import ray
 
+    os.environ["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
     ray.get(channel.started.remote(os.getpid()))
     try:
         run_id = work(lambda e: channel.push.remote(_jsonable(e)), _RemoteStop(channel))
