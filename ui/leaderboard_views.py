@@ -18,6 +18,10 @@ METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "Accuracy", "rmse": "RMSE"}
 
 def _start(data_dir: str, spec: DatasetSpec, models: tuple[str, ...], cv: int,
            epochs: int) -> None:
+    """Queue the leaderboard as a job on a thread of the server, not on Ray: it trains several
+    runs (each to register), loads them to rank them and writes a leaderboard file, while a
+    Ray job hands back one run for the server to register (:func:`core.app._ray_jobs.run_job`).
+    """
     settings = resources.settings()
     params = {"spec": {k: list(v) if isinstance(v, tuple) else v
                        for k, v in spec.__dict__.items()},

@@ -239,7 +239,9 @@ def _live_job(data_dir: str) -> None:
 
 def retrain_form(data_dir: str, run_id: str, tables: list[str], current: str) -> None:
     """Queue a challenger's training on a new window as a background job (``current``, the
-    monitored table, preselected)."""
+    monitored table, preselected). It runs on a thread of the server, not on Ray: the
+    retrain writes the warehouse (the window table, the lineage record, model-registry
+    versions), and a Ray worker never writes it."""
     left, right = st.columns([2, 1])
     table = left.selectbox("New labelled rows", tables, key="monitor__retrain_table",
                            index=tables.index(current) if current in tables else 0)

@@ -12,6 +12,7 @@ import dataclasses
 
 import streamlit as st
 
+from core.app import recommend_job
 from core.config import load_settings
 from core.errors import AppError
 from core.recommend import (
@@ -36,7 +37,6 @@ from core.recommend import (
     simulate_run_value,
     suggest_columns,
     suggest_excluded_items,
-    train_recommender,
     training_figure,
     user_report,
     value_figure,
@@ -244,17 +244,8 @@ def train_form(data_dir: str, cols: EventColumns, opts: SequenceOptions) -> None
     except AppError as err:
         show_error(err)
         return
-    settings = resources.settings()
-    neural = model in NEURAL
     job_id = resources.job_manager(data_dir).submit(
-        "recommend", f"{model} on {cols.table} ({cols.user} → {cols.item})",
-        lambda progress, stop: train_recommender(settings, cols, opts, cfg,
-                                                              progress, stop).run_id,
-        epochs=cfg.epochs if neural else 0,
-        params={"columns": dataclasses.asdict(cols), "options": dataclasses.asdict(opts),
-                "model": dataclasses.asdict(cfg)},
-        patience=cfg.net.patience if neural else 0, can_keep=neural,
-        monitor="val_ndcg@10", higher_is_better=True)
+        **recommend_job(resources.settings(), cols, opts, cfg))
     st.session_state[ACTIVE_JOB] = job_id
 
 

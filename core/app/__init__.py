@@ -19,10 +19,12 @@ from core.app._cli import main
 from core.app._engine import EngineInfo, engine_info, ensure_engine, shutdown_engine
 from core.app._estimate import Estimate, estimate_training
 from core.app._jobs import JobManager, JobState, mark_interrupted, recent_jobs, training_params
+from core.app._workflows import recommend_job
 from core.app._workspace import ensure_sample, score_table
 
 __all__ = [
     "EngineInfo", "Estimate", "ImportRunError", "JobManager", "JobState", "engine_info",
     "ensure_engine", "ensure_sample", "estimate_training", "export_run", "import_run", "main",
-    "mark_interrupted", "recent_jobs", "score_table", "shutdown_engine", "training_params",
+    "mark_interrupted", "recent_jobs", "recommend_job", "score_table", "shutdown_engine",
+    "training_params",
 ]

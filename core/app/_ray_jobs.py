@@ -108,9 +108,17 @@ def _jsonable(event: dict) -> dict:
 
 
 def _execute(work, channel) -> dict:
-    """The Ray task: run ``work`` and report ``{"run_id"}`` or ``{"error", "bug"}``."""
+    """The Ray task: run ``work`` and report ``{"run_id"}`` or ``{"error", "bug"}``.
+
+    Ray sets ``OMP_NUM_THREADS`` to the CPUs a task reserves (1), which TensorFlow's oneDNN
+    kernels follow: a job then computed on one core while ``python -m core train`` used all of
+    them (``bench/engine.py`` scenario 0: 0.5× the command line's throughput). The task is the
+    only job's work in a fresh process that has not loaded TensorFlow yet, so it sets the
+    variable back to the cores this process may run on, as the command line has them.
+    """
     import ray
 
+    os.environ["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
     ray.get(channel.started.remote(os.getpid()))
     try:
         run_id = work(lambda e: channel.push.remote(_jsonable(e)), _RemoteStop(channel))
@@ -207,8 +215,9 @@ def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
     where the job runs (:func:`core.app._engine.note_engine`), honours a cancel request from
     another process, and removes what a dead worker left under a temporary name.
 
-    Work that reads a table (it has ``spec`` and ``settings``, as
-    :class:`core.app._workflows.TrainWork`) never opens the warehouse file in the worker: the
+    Work that reads a table (it has ``table`` and ``settings``, as
+    :class:`core.app._workflows.TrainWork` and :class:`core.app._workflows.RecommendWork`)
+    never opens the warehouse file in the worker: the
     server first exports the table and the bookkeeping to a Parquet snapshot
     (:func:`core.warehouse.export_snapshot`), the worker reads it (``Settings.snapshot_dir``)
     and writes the run folder only, and the server registers the run it returns in one
@@ -231,9 +240,9 @@ def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
 
     snapshot = None
     try:
-        if hasattr(work, "spec") and hasattr(work, "settings"):
-            progress({"stage": "load", "message": f"Exporting {work.spec.table} for the worker"})
-            snapshot = export_snapshot(settings, work.spec.table, job_id)
+        if hasattr(work, "table") and hasattr(work, "settings"):
+            progress({"stage": "load", "message": f"Exporting {work.table} for the worker"})
+            snapshot = export_snapshot(settings, work.table, job_id)
             work = dataclasses.replace(
                 work, settings=dataclasses.replace(work.settings, snapshot_dir=snapshot))
         run_id = run_remote(work, progress, stop, num_cpus=0 if engine["workers"] > 1 else 1,

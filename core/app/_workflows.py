@@ -2,15 +2,28 @@
 
 :func:`train_workflow`: tune (Optuna) or train, then cross-validate and attach the folds to the
 run. Cancelling reaches every phase: tuning trials, the final training and each fold.
+
+The work of a job that can leave the server is plain, picklable data with a ``table`` (the
+table the worker reads from the server's Parquet snapshot) and ``settings``:
+:class:`TrainWork` (a tabular run) and :class:`RecommendWork` (a next-item recommender). Both
+only read the warehouse and write one run folder, which the server registers
+(:func:`core.app._ray_jobs.run_job`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from core.config import Settings
 from core.errors import TrainingError
+from core.recommend import (
+    NEURAL,
+    EventColumns,
+    RecModelConfig,
+    SequenceOptions,
+    train_recommender,
+)
 from core.runs import delete_run, keep_requested
 from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.training import TrainingCancelled, TrainResult, attach_cv, cross_validate, train, tune
@@ -81,12 +94,63 @@ class TrainWork:
     remote: bool = True
     tune_parallel: int = 1
 
+    @property
+    def table(self) -> str:
+        """The table the worker reads (exported to its snapshot)."""
+        return self.spec.table
+
     def __call__(self, progress, should_stop) -> str:
         result, _ = train_workflow(self.settings, self.spec, self.cfg, cv=self.cv,
                                    tune_trials=self.tune_trials,
                                    tune_timeout_s=self.tune_timeout_s, progress=progress,
                                    should_stop=should_stop, tune_parallel=self.tune_parallel)
         return result.run_id
+
+
+@dataclass(frozen=True)
+class RecommendWork:
+    """A next-item recommender job's work as plain data, so that it can run in a Ray worker:
+    ``work(progress, should_stop) -> run_id`` calls :func:`core.recommend.train_recommender`,
+    which reads the event table (from the worker's snapshot) and writes one run folder.
+
+    Attributes:
+        settings: Workspace settings (the worker's carry ``snapshot_dir``).
+        cols: The event table and its user, item, time (and event-type) columns.
+        opts: Sequence filters and whether seen items may be recommended.
+        rec_config: The recommender's model and training settings.
+        remote: Whether the job may leave the server's process (False: a thread there).
+    """
+
+    settings: Settings
+    cols: EventColumns
+    opts: SequenceOptions
+    rec_config: RecModelConfig
+    remote: bool = True
+
+    @property
+    def table(self) -> str:
+        """The event table the worker reads (exported to its snapshot)."""
+        return self.cols.table
+
+    def __call__(self, progress, should_stop) -> str:
+        return train_recommender(self.settings, self.cols, self.opts, self.rec_config,
+                                 progress, should_stop).run_id
+
+
+def recommend_job(settings: Settings, cols: EventColumns, opts: SequenceOptions,
+                  cfg: RecModelConfig) -> dict:
+    """The keyword arguments of :meth:`core.app.JobManager.submit` for a next-item
+    recommender job: ``kind`` ``"recommend"``, its label, a :class:`RecommendWork`, the
+    planned epochs and early-stopping patience of a network (0 for a baseline), its settings
+    as ``params`` and the validation NDCG@10 as the monitored metric (higher is better)."""
+    neural = cfg.model in NEURAL
+    return {"kind": "recommend", "label": f"{cfg.model} on {cols.table} ({cols.user} → "
+                                          f"{cols.item})",
+            "work": RecommendWork(settings, cols, opts, cfg),
+            "epochs": cfg.epochs if neural else 0,
+            "params": {"columns": asdict(cols), "options": asdict(opts), "model": asdict(cfg)},
+            "patience": cfg.net.patience if neural else 0, "can_keep": neural,
+            "monitor": "val_ndcg@10", "higher_is_better": True}
 
 
 def training_params(spec: DatasetSpec, cfg: ModelConfig, cv: int = 0, tune_trials: int = 0,

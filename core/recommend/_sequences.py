@@ -214,8 +214,20 @@ def _value_expr(cols: EventColumns) -> str:
     return price
 
 
-def _events_sql(cols: EventColumns, opts: SequenceOptions) -> tuple[str, list]:
-    """SQL creating the kept events (user_id, item, ts, value, name) and its parameters."""
+def _row_position(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """SQL for a row's place in the table's order, the tie-break of equal times: DuckDB's
+    ``rowid`` for a stored table; for a view (a job worker's Parquet snapshot, which has no
+    ``rowid``) its scan position, ``row_number() OVER ()``: the snapshot was written in the
+    table's order and DuckDB keeps insertion order when it reads one file."""
+    stored = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND "
+                         "schema_name = current_schema()", [table]).fetchone()[0]
+    return "rowid" if stored else "row_number() OVER ()"
+
+
+def _events_sql(cols: EventColumns, opts: SequenceOptions,
+                row_pos: str = "rowid") -> tuple[str, list]:
+    """SQL creating the kept events (user_id, item, ts, value, name) and its parameters
+    (``row_pos``: the table-order expression of :func:`_row_position`)."""
     where, params = _filters(cols, opts)
     name = (f"nullif(trim(CAST({quote_ident(cols.name)} AS VARCHAR)), '')" if cols.name
             else "CAST(NULL AS VARCHAR)")
@@ -223,7 +235,7 @@ def _events_sql(cols: EventColumns, opts: SequenceOptions) -> tuple[str, list]:
     WITH base AS (
         SELECT CAST({quote_ident(cols.user)} AS VARCHAR) AS user_id, {quote_ident(cols.item)} AS item,
                {quote_ident(cols.time)} AS ts, {_value_expr(cols)} AS value, {name} AS name,
-               rowid AS row_pos
+               {row_pos} AS row_pos
         FROM {quote_ident(cols.table)} WHERE {' AND '.join(where)}),
     events AS (
         SELECT user_id, item, ts, sum(value) AS value, min(name) AS name,
@@ -262,7 +274,7 @@ def build_sequences(
     """
     opts = opts or SequenceOptions()
     _check_columns(con, cols)
-    sql, params = _events_sql(cols, opts)
+    sql, params = _events_sql(cols, opts, _row_position(con, cols.table))
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _rec_events AS {sql}", params)
         return _collect(con, cols, opts)

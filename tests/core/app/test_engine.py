@@ -17,14 +17,24 @@ import time
 
 import pytest
 
-from core.app import JobManager, mark_interrupted, recent_jobs
+from core.app import JobManager, mark_interrupted, recent_jobs, recommend_job
 from core.app._engine import engine_info, ensure_engine, shutdown_engine
 from core.config import load_settings
 from core.errors import WorkspaceBusyError
+from core.recommend import (
+    EventColumns,
+    RecModelConfig,
+    SequenceOptions,
+    leave_last_out,
+    load_rec_run,
+    rank_users,
+    summarize,
+)
 from core.runs import _admin as runs_admin
 from core.runs import list_runs, load_run
 from core.specs import DatasetSpec, ModelConfig
 from core.warehouse import META_SCHEMA, connect
+from tests.conftest import make_cycle_events
 
 ROWS = 3000
 SPEC = DatasetSpec("toy", "y", features=("x1", "x2", "seg"))  # x1 would be flagged as leakage
@@ -261,3 +271,30 @@ def test_cli_background_job_is_listed_cancelled_and_survives_a_server_restart(ra
     assert main([*base, "jobs", "cancel", job_id]) == 0
     assert json.loads(capsys.readouterr().out) == {"job_id": job_id, "state": "cancelled"}
     assert main([*base, "jobs", "cancel", "not-an-id"]) == 2
+
+
+def test_a_recommender_job_runs_on_ray_and_the_server_registers_its_run(jobs, ray_ws):
+    with connect(ray_ws) as con:
+        make_cycle_events(con)  # 30 users walking the 8-item cycle, 10 events each
+    cols, opts = EventColumns("clicks", "user_id", "item", "ts"), SequenceOptions(min_item=1,
+                                                                                  min_user=3)
+    cfg = RecModelConfig("gru4rec", epochs=3, embed_dim=16, window=8)
+    job_id = jobs.submit(**recommend_job(ray_ws, cols, opts, cfg))
+    job = jobs.wait(job_id, timeout=300)
+    assert job.state == "done", job.message
+    assert job.kind == "recommend" and job.epochs == 3 and job.can_keep
+    assert job.pid is not None and job.pid != os.getpid()  # trained in a Ray worker
+    assert job.engine["ray"] == "local"
+    assert len(job.history) == 3 and all("val_ndcg@10" in h for h in job.history)
+    registered = {r["run_id"]: r for r in _registered(ray_ws)}[job.run_id]
+    assert (registered["table"], registered["target"], registered["model"],
+            registered["task"]) == ("clicks", "item", "gru4rec", "next_item")
+    run = load_rec_run(ray_ws, job.run_id)  # the worker's network, loaded by the server
+    assert run.config.rows == {"users": 30, "items": 8, "events": 300, "train_events": 240,
+                                "valid": 30, "test": 30}
+    split = leave_last_out(run.sequences)
+    fresh = summarize(rank_users(run.scorer(), split.test_histories, split.test_targets,
+                                 run.exclude_seen))
+    assert fresh == pytest.approx(run.metrics["metrics"])
+    assert run.metrics["baselines"]["transitions"]["metrics"]["hit_rate@5"] == 1.0  # the cycle
+    assert not _snapshots(ray_ws, job_id)
