@@ -17,13 +17,7 @@ from dataclasses import asdict, dataclass
 
 from core.config import Settings
 from core.errors import TrainingError
-from core.recommend import (
-    NEURAL,
-    EventColumns,
-    RecModelConfig,
-    SequenceOptions,
-    train_recommender,
-)
+from core.recommend import NEURAL, EventColumns, RecModelConfig, SequenceOptions, train_recommender
 from core.runs import delete_run, keep_requested
 from core.specs import DatasetSpec, ModelConfig, to_dict
 from core.training import TrainingCancelled, TrainResult, attach_cv, cross_validate, train, tune

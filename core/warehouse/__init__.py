@@ -47,8 +47,8 @@ from core.warehouse._sandbox import (
     sandbox_connection,
     sql_column_names,
 )
-from core.warehouse._snapshot import export_snapshot
 from core.warehouse._scratch import clean_litter, pid_tag, private_dir, scratch_root
+from core.warehouse._snapshot import export_snapshot
 
 __all__ = [
     "DEFAULT_LIMIT", "MAX_LIMIT", "META_SCHEMA", "OutputTableError", "PolicyRuleError",

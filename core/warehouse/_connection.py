@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import threading
 import time
@@ -136,12 +137,16 @@ def sql_literal(text: str) -> str:
 
 
 def open_snapshot(folder: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB over a snapshot folder, as a job's worker sees the warehouse.
+    """A worker's own DuckDB file built from a snapshot folder, as a job's worker sees the
+    warehouse.
 
-    The bookkeeping tables (``liftlab.*``, with their keys) are filled from the snapshot's
-    Parquet files; each user table is a view over its Parquet file (read as it is scanned, never
-    copied into memory). Writes go to this connection's memory only and are lost when it
-    closes; the warehouse file is never opened.
+    On the first open in a process, the bookkeeping tables (``liftlab.*``, with their keys) and
+    each user table are copied from the snapshot's Parquet files into ``worker-<pid>.duckdb``
+    in the folder (built under a temporary name, then renamed, so a crash leaves no half-built
+    file in use); later opens in the process connect to it. User tables are real tables, so
+    ``rowid`` (the streamed pipeline's split key) exists as in the warehouse, and DuckDB keeps
+    them on disk, not in memory. Writes stay in the worker's file, removed with the folder; the
+    analyst's warehouse file is never opened.
 
     Args:
         folder: A folder written by :func:`core.warehouse.export_snapshot`.
@@ -157,7 +162,21 @@ def open_snapshot(folder: Path) -> duckdb.DuckDBPyConnection:
     except (OSError, ValueError) as err:
         raise WorkspaceBusyError(f"The job's data snapshot {folder} is gone ({err}); the server "
                                  f"removes it when a job ends. Start the job again.") from err
-    con = duckdb.connect(":memory:", config={"temp_directory": str(folder / "spill")})
+    config = {"temp_directory": str(folder / "spill")}
+    db = folder / f"worker-{os.getpid()}.duckdb"
+    if not db.exists():
+        building = folder / f"worker-{os.getpid()}.building.duckdb"
+        building.unlink(missing_ok=True)
+        con = duckdb.connect(str(building), config=config)
+        try:
+            _fill_snapshot(con, folder, manifest)
+        finally:
+            con.close()
+        building.replace(db)
+    return duckdb.connect(str(db), config=config)
+
+
+def _fill_snapshot(con: duckdb.DuckDBPyConnection, folder: Path, manifest: dict) -> None:
     con.execute(_BOOKKEEPING)
     for name in manifest["meta"]:
         path = str(folder / f"{META_SCHEMA}.{name}.parquet")
@@ -168,10 +187,9 @@ def open_snapshot(folder: Path) -> duckdb.DuckDBPyConnection:
             con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM read_parquet(?)", [path])
         else:
             con.execute(f"CREATE TABLE {target} AS SELECT * FROM read_parquet(?)", [path])
-    for table, file in manifest["tables"].items():
-        con.execute(f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM "
+    for table, file in manifest["tables"].items():  # in file order: rowid follows the rows
+        con.execute(f"CREATE TABLE {quote_ident(table)} AS SELECT * FROM "
                     f"read_parquet({sql_literal(folder / file)})")
-    return con
 
 
 @contextlib.contextmanager

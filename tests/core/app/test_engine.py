@@ -96,6 +96,18 @@ def test_a_job_runs_in_a_worker_process_and_saves_a_run(jobs, ray_ws):
     assert recorded[job_id]["state"] == "done" and recorded[job_id]["run_id"] == job.run_id
 
 
+def test_a_streamed_job_splits_the_workers_snapshot_by_rowid(jobs, ray_ws):
+    # the streamed pipeline splits on rowid: the worker's snapshot tables must have it
+    cfg = ModelConfig.of(model="mlp", hidden_units=(16,), epochs=2, batch_size=128,
+                         data_pipeline="stream")
+    job = jobs.wait(jobs.submit_training(SPEC, cfg), timeout=180)
+    assert job.state == "done", job.message
+    assert job.pid != os.getpid()
+    config = json.loads((ray_ws.runs_dir / job.run_id / "config.json").read_text())
+    assert config["data_pipeline"] == "stream" and config["rows"]["table"] == 3000
+    assert job.run_id in {r["run_id"] for r in _registered(ray_ws)}
+
+
 def test_cancel_stops_the_worker_within_seconds_and_saves_nothing(jobs, ray_ws):
     before = set(os.listdir(ray_ws.runs_dir)) if ray_ws.runs_dir.exists() else set()
     job_id = jobs.submit_training(SPEC, _slow_net())
