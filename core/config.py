@@ -21,8 +21,8 @@ class Settings:
         load_sample: Whether to load the shipped bank-marketing sample on first start.
         snapshot_dir: Set only inside a job's worker process: a folder holding a Parquet
             snapshot of the warehouse's table and bookkeeping, exported by the server
-            (:func:`core.warehouse.export_snapshot`). Every ``connect`` then opens an in-memory
-            DuckDB over it and never the warehouse file, and a saved run is not registered
+            (:func:`core.warehouse.export_snapshot`). Every ``connect`` then opens the worker's
+            own DuckDB file built from it and never the warehouse file, and a saved run is not registered
             (the server registers it). None (default): the warehouse file itself.
     """
 
