@@ -226,7 +226,7 @@ class MemberLoss(keras.losses.Loss):
 
 
 def build_tabm(
-    n_features: int, sections: Sequence[int], k: int = 16, width: int = 256, depth: int = 2,
+    n_features: int, sections: Sequence[int], k: int = 4, width: int = 128, depth: int = 2,
     dropout: float = 0.1, arch: str = "tabm", task: str = "binary", n_classes: int = 2,
 ):
     """TabM network (Gorishniy et al., ICLR 2025) over LiftLab's flat encoded input.
