@@ -105,8 +105,11 @@ def ensure_engine() -> str:
                   "configure_logging": False, "ignore_reinit_error": True}
         if address == "local":
             mb = int(os.environ.get(MEMORY_ENV, "") or OBJECT_STORE_MB)
+            # Ray runs workers at niceness 15 by default: a job, the analyst's foreground work,
+            # then yielded the CPU to the server, the browser and Ray's own daemons
             ray.init(num_cpus=local_cpus(), object_store_memory=mb * 2**20,
-                     runtime_env={"env_vars": env}, **common)
+                     runtime_env={"env_vars": env}, _system_config={"worker_niceness": 0},
+                     **common)
         else:
             try:
                 ray.init(address=address, runtime_env={
