@@ -83,6 +83,8 @@ class JobState:
         stop_request: None, ``"cancel"`` or ``"keep"``.
         engine: Where it runs (:meth:`core.app._engine.EngineInfo.to_dict`); ``pid``: the
             worker process's id once it runs.
+        result: What a job that is more than one run returned (e.g. ``{"run_ids": [...]}``
+            or ``{"table": ...}``); empty for a plain training job.
     """
 
     job_id: str
@@ -106,6 +108,7 @@ class JobState:
     stop_request: str | None = None
     engine: dict = field(default_factory=dict)
     pid: int | None = None
+    result: dict = field(default_factory=dict)
     _mark: float | None = field(default=None, repr=False)
 
     def seconds_per_epoch(self) -> float | None:
@@ -206,7 +209,10 @@ class JobManager:
         Args:
             kind: What it is, e.g. ``"recommend"``.
             label: One line for the UI.
-            work: Called as ``work(progress, should_stop)``; returns the saved run id. Progress
+            work: Called as ``work(progress, should_stop)``; returns the saved run id, or a
+                JSON-ready result that its ``commit(settings, result)`` method turns into the
+                job's (on the server, after the worker: see :func:`core.app._ray_jobs.run_job`;
+                a dict's ``run_id`` and ``message`` become the job's). Progress
                 events are those of :func:`core.training.train` (``stage``, ``message``, and for
                 epochs ``epoch``, ``epochs``, ``logs``). ``should_stop`` is a
                 :class:`core.runs.StopSignal`: ``should_stop.keep`` says the analyst asked to
@@ -394,11 +400,14 @@ class JobManager:
             return
         self._update(job_id, state="running", started_at=self._clock(), message="Starting")
         try:
-            run_id = self._call(job_id, work, stop)
+            out = self._call(job_id, work, stop)
+            result = out if isinstance(out, dict) else {}
+            run_id = result.get("run_id") if result else out
             kept = " (stopped at your request; the best epoch so far was kept)" if stop.keep \
                 else ""
-            self._update(job_id, state="done", run_id=run_id, finished_at=self._clock(),
-                         message=f"Finished: run {run_id}{kept}")
+            done = result.get("message") or f"Finished: run {run_id}{kept}"
+            self._update(job_id, state="done", run_id=run_id, result=result,
+                         finished_at=self._clock(), message=done)
         except AppError as err:
             if self._closing.is_set():
                 self._update(job_id, state="interrupted", message=SHUTDOWN_MESSAGE,
@@ -416,11 +425,13 @@ class JobManager:
         remote = self.engine == "ray" and getattr(work, "remote", False)
         return engine_info(cfg.fit.workers if cfg is not None else 1, remote).to_dict()
 
-    def _call(self, job_id: str, work: Work, stop: StopSignal) -> str:
-        """Run the work in a Ray worker process when it can leave this one, else here."""
+    def _call(self, job_id: str, work: Work, stop: StopSignal) -> str | dict:
+        """Run the work in a Ray worker process when it can leave this one, else here (then
+        its ``commit``, when it has one, runs right after it)."""
         progress = (lambda e: self._on_progress(job_id, e))
         if self._jobs[job_id].engine.get("ray") == "off":
-            return work(progress, stop)
+            out = work(progress, stop)
+            return work.commit(self.settings, out) if hasattr(work, "commit") else out
         return run_job(self.settings, job_id, work, self._jobs[job_id].engine, progress, stop,
                        lambda pid: self._update(job_id, pid=pid))
 

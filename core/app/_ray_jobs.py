@@ -30,7 +30,7 @@ from collections.abc import Callable
 from core.app._engine import cancel_requested, ensure_engine, note_engine
 from core.config import Settings
 from core.errors import AppError
-from core.runs import register_saved_run
+from core.runs import register_saved_run, remove_pending_runs
 from core.warehouse import clean_litter, export_snapshot
 
 POLL_S = 0.25
@@ -108,7 +108,8 @@ def _jsonable(event: dict) -> dict:
 
 
 def _execute(work, channel) -> dict:
-    """The Ray task: run ``work`` and report ``{"run_id"}`` or ``{"error", "bug"}``.
+    """The Ray task: run ``work`` and report ``{"result"}`` (what it returned: a run id, or a
+    JSON-ready dict for the server's :meth:`commit`) or ``{"error", "bug"}``.
 
     Ray sets ``OMP_NUM_THREADS`` to the CPUs a task reserves (1), which TensorFlow's oneDNN
     kernels follow: a job then computed on one core while ``python -m core train`` used all of
@@ -121,9 +122,9 @@ def _execute(work, channel) -> dict:
     os.environ["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
     ray.get(channel.started.remote(os.getpid()))
     try:
-        run_id = work(lambda e: channel.push.remote(_jsonable(e)), _RemoteStop(channel))
+        result = work(lambda e: channel.push.remote(_jsonable(e)), _RemoteStop(channel))
         ray.get(channel.requested.remote())  # calls run in order: every event has arrived
-        return {"run_id": run_id, "pid": os.getpid()}
+        return {"result": result, "pid": os.getpid()}
     except AppError as err:
         return {"error": str(err), "bug": False}
     except Exception as err:  # noqa: BLE001 -- a bug in the worker: reported, server kept
@@ -143,7 +144,7 @@ def _died(err: Exception) -> str:
 
 def run_remote(work, progress: Callable[[dict], None], stop, *, num_cpus: float = 1.0,
                on_start: Callable[[int], None] | None = None,
-               external: Callable[[], bool] | None = None) -> str:
+               external: Callable[[], bool] | None = None):
     """Run ``work(progress, should_stop)`` as a Ray task and wait for it (call from a thread).
 
     Args:
@@ -155,7 +156,7 @@ def run_remote(work, progress: Callable[[dict], None], stop, *, num_cpus: float 
         external: Polled with the events; True cancels (a request from another process).
 
     Returns:
-        The saved run id.
+        What the work returned (a saved run id, or a JSON-ready dict).
 
     Raises:
         RemoteError: The work raised an :class:`AppError` (its message), e.g. a cancelled fit.
@@ -206,23 +207,38 @@ def run_remote(work, progress: Callable[[dict], None], stop, *, num_cpus: float 
         if result["bug"]:
             raise RuntimeError(result["error"])
         raise RemoteError(result["error"])
-    return result["run_id"]
+    return result["result"]
+
+
+def job_tables(work) -> tuple[str, ...]:
+    """The warehouse tables a job's work reads (its ``tables``, or its one ``table``); none
+    when it reads no table or carries no ``settings`` to point at a snapshot."""
+    if not hasattr(work, "settings"):
+        return ()
+    tables = getattr(work, "tables", None)
+    if tables is None and hasattr(work, "table"):
+        tables = (work.table,)
+    return tuple(tables or ())
 
 
 def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
-            on_pid: Callable[[int], None]) -> str:
+            on_pid: Callable[[int], None]):
     """:func:`run_remote` for a :class:`core.app.JobManager` job: starts the engine, records
     where the job runs (:func:`core.app._engine.note_engine`), honours a cancel request from
     another process, and removes what a dead worker left under a temporary name.
 
-    Work that reads a table (it has ``table`` and ``settings``, as
+    Work that reads tables (it has ``settings`` and ``table`` or ``tables``, as
     :class:`core.app._workflows.TrainWork` and :class:`core.app._workflows.RecommendWork`)
     never opens the warehouse file in the worker: the
-    server first exports the table and the bookkeeping to a Parquet snapshot
+    server first exports the tables and the bookkeeping to a Parquet snapshot
     (:func:`core.warehouse.export_snapshot`), the worker reads it (``Settings.snapshot_dir``)
-    and writes the run folder only, and the server registers the run it returns in one
-    transaction (:func:`core.runs.register_saved_run`; on failure the folder is removed).
-    The snapshot is removed when the job ends.
+    and writes files only. Then, on the server: work with a ``commit(settings, result)``
+    method commits what the worker returned (registers several runs, loads an output table,
+    writes lineage) and its return value is the job's; otherwise the result is a run id the
+    server registers in one transaction (:func:`core.runs.register_saved_run`; on failure the
+    folder is removed). The snapshot is removed when the job ends, and so are run folders the
+    worker saved but that were never registered (a worker killed between saving and
+    returning: :func:`core.runs.remove_pending_runs`).
 
     A coordinator of Ray Train workers (``engine["workers"] > 1``) reserves no CPU: its
     workers reserve their own.
@@ -239,19 +255,23 @@ def run_job(settings: Settings, job_id: str, work, engine: dict, progress, stop,
         note_engine(settings.data_dir, job_id, engine, pid)
 
     snapshot = None
+    tables = job_tables(work)
     try:
-        if hasattr(work, "table") and hasattr(work, "settings"):
-            progress({"stage": "load", "message": f"Exporting {work.table} for the worker"})
-            snapshot = export_snapshot(settings, work.table, job_id)
+        if tables:
+            progress({"stage": "load", "message": f"Exporting {', '.join(tables)} for the worker"})
+            snapshot = export_snapshot(settings, tables, job_id)
             work = dataclasses.replace(
                 work, settings=dataclasses.replace(work.settings, snapshot_dir=snapshot))
-        run_id = run_remote(work, progress, stop, num_cpus=0 if engine["workers"] > 1 else 1,
+        result = run_remote(work, progress, stop, num_cpus=0 if engine["workers"] > 1 else 1,
                             on_start=started,
                             external=lambda: cancel_requested(settings.data_dir, job_id))
+        if hasattr(work, "commit"):
+            return work.commit(settings, result)
         if snapshot is not None:
-            register_saved_run(settings, run_id)
-        return run_id
+            register_saved_run(settings, result)
+        return result
     finally:
         if snapshot is not None:
+            remove_pending_runs(settings, snapshot)
             shutil.rmtree(snapshot, ignore_errors=True)
         clean_litter(settings)

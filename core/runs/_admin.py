@@ -15,7 +15,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.errors import AppError
-from core.runs._store import Run, is_run_id, load_run, run_folder
+from core.runs._store import PENDING_FILE, Run, is_run_id, load_run, run_folder
 from core.specs import MODELS, ModelConfig
 from core.warehouse import META_SCHEMA, connect, pid_tag, transaction
 
@@ -65,6 +65,7 @@ def register_saved_run(settings: Settings, run_id: str) -> None:
     """
     try:
         register_run(settings, load_run(settings, run_id))
+        (settings.runs_dir / run_id / PENDING_FILE).unlink(missing_ok=True)
     except Exception as err:  # noqa: BLE001 -- any failure: the run must not stay half-there
         folder = settings.runs_dir / run_id
         if is_run_id(run_id) and folder.is_dir():
@@ -74,6 +75,32 @@ def register_saved_run(settings: Settings, run_id: str) -> None:
         raise RegistrationFailed(f"Run {run_id} trained but could not be registered in the "
                                  f"warehouse ({err}); it was removed, nothing was kept. Train "
                                  f"it again.") from err
+
+
+def remove_pending_runs(settings: Settings, snapshot) -> list[str]:
+    """Remove the run folders a job's worker saved but the server never registered (the worker
+    died or was killed between saving and returning): a run is listed and registered, or gone.
+
+    Args:
+        settings: The server's workspace settings.
+        snapshot: The job's snapshot folder (what the worker wrote into ``.pending``).
+
+    Returns:
+        The removed run ids.
+    """
+    removed = []
+    for marker in sorted(settings.runs_dir.glob(f"*/{PENDING_FILE}")):
+        try:
+            owner = marker.read_text()
+        except OSError:
+            continue
+        folder = marker.parent
+        if owner == str(snapshot) and is_run_id(folder.name):
+            trash = folder.with_name(f".deleting-{pid_tag()}-{folder.name}")
+            folder.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
 
 
 TASK_LABELS = {"binary": "binary classifier", "multiclass": "multiclass classifier",

@@ -83,6 +83,13 @@ def save_run(settings: Settings, art: RunArtifacts) -> Path:
                             lambda folder: _write_files(folder, art))
 
 
+PENDING_FILE = ".pending"
+"""A run folder a job's worker wrote and the server has not registered yet holds this file,
+naming the job's snapshot folder; registering the run removes it
+(:func:`core.runs.register_saved_run`), and the server removes the folders of a job whose worker
+died after saving (:func:`core.runs.remove_pending_runs`)."""
+
+
 def write_run_folder(settings: Settings, run_id: str, config: dict, metrics: dict,
                      write_files: Callable[[Path], None]) -> Path:
     """Write any run's files into a hidden folder, rename it into place, register the run.
@@ -109,6 +116,8 @@ def write_run_folder(settings: Settings, run_id: str, config: dict, metrics: dic
     tmp.mkdir()
     try:
         write_files(tmp)
+        if settings.snapshot_dir is not None:  # whose it is, until the server registers it
+            (tmp / PENDING_FILE).write_text(str(settings.snapshot_dir))
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.config import Settings
@@ -31,8 +32,8 @@ SKIPPED_META = ("jobs",)
 """Bookkeeping tables a worker never reads (the server's job list changes while it runs)."""
 
 
-def export_snapshot(settings: Settings, table: str, job_id: str) -> Path:
-    """Export ``table`` and the ``liftlab`` bookkeeping tables to Parquet for one job.
+def export_snapshot(settings: Settings, table: str | Sequence[str], job_id: str) -> Path:
+    """Export one or more tables and the ``liftlab`` bookkeeping tables to Parquet for one job.
 
     The rows keep the table's order (DuckDB preserves insertion order on ``COPY``), so a
     split made from the snapshot is the split the warehouse gives later (``run_splits``).
@@ -40,7 +41,7 @@ def export_snapshot(settings: Settings, table: str, job_id: str) -> Path:
 
     Args:
         settings: The server's workspace settings.
-        table: The table the job trains on.
+        table: The table the job reads, or several (e.g. a model's reference and new rows).
         job_id: The job's id (part of the folder's name).
 
     Returns:
@@ -53,11 +54,15 @@ def export_snapshot(settings: Settings, table: str, job_id: str) -> Path:
     """
     folder = private_dir(scratch_root(settings), f"job-{job_id}")
     try:
-        manifest = {"table": table, "tables": {table: "table.parquet"}, "meta": []}
+        tables = [table] if isinstance(table, str) else list(dict.fromkeys(table))
+        files = {name: "table.parquet" if i == 0 else f"table-{i}.parquet"
+                 for i, name in enumerate(tables)}
+        manifest = {"table": tables[0], "tables": files, "meta": []}
         with connect(settings) as con:
-            require_table(con, table)
-            con.execute(f"COPY (SELECT * FROM {quote_ident(table)}) TO "
-                        f"{sql_literal(folder / 'table.parquet')} (FORMAT parquet)")
+            for name, file in files.items():
+                require_table(con, name)
+                con.execute(f"COPY (SELECT * FROM {quote_ident(name)}) TO "
+                            f"{sql_literal(folder / file)} (FORMAT parquet)")
             names = [r[0] for r in con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
                 "AND table_type = 'BASE TABLE' ORDER BY table_name", [META_SCHEMA]).fetchall()]

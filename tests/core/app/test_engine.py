@@ -8,6 +8,7 @@ whose label follows a known logistic rule, so the trained ROC-AUC is well above 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -31,7 +32,7 @@ from core.recommend import (
     summarize,
 )
 from core.runs import _admin as runs_admin
-from core.runs import list_runs, load_run
+from core.runs import list_runs, load_run, new_run_id, write_run_folder
 from core.specs import DatasetSpec, ModelConfig
 from core.warehouse import META_SCHEMA, connect
 from tests.conftest import make_cycle_events
@@ -310,3 +311,70 @@ def test_a_recommender_job_runs_on_ray_and_the_server_registers_its_run(jobs, ra
     assert fresh == pytest.approx(run.metrics["metrics"])
     assert run.metrics["baselines"]["transitions"]["metrics"]["hit_rate@5"] == 1.0  # the cycle
     assert not _snapshots(ray_ws, job_id)
+
+
+@dataclasses.dataclass
+class _SaveThenDie:
+    """Work that saves a run folder in its worker, then dies before returning (SIGKILL)."""
+
+    settings: object
+    table: str = "toy"
+    remote: bool = True
+
+    def __call__(self, progress, should_stop) -> str:
+        run_id = new_run_id("logreg")
+        config = {"created_at": "2026-12-03T12:00:00", "spec": {"table": "toy", "target": "y"},
+                  "model": "logreg", "task": "binary"}
+        write_run_folder(self.settings, run_id, config, {"metrics": {}}, lambda folder: None)
+        progress({"message": f"saved {run_id}"})
+        time.sleep(1.0)  # the test sees the folder before the process dies
+        os.kill(os.getpid(), signal.SIGKILL)
+        return run_id
+
+
+def test_a_worker_killed_after_saving_leaves_no_unregistered_run(jobs, ray_ws):
+    before = {p.name for p in ray_ws.runs_dir.iterdir()} if ray_ws.runs_dir.exists() else set()
+    job_id = jobs.submit("train", "save then die", _SaveThenDie(ray_ws))
+    _wait_for(lambda: list(ray_ws.runs_dir.glob("*/.pending")), timeout=60)  # saved, unregistered
+    job = jobs.wait(job_id, timeout=60)
+    assert job.state == "failed" and "worker process died" in job.message
+    assert job.run_id is None
+    after = {p.name for p in ray_ws.runs_dir.iterdir()}
+    assert after == before  # the saved folder was removed with the job
+    listed = {r["run_id"] for r in list_runs(ray_ws)}
+    assert listed == {r["run_id"] for r in _registered(ray_ws)}
+
+
+@dataclasses.dataclass
+class _CountRows:
+    """Work reading two tables in its worker; the server's ``commit`` adds what it returned."""
+
+    settings: object
+    tables: tuple = ("toy", "toy_b")
+    remote: bool = True
+
+    def __call__(self, progress, should_stop) -> dict:
+        with connect(self.settings) as con:
+            counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                      for t in self.tables]
+        return {"counts": counts, "pid": os.getpid(), "snapshot": bool(self.settings.snapshot_dir)}
+
+    def commit(self, settings, result: dict) -> dict:
+        assert settings.snapshot_dir is None  # the server's own settings
+        return {**result, "message": f"Counted {sum(result['counts'])} rows"}
+
+
+@pytest.mark.parametrize("engine", ["ray", "thread"])
+def test_work_with_several_tables_and_a_server_commit(ray_ws, engine):
+    with connect(ray_ws) as con:
+        con.execute("CREATE OR REPLACE TABLE toy_b AS SELECT * FROM toy LIMIT 120")
+    manager = JobManager(ray_ws, engine=engine)
+    try:
+        job = manager.wait(manager.submit("count", "count rows", _CountRows(ray_ws)), 120)
+    finally:
+        manager.shutdown()
+    assert job.state == "done", job.message
+    assert job.result["counts"] == [ROWS, 120] and job.message == f"Counted {ROWS + 120} rows"
+    assert job.result["snapshot"] is (engine == "ray")
+    assert (job.result["pid"] != os.getpid()) is (engine == "ray")
+    assert job.run_id is None
