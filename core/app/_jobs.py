@@ -368,8 +368,9 @@ class JobManager:
             self._update(job_id, message=event.get("message", "Fitting"))
         elif stage == "trial":
             best = event.get("best")
+            pruned = f" (pruned at epoch {event['pruned_at']})" if event.get("pruned_at") else ""
             self._update(job_id, message=f"Tuning: trial {event['trial']}/{event['trials']}"
-                         + (f" · best so far {best:.4f}" if best is not None else ""))
+                         + pruned + (f" · best so far {best:.4f}" if best is not None else ""))
         elif stage == "fold":
             self._update(job_id, message=f"Cross-validation: fold {event['fold']}/{event['folds']}")
         elif "message" in event:

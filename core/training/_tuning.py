@@ -22,6 +22,7 @@ from core.training._choice import resolve_spec
 from core.training._ensemble import fit_model
 from core.training._fit import FitData, TrainingCancelled, TrainResult, scale_target, target_scaling
 from core.training._memory import train
+from core.training._pruning import EpochPruner, epoch_hook, pruner_note
 from core.training._tune_ray import search_parallel
 from core.warehouse import connect
 
@@ -72,7 +73,9 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
         base: Starting configuration (model family, epochs, batch size …).
         n_trials: Most trials, 1–500.
         timeout_s: Time budget for the search in seconds (the last trial finishes).
-        progress: Called with ``{"stage": "trial", "trial", "trials", "value", "best"}``.
+        progress: Called with ``{"stage": "trial", "trial", "trials", "value", "best",
+            "pruned_at"}`` as each trial ends (a pruned trial: ``value`` None and the epoch
+            at which Optuna's median rule stopped it, :mod:`core.training._pruning`).
         should_stop: Polled every batch of every trial and of the final training; True
             cancels the search and saves nothing.
         parallel: Trials at once; above 1 they run as Ray Tune trials with Optuna's sampler
@@ -107,52 +110,86 @@ def tune(settings: Settings, spec: DatasetSpec, base: ModelConfig, n_trials: int
                   scale_target(data.y[splits.valid], scaling))
     metric, direction = OBJECTIVES[data.task]
 
-    def objective(trial):
-        cfg = suggest(trial, base)
-        trial.set_user_attr("config", cfg.flat())
-        model, _ = fit_model(cfg, pre, data.task, len(data.classes), fit, spec.seed,
-                             should_stop=should_stop)
-        _check_cancel(should_stop)
-        out = predict_output(model, fit.x_valid, data.task, scaling)
-        value = headline_metrics(data.task, data.y[splits.valid], out)["metrics"][metric]
-        return float("nan") if value is None else value
-
-    def report(study, trial):
-        if progress:
-            progress({"stage": "trial", "trial": trial.number + 1, "trials": n_trials,
-                      "value": trial.value, "best": study.best_value})
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.perf_counter()
-    if parallel > 1:
-        prepared = {"pre": pre, "task": data.task, "n_classes": len(data.classes), "fit": fit,
-                    "y_valid": data.y[splits.valid], "scaling": scaling, "seed": spec.seed,
-                    "metric": metric, "direction": direction}
-        trials, best_params = search_parallel(base, suggest, prepared, n_trials, timeout_s,
-                                              parallel, progress, should_stop)
-    else:
-        trials, best_params = _search_local(objective, report, direction, spec.seed, n_trials,
-                                            timeout_s)
+    prepared = {"pre": pre, "task": data.task, "n_classes": len(data.classes), "fit": fit,
+                "y_valid": data.y[splits.valid], "scaling": scaling, "seed": spec.seed,
+                "metric": metric, "direction": direction}
+    search = search_parallel if parallel > 1 else _search_local
+    trials, best_params, pruned = search(base, suggest, prepared, n_trials, timeout_s,
+                                         parallel, progress, should_stop)
     best = suggest(optuna.trial.FixedTrial(best_params), base)
     _check_cancel(should_stop)
     result = train(settings, spec, best, progress, should_stop)
     tuning = {"objective": f"validation {metric}", "direction": direction, "trials": trials,
-              "best_params": best_params, "parallel": max(int(parallel), 1), "seconds": round(time.perf_counter() - started, 1)}
+              "best_params": best_params, "parallel": max(int(parallel), 1),
+              "seconds": round(time.perf_counter() - started, 1), "pruned": pruned,
+              "pruner": pruner_note()}
     _annotate(settings, result.run_id, tuning)
     return dataclasses.replace(result, config=result.config.with_extra(tuning=tuning))
 
 
-def _search_local(objective, report, direction: str, seed: int, n_trials: int,
-                  timeout_s: float) -> tuple[list[dict], dict]:
-    """One Optuna study in this process (TPE, seeded): ``(trials, best_params)``."""
+def _search_local(base: ModelConfig, suggest_fn, prepared: dict, n_trials: int,
+                  timeout_s: float, parallel: int, progress: Callable[[dict], None] | None,
+                  should_stop: Callable[[], bool] | None) -> tuple[list[dict], dict, list[dict]]:
+    """One Optuna study in this process (TPE, seeded, trials pruned by
+    :class:`core.training._pruning.EpochPruner`), with the arguments of
+    :func:`core.training._tune_ray.search_parallel` (``parallel`` unused).
+
+    Returns:
+        ``(trials, best_params, pruned)``.
+
+    Raises:
+        TrainingError: Every trial was pruned or ended without a finite score.
+        TrainingCancelled: ``should_stop`` returned True.
+    """
     import optuna
 
-    study = optuna.create_study(direction=direction,
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+    p = prepared
+    pruner = EpochPruner()
+
+    def objective(trial):
+        cfg = suggest_fn(trial, base)
+        trial.set_user_attr("config", cfg.flat())
+        at: dict = {}
+        hook = epoch_hook(pruner, trial.number, lambda epoch: at.setdefault("epoch", epoch))
+        try:
+            model, _ = fit_model(cfg, p["pre"], p["task"], p["n_classes"], p["fit"], p["seed"],
+                                 progress=hook, should_stop=_or_pruned(should_stop, at))
+        finally:
+            pruner.finish(trial.number, bool(at))
+        _check_cancel(should_stop)
+        if at:
+            trial.set_user_attr("pruned_at", at["epoch"])
+            raise optuna.TrialPruned(f"validation loss above the median at epoch {at['epoch']}")
+        out = predict_output(model, p["fit"].x_valid, p["task"], p["scaling"])
+        value = headline_metrics(p["task"], p["y_valid"], out)["metrics"][p["metric"]]
+        return float("nan") if value is None else value
+
+    def report(study, trial):
+        if progress:
+            done = [t.value for t in study.trials if t.value is not None]
+            progress({"stage": "trial", "trial": trial.number + 1, "trials": n_trials,
+                      "value": trial.value, "best": study.best_value if done else None,
+                      "pruned_at": trial.user_attrs.get("pruned_at")})
+
+    study = optuna.create_study(direction=p["direction"],
+                                sampler=optuna.samplers.TPESampler(seed=p["seed"]))
     study.optimize(objective, n_trials=n_trials, timeout=timeout_s, callbacks=[report])
     trials = [{"number": t.number, "value": t.value, "params": t.params}
               for t in study.trials if t.value is not None and np.isfinite(t.value)]
-    return trials, study.best_params
+    pruned = [{"number": t.number, "epoch": t.user_attrs.get("pruned_at"), "params": t.params}
+              for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    if not trials:
+        raise TrainingError("No tuning trial finished with a finite validation score; no run "
+                            "was saved. Lower the learning rate or add trials.")
+    return trials, study.best_params, pruned
+
+
+def _or_pruned(should_stop: Callable[[], bool] | None, pruned: dict) -> Callable[[], bool]:
+    """``should_stop`` for a trial's fit: the analyst's cancel, or the pruner's decision (the
+    epoch ends and the trial is pruned)."""
+    return lambda: bool(pruned) or (should_stop is not None and should_stop())
 
 
 def _check_cancel(should_stop: Callable[[], bool] | None) -> None:

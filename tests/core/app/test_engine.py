@@ -250,9 +250,14 @@ def test_optuna_study_with_two_parallel_ray_tune_trials(ray_ws):
     from core.training import tune
 
     base = ModelConfig.of(model="mlp", hidden_units=(8,), epochs=2, batch_size=128)
-    result = tune(ray_ws, SPEC, base, n_trials=2, timeout_s=300, parallel=2)
+    events: list[dict] = []
+    result = tune(ray_ws, SPEC, base, n_trials=2, timeout_s=300, parallel=2,
+                  progress=events.append)
     tuning = result.config.extra["tuning"]
-    assert tuning["parallel"] == 2 and len(tuning["trials"]) == 2
+    assert tuning["parallel"] == 2 and len(tuning["trials"]) == 2 and tuning["pruned"] == []
+    trials = [e for e in events if e.get("stage") == "trial"]
+    assert [e["trial"] for e in trials] == [1, 2]  # one event as each trial ended
+    assert trials[-1]["best"] == max(t["value"] for t in tuning["trials"])
     assert {"number", "value", "params"} <= set(tuning["trials"][0])
     best = max(tuning["trials"], key=lambda t: t["value"])
     assert tuning["best_params"] == best["params"] and 0.5 < best["value"] <= 1.0
@@ -378,3 +383,55 @@ def test_work_with_several_tables_and_a_server_commit(ray_ws, engine):
     assert job.result["snapshot"] is (engine == "ray")
     assert (job.result["pid"] != os.getpid()) is (engine == "ray")
     assert job.run_id is None
+
+
+class _PruneAllButFirst:
+    """A pruner that lets the first trial it hears of finish and prunes every other one at
+    its second epoch (which trial Ray Tune starts first is not fixed)."""
+
+    def __init__(self) -> None:
+        self.first = None
+
+    def epoch(self, key, epoch: int, val_loss: float) -> bool:
+        self.first = self.first or key
+        return key != self.first and epoch >= 2
+
+    def finish(self, key, pruned: bool) -> None:
+        return None
+
+
+@pytest.mark.slow
+def test_ray_tune_trials_pruned_mid_fit_are_recorded_and_reported(ray_ws, monkeypatch):
+    from core.training import _tune_ray, tune
+
+    monkeypatch.setattr(_tune_ray, "EpochPruner", _PruneAllButFirst)
+    base = ModelConfig.of(model="mlp", hidden_units=(8,), epochs=6, batch_size=128,
+                          early_stopping=False)
+    events: list[dict] = []
+    result = tune(ray_ws, SPEC, base, n_trials=3, timeout_s=300, parallel=2,
+                  progress=events.append)
+    tuning = result.config.extra["tuning"]
+    assert len(tuning["trials"]) == 1 and len(tuning["pruned"]) == 2
+    assert [p["epoch"] for p in tuning["pruned"]] == [2, 2]  # stopped at epoch 2 of 6
+    assert tuning["best_params"] == tuning["trials"][0]["params"]
+    trials = [e for e in events if e.get("stage") == "trial"]
+    assert sorted(e["pruned_at"] or 0 for e in trials) == [0, 2, 2]
+    assert "MedianPruner" in tuning["pruner"]
+
+
+@pytest.mark.slow
+def test_a_cancel_stops_parallel_tuning_while_trials_run(ray_ws):
+    from core.training import TrainingCancelled, tune
+
+    base = ModelConfig.of(model="mlp", hidden_units=(8,), epochs=400, batch_size=32,
+                          early_stopping=False)
+    seen: list[dict] = []
+    before = {r["run_id"] for r in list_runs(ray_ws)}
+
+    def stop() -> bool:  # the analyst cancels once trials report their epochs
+        return len(seen) >= 4
+
+    with pytest.raises(TrainingCancelled, match="cancelled"):
+        tune(ray_ws, SPEC, base, n_trials=2, timeout_s=600, parallel=2, should_stop=stop,
+             progress=seen.append)
+    assert {r["run_id"] for r in list_runs(ray_ws)} == before
