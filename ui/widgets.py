@@ -38,12 +38,41 @@ def _leave_pages_directory_mode() -> None:
         st.rerun()
 
 
+def keep_keras_session() -> None:
+    """Stop Streamlit from clearing Keras's session after every script run.
+
+    Streamlit (1.67, ``script_runner._clean_problem_modules``) calls
+    ``keras.backend.clear_session()`` whenever ``keras`` is imported, after every run of a page
+    or fragment; Keras 3 runs ``gc.collect()`` there. The Train page polls a job every second,
+    so the server spent ~40 % of its CPU samples in it (py-spy, 2026-12-03) and took that CPU
+    from the job on a 2-core machine, and on the thread engine it reset Keras's global state
+    under a training thread. LiftLab manages that state itself (every fit starts from a clear
+    session, in its own worker process on Ray), so the cleanup keeps only its matplotlib part
+    (closing figures). Idempotent; a Streamlit without that function is left as it is.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if getattr(script_runner, "_clean_problem_modules", None) in (None, _close_figures):
+        return
+    script_runner._clean_problem_modules = _close_figures
+
+
+def _close_figures() -> None:
+    """What Streamlit's post-run cleanup does besides clearing Keras: close pyplot figures."""
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
+
 def page_setup() -> str:
     """Initialise state and the workspace for a page; returns the data directory.
 
     Idempotent, so each page also runs on its own (``AppTest.from_file("pages/x.py")``).
     """
     _leave_pages_directory_mode()
+    keep_keras_session()
     state.init_state()
     data_dir = str(resources.settings().data_dir)
     try:
