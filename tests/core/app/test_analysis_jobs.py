@@ -169,3 +169,34 @@ def test_large_is_decided_by_the_cost_estimate(ray_ws, monkeypatch):
     assert analysis.shap_is_large(cost)
     monkeypatch.setattr(analysis, "SHAP_JOB_SECONDS", cost.seconds * 2)
     assert not analysis.shap_is_large(cost)
+
+
+def test_cli_score_background_commits_the_same_table_from_its_own_process(ray_ws, capsys):
+    import json
+
+    from core.app import main, recent_jobs
+
+    s, run = ray_ws
+    base = ["--data-dir", str(s.data_dir)]
+    assert main([*base, "score", run.run_id, "--table", "toy", "--out", "Big",
+                 "--background"]) == 2  # refused before a process starts
+    assert "'big' is a raw table" in capsys.readouterr().err
+    assert main([*base, "score", run.run_id, "--table", "toy", "--out", "toy_bg",
+                 "--background"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    assert started["state"] == "queued" and started["table"] == "toy_bg"
+    deadline = time.monotonic() + 120
+    while (row := {j["job_id"]: j for j in recent_jobs(s)}[started["job_id"]])["state"] in (
+            "queued", "running"):
+        assert time.monotonic() < deadline, row
+        time.sleep(0.2)
+    assert row["state"] == "done" and row["kind"] == "score", row
+    assert row["message"] == "Wrote 3,000 scored rows to table 'toy_bg'."
+    assert not any("into Big" in (j["label"] or "") for j in recent_jobs(s, limit=100))
+    score_table(s, run, "toy", "toy_cli_sync")
+    with connect(s) as con:
+        pd.testing.assert_frame_equal(read_table(con, "toy_cli_sync"), read_table(con, "toy_bg"),
+                                      check_exact=False, rtol=0, atol=1e-12)
+        lineage = con.execute(f"SELECT derived_from FROM {META_SCHEMA}.catalog WHERE "
+                              f"table_name = 'toy_bg'").fetchall()
+    assert lineage == [("toy",)]
