@@ -10,11 +10,13 @@ import sys
 import pandas as pd
 import streamlit as st
 
+from core.app import shap_is_large, shap_job
 from core.errors import AppError
 from core.evaluate import dependence_figure, importance_comparison_figure
 from core.explain import (
     contributions,
     explain_cached,
+    explain_cost,
     explain_in_words,
     explain_test_row,
     explainer_names,
@@ -32,9 +34,11 @@ from core.plots import (
     waterfall_figure,
 )
 from ui import resources, state
+from ui.analysis_job_views import follow
 from ui.privacy_views import audit_view
 from ui.widgets import errors_shown, show_error
 
+JOB_KEY = "explain__job"
 ROW_MODES = {"rank": "Score rank", "surprising": "Most surprising errors", "id": "Test row id"}
 UNITS = {"log-odds": "SHAP values here are in **log-odds**, the model's raw output (gradient "
                      "boosting and logistic regression explain their decision function): +0.69 "
@@ -90,19 +94,42 @@ def compute_controls(data_dir: str, run):
     fits = exp is not None and exp.requested_rows == rows and method in ("auto", exp.method)
     label = f"Compute SHAP values for {rows:,} rows" if exp is None else "Recompute"
     if st.button(label, type="primary" if not fits else "secondary", key="explain__go"):
-        bar = st.progress(0.0, text="Preparing the explainer …")
-
-        def progress(done: int, total: int, name: str) -> None:
-            bar.progress(done / total, text=f"{name}: {done:,} of {total:,} rows")
-
         with errors_shown():
-            explain_cached(run, int(rows), method=method, budget_s=float(budget),
-                           progress=progress, target_class=target_class)
-        st.rerun()
-    if exp is None:
+            cost = explain_cost(run, int(rows), method, target_class=target_class)
+        if shap_is_large(cost):
+            _submit(data_dir, run, int(rows), method, float(budget), target_class, cost)
+        else:
+            _compute_now(run, int(rows), method, float(budget), target_class)
+    job = follow(data_dir, JOB_KEY, "shap", {"run_id": run.run_id})
+    if exp is None and job is None:
         st.info("SHAP values are computed once per run and cached, so reopening this page is "
                 "instant. Keras networks take about a second for 1,000 rows.")
     return exp
+
+
+def _compute_now(run, rows: int, method: str, budget: float, target_class: str | None) -> None:
+    """A small request: computed here, with a progress bar, then the page reruns."""
+    bar = st.progress(0.0, text="Preparing the explainer …")
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.progress(done / total, text=f"{name}: {done:,} of {total:,} rows")
+
+    with errors_shown():
+        explain_cached(run, rows, method=method, budget_s=budget, progress=progress,
+                       target_class=target_class)
+    st.rerun()
+
+
+def _submit(data_dir: str, run, rows: int, method: str, budget: float,
+            target_class: str | None, cost) -> None:
+    """A large request (estimated over the job threshold): a background job, said so."""
+    with errors_shown():
+        st.session_state[JOB_KEY] = resources.job_manager(data_dir).submit(
+            **shap_job(resources.settings(), run, rows, method, budget, target_class))
+    st.info(f"About {cost.seconds:,.0f} s estimated ({cost.evaluations:,} model evaluations "
+            f"with {explainer_names().get(cost.method, cost.method)}): computing in the "
+            f"background, so the app stays responsive. The values show here when it ends.",
+            icon=":material/directions_run:")
 
 
 def status(exp) -> None:

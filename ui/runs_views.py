@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.app import export_run, import_run, score_table
+from core.app import export_run, import_run, score_is_large, score_job, score_table
 from core.errors import AppError
 from core.evaluate import metric_name, pr_points, roc_points
 from core.plots import overlay_curves_figure
@@ -20,8 +20,10 @@ from core.runs import (
 )
 from core.warehouse import connect, list_tables, read_table
 from ui import resources, state
+from ui.analysis_job_views import follow
 from ui.widgets import errors_shown, show_error
 
+SCORE_JOB = "runs__score_job"
 HEADLINE = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2",
             "next_item": "hit_rate@10", "uplift": "qini_coefficient"}
 
@@ -110,20 +112,41 @@ def manage(data_dir: str, run_id: str) -> None:
     if run.task not in ("binary", "multiclass", "regression"):
         return
     with errors_shown(), connect(settings) as con:
-        tables = [t.table for t in list_tables(con)]
+        rows = {t.table: t.rows for t in list_tables(con)}
     c1, c2 = st.columns(2)
-    table = c1.selectbox("Score another table with this run", tables, key="runs__score_table")
+    table = c1.selectbox("Score another table with this run", list(rows),
+                         key="runs__score_table")
     out_name = c2.text_input("Output table", f"{table}_scored", key=f"runs__score_out_{table}")
     replace = c2.checkbox("Replace my earlier scored table of that name",
                           key="runs__score_replace")
     if st.button("Score table", key="runs__score"):
-        with st.spinner("Scoring …"), errors_shown():
-            out = score_table(settings, run, table, out_name, replace)
-            with connect(settings) as con:
-                scored = read_table(con, out["table"])
-        st.success(f"Wrote {out['rows']:,} scored rows to table `{out['table']}`.")
-        st.download_button("Download scores (.csv)", scored.to_csv(index=False),
-                           file_name=f"{out['table']}.csv", key="runs__csv")
+        if score_is_large(rows.get(table, 0)):
+            with errors_shown():  # a name that would replace a raw table: refused here
+                st.session_state[SCORE_JOB] = resources.job_manager(data_dir).submit(
+                    **score_job(settings, run, table, out_name, replace))
+            st.info(f"'{table}' has {rows[table]:,} rows: it is scored in the background, so "
+                    f"the app stays responsive.", icon=":material/directions_run:")
+        else:
+            _score_now(settings, run, table, out_name, replace)
+    job = follow(data_dir, SCORE_JOB, "score", {"run_id": run_id})
+    if job is not None and job.state == "done":
+        with errors_shown(), connect(settings) as con:
+            head = read_table(con, job.result["table"], limit=20)
+        st.dataframe(head, hide_index=True, width="stretch")
+        st.caption(f"The first {len(head)} of {job.result['rows']:,} rows of "
+                   f"`{job.result['table']}`; the whole table is in the warehouse (Data page, "
+                   f"or `python -m core sql`).")
+
+
+def _score_now(settings, run, table: str, out_name: str, replace: bool) -> None:
+    """A small table: scored here, with its scores to download."""
+    with st.spinner("Scoring …"), errors_shown():
+        out = score_table(settings, run, table, out_name, replace)
+        with connect(settings) as con:
+            scored = read_table(con, out["table"])
+    st.success(f"Wrote {out['rows']:,} scored rows to table `{out['table']}`.")
+    st.download_button("Download scores (.csv)", scored.to_csv(index=False),
+                       file_name=f"{out['table']}.csv", key="runs__csv")
 
 
 def importer() -> None:

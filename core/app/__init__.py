@@ -11,9 +11,19 @@ prepare, protect), ``_monitor_cli``, ``_privacy_cli`` (privacy, audit, compress)
 ``_recommend_cli``, ``_archive`` (run export and hostile-archive import), ``_paths``, ``_jobs``,
 ``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``, ``_engine``
 (where long work runs: embedded Ray or a cluster), ``_ray_jobs`` (a job as a Ray task),
-``_jobs_cli`` (jobs, jobs cancel, train --background).
+``_jobs_cli`` (jobs, jobs cancel, train --background), ``_analysis_work`` (SHAP for many rows
+and scoring a large table as background jobs).
 """
 
+from core.app._analysis_work import (
+    AnalysisCancelled,
+    ScoreWork,
+    ShapWork,
+    score_is_large,
+    score_job,
+    shap_is_large,
+    shap_job,
+)
 from core.app._archive import ImportRunError, export_run, import_run
 from core.app._cli import main
 from core.app._engine import EngineInfo, engine_info, ensure_engine, shutdown_engine
@@ -23,7 +33,8 @@ from core.app._workflows import recommend_job
 from core.app._workspace import ensure_sample, score_table
 
 __all__ = [
-    "EngineInfo", "Estimate", "ImportRunError", "JobManager", "JobState", "engine_info",
+    "AnalysisCancelled", "ScoreWork", "ShapWork", "score_is_large", "score_job",
+    "shap_is_large", "shap_job", "EngineInfo", "Estimate", "ImportRunError", "JobManager", "JobState", "engine_info",
     "ensure_engine", "ensure_sample", "estimate_training", "export_run", "import_run", "main",
     "mark_interrupted", "recent_jobs", "recommend_job", "score_table", "shutdown_engine",
     "training_params",

@@ -23,6 +23,7 @@ from core.app._jobs_cli import (
     add_jobs_parsers,
     engine_json,
     start_background,
+    start_score_background,
 )
 from core.app._monitor_cli import MONITOR_COMMANDS, add_monitor_parsers
 from core.app._paths import finite_float
@@ -198,9 +199,11 @@ def cmd_report(args, settings) -> dict:
 
 
 def cmd_score(args, settings) -> dict:
-    # a run id, or a model name: its champion
-    return score_table(settings, resolve_run(settings, args.run_id), args.table, args.out,
-                       args.replace)
+    # a run id, or a model name: its champion; --background: a detached job (its id back)
+    run = resolve_run(settings, args.run_id)
+    if getattr(args, "background", False):
+        return start_score_background(settings, run, args.table, args.out, args.replace)
+    return score_table(settings, run, args.table, args.out, args.replace)
 
 
 def _train_uplift(args, settings) -> dict:
@@ -380,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "or the input")
     s.add_argument("--replace", action="store_true",
                    help="replace an earlier scored table of that name")
+    s.add_argument("--background", action="store_true",
+                   help="score in a background process and print its job id (`jobs` follows "
+                        "it, `jobs cancel` stops it)")
     _add_simulate_parser(sub)
     add_recommend_parser(sub, _Parser)
     add_monitor_parsers(sub)

@@ -1,9 +1,11 @@
-"""``python -m core jobs``, ``jobs cancel JOB_ID`` and ``train --background`` / ``--workers N``.
+"""``python -m core jobs``, ``jobs cancel JOB_ID``, ``train --background`` / ``--workers N`` and
+``score --background``.
 
 A background training from the command line runs in a detached process of its own (``python -m
 core jobs run JOB_ID``, started with a new session so that it outlives the shell's command) and
 keeps its row of ``liftlab.jobs`` up to date: queued, running with the epoch in the message,
-then done, failed or cancelled. ``jobs cancel`` asks it (or a job of the app's server) to stop
+then done, failed or cancelled. A background scoring runs :class:`core.app._analysis_work.ScoreWork`
+there and commits its output table as the app's server does (same name checks, lineage). ``jobs cancel`` asks it (or a job of the app's server) to stop
 through a flag file in ``<data dir>/jobs/``, which both poll, and waits a few seconds for the
 state to change.
 """
@@ -18,6 +20,7 @@ import time
 import uuid
 from datetime import datetime
 
+from core.app._analysis_work import ScoreWork, score_job
 from core.app._engine import (
     cancel_requested,
     engine_info,
@@ -30,7 +33,7 @@ from core.app._jobs import ACTIVE_STATES, recent_jobs
 from core.app._workflows import train_workflow, training_params
 from core.config import Settings
 from core.errors import AppError
-from core.runs import StopSignal
+from core.runs import Run, StopSignal
 from core.specs import DatasetSpec, ModelConfig, from_dict
 from core.warehouse import META_SCHEMA, connect
 
@@ -67,28 +70,46 @@ def engine_json(cfg: ModelConfig, tune_parallel: int = 1) -> dict:
 
 
 def _record(settings: Settings, job_id: str, state: str, message: str, label: str,
-            run_id: str | None = None) -> None:
+            run_id: str | None = None, kind: str = "train") -> None:
     with connect(settings) as con:
         con.execute(
             f"INSERT OR REPLACE INTO {META_SCHEMA}.jobs (job_id, kind, state, created_at, "
-            f"updated_at, run_id, message, label) VALUES (?, 'train', ?, COALESCE((SELECT "
+            f"updated_at, run_id, message, label) VALUES (?, ?, ?, COALESCE((SELECT "
             f"created_at FROM {META_SCHEMA}.jobs WHERE job_id = ?), ?), ?, ?, ?, ?)",
-            [job_id, state, job_id, datetime.now(), datetime.now(), run_id, message, label])
+            [job_id, kind, state, job_id, datetime.now(), datetime.now(), run_id, message,
+             label])
 
 
 def start_background(settings: Settings, spec: DatasetSpec, cfg: ModelConfig, cv: int,
                      tune_trials: int, tune_timeout_s: float) -> dict:
     """Record a queued job, start ``python -m core jobs run JOB_ID`` detached, return
     ``{"job_id", "state", "engine"}``."""
-    job_id = uuid.uuid4().hex[:12]
     label = f"{cfg.model} on {spec.table} (target {spec.target}, command line)"
     params = {**training_params(spec, cfg, cv, tune_trials, tune_timeout_s), "label": label}
+    return _detach(settings, params, engine_info(cfg.fit.workers, remote=False).to_dict())
+
+
+def start_score_background(settings: Settings, run: Run, table: str, out: str | None,
+                           replace: bool) -> dict:
+    """``score --background``: check the output name now (a name that would replace an
+    input or a raw table is refused before anything starts), then score in a detached process
+    (:class:`core.app._analysis_work.ScoreWork`, committed there). Returns ``{"job_id",
+    "state", "engine", "table"}``."""
+    job = score_job(settings, run, table, out, replace)
+    params = {**job["params"], "kind": "score", "label": f"{job['label']} (command line)"}
+    return {**_detach(settings, params, engine_info(1, remote=False).to_dict()),
+            "table": job["params"]["out"]}
+
+
+def _detach(settings: Settings, params: dict, engine: dict) -> dict:
+    """Record the queued job and start ``python -m core jobs run JOB_ID`` detached."""
+    job_id = uuid.uuid4().hex[:12]
     path = job_file(settings.data_dir, job_id, "params.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(params))
-    engine = engine_info(cfg.fit.workers, remote=False).to_dict()
     note_engine(settings.data_dir, job_id, engine, None)
-    _record(settings, job_id, "queued", "Starting a background process", label)
+    _record(settings, job_id, "queued", "Starting a background process", params["label"],
+            kind=params.get("kind", "train"))
     log = (settings.data_dir / "jobs" / f"{job_id}.log").open("w")
     subprocess.Popen([sys.executable, "-m", "core", "--data-dir", str(settings.data_dir),
                       "jobs", "run", job_id], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
@@ -102,6 +123,8 @@ def _run_background(settings: Settings, job_id: str) -> dict:
         params = json.loads(job_file(settings.data_dir, job_id, "params.json").read_text())
     except (OSError, ValueError) as err:
         raise AppError(f"No background job {job_id} to run ({err}).") from err
+    if params.get("kind") == "score":
+        return _score_background(settings, job_id, params)
     spec = from_dict(DatasetSpec, params["spec"])
     cfg = from_dict(ModelConfig, params["model_config"])
     label = params["label"]
@@ -131,6 +154,31 @@ def _run_background(settings: Settings, job_id: str) -> dict:
         raise
     _record(settings, job_id, "done", f"Finished: run {result.run_id}", label, result.run_id)
     return {"job_id": job_id, "state": "done", "run_id": result.run_id}
+
+
+def _score_background(settings: Settings, job_id: str, params: dict) -> dict:
+    """The background process of ``score --background``: score in batches, then commit."""
+    label, stop = params["label"], StopSignal()
+    note_engine(settings.data_dir, job_id, engine_info(1, remote=False).to_dict(), os.getpid())
+
+    def should_stop() -> bool:
+        if not stop() and cancel_requested(settings.data_dir, job_id):
+            stop.cancel()
+        return stop()
+
+    work = ScoreWork(settings, params["run_id"], params["table"], params["out"],
+                     params["replace"])
+    _record(settings, job_id, "running", "Starting", label, kind="score")
+    try:
+        out = work.commit(settings, work(lambda e: _record(settings, job_id, "running",
+                                                           e["message"], label, kind="score"),
+                                         should_stop))
+    except AppError as err:
+        _record(settings, job_id, "cancelled" if stop() else "failed", str(err), label,
+                kind="score")
+        raise
+    _record(settings, job_id, "done", out["message"], label, kind="score")
+    return {"job_id": job_id, "state": "done", "table": out["table"], "rows": out["rows"]}
 
 
 def _job_row(settings: Settings, job_id: str) -> dict:

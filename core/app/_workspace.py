@@ -123,14 +123,39 @@ def score_table(settings: Settings, run: Run, table: str, out: str | None = None
         return score_uplift_table(settings, run, table, out)
     with connect(settings) as con:
         frame = read_table(con, table)
+    require_features(run, frame, table)
+    with connect(settings) as con:
+        rows = write_frame_output(con, out, scored_rows(run, frame), table,
+                                  f"scored by run {run.run_id}")
+    return {"table": out, "rows": rows}
+
+
+def require_features(run: Run, frame: pd.DataFrame, table: str) -> None:
+    """Raise unless ``frame`` has every feature column of the run.
+
+    Raises:
+        SchemaError: Naming the missing columns.
+    """
     missing = [c for c in run.features if c not in frame.columns]
     if missing:
         raise SchemaError(
             f"Table '{table}' lacks feature column(s) the run was trained on: {', '.join(missing)}."
         )
-    scores = run.predict(frame)
-    scored = frame.assign(score=scores, predicted_positive=scores >= run.metrics["threshold"])
-    with connect(settings) as con:
-        rows = write_frame_output(con, out, pd.DataFrame(scored), table,
-                                  f"scored by run {run.run_id}")
-    return {"table": out, "rows": rows}
+
+
+def scored_rows(run: Run, frame: pd.DataFrame, scores: np.ndarray | None = None) -> pd.DataFrame:
+    """Rows plus the run's ``score`` and ``predicted_positive`` (score >= the run's threshold),
+    what :func:`score_table` writes.
+
+    Args:
+        run: A tabular run.
+        frame: Rows with the run's features, shape (n_rows, n_columns).
+        scores: ``run.predict(frame)`` computed already (e.g. batch by batch: the model scores
+            row by row, so the batches give the same), shape (n_rows,); None computes it.
+
+    Returns:
+        Shape (n_rows, n_columns + 2).
+    """
+    scores = run.predict(frame) if scores is None else scores
+    return pd.DataFrame(frame.assign(score=scores,
+                                     predicted_positive=scores >= run.metrics["threshold"]))

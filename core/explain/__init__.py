@@ -6,11 +6,14 @@ any model (scikit-learn), SHAP interaction values for tree models.
 
 Layer: above ``runs``; imports ``core.runs`` and the shared modules (TensorFlow and shap only
 inside functions).
-Private modules: ``_explain``, ``_explainers``, ``_deeplift``, ``_local``, ``_pdp``.
+Private modules: ``_explain``, ``_explainers``, ``_deeplift``, ``_local``, ``_pdp``, ``_cost``
+(an explanation's cost estimated before it starts).
 """
 
+from core.explain._cost import ExplainCost, explain_cost
 from core.explain._explain import (
     BACKGROUND_MAX,
+    ExplainCancelled,
     explain_cached,
     explain_run,
     load_explanation,
@@ -38,7 +41,7 @@ from core.explain._pdp import (
 )
 
 __all__ = [
-    "BACKGROUND_MAX", "Interactions", "PartialDependence", "contributions", "explain_cached",
+    "BACKGROUND_MAX", "ExplainCancelled", "ExplainCost", "explain_cost", "Interactions", "PartialDependence", "contributions", "explain_cached",
     "explain_in_words", "explain_run", "explain_test_row", "explainer_names",
     "interaction_values_run", "is_categorical", "load_explanation", "partial_dependence_run",
     "permutation_importance_run", "row_order", "save_explanation", "strongest_interaction",

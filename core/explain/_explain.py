@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -128,6 +129,11 @@ def group_by_source(encoded: np.ndarray, sources: list[str], columns: list[str])
 
 
 MIN_REFUSAL_S = 1.0  # a row estimated under a second is always tried (estimates are rough)
+
+
+class ExplainCancelled(ExplainError):
+    """The analyst cancelled an explanation (raised from the progress callback between
+    chunks); the explainer chain does not move on to the next explainer."""
 
 
 def _plan(key: str, model, x: np.ndarray, bg: np.ndarray, blocks: list[np.ndarray],
@@ -242,6 +248,8 @@ def explain_encoded(model, model_name: str, x: np.ndarray, bg: np.ndarray,
         try:
             values, base, output, note = _run_method(key, model, x, bg, blocks, budget_s,
                                                      progress, out, last=i == len(chain) - 1)
+        except ExplainCancelled:
+            raise
         except Exception as err:  # any SHAP failure → the next explainer, reported
             log.warning("%s failed (%s: %s)", key, type(err).__name__, err)
             failures.append(f"{METHODS[key].name} failed ({type(err).__name__}: {err})")
@@ -407,25 +415,37 @@ _META = ("columns", "encoded_names", "base_value", "output_space", "explainer", 
          "target_class")
 
 
-def save_explanation(run: Run, exp: Explanation) -> None:
+def save_explanation(run: Run, exp: Explanation, folder: Path | None = None) -> None:
     """Cache an explanation in the run folder (``explain.npz``, ``explain_rows.parquet``,
-    ``explain.json`` written last, so a half-written cache is never read)."""
-    np.savez_compressed(run.folder / "explain.npz", **{k: getattr(exp, k) for k in _ARRAYS})
-    exp.rows.to_parquet(run.folder / "explain_rows.parquet", index=False)
+    ``explain.json`` written last, so a half-written cache is never read).
+
+    Args:
+        run: The explained run.
+        exp: Its explanation.
+        folder: Write there instead of the run folder (a job's worker writes a temporary
+            folder that the server then moves into the cache: :func:`load_explanation` with
+            the same ``folder``, then this function without it).
+    """
+    where = run.folder if folder is None else Path(folder)
+    (where / "explain.json").unlink(missing_ok=True)  # the old cache is never read half-replaced
+    np.savez_compressed(where / "explain.npz", **{k: getattr(exp, k) for k in _ARRAYS})
+    exp.rows.to_parquet(where / "explain_rows.parquet", index=False)
     meta = {k: getattr(exp, k) for k in _META} | {"version": CACHE_VERSION}
-    (run.folder / "explain.json").write_text(json.dumps(meta))
+    (where / "explain.json").write_text(json.dumps(meta))
 
 
-def load_explanation(run: Run) -> Explanation | None:
-    """The cached explanation of a run, or None (also for a cache of an older version)."""
-    meta_path = run.folder / "explain.json"
+def load_explanation(run: Run, folder: Path | None = None) -> Explanation | None:
+    """The cached explanation of a run (or the one saved in ``folder``), or None (also for a
+    cache of an older version)."""
+    where = run.folder if folder is None else Path(folder)
+    meta_path = where / "explain.json"
     if not meta_path.exists():
         return None
     meta = json.loads(meta_path.read_text())
     if meta.pop("version", None) != CACHE_VERSION:
         return None
-    arrays = np.load(run.folder / "explain.npz")
-    rows = pd.read_parquet(run.folder / "explain_rows.parquet")
+    arrays = np.load(where / "explain.npz")
+    rows = pd.read_parquet(where / "explain_rows.parquet")
     return Explanation(rows=rows, **{k: arrays[k] for k in _ARRAYS}, **meta)
 
 

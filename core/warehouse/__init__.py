@@ -39,6 +39,7 @@ from core.warehouse._outputs import (
     record_output,
     table_origin,
     write_frame_output,
+    write_parquet_output,
 )
 from core.warehouse._sandbox import (
     PolicyRuleError,
@@ -59,5 +60,5 @@ __all__ = [
     "open_snapshot", "policy_rule_mask", "private_dir", "quote_ident", "read_table", "record_output",
     "require_table", "run_query", "sandbox_connection", "scratch_root", "set_meta",
     "sql_column_names", "table_columns", "table_exists", "table_origin", "transaction",
-    "with_memory_retry", "write_frame_output",
+    "with_memory_retry", "write_frame_output", "write_parquet_output",
 ]

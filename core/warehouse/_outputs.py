@@ -21,6 +21,7 @@ from core.warehouse._connection import (
     META_SCHEMA,
     original_names,
     quote_ident,
+    sql_literal,
     table_columns,
     transaction,
 )
@@ -115,6 +116,30 @@ def write_frame_output(con: duckdb.DuckDBPyConnection, name: str, frame,
             con.unregister("__liftlab_output")
         record_output(con, name, source_table, how, carry_marks)
     return int(len(frame))
+
+
+def write_parquet_output(con: duckdb.DuckDBPyConnection, name: str, path,
+                         source_table: str | None, how: str, carry_marks: bool = True) -> int:
+    """Load a Parquet file (a job's worker wrote it) as a derived table and record it, in one
+    transaction: what :func:`write_frame_output` does for a DataFrame, without the rows passing
+    through this process's memory.
+
+    Args:
+        con: Open warehouse connection.
+        name: A name checked with :func:`claim_output`.
+        path: The Parquet file (one or more row groups), shape (n_rows, n_columns).
+        source_table: The table the rows come from (its marks and names follow).
+        how: How it was made, for the catalog.
+        carry_marks: Copy the source's personal-data marks (see :func:`record_output`).
+
+    Returns:
+        The number of rows written.
+    """
+    with transaction(con):
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
+                    f"SELECT * FROM read_parquet({sql_literal(str(path))})")
+        record_output(con, name, source_table, how, carry_marks)
+        return int(con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0])
 
 
 def record_output(con: duckdb.DuckDBPyConnection, name: str, source_table: str | None,
