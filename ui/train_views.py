@@ -26,6 +26,7 @@ from core.specs import (
     ModelConfig,
 )
 from ui import resources, state
+from ui.tuning_views import tuning_summary
 from ui.widgets import KEEP, initial, link_to, show_error
 
 HEADLINES = {
@@ -98,6 +99,8 @@ def _done(data_dir: str, job: JobState) -> None:
         col.metric(label, "undefined" if value is None else f"{value:.3f}")
     for note in run.metrics.get("notes", []):
         st.warning(note)
+    if "tuning" in run.config.extra:
+        tuning_summary(run.config.extra["tuning"])
     link_to("pages/evaluate.py", "Evaluate this run", ":material/target:")
 
 

@@ -1,0 +1,41 @@
+"""The Train page's tuning record: finished and pruned trials, the best marked."""
+
+from __future__ import annotations
+
+import math
+
+from streamlit.testing.v1 import AppTest
+
+from ui.tuning_views import trials_frame
+
+TUNING = {"objective": "validation roc_auc", "direction": "maximize", "parallel": 2,
+          "seconds": 41.6, "pruner": "Optuna MedianPruner on the validation loss per epoch",
+          "best_params": {"units": 64, "learning_rate": 0.01},
+          "trials": [{"number": 0, "value": 0.71, "params": {"units": 32, "learning_rate": 0.001}},
+                     {"number": 2, "value": 0.78, "params": {"units": 64, "learning_rate": 0.01}}],
+          "pruned": [{"number": 1, "epoch": 3, "params": {"units": 16, "learning_rate": 0.3}}]}
+
+
+def test_trials_frame_lists_every_trial_in_order_with_its_state():
+    frame = trials_frame(TUNING)
+    assert frame["trial"].tolist() == [0, 1, 2]
+    assert frame["state"].tolist() == ["finished", "pruned at epoch 3", "best"]
+    scores = frame["validation roc_auc"].tolist()
+    assert scores[0] == 0.71 and math.isnan(scores[1]) and scores[2] == 0.78
+    assert frame["units"].tolist() == [32, 16, 64]
+
+
+def _page(tuning: dict) -> None:
+    from ui.tuning_views import tuning_summary
+
+    tuning_summary(tuning)
+
+
+def test_the_summary_says_how_many_trials_were_pruned_and_the_best_score():
+    at = AppTest.from_function(_page, args=(TUNING,)).run()
+    assert not at.exception
+    assert at.expander[0].label == ("Tuning: 2 trials finished, 1 pruned · best validation "
+                                    "roc_auc 0.7800")
+    assert "2 trials at a time on Ray Tune" in at.caption[0].value
+    assert "MedianPruner" in at.caption[0].value
+    assert at.dataframe[0].value["state"].tolist() == ["finished", "pruned at epoch 3", "best"]

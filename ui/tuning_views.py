@@ -1,0 +1,41 @@
+"""The tuning record of a run (Optuna trials, finished and pruned) on the Train page."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+
+def trials_frame(tuning: dict) -> pd.DataFrame:
+    """One row per trial: ``trial`` (Optuna's number), ``state`` (``best``, ``finished`` or
+    ``pruned at epoch k``), the validation score (NaN when pruned) and the sampled settings.
+
+    Args:
+        tuning: A run's ``tuning`` record (:func:`core.training.tune`).
+    """
+    score = tuning.get("objective", "validation score")
+    best = tuning.get("best_params")
+    rows = [{"trial": t["number"], "state": "best" if t["params"] == best else "finished",
+             score: t["value"], **t["params"]} for t in tuning.get("trials", [])]
+    rows += [{"trial": p["number"], "state": f"pruned at epoch {p.get('epoch')}",
+              score: float("nan"), **p["params"]} for p in tuning.get("pruned", [])]
+    return pd.DataFrame(rows).sort_values("trial").reset_index(drop=True) if rows \
+        else pd.DataFrame()
+
+
+def tuning_summary(tuning: dict) -> None:
+    """An expander with the search's trials, how many were pruned, and by what rule."""
+    trials, pruned = tuning.get("trials", []), tuning.get("pruned", [])
+    score = tuning.get("objective", "validation score")
+    values = [t["value"] for t in trials]
+    best = (max(values) if tuning.get("direction") == "maximize" else min(values)) \
+        if values else None
+    head = (f"Tuning: {len(trials)} trials finished, {len(pruned)} pruned"
+            + (f" · best {score} {best:.4f}" if best is not None else ""))
+    with st.expander(head, icon=":material/tune:"):
+        where = (f"{tuning['parallel']} trials at a time on Ray Tune"
+                 if tuning.get("parallel", 1) > 1 else "one trial at a time")
+        st.caption(f"Optuna's TPE sampler, {where}, {tuning.get('seconds', 0):.0f} s. "
+                   + (f"Pruning: {tuning['pruner']}. " if tuning.get("pruner") else "")
+                   + "The run was trained again with the best trial's settings.")
+        st.dataframe(trials_frame(tuning), hide_index=True)
