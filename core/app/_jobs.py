@@ -353,7 +353,7 @@ class JobManager:
     def _on_progress(self, job_id: str, event: dict) -> None:
         stage = event.get("stage")
         if stage == "epoch":
-            now = self._clock()
+            now = event.get("at") or self._clock()  # a worker's own time stamp
             with self._lock:
                 job = self._jobs[job_id]
                 job.epoch = event["epoch"]
@@ -364,7 +364,7 @@ class JobManager:
                     job.message = event.get("message") or _epoch_message(event)
         elif stage == "fit":  # fitting starts: epochs are timed from here, loading excluded
             with self._lock:
-                self._jobs[job_id]._mark = self._clock()
+                self._jobs[job_id]._mark = event.get("at") or self._clock()
             self._update(job_id, message=event.get("message", "Fitting"))
         elif stage == "trial":
             best = event.get("best")

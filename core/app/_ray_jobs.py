@@ -100,7 +100,9 @@ class _RemoteStop:
 
 
 def _jsonable(event: dict) -> dict:
-    """Events as plain data (numpy floats in Keras logs become floats)."""
+    """Events as plain data (numpy floats in Keras logs become floats); the worker stamps each
+    with ``at`` (``time.time()`` when it happened), so epoch times are not those of the
+    server's polling."""
     out = dict(event)
     if isinstance(out.get("logs"), dict):
         out["logs"] = {k: float(v) for k, v in out["logs"].items()}
@@ -122,7 +124,8 @@ def _execute(work, channel) -> dict:
     os.environ["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
     ray.get(channel.started.remote(os.getpid()))
     try:
-        result = work(lambda e: channel.push.remote(_jsonable(e)), _RemoteStop(channel))
+        result = work(lambda e: channel.push.remote({**_jsonable(e), "at": time.time()}),
+                      _RemoteStop(channel))
         ray.get(channel.requested.remote())  # calls run in order: every event has arrived
         return {"result": result, "pid": os.getpid()}
     except AppError as err:

@@ -180,3 +180,26 @@ def test_recommender_stop_and_keep(rec_ws):
     assert run.config.epochs_run == 2
     assert r.metrics["notes"][0].startswith("Stopped by the analyst after epoch 2 of at most 30;")
     assert "best validation ndcg@10" in r.metrics["notes"][0]
+
+
+def test_epoch_times_come_from_the_workers_stamps_not_the_servers_polling(settings):
+    # a Ray worker's events reach the server up to 0.25 s late and in bunches; each carries
+    # the worker's own time stamp ("at"), which the job's epoch times use
+    clock, ready, release = FakeClock(), threading.Event(), threading.Event()
+
+    def work(progress, should_stop):
+        progress({"stage": "fit", "message": "Training", "at": 5000.0})
+        for epoch, at in ((1, 5002.5), (2, 5003.75), (3, 5005.0)):
+            progress({"stage": "epoch", "epoch": epoch, "epochs": 10, "at": at,
+                      "logs": {"loss": 0.5, "val_loss": 0.5}})  # all arrive at one clock time
+        ready.set()
+        release.wait(10)
+        return "run-x"
+
+    jobs = JobManager(settings, clock=clock)
+    job_id = jobs.submit("train", "mlp", work, epochs=10)
+    assert ready.wait(10)
+    assert jobs.get(job_id).epoch_seconds == pytest.approx([2.5, 1.25, 1.25])
+    release.set()
+    jobs.wait(job_id)
+    jobs.shutdown()
