@@ -136,7 +136,7 @@ def _render(data_dir: str) -> bool:
                     text="Fitting (scikit-learn reports no progress until it finishes)"
                     if job.state == "running" else "Waiting for the worker")
     if job.history:
-        st.plotly_chart(history_figure(job.history), key=f"train__loss_{job.epoch}")
+        st.plotly_chart(history_figure(job.history), key="train__loss")
     if active:
         _stop_buttons(jobs, job)
     if job.state == "failed":
