@@ -108,3 +108,43 @@ def test_mixed_precision_step_scales_the_loss_and_matches_float32(data):
     step = max(float(np.max(np.abs(a - b))) for a, b in zip(ref, start))
     assert step > 1e-2  # the update is far larger than the difference below
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(ref, got)) < 2e-3
+
+
+def test_streamed_sources_copied_for_a_cluster_give_the_same_shards(con, tmp_path):
+    """With shared storage (a cluster) the snapshots and the encoded split are copied into the
+    training folder; each worker's shard read from the copies is the shard of the originals,
+    and the validation split is read whole, in order."""
+    from core.features import (
+        LABEL,
+        StreamedSplits,
+        encode_to_disk,
+        export_splits,
+        head_frame,
+        shard_chunks,
+    )
+    from core.specs import DatasetSpec
+    from core.training import StreamFit
+    from core.training._distributed_data import stream_source, valid_chunks
+
+    con.execute("CREATE TABLE t AS SELECT range AS id, (range % 13) * 1.0 AS v, "
+                "CASE WHEN range % 4 = 0 THEN 'yes' ELSE 'no' END AS y FROM range(900)")
+    (tmp_path / "snap").mkdir()
+    splits = export_splits(con, DatasetSpec("t", "y"), "binary", tmp_path / "snap")
+    pre = TabularPreprocessor().fit(head_frame(splits.files, "train", 1000).drop(columns=[LABEL]))
+    enc = encode_to_disk(splits, "train", pre, tmp_path)
+    data = StreamFit(None, None, splits.counts["train"], splits.label_counts["train"],
+                     {"train": enc, "valid": splits})
+    (tmp_path / "train-folder").mkdir()
+    source = stream_source(tmp_path / "train-folder", data, "binary", shared=True)
+    assert isinstance(source["valid"], StreamedSplits) and source["rows"] == 629
+    assert source["train"].x_path.parent == tmp_path / "train-folder" / "train"
+    assert all(p.parent == tmp_path / "train-folder" / "valid" / "snapshot"
+               for p in source["valid"].files)
+    for rank in (0, 1):
+        ref = np.concatenate([x for x, _ in shard_chunks(enc, "train", pre, 256, rank, 2, 4)])
+        got = np.concatenate([x for x, _ in shard_chunks(source["train"], "train", pre, 256,
+                                                         rank, 2, 4)])
+        assert got.shape == (314, len(pre.feature_names_out_)) and np.array_equal(got, ref)
+    y_valid = np.concatenate([y for _, y in valid_chunks(source, pre)])
+    assert len(y_valid) == splits.counts["valid"] == 91
+    assert y_valid.sum() == splits.label_counts["valid"][1]
