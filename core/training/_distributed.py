@@ -101,15 +101,17 @@ def check_distributable(cfg: ModelConfig) -> None:
                             "does not compute); set workers to 1.")
 
 
-def _class_table(cfg: ModelConfig, task: str, data: FitData | StreamFit) -> list[float] | None:
-    """Weight of each class index as single-worker ``model.fit`` gets it, or None."""
+def _class_table(cfg: ModelConfig, task: str, n_classes: int,
+                 data: FitData | StreamFit) -> list[float] | None:
+    """Weight of each class index (``n_classes`` at least) as single-worker ``model.fit`` gets
+    it, or None."""
     if task == "regression":
         return None
     weights = (weights_from_counts(data.class_counts, cfg.class_weight)
                if isinstance(data, StreamFit) else class_weights(data.y_train, cfg.class_weight))
     if not weights:
         return None
-    return [float(weights.get(k, 0.0)) for k in range(max(weights) + 1)]
+    return [float(weights.get(k, 0.0)) for k in range(max(n_classes, max(weights) + 1))]
 
 
 def fit_distributed(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: int,
@@ -161,7 +163,7 @@ def fit_distributed(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_cla
             train_loop_config={"cfg": cfg, "pre": pre, "task": task, "n_classes": n_classes,
                                "seed": seed, "folder": str(folder), "relay": relay,
                                "source": source,
-                               "class_weights": _class_table(cfg, task, data)},
+                               "class_weights": _class_table(cfg, task, n_classes, data)},
             scaling_config=ScalingConfig(num_workers=cfg.fit.workers, use_gpu=gpus),
             run_config=RunConfig(storage_path=str(folder / "ray"), name="fit"))
         emit(progress, stage="fit", message=(

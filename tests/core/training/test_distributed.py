@@ -148,3 +148,19 @@ def test_streamed_sources_copied_for_a_cluster_give_the_same_shards(con, tmp_pat
     y_valid = np.concatenate([y for _, y in valid_chunks(source, pre)])
     assert len(y_valid) == splits.counts["valid"] == 91
     assert y_valid.sum() == splits.label_counts["valid"][1]
+
+
+def test_class_weights_reach_the_workers_as_keras_would_weigh_them():
+    """Balanced weights n / (k · n_c), from the arrays or from the streamed class counts; one
+    entry per class even when the last is absent from training; none otherwise."""
+    from core.training import FitData, StreamFit
+    from core.training._distributed import _class_table
+
+    balanced = ModelConfig.of(model="tabm", class_weight="balanced")
+    arrays = FitData(np.zeros((4, 1)), np.array([0, 0, 0, 1]), np.zeros((1, 1)), np.zeros(1))
+    assert _class_table(balanced, "binary", 2, arrays) == pytest.approx([4 / 6, 2.0])
+    streamed = StreamFit(None, None, 4, [3, 1])
+    assert _class_table(balanced, "binary", 2, streamed) == pytest.approx([4 / 6, 2.0])
+    assert _class_table(balanced, "multiclass", 3, streamed) == pytest.approx([4 / 6, 2.0, 0.0])
+    assert _class_table(ModelConfig.of(model="tabm"), "binary", 2, arrays) is None
+    assert _class_table(balanced, "regression", 1, arrays) is None
