@@ -16,10 +16,12 @@
    timed by its worker's own stamps.
 2. Server RSS after 10 retrains: the JobManager's process with Ray jobs against thread jobs,
    each as a ratio to its own starting RSS (goal: within 10 % of the start).
-3. 2 Ray Train workers vs 1 on the in-memory pipeline (wall time of ``train``).
+3. 2 Ray Train workers vs 1 on the in-memory pipeline, then on the streamed pipeline (each
+   worker encodes its shard of the snapshot chunk by chunk); wall time of ``train``.
 
-Run: ``nice -n 10 python bench/engine.py`` (about 8 minutes on 2 cores); ``--app-only`` runs
-scenario 0 only, ``--throughput-only`` scenario 1 only. Scenario 0 needs Playwright and ``/usr/bin/chromium``; port 8621
+Run: ``nice -n 10 python bench/engine.py`` (about 12 minutes on 2 cores); ``--app-only`` runs
+scenario 0 only, ``--throughput-only`` scenario 1 only, ``--workers-only`` scenario 3 only.
+Scenario 0 needs Playwright and ``/usr/bin/chromium``; port 8621
 (``LIFTLAB_BENCH_PORT``).
 """
 
@@ -216,7 +218,31 @@ def app_scenario() -> None:
           flush=True)
 
 
+def workers_scenario(s) -> None:
+    """Scenario 3: 2 Ray Train workers vs 1, the in-memory then the streamed pipeline (wall
+    time of ``train``; ratio 1-worker time / 2-worker time, above 1 when 2 are faster)."""
+    for pipeline in ("memory", "stream"):
+        times, auc = {}, {}
+        for workers in (1, 2):
+            t = time.perf_counter()
+            result = train(s, SPEC, ModelConfig.of(model="mlp", hidden_units=(64, 32), epochs=8,
+                                                   batch_size=64, workers=workers,
+                                                   data_pipeline=pipeline, early_stopping=False))
+            times[workers] = time.perf_counter() - t
+            auc[workers] = result.metrics["metrics"]["roc_auc"]
+        print(f"3. {pipeline}: 2 workers {times[2]:.1f} s vs 1 worker {times[1]:.1f} s: "
+              f"ratio {times[1] / times[2]:.2f} (ROC-AUC {auc[2]:.4f} vs {auc[1]:.4f})",
+              flush=True)
+
+
 def main() -> None:
+    if "--workers-only" in sys.argv:
+        s = load_settings(tempfile.mkdtemp())
+        _make_table(s)
+        ensure_engine()
+        workers_scenario(s)
+        shutdown_engine()
+        return
     if "--throughput-only" not in sys.argv:
         app_scenario()
     if "--app-only" in sys.argv:
@@ -243,15 +269,7 @@ def main() -> None:
         print(f"2. {name}: RSS start {start:.0f} MiB, after {RETRAINS} retrains {rss_mb():.0f} "
               f"MiB (peak {peak:.0f}), ratio {rss_mb() / start:.2f}")
         manager.shutdown()
-    times = {}
-    for workers in (1, 2):
-        t = time.perf_counter()
-        train(s, SPEC, ModelConfig.of(model="mlp", hidden_units=(64, 32), epochs=8,
-                                      batch_size=64, workers=workers, data_pipeline="memory",
-                                      early_stopping=False))
-        times[workers] = time.perf_counter() - t
-    print(f"3. 2 workers {times[2]:.1f} s vs 1 worker {times[1]:.1f} s: "
-          f"ratio {times[1] / times[2]:.2f}")
+    workers_scenario(s)
     shutdown_engine()
 
 

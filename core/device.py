@@ -57,6 +57,24 @@ def detect_devices() -> DeviceInfo:
     return DeviceInfo(bool(gpus), devices, label, tf.__version__)
 
 
+MIXED = "mixed_float16"
+
+
+def precision_policy(gpu: bool) -> str:
+    """The Keras dtype policy a network trains under: ``mixed_float16`` on a GPU (float16
+    compute, float32 weights; the networks' output layers stay float32), ``float32`` on the CPU
+    (where float16 is slower, not faster). Both the single-worker path
+    (:func:`training_strategy`) and every Ray Train worker choose here.
+
+    Args:
+        gpu: Whether the process trains on a GPU.
+
+    Returns:
+        ``"mixed_float16"`` or ``"float32"``.
+    """
+    return MIXED if gpu else "float32"
+
+
 def training_strategy(devices: list[str] | None = None):
     """The ``tf.distribute`` strategy to build and fit models under.
 
@@ -78,7 +96,7 @@ def training_strategy(devices: list[str] | None = None):
         return tf.distribute.MirroredStrategy(devices)
     gpus = tf.config.list_logical_devices("GPU")
     if gpus:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+        keras.mixed_precision.set_global_policy(precision_policy(True))
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy([g.name for g in gpus])
     return tf.distribute.get_strategy()

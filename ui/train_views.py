@@ -323,13 +323,14 @@ def _network_inputs(model: str) -> dict:
         values["batch_norm"] = c1.checkbox("Batch normalisation", False, key="train__bn", **KEEP)
         values["l2"] = c2.number_input("L2 penalty", 0.0, 1.0, i("train__l2", 0.0, "min"),
                                        format="%.5f", key="train__l2", **KEEP)
-    if model in ("mlp", "wide_deep", "ft_transformer"):
-        values["workers"] = int(c3.number_input(
-            "Training workers", 1, 16, i("train__workers", 1, "min"), key="train__workers",
-            help="Above 1: data-parallel training on that many Ray Train workers "
-                 "(MultiWorkerMirroredStrategy), the batch size being the global batch; on a "
-                 "Ray cluster (LIFTLAB_RAY_ADDRESS) the workers may sit on other machines. "
-                 "In-memory pipeline only.", **KEEP))
+    values["workers"] = int(c3.number_input(
+        "Training workers", 1, 16, i("train__workers", 1, "min"), key="train__workers",
+        help="Above 1: data-parallel training on that many Ray Train workers "
+             "(MultiWorkerMirroredStrategy), the batch size being the global batch; on a "
+             "Ray cluster (LIFTLAB_RAY_ADDRESS) the workers may sit on other machines. "
+             "In-memory or streamed pipeline (each worker reads its shard); the ensemble's "
+             "gradient boosting fits in the app's job; not with differential privacy.",
+        **KEEP))
     if model == "ft_transformer":
         values["d_token"] = int(c1.selectbox("Token size", [16, 32, 64],
                                              i("train__dtoken", 1, 0), key="train__dtoken", **KEEP))

@@ -44,7 +44,8 @@ PROGRESS_EVERY_S = 1.0
 def add_engine_arguments(parser) -> None:
     """``--workers N`` and ``--background`` on the ``train`` parser."""
     parser.add_argument("--workers", type=int,
-                        help="data-parallel Ray Train workers for a Keras network (default 1)")
+                        help="data-parallel Ray Train workers for a Keras network or the ensemble, "
+                             "in-memory or streamed (default 1)")
     parser.add_argument("--tune-parallel", type=int, default=1,
                         help="tuning trials at once, as Ray Tune trials (default 1)")
     parser.add_argument("--background", action="store_true",

@@ -9,12 +9,15 @@ Private modules: ``_tabular`` (target, split, preprocessor), ``_stream_export`` 
 """
 
 from core.features._stream_batches import (
+    EncodedFile,
     chunk_rows_for,
     encode_to_disk,
     encoded_batches,
     encoded_bytes,
     head_frame,
     keras_dataset,
+    shard_chunks,
+    shard_rows,
     write_scored,
 )
 from core.features._stream_export import (
@@ -35,8 +38,8 @@ from core.features._tabular import (
 from core.features._target import infer_task, label_text, summarize_target, task_of
 
 __all__ = [
-    "LABEL", "PREPROCESSOR_ROWS", "StreamedSplits", "TabularPreprocessor", "chunk_rows_for",
+    "LABEL", "PREPROCESSOR_ROWS", "EncodedFile", "StreamedSplits", "TabularPreprocessor", "chunk_rows_for",
     "encode_to_disk", "encoded_batches", "encoded_bytes", "excluded_columns", "export_splits",
     "head_frame", "infer_task", "keras_dataset", "label_text", "load_task_data", "load_xy",
-    "remove", "split_indices", "summarize_target", "task_of", "use_streaming", "write_scored",
+    "remove", "shard_chunks", "shard_rows", "split_indices", "summarize_target", "task_of", "use_streaming", "write_scored",
 ]

@@ -132,10 +132,16 @@ def encoded_chunks(splits: StreamedSplits, name: str, pre, chunk_rows: int,
         (float32; int32 class indices for multiclass; standardised when ``scaling``).
     """
     for frame in iter_frames(splits.files, name, chunk_rows, order_seed):
-        y = frame[LABEL].to_numpy(np.float64)
-        if scaling is not None:
-            y = (y - scaling[0]) / scaling[1]
-        yield pre.transform(frame), y.astype(_y_type(splits))
+        yield _encode(frame, pre, scaling, _y_type(splits))
+
+
+def _encode(frame: pd.DataFrame, pre, scaling: list[float] | None, y_type
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of snapshot rows: the preprocessor's encoding and the (scaled) target."""
+    y = frame[LABEL].to_numpy(np.float64)
+    if scaling is not None:
+        y = (y - scaling[0]) / scaling[1]
+    return pre.transform(frame), y.astype(y_type)
 
 
 def encoded_batches(splits: StreamedSplits, name: str, pre, batch_size: int,
@@ -228,6 +234,60 @@ def disk_chunks(enc: EncodedFile, order_seed: int | None = None
             fy.seek(int(start) * y_type.itemsize)
             x = np.fromfile(fx, dtype=np.float32, count=n * enc.width).reshape(n, enc.width)
             yield x, np.fromfile(fy, dtype=y_type, count=n)
+
+
+def shard_rows(rows: int, shards: int) -> int:
+    """Rows of each shard of :func:`shard_chunks`: ``rows // shards`` (the remainder is
+    left out, so that every shard, hence every data-parallel worker, runs as many steps)."""
+    return rows // shards
+
+
+def shard_chunks(source: StreamedSplits | EncodedFile, name: str, pre, chunk_rows: int,
+                 shard: int, shards: int, order_seed: int | None = None,
+                 scaling: list[float] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One shard of a split, read chunk by chunk and encoded: rows ``shard, shard + shards, …``
+    counted in this pass's read order, cut to :func:`shard_rows` rows.
+
+    The read order depends only on ``order_seed`` (bucket or chunk order), so shards read with
+    the same seed partition the split's rows. Every shard reads the whole split but encodes
+    only its own rows (the preprocessor is the costly part); memory stays one chunk.
+
+    Args:
+        source: The snapshots (encoded on the fly), or the split encoded to disk.
+        name: ``train``, ``valid`` or ``test`` (snapshots only).
+        pre: The fitted :class:`~core.features.TabularPreprocessor`.
+        chunk_rows: Rows per read from the snapshots (an :class:`EncodedFile` keeps its own).
+        shard: This shard, 0 ≤ shard < shards.
+        shards: Number of shards (data-parallel workers).
+        order_seed: Seed of the read order; None keeps the file order.
+        scaling: ``[mean, std]`` of a regression target (snapshots only).
+
+    Yields:
+        ``(x, y)``: float32 of shape (rows, n_encoded) and the target of shape (rows,).
+
+    Raises:
+        ValueError: ``shard`` outside ``[0, shards)``.
+    """
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in [0, {shards})")
+    encoded = isinstance(source, EncodedFile)
+    rows = source.rows if encoded else source.counts[name]
+    parts = (disk_chunks(source, order_seed) if encoded
+             else iter_frames(source.files, name, chunk_rows, order_seed))
+    keep, seen, given = shard_rows(rows, shards), 0, 0
+    for part in parts:
+        n = len(part[1]) if encoded else len(part)
+        idx = np.arange((shard - seen) % shards, n, shards)[:keep - given]
+        seen += n
+        if len(idx) == 0:
+            continue
+        given += len(idx)
+        if encoded:
+            yield part[0][idx], part[1][idx]
+        else:
+            yield _encode(part.iloc[idx], pre, scaling, _y_type(source))
+        if given >= keep:
+            break
 
 
 def keras_dataset(source: StreamedSplits | EncodedFile, name: str, pre, batch_size: int,

@@ -8,7 +8,8 @@ Layer: above ``evaluate``; imports ``core.evaluate``, ``core.privacy`` (DP-SGD's
 Private modules: ``_fit``, ``_dp`` (DP-SGD in the fit), ``_ensemble`` (the network + gradient
 boosting blend, and :func:`fit_model`, which fits any family), ``_memory`` (:func:`train`),
 ``_stream``, ``_cv``, ``_tuning``, ``_choice`` (the features of every training path; stop and
-keep the best so far).
+keep the best so far), ``_tune_ray``, ``_distributed`` (multi-worker training on Ray Train; its
+workers' step in ``_distributed_worker``, their shards in ``_distributed_data``).
 """
 
 from core.training._choice import record_choice, resolve_spec

@@ -88,8 +88,9 @@ def fit_ensemble(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classe
     """Fit the network and gradient boosting, then choose the blend's weight on validation.
 
     Args:
-        cfg: An ``ensemble`` configuration; its fit and TabM settings train the network,
-            gradient boosting keeps scikit-learn's defaults (and the class weights).
+        cfg: An ``ensemble`` configuration; its fit and TabM settings train the network
+            (on Ray Train workers when ``cfg.fit.workers`` > 1), gradient boosting keeps
+            scikit-learn's defaults (and the class weights) and fits in this process.
         pre: The fitted preprocessor.
         task: binary, multiclass or regression.
         n_classes: Number of classes (multiclass).
@@ -105,8 +106,9 @@ def fit_ensemble(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classe
         :func:`choose_weight` returned) and the network's epoch history.
     """
     network_name, booster_name = ENSEMBLE_MEMBERS
-    network, history = fit_keras(cfg.replace(model=network_name), pre, task, n_classes, data,
-                                 seed, progress, should_stop)
+    fit_network = fit_distributed if cfg.fit.workers > 1 else fit_keras  # booster: here
+    network, history = fit_network(cfg.replace(model=network_name), pre, task, n_classes, data,
+                                   seed, progress, should_stop)
     rows = booster_data or data
     cols = booster_columns(pre)
     emit(progress, stage="fit", message=f"Fitting gradient boosting on {len(rows.y_train):,} "
@@ -127,20 +129,23 @@ def fit_model(cfg: ModelConfig, pre: TabularPreprocessor, task: str, n_classes: 
               booster_data: FitData | None = None):
     """Fit the model a configuration names: a Keras network (:func:`fit_keras`), a
     scikit-learn baseline (:func:`fit_baseline`, in-memory data only) or the ensemble
-    (:func:`fit_ensemble`); with ``cfg.fit.workers`` > 1, a network on Ray Train workers
-    (:func:`core.training._distributed.fit_distributed`).
+    (:func:`fit_ensemble`); with ``cfg.fit.workers`` > 1, a network (the ensemble's TabM
+    included) on Ray Train workers (:func:`core.training._distributed.fit_distributed`).
+
+    Raises:
+        TrainingError: Several workers for a scikit-learn baseline or with DP-SGD.
 
     Returns:
         ``(model, history)``; history is the network's epochs (empty for a baseline).
     """
-    if cfg.fit.workers > 1:  # data-parallel on Ray Train workers
-        check_distributable(cfg, isinstance(data, StreamFit))
-        return fit_distributed(cfg, pre, task, n_classes, data, seed, progress, should_stop)
+    if cfg.fit.workers > 1:
+        check_distributable(cfg)
     if cfg.model == ENSEMBLE:
         return fit_ensemble(cfg, pre, task, n_classes, data, seed, progress, should_stop,
                             booster_data)
     if cfg.is_keras:
-        return fit_keras(cfg, pre, task, n_classes, data, seed, progress, should_stop)
+        fit_network = fit_distributed if cfg.fit.workers > 1 else fit_keras
+        return fit_network(cfg, pre, task, n_classes, data, seed, progress, should_stop)
     return fit_baseline(cfg, task, data, seed, progress)
 
 

@@ -77,12 +77,18 @@ class StreamFit:
         valid: ``tf.data.Dataset`` of validation batches.
         n_train: Training rows.
         class_counts: Training rows per class index (empty for regression).
+        sources: ``{"train", "valid"}``: where the datasets read (the snapshots, a
+            :class:`core.features.StreamedSplits`, or a split encoded once to disk, a
+            :class:`core.features.EncodedFile`); multi-worker training shards them.
+        scaling: ``[mean, std]`` of a regression target (applied by the datasets), or None.
     """
 
     train: object
     valid: object
     n_train: int
     class_counts: list[int]
+    sources: dict = field(default_factory=dict)
+    scaling: list[float] | None = None
 
 
 def emit(progress: Progress | None, **event) -> None:

@@ -109,7 +109,7 @@ def _fit_inputs(splits: StreamedSplits, pre, cfg: ModelConfig, seed: int, scalin
     fit = StreamFit(
         keras_dataset(sources["train"], "train", pre, cfg.fit.batch_size, seed, scaling),
         keras_dataset(sources["valid"], "valid", pre, cfg.fit.batch_size, None, scaling),
-        splits.counts["train"], splits.label_counts["train"])
+        splits.counts["train"], splits.label_counts["train"], sources, scaling)
     return fit, cached
 
 

@@ -91,6 +91,41 @@ def test_split_encoded_once_to_disk_reads_back_exactly(con, tmp_path, monkeypatc
     assert np.allclose(np.sort(shuffled), np.sort(np.concatenate([x[:, 0] for x, _ in disk])))
 
 
+def test_shards_partition_a_split_in_equal_lengths_from_snapshots_and_from_disk(
+        con, tmp_path, monkeypatch):
+    """Two or three shards read with one seed: disjoint, each n // shards rows, together the
+    split less its remainder, encoded exactly as the unsharded read; a new seed, new rows."""
+    monkeypatch.setattr(stream_batches, "CHUNK_BYTES", 4 * 11 * 300)  # ~300-row chunks
+    monkeypatch.setattr(streaming, "BUCKET_BYTES", 8_000)  # several buckets to order
+    _table(con)
+    got = export_splits(con, DatasetSpec("events", "y"), "binary", tmp_path)
+    assert len(got.files) > 1
+    pre = TabularPreprocessor().fit(_read(got.files, "train").drop(columns=[LABEL]))
+    enc = stream_batches.encode_to_disk(got, "train", pre, tmp_path)
+
+    def rows(source, shard, shards, seed):
+        parts = list(stream_batches.shard_chunks(source, "train", pre, 300, shard, shards, seed))
+        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+    whole = {"fly": rows(got, 0, 1, 5), "disk": rows(enc, 0, 1, 5)}
+    for name, source in (("fly", got), ("disk", enc)):
+        x_all, y_all = whole[name]
+        assert len(y_all) == 1400 and y_all.sum() == 280
+        for shards in (2, 3):
+            parts = [rows(source, r, shards, 5) for r in range(shards)]
+            assert [len(y) for _, y in parts] == [1400 // shards] * shards
+            for r, (x, y) in enumerate(parts):  # row r, r + shards, … of the pass's order
+                assert np.array_equal(x, x_all[r::shards][:1400 // shards])
+                assert np.array_equal(y, y_all[r::shards][:1400 // shards])
+            ids = np.concatenate([x[:, 0] for x, _ in parts])
+            assert len(np.unique(ids)) == len(ids)  # disjoint
+        other = rows(source, 0, 2, 6)[0][:, 0]
+        assert not np.array_equal(other, rows(source, 0, 2, 5)[0][:, 0])
+    assert np.allclose(np.sort(whole["fly"][0][:, 0]), np.sort(whole["disk"][0][:, 0]))
+    with pytest.raises(ValueError, match="not in"):
+        next(stream_batches.shard_chunks(got, "train", pre, 300, 2, 2))
+
+
 def test_pipeline_choice_and_refusals(con, monkeypatch):
     _table(con)
     spec = DatasetSpec("events", "y")
