@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core.compress import compress_run
+from core.compress import check_request, compress_run
 from core.config import Settings
 from core.leaderboard import Leaderboard, rank_families, save_leaderboard
 from core.monitor import commit_challenger, train_challenger
@@ -196,7 +196,13 @@ def retrain_job(settings: Settings, run_id: str, new_table: str,
 def compress_job(settings: Settings, run_id: str, method: str, sparsity: float = 0.8,
                  units: tuple[int, ...] = (32, 16), seed: int = 42) -> dict:
     """:meth:`core.app.JobManager.submit`'s keyword arguments for a compression (kind
-    ``"compress"``)."""
+    ``"compress"``).
+
+    Raises:
+        CompressError: A request that cannot run (refused here, before a job starts).
+        RunNotFoundError: No such run.
+    """
+    check_request(load_run(settings, run_id), method, sparsity, tuple(units))
     work = CompressWork(settings, run_id, method, float(sparsity), tuple(units), int(seed))
     return {"kind": "compress", "label": f"{method} of {run_id}", "work": work,
             "params": {"run_id": run_id, "method": method, "sparsity": work.sparsity,
