@@ -215,3 +215,21 @@ def test_compression_on_ray_equals_the_synchronous_function(ray_ws, parent):
 def test_a_cancelled_compression_on_ray_keeps_nothing(ray_ws, parent):
     kwargs = compress_job(ray_ws, parent, "prune", sparsity=0.5)
     _cancel_when(ray_ws, kwargs, lambda job: job.pid is not None)
+
+
+def test_a_commit_that_fails_keeps_none_of_the_runs(settings, monkeypatch):
+    """The thread engine (the runs are registered as they train): the leaderboard's file cannot
+    be written, so the transaction rolls back and both families' runs are removed."""
+    import core.app._more_work as more_work
+
+    def refuse(settings, board):
+        raise OSError("disk full")
+
+    with connect(settings) as con:
+        _draw(con, "toy", 0.42, 400)
+    monkeypatch.setattr(more_work, "save_leaderboard", refuse)
+    job = _run_job(settings, "thread", leaderboard_job(settings, SPEC, ("logreg", "hgb"),
+                                                       n_boot=20))
+    assert job.state == "failed" and job.run_id is None
+    assert "could not be registered" in job.message and "disk full" in job.message
+    assert _folders(settings) == set() and _registered(settings) == {}
