@@ -1,5 +1,5 @@
 """Train page: the leaderboard. One click trains every chosen family on the same split (and
-folds) as a background job; the table ranks them with intervals and says which are tied with
+folds) as a background job on Ray; the table ranks them with intervals and says which are tied with
 the best (paired bootstrap)."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.leaderboard import build_leaderboard, list_leaderboards
+from core.app import leaderboard_job
+from core.leaderboard import list_leaderboards
 from core.plots import LEGEND_BELOW, MODEL_COLOR, RANDOM_COLOR, styled
 from core.specs import MODEL_LABELS, MODELS, DatasetSpec
 from ui import resources, state
@@ -18,21 +19,12 @@ METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "Accuracy", "rmse": "RMSE"}
 
 def _start(data_dir: str, spec: DatasetSpec, models: tuple[str, ...], cv: int,
            epochs: int) -> None:
-    """Queue the leaderboard as a job on a thread of the server, not on Ray: it trains several
-    runs (each to register), loads them to rank them and writes a leaderboard file, while a
-    Ray job hands back one run for the server to register (:func:`core.app._ray_jobs.run_job`).
-    """
-    settings = resources.settings()
-    params = {"spec": {k: list(v) if isinstance(v, tuple) else v
-                       for k, v in spec.__dict__.items()},
-              "models": list(models), "cv": cv, "epochs": epochs}
-    job_id = resources.job_manager(data_dir).submit(
-        "leaderboard", f"leaderboard of {len(models)} families on {spec.table} "
-                       f"(target {spec.target})",
-        lambda progress, stop: build_leaderboard(settings, spec, models, cv, 1000,
-                                                 {"epochs": epochs}, progress, stop).board_id,
-        params=params)
-    state.set_active_job(job_id)
+    """Queue the leaderboard as a job on Ray (:func:`core.app.leaderboard_job`): a worker
+    trains and ranks every family from a snapshot of the table; the server then registers
+    every family's run and saves the leaderboard in one transaction. The Train page follows
+    it (a step per family, Cancel) like a training job."""
+    kwargs = leaderboard_job(resources.settings(), spec, models, cv, 1000, epochs)
+    state.set_active_job(resources.job_manager(data_dir).submit(**kwargs))
 
 
 def leaderboard_section(data_dir: str, spec: DatasetSpec) -> None:

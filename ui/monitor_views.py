@@ -1,13 +1,13 @@
 """Monitor page pieces: the form, alerts in words, timelines, drift drill-down, data quality,
-and champion/challenger (retrain as a background job, compare, promote with a reason)."""
+and champion/challenger (retrain as a background job on Ray, compare, promote with a
+reason)."""
 
 from __future__ import annotations
-
-import time
 
 import pandas as pd
 import streamlit as st
 
+from core.app import retrain_job
 from core.errors import AppError
 from core.monitor import (
     METRICS,
@@ -17,11 +17,11 @@ from core.monitor import (
     load_monitor,
     monitor,
     monitor_history,
-    retrain,
     timeline_figure,
 )
 from core.warehouse import connect, list_tables, table_columns
 from ui import resources
+from ui.job_views import followed, job_panel
 from ui.widgets import show_error
 
 NAMES = {"roc_auc": "ROC-AUC", "precision": "Precision", "recall": "Recall", "f1": "F1",
@@ -213,49 +213,33 @@ def quality_tab(res: dict) -> None:
                    f"estimates extrapolate.")
 
 
-def _job_status(data_dir: str) -> None:
-    job_id = st.session_state.get("monitor__job")
-    job = resources.job_manager(data_dir).get(job_id) if job_id else None
-    if job is None:
-        return
-    if job.state in ("queued", "running"):
-        st.info(f"{job.label}: {job.message} ({time.time() - (job.started_at or time.time()):.0f}"
-                f" s)")
-    elif job.state == "done":
-        st.success(f"Challenger trained: run `{job.run_id}`. Compare it below.")
-    else:
-        st.error(f"{job.label}: {job.message}")
-
-
-@st.fragment(run_every=2.0)
-def _live_job(data_dir: str) -> None:
-    _job_status(data_dir)
-    job_id = st.session_state.get("monitor__job")
-    job = resources.job_manager(data_dir).get(job_id) if job_id else None
-    if job is not None and job.state not in ("queued", "running"):
-        st.session_state["monitor__job_done"] = job.run_id
-        st.rerun()
+def _challenger_done(job) -> None:
+    st.session_state["monitor__job_done"] = job.run_id  # preselected as the challenger below
+    versions = ", ".join(f"{m} v{v}" for m, v in job.result.get("models", {}).items())
+    st.success(f"Challenger trained: run `{job.run_id}` on `{job.result.get('table')}`"
+               + (f" (added as {versions})" if versions else "") + ". Compare it below.")
 
 
 def retrain_form(data_dir: str, run_id: str, tables: list[str], current: str) -> None:
     """Queue a challenger's training on a new window as a background job (``current``, the
-    monitored table, preselected). It runs on a thread of the server, not on Ray: the
-    retrain writes the warehouse (the window table, the lineage record, model-registry
-    versions), and a Ray worker never writes it."""
+    monitored table, preselected), on Ray like a training job: the worker reads a snapshot of
+    the tables and trains; the server then writes the window table, the run, its lineage and
+    its model-registry versions in one transaction (:class:`core.app.JobManager`,
+    :func:`core.app.retrain_job`). Its progress and Cancel button follow below, also after a
+    visit to another page."""
     left, right = st.columns([2, 1])
     table = left.selectbox("New labelled rows", tables, key="monitor__retrain_table",
                            index=tables.index(current) if current in tables else 0)
     plus = right.checkbox("Plus the run's own rows", key="monitor__retrain_plus")
-    if st.button("Retrain a challenger", key="monitor__retrain"):
-        settings, run = resources.settings(), resources.run(data_dir, run_id)
-
-        def work(progress, should_stop) -> str:
-            return retrain(settings, run, table, plus, progress, should_stop)["result"].run_id
-
-        st.session_state["monitor__job"] = resources.job_manager(data_dir).submit(
-            "retrain", f"challenger of {run_id} on {table}", work)
-    job = resources.job_manager(data_dir).get(st.session_state.get("monitor__job") or "")
-    if job is not None and job.state in ("queued", "running"):
-        _live_job(data_dir)
-    else:
-        _job_status(data_dir)
+    running = followed(data_dir, "monitor__job", "retrain")
+    busy = running is not None and running.state in ("queued", "running")
+    if st.button("Retrain a challenger", key="monitor__retrain", disabled=busy,
+                 help="A retrain is running; cancel it or wait." if busy else None):
+        try:
+            kwargs = retrain_job(resources.settings(), run_id, table, plus)
+        except AppError as err:
+            show_error(err)
+            return
+        st.session_state["monitor__job"] = resources.job_manager(data_dir).submit(**kwargs)
+        st.rerun()
+    job_panel(data_dir, "monitor__job", "retrain", _challenger_done)

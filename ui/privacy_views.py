@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.compress import METHODS, CompressError, comparison, compress_run, compressed_children
+from core.app import compress_job
+from core.compress import METHODS, CompressError, comparison, compressed_children
 from core.errors import AppError
 from core.privacy import (
     audit_run,
@@ -17,6 +18,7 @@ from core.privacy import (
 )
 from core.specs import KERAS_MODELS
 from ui import resources
+from ui.job_views import job_panel
 from ui.widgets import KEEP, errors_shown, show_error
 
 METHOD_LABELS = {"int8": "int8 quantisation (Keras networks)",
@@ -142,8 +144,17 @@ def _stored(parent, child, info: dict) -> dict:
             "parent_metrics": {k: parent.metrics["metrics"].get(k) for k in keys}}
 
 
+def _compressed(job) -> None:
+    st.success(f"Saved run `{job.run_id}` (parent `{job.result.get('parent')}`).")
+    for note in job.result.get("notes", []):
+        st.warning(note)
+
+
 def compress_view(data_dir: str, run_id: str) -> None:
-    """Compress the chosen run and compare it with its parent (Runs page)."""
+    """Compress the chosen run and compare it with its parent (Runs page). The compression is
+    a background job on Ray (:func:`core.app.compress_job`): the worker compresses from a
+    snapshot of the parent's table, the server registers the new run; its steps and a Cancel
+    button show below, also after a visit to another page."""
     st.subheader("Compress")
     run = resources.run(data_dir, run_id)
     parent_id = run.config.extra.get("parent")
@@ -157,14 +168,13 @@ def compress_view(data_dir: str, run_id: str) -> None:
     if st.button("Compress into a new run", key="runs__compress"):
         try:
             size = tuple(int(u) for u in units.replace(" ", "").split(",") if u)
-            with st.spinner(f"{METHOD_LABELS[method]} …"):
-                out = compress_run(resources.settings(), run_id, method, sparsity, size)
-            st.success(f"Saved run `{out['run_id']}` (parent `{run_id}`).")
-            for note in out["notes"]:
-                st.warning(note)
+            kwargs = compress_job(resources.settings(), run_id, method, sparsity, size)
+            st.session_state["runs__compress_job"] = \
+                resources.job_manager(data_dir).submit(**kwargs)
         except (AppError, ValueError) as err:
             show_error(err if isinstance(err, AppError) else CompressError(
                 f"Student units must be whole numbers separated by commas; got {units}."))
+    job_panel(data_dir, "runs__compress_job", "compress", _compressed)
     pairs = [(parent_id, run_id)] if parent_id else [
         (run_id, c) for c in compressed_children(resources.settings(), run_id)[:3]]
     for parent, child in pairs:

@@ -131,7 +131,10 @@ def _render(data_dir: str) -> bool:
     st.caption(job.message + elapsed)
     if job.engine:
         st.caption(where_text(job.engine))
-    if active and not job.epochs:
+    if active and job.steps:  # e.g. a leaderboard: one step per family
+        st.progress(min(job.step / job.steps, 1.0),
+                    text=f"Step {job.step} of {job.steps}: {job.message}")
+    elif active and not job.epochs:
         st.progress(0.0 if job.state == "queued" else 0.5,
                     text="Fitting (scikit-learn reports no progress until it finishes)"
                     if job.state == "running" else "Waiting for the worker")

@@ -12,7 +12,8 @@ prepare, protect), ``_monitor_cli``, ``_privacy_cli`` (privacy, audit, compress)
 ``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``, ``_engine``
 (where long work runs: embedded Ray or a cluster), ``_ray_jobs`` (a job as a Ray task),
 ``_jobs_cli`` (jobs, jobs cancel, train --background), ``_analysis_work`` (SHAP for many rows
-and scoring a large table as background jobs).
+and scoring a large table as background jobs), ``_more_work`` (leaderboard, retrain and
+compression as jobs that commit on the server).
 """
 
 from core.app._analysis_work import (
@@ -29,12 +30,14 @@ from core.app._cli import main
 from core.app._engine import EngineInfo, engine_info, ensure_engine, shutdown_engine
 from core.app._estimate import Estimate, estimate_training
 from core.app._jobs import JobManager, JobState, mark_interrupted, recent_jobs, training_params
+from core.app._more_work import compress_job, leaderboard_job, retrain_job
 from core.app._workflows import recommend_job
 from core.app._workspace import ensure_sample, score_table
 
 __all__ = [
     "AnalysisCancelled", "ScoreWork", "ShapWork", "score_is_large", "score_job",
-    "shap_is_large", "shap_job", "EngineInfo", "Estimate", "ImportRunError", "JobManager", "JobState", "engine_info",
+    "shap_is_large", "shap_job", "EngineInfo", "Estimate", "ImportRunError", "JobManager",
+    "JobState", "compress_job", "engine_info", "leaderboard_job", "retrain_job",
     "ensure_engine", "ensure_sample", "estimate_training", "export_run", "import_run", "main",
     "mark_interrupted", "recent_jobs", "recommend_job", "score_table", "shutdown_engine",
     "training_params",

@@ -85,6 +85,8 @@ class JobState:
             worker process's id once it runs.
         result: What a job that is more than one run returned (e.g. ``{"run_ids": [...]}``
             or ``{"table": ...}``); empty for a plain training job.
+        step, steps: The last step begun and the steps planned, for work that reports them
+            (a leaderboard's families, a compression's steps); 0 otherwise.
     """
 
     job_id: str
@@ -109,6 +111,8 @@ class JobState:
     engine: dict = field(default_factory=dict)
     pid: int | None = None
     result: dict = field(default_factory=dict)
+    step: int = 0
+    steps: int = 0
     _mark: float | None = field(default=None, repr=False)
 
     def seconds_per_epoch(self) -> float | None:
@@ -374,7 +378,8 @@ class JobManager:
         elif stage == "fold":
             self._update(job_id, message=f"Cross-validation: fold {event['fold']}/{event['folds']}")
         elif "message" in event:
-            self._update(job_id, message=event["message"])
+            self._update(job_id, message=event["message"],
+                         **{k: int(event[k]) for k in ("step", "steps") if k in event})
 
     def _serve(self) -> None:
         """The worker loop: one job at a time, until :meth:`shutdown` queues ``None``."""

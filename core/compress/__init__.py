@@ -10,11 +10,11 @@ Private modules: ``_methods`` (int8, masks, byte counts), ``_compress`` (child m
 ``_run`` (the new run and the comparison).
 """
 
-from core.compress._compress import METHODS, rows_per_second
+from core.compress._compress import METHODS, check_request, rows_per_second
 from core.compress._methods import CompressError, model_bytes, zero_share
 from core.compress._run import comparison, compress_run, compressed_children, is_compressed
 
 __all__ = [
-    "METHODS", "CompressError", "comparison", "compress_run", "compressed_children",
+    "METHODS", "CompressError", "check_request", "comparison", "compress_run", "compressed_children",
     "is_compressed", "model_bytes", "rows_per_second", "zero_share",
 ]

@@ -35,6 +35,12 @@ THROUGHPUT_ROWS = 20000
 
 
 def check_request(run, method: str, sparsity: float, units: tuple[int, ...]) -> None:
+    """Refuse a compression that cannot run (before any work starts).
+
+    Raises:
+        CompressError: Unknown method, a non-tabular run, int8/prune of a non-network,
+            sparsity outside (0, 1), bad student units.
+    """
     if method not in METHODS:
         raise CompressError(f"method must be one of {', '.join(METHODS)}; got '{method}'.")
     if not run.config.is_tabular:

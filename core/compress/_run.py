@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
 
 from core.compress._compress import check_request, child_model, rows_per_second, score_frame
-from core.compress._methods import model_bytes
+from core.compress._methods import CompressError, model_bytes
 from core.config import Settings
 from core.errors import RunNotFoundError
 from core.evaluate import headline_metrics
@@ -61,9 +62,20 @@ def _child_config(parent: Run, method: str, run_id: str, model, history, scaling
     return config
 
 
+STEPS = ("load", "split", "compress", "save", "compare")
+LABELS = {"int8": "Quantising to int8", "prune": "Pruning and fine-tuning",
+          "distill": "Distilling into a student MLP"}
+
+
 def compress_run(settings: Settings, run_id: str, method: str, sparsity: float = 0.8,
-                 units: tuple[int, ...] = (32, 16), seed: int = 42) -> dict:
+                 units: tuple[int, ...] = (32, 16), seed: int = 42,
+                 progress: Callable[[dict], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> dict:
     """Compress a run into a new run and compare the two on the parent's test rows.
+
+    The new run is saved like a trained one: registered here, or, in a job's worker
+    (``settings.snapshot_dir`` set), left for the server to register
+    (:func:`core.runs.register_saved_runs`).
 
     Args:
         settings: Workspace settings.
@@ -72,6 +84,10 @@ def compress_run(settings: Settings, run_id: str, method: str, sparsity: float =
         sparsity: Share of zero weights after pruning, in (0, 1).
         units: Hidden units of the distilled student.
         seed: Seed of the fine-tune or the student.
+        progress: Receives ``{"stage", "message", "step", "steps"}`` per step (load the
+            parent, make its split again, compress, save, compare).
+        should_stop: Polled between steps until the run is saved; True cancels (nothing is
+            saved).
 
     Returns:
         ``{"run_id", "parent", "method", "weights_bytes", "parent_weights_bytes", "file_bytes",
@@ -81,20 +97,51 @@ def compress_run(settings: Settings, run_id: str, method: str, sparsity: float =
 
     Raises:
         CompressError: Unknown method, int8/prune of a non-network, sparsity outside (0, 1),
-            bad student units.
+            bad student units; cancelled.
         RunNotFoundError: No such run; prune/distill of a run whose split cannot be made again.
     """
     started = time.perf_counter()
+
+    def step(stage: str, message: str) -> None:
+        if should_stop is not None and should_stop():
+            raise CompressError("Compression cancelled; nothing was saved.")
+        if progress is not None:
+            progress({"stage": stage, "message": message, "step": STEPS.index(stage) + 1,
+                      "steps": len(STEPS)})
+
+    step("load", f"Loading run {run_id}")
     parent = load_run(settings, run_id)
     check_request(parent, method, sparsity, units)
+    step("split", f"Making the split of {parent.config.table} again")
     try:
         splits = run_splits(settings, parent)
     except RunNotFoundError:
         if method != "int8":
             raise
         splits = None
+    step("compress", LABELS.get(method, method))
     model, history, scaling, details = child_model(parent, method, splits, sparsity, units,
                                                     seed)
+    step("save", "Scoring the test rows and saving the new run")
+    child_id, config, x_test = _save_child(settings, parent, method, model, history, scaling,
+                                           details, splits, started)
+    if progress is not None:  # saved: from here a cancel would only lose the comparison
+        progress({"stage": "compare", "message": "Measuring size and scoring speed",
+                  "step": len(STEPS), "steps": len(STEPS)})
+    child = load_run(settings, child_id)
+    summary = comparison(parent, child, x_test)
+    config["compression"].update({k: summary[k] for k in (
+        "weights_bytes", "parent_weights_bytes", "file_bytes", "parent_file_bytes",
+        "rows_per_s", "parent_rows_per_s", "change")})
+    tmp = child.folder / "config.tmp"
+    tmp.write_text(json.dumps(config, indent=2))
+    tmp.replace(child.folder / "config.json")
+    return {"run_id": child_id, "parent": parent.run_id, "method": method, **summary,
+            "details": details, "notes": config["compression"]["notes"]}
+
+
+def _save_child(settings, parent, method, model, history, scaling, details, splits, started):
+    """Score the parent's test rows with the child and save it; ``(run_id, config, x_test)``."""
     task, test = parent.task, parent.test_frame
     x_test = parent.preprocessor.transform(test[parent.features])
     y_test = test[LABEL_COL].to_numpy()
@@ -109,18 +156,9 @@ def compress_run(settings: Settings, run_id: str, method: str, sparsity: float =
                              task)
     frame = test.drop(columns=[c for c in test.columns if c.startswith("__")])
     frame = frame.join(score_frame(y_test, out, task))
-    folder = save_run(settings, RunArtifacts(child_id, config, metrics, parent.preprocessor,
-                                             model, frame, parent.background, history, valid))
-    child = load_run(settings, child_id)
-    summary = comparison(parent, child, x_test)
-    config["compression"].update({k: summary[k] for k in (
-        "weights_bytes", "parent_weights_bytes", "file_bytes", "parent_file_bytes",
-        "rows_per_s", "parent_rows_per_s", "change")})
-    tmp = folder / "config.tmp"
-    tmp.write_text(json.dumps(config, indent=2))
-    tmp.replace(folder / "config.json")
-    return {"run_id": child_id, "parent": parent.run_id, "method": method, **summary,
-            "details": details, "notes": config["compression"]["notes"]}
+    save_run(settings, RunArtifacts(child_id, config, metrics, parent.preprocessor, model,
+                                    frame, parent.background, history, valid))
+    return child_id, config, x_test
 
 
 def _file_bytes(run: Run) -> int:

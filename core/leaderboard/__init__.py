@@ -16,7 +16,10 @@ from core.leaderboard._board import (
     load_leaderboard,
     metric_value,
     paired_bootstrap,
+    rank_families,
+    save_leaderboard,
 )
 
 __all__ = ["Leaderboard", "METRICS", "build_leaderboard", "list_leaderboards",
-           "load_leaderboard", "metric_value", "paired_bootstrap"]
+           "load_leaderboard", "metric_value", "paired_bootstrap", "rank_families",
+           "save_leaderboard"]

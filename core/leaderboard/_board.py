@@ -24,7 +24,7 @@ import numpy as np
 
 from core.config import Settings
 from core.errors import AppError, TrainingError
-from core.runs import LABEL_COL, SCORE_COL, Run, load_run
+from core.runs import LABEL_COL, SCORE_COL, Run, delete_run, load_run
 from core.specs import KERAS_MODELS, MODELS, DatasetSpec, ModelConfig
 from core.training import TrainingCancelled, attach_cv, cross_validate, train
 
@@ -132,54 +132,50 @@ def paired_bootstrap(task: str, y: np.ndarray, outputs: dict[str, np.ndarray], b
 
 
 def _train_all(settings, spec, models, overrides, cv, progress, should_stop):
-    fitted, notes = {}, []
-    for i, model in enumerate(models, start=1):
-        if should_stop is not None and should_stop():
-            raise TrainingCancelled("The leaderboard was cancelled; the runs trained so far "
-                                    "are kept in Runs.")
-        if progress:
-            progress({"stage": "model", "message": f"Training {model} ({i} of {len(models)})"})
-        started = time.perf_counter()
-        try:
-            cfg = ModelConfig.of(model=model, **(overrides if model in KERAS_MODELS else {}))
-            run_id = train(settings, spec, cfg, None, should_stop).run_id
-            folds = None
-            if cv:
-                folds = attach_cv(settings, run_id, cross_validate(settings, spec, cfg, cv,
-                                                                   None, should_stop))
-        except TrainingCancelled:
-            raise
-        except AppError as err:
-            notes.append(f"{model} could not be trained: {err}")
-            continue
-        fitted[model] = (run_id, folds, time.perf_counter() - started)
+    """Train each family; on a cancel, delete the runs trained so far and raise."""
+    fitted, notes, saved = {}, [], []
+    try:
+        for i, model in enumerate(models, start=1):
+            if should_stop is not None and should_stop():
+                raise TrainingCancelled("The leaderboard was cancelled; nothing was kept.")
+            if progress:
+                progress({"stage": "model", "message": f"Training {model} ({i} of "
+                          f"{len(models)})", "step": i, "steps": len(models), "model": model})
+            started = time.perf_counter()
+            try:
+                cfg = ModelConfig.of(model=model, **(overrides if model in KERAS_MODELS else {}))
+                run_id = train(settings, spec, cfg, None, should_stop).run_id
+                saved.append(run_id)
+                folds = None
+                if cv:
+                    folds = attach_cv(settings, run_id, cross_validate(settings, spec, cfg, cv,
+                                                                       None, should_stop))
+            except TrainingCancelled:
+                raise
+            except AppError as err:
+                notes.append(f"{model} could not be trained: {err}")
+                continue
+            fitted[model] = (run_id, folds, time.perf_counter() - started)
+    except TrainingCancelled:
+        for run_id in saved:  # a cancelled leaderboard keeps no run (in a worker: its copy)
+            delete_run(settings, run_id)
+        raise
     return fitted, notes
 
 
-def build_leaderboard(settings: Settings, spec: DatasetSpec, models: tuple[str, ...] = MODELS,
-                      cv: int = 0, n_boot: int = 1000, network_settings: dict | None = None,
-                      progress: Callable[[dict], None] | None = None,
-                      should_stop: Callable[[], bool] | None = None) -> Leaderboard:
-    """Train every family on the same split (and folds), rank them, and say which are tied.
+def rank_families(settings: Settings, spec: DatasetSpec, models: tuple[str, ...] = MODELS,
+                  cv: int = 0, n_boot: int = 1000, network_settings: dict | None = None,
+                  progress: Callable[[dict], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> Leaderboard:
+    """Train every family on the same split (and folds), rank them, and say which are tied;
+    nothing is saved but the runs (the compute part of :func:`build_leaderboard`, which a
+    job's worker runs on its snapshot: its runs are registered and the leaderboard saved by
+    the server with :func:`save_leaderboard`).
 
-    Args:
-        settings: Workspace settings.
-        spec: Table, target, positive class, features, split and seed: shared by all.
-        models: Families to compare (default: every one LiftLab has).
-        cv: Also cross-validate each family on the same k folds (0 = no).
-        n_boot: Bootstrap resamples for the intervals and the paired differences.
-        network_settings: Flat settings for the Keras families (e.g. ``{"epochs": 20}``).
-        progress: Receives ``{"stage": "model", "message"}`` per family.
-        should_stop: Polled between families and every batch; True cancels (runs already
-            trained stay).
+    Args and Raises: as :func:`build_leaderboard`; a cancel deletes the runs trained so far.
 
     Returns:
-        The :class:`Leaderboard`, also saved under ``<data_dir>/leaderboards/``.
-
-    Raises:
-        TrainingError: Unknown families, fewer than two trained.
-        SchemaError: Bad table, target or features.
-        TrainingCancelled: ``should_stop`` returned True.
+        The unsaved :class:`Leaderboard`.
     """
     unknown = [m for m in models if m not in MODELS]
     if unknown or len(set(models)) < 2:
@@ -188,7 +184,16 @@ def build_leaderboard(settings: Settings, spec: DatasetSpec, models: tuple[str, 
     fitted, notes = _train_all(settings, spec, list(dict.fromkeys(models)),
                                network_settings or {}, cv, progress, should_stop)
     if len(fitted) < 2:
-        raise TrainingError("Fewer than two families trained: " + " ".join(notes))
+        for run_id, _, _ in fitted.values():
+            delete_run(settings, run_id)
+        raise TrainingError("Fewer than two families trained; nothing was kept. " + " ".join(notes))
+    if progress:
+        progress({"stage": "rank", "message": f"Ranking {len(fitted)} families ({n_boot} "
+                                              f"paired bootstrap resamples)"})
+    return _rank(settings, spec, fitted, notes, n_boot)
+
+
+def _rank(settings, spec, fitted, notes, n_boot) -> Leaderboard:
     runs = {m: load_run(settings, rid) for m, (rid, _, _) in fitted.items()}
     task = next(iter(runs.values())).config.task
     metric, higher = METRICS[task]
@@ -213,10 +218,41 @@ def build_leaderboard(settings: Settings, spec: DatasetSpec, models: tuple[str, 
                      "difference_ci95": None if m == best else d, "tied_with_best": tied,
                      "cv": _cv_summary(folds, metric), "seconds": round(seconds, 2),
                      "notes": list(runs[m].metrics.get("notes", []))})
-    board = Leaderboard(uuid.uuid4().hex[:10], spec.table, spec.target, task, metric, higher,
-                        rows, best, [r["model"] for r in rows if r["tied_with_best"]], len(y),
-                        n_boot, notes, datetime.now().isoformat(timespec="seconds"))
-    _save(settings, board)
+    return Leaderboard(uuid.uuid4().hex[:10], spec.table, spec.target, task, metric, higher,
+                       rows, best, [r["model"] for r in rows if r["tied_with_best"]], len(y),
+                       n_boot, notes, datetime.now().isoformat(timespec="seconds"))
+
+
+def build_leaderboard(settings: Settings, spec: DatasetSpec, models: tuple[str, ...] = MODELS,
+                      cv: int = 0, n_boot: int = 1000, network_settings: dict | None = None,
+                      progress: Callable[[dict], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> Leaderboard:
+    """Train every family on the same split (and folds), rank them, and say which are tied:
+    :func:`rank_families`, then :func:`save_leaderboard`, in this process.
+
+    Args:
+        settings: Workspace settings.
+        spec: Table, target, positive class, features, split and seed: shared by all.
+        models: Families to compare (default: every one LiftLab has).
+        cv: Also cross-validate each family on the same k folds (0 = no).
+        n_boot: Bootstrap resamples for the intervals and the paired differences.
+        network_settings: Flat settings for the Keras families (e.g. ``{"epochs": 20}``).
+        progress: Receives ``{"stage": "model", "message", "step", "steps", "model"}`` per
+            family, then ``{"stage": "rank", "message"}``.
+        should_stop: Polled between families and every batch; True cancels and deletes the
+            runs already trained (nothing is kept).
+
+    Returns:
+        The :class:`Leaderboard`, also saved under ``<data_dir>/leaderboards/``.
+
+    Raises:
+        TrainingError: Unknown families, fewer than two trained.
+        SchemaError: Bad table, target or features.
+        TrainingCancelled: ``should_stop`` returned True.
+    """
+    board = rank_families(settings, spec, models, cv, n_boot, network_settings, progress,
+                          should_stop)
+    save_leaderboard(settings, board)
     return board
 
 
@@ -228,7 +264,8 @@ def _cv_summary(folds: dict | None, metric: str) -> dict | None:
             "folds": [f.get(metric) for f in folds.get("folds", [])]}
 
 
-def _save(settings: Settings, board: Leaderboard) -> None:
+def save_leaderboard(settings: Settings, board: Leaderboard) -> None:
+    """Write a leaderboard to ``<data_dir>/leaderboards/<board_id>.json`` (atomically)."""
     folder = settings.data_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{board.board_id}.tmp"

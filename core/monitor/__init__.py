@@ -17,7 +17,7 @@ from core.monitor._compare import compare_runs_on
 from core.monitor._monitor import cli_view, monitor
 from core.monitor._plots import distribution_figure, timeline_figure
 from core.monitor._registry import champion_run_id, check_name, list_models, promote, resolve_run
-from core.monitor._retrain import challenger_spec, retrain
+from core.monitor._retrain import challenger_spec, commit_challenger, retrain, train_challenger
 from core.monitor._stats import (
     NumericSummary,
     chi2_test,
@@ -31,8 +31,10 @@ from core.monitor._store import load_monitor, monitor_history
 __all__ = [
     "ASSUMPTION", "Calibration", "Cells", "Chunking", "METRICS", "NumericSummary", "PERIODS",
     "calibration_check", "challenger_spec", "champion_run_id", "check_name", "chi2_test",
+    "commit_challenger",
     "cli_view", "compare_runs_on", "distribution_figure", "fit_calibration", "js_distance",
     "ks_test", "list_models", "load_monitor", "metrics_from", "monitor", "monitor_history",
     "promote", "psi", "resolve_run", "retrain", "score_support", "timeline_figure",
+    "train_challenger",
     "wasserstein_normed",
 ]

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from pathlib import Path
 
 from core.config import Settings
 from core.errors import SchemaError
 from core.monitor._meta import run_meta
 from core.monitor._registry import add_version, models_of
 from core.monitor._store import record_lineage
+from core.runs import RegistrationFailed, register_saved_runs
 from core.specs import DatasetSpec, ModelConfig, from_dict
 from core.training import train
 from core.warehouse import (
@@ -25,6 +27,7 @@ from core.warehouse import (
     original_names,
     quote_ident,
     require_table,
+    sql_literal,
     table_columns,
     table_exists,
 )
@@ -68,16 +71,114 @@ def _window_table(con, meta, table: str) -> str:
     return name
 
 
+def _train_challenger(settings: Settings, run, table: str, with_reference: bool,
+                      progress, should_stop) -> tuple:
+    """The compute part: the window (in a job's worker: in its own copy, also written to
+    Parquet in its snapshot folder for the server) and the challenger's training."""
+    say = progress or (lambda event: None)
+    meta = run_meta(run)
+    say({"stage": "check", "message": f"Checking {table} against the champion's columns",
+         "step": 1, "steps": 3})
+    with connect(settings) as con:
+        _check(con, table, meta)
+        trained_on = _window_table(con, meta, table) if with_reference else table
+    spec, cfg = challenger_spec(run, trained_on)
+    say({"stage": "train", "message": f"Training the challenger ({cfg.model}) on {trained_on}",
+         "step": 2, "steps": 3})
+    window_file = None
+    try:
+        result = train(settings, spec, cfg, progress, should_stop)
+        if with_reference and settings.snapshot_dir is not None:
+            say({"stage": "export", "message": f"Writing the window {trained_on} for the server",
+                 "step": 3, "steps": 3})
+            window_file = Path(settings.snapshot_dir) / f"window-{trained_on}.parquet"
+            with connect(settings) as con:
+                con.execute(f"COPY {quote_ident(trained_on)} TO {sql_literal(window_file)} "
+                            f"(FORMAT parquet)")
+    except BaseException:
+        if with_reference:  # nothing half-written: the window goes with the failed run
+            with connect(settings) as con:
+                con.execute(f"DROP TABLE IF EXISTS {quote_ident(trained_on)}")
+        raise
+    return result, {"run_id": result.run_id, "parent_run": meta.run_id, "table": table,
+                    "with_reference": with_reference, "trained_on": trained_on,
+                    "window_file": None if window_file is None else str(window_file)}
+
+
+def train_challenger(settings: Settings, run, table: str, with_reference: bool = False,
+                     progress=None, should_stop=None) -> dict:
+    """Train a challenger of ``run`` on ``table`` and write nothing to the warehouse but, in
+    this process without a snapshot, the window table (the compute part of :func:`retrain`; a
+    job's worker runs it on its snapshot, the server then calls :func:`commit_challenger`).
+
+    Args: as :func:`retrain`.
+
+    Returns:
+        JSON-ready: ``run_id``, ``parent_run``, ``table``, ``with_reference``, ``trained_on``
+        (the window table's name, or ``table``) and ``window_file`` (in a worker with
+        ``with_reference``: the window's rows as a Parquet file in the snapshot folder, for
+        the server to load; else None).
+
+    Raises:
+        As :func:`retrain`.
+    """
+    return _train_challenger(settings, run, table, with_reference, progress, should_stop)[1]
+
+
+def commit_challenger(settings: Settings, out: dict) -> dict:
+    """The server's part of a retrain, in one transaction: the window table (from the
+    worker's Parquet file), the challenger's run row, its lineage record and a new version
+    under every model name of the champion; on any failure the challenger's folder is
+    removed and nothing is written.
+
+    Args:
+        settings: The server's workspace settings.
+        out: What :func:`train_challenger` returned.
+
+    Returns:
+        ``{"run_id", "parent_run", "table" (trained on), "models": {name: version}}``.
+
+    Raises:
+        RegistrationFailed: The warehouse could not be written, or a table named like the
+            window appeared meanwhile (the reason is in the message).
+    """
+    trained_on = out["trained_on"]
+    window = {"table": out["table"], "with_reference": out["with_reference"],
+              "trained_on": trained_on}
+
+    def write(con) -> dict:
+        if out.get("window_file"):
+            if table_exists(con, trained_on):
+                raise SchemaError(f"A table named '{trained_on}' appeared while the "
+                                  f"challenger trained; retrain it.")
+            con.execute(f"CREATE TABLE {quote_ident(trained_on)} AS SELECT * FROM "
+                        f"read_parquet({sql_literal(out['window_file'])})")
+        record_lineage(con, out["run_id"], out["parent_run"], trained_on, window)
+        return {m: add_version(con, m, out["run_id"]) for m in models_of(con, out["parent_run"])}
+
+    try:
+        versions = register_saved_runs(settings, [out["run_id"]], write)
+    except RegistrationFailed:
+        if out["with_reference"] and not out.get("window_file"):  # made here: it goes too
+            with connect(settings) as con:
+                con.execute(f"DROP TABLE IF EXISTS {quote_ident(trained_on)}")
+        raise
+    return {"run_id": out["run_id"], "parent_run": out["parent_run"], "table": trained_on,
+            "models": versions}
+
+
 def retrain(settings: Settings, run, table: str, with_reference: bool = False,
             progress=None, should_stop=None) -> dict:
-    """Train a challenger of ``run`` on ``table`` (see the module docstring).
+    """Train a challenger of ``run`` on ``table`` (see the module docstring), in this process:
+    :func:`train_challenger`, then :func:`commit_challenger`.
 
     Args:
         settings: Workspace settings.
         run: The champion :class:`core.runs.Run`.
         table: A table of labelled rows with the champion's features and target.
         with_reference: Train on the champion's own table plus ``table``.
-        progress: Training progress events (see :func:`core.training.train`).
+        progress: Training progress events (see :func:`core.training.train`), and one
+            ``{"stage", "message", "step", "steps"}`` per step.
         should_stop: Polled during training; True cancels.
 
     Returns:
@@ -87,23 +188,10 @@ def retrain(settings: Settings, run, table: str, with_reference: bool = False,
         SchemaError: The table (or the champion's, with ``with_reference``) lacks a feature or
             the target.
         TrainingError: Training failed or was cancelled.
+        RegistrationFailed: The challenger could not be recorded (nothing kept).
     """
-
-    meta = run_meta(run)
-    with connect(settings) as con:
-        _check(con, table, meta)
-        trained_on = _window_table(con, meta, table) if with_reference else table
-    spec, cfg = challenger_spec(run, trained_on)
-    try:
-        result = train(settings, spec, cfg, progress, should_stop)
-    except BaseException:
-        if with_reference:  # nothing half-written: the window goes with the failed run
-            with connect(settings) as con:
-                con.execute(f"DROP TABLE IF EXISTS {quote_ident(trained_on)}")
-        raise
-    window = {"table": table, "with_reference": with_reference, "trained_on": trained_on}
-    with connect(settings) as con:
-        record_lineage(con, result.run_id, meta.run_id, trained_on, window)
-        versions = {m: add_version(con, m, result.run_id) for m in models_of(con, meta.run_id)}
-    return {"result": result, "parent_run": meta.run_id, "table": trained_on,
-            "models": versions}
+    result, out = _train_challenger(settings, run, table, with_reference, progress,
+                                    should_stop)
+    committed = commit_challenger(settings, out)
+    return {"result": result, "parent_run": committed["parent_run"],
+            "table": committed["table"], "models": committed["models"]}

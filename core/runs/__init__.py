@@ -19,6 +19,7 @@ from core.runs._admin import (
     model_parameters,
     register_run,
     register_saved_run,
+    register_saved_runs,
     remove_pending_runs,
 )
 from core.runs._config import RUN_KINDS, RunConfig, UpliftSetup, load_run_config
@@ -48,6 +49,6 @@ __all__ = [
     "comparison_problem", "default_comparison", "delete_run", "fast_scorer", "is_run_id",
     "keep_requested", "list_runs", "load_model", "load_run", "load_run_config",
     "model_parameters", "new_run_id", "predict_output", "register_run",
-    "register_saved_run", "remove_pending_runs", "run_folder",
+    "register_saved_run", "register_saved_runs", "remove_pending_runs", "run_folder",
     "run_splits", "save_model", "save_run", "stopped_note", "unscale", "write_run_folder",
 ]

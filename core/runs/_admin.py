@@ -40,11 +40,15 @@ def register_run(settings: Settings, run: Run) -> None:
     Raises:
         WorkspaceBusyError: Another process kept the warehouse past ``lock_timeout_s``.
     """
-    c = run.config
     with connect(settings) as con, transaction(con):
-        con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [run.run_id, datetime.fromisoformat(c.created_at), c.table, c.target,
-                     c.model, c.task, json.dumps(run.metrics["metrics"])])
+        _insert_run(con, run)
+
+
+def _insert_run(con, run: Run) -> None:
+    c = run.config
+    con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run.run_id, datetime.fromisoformat(c.created_at), c.table, c.target,
+                 c.model, c.task, json.dumps(run.metrics["metrics"])])
 
 
 class RegistrationFailed(AppError):
@@ -75,6 +79,59 @@ def register_saved_run(settings: Settings, run_id: str) -> None:
         raise RegistrationFailed(f"Run {run_id} trained but could not be registered in the "
                                  f"warehouse ({err}); it was removed, nothing was kept. Train "
                                  f"it again.") from err
+
+
+def register_saved_runs(settings: Settings, run_ids: list[str], also=None):
+    """Register several runs a job saved, and write what goes with them, in one transaction
+    (the server side of a job that made more than one run, or runs plus other records); on
+    any failure every one of the runs is removed: all are listed and registered, or none is.
+
+    Args:
+        settings: The server's workspace settings.
+        run_ids: The runs to register (folders under ``runs_dir``; in a job run on the
+            server's own thread they may be registered already: registering again is a no-op).
+        also: Called as ``also(con)`` inside the same transaction after the runs' rows are
+            written (e.g. a lineage record, a table, model-registry versions); its return
+            value is returned.
+
+    Returns:
+        What ``also`` returned (None without it).
+
+    Raises:
+        RegistrationFailed: A folder could not be read or the warehouse not written, or
+            ``also`` raised (the reason is in the message); none of the runs is left.
+    """
+    try:
+        runs = [load_run(settings, run_id) for run_id in run_ids]
+        with connect(settings) as con, transaction(con):
+            for run in runs:
+                _insert_run(con, run)
+            out = also(con) if also is not None else None
+        for run_id in run_ids:
+            (settings.runs_dir / run_id / PENDING_FILE).unlink(missing_ok=True)
+        return out
+    except Exception as err:  # noqa: BLE001 -- any failure: no run may stay half-there
+        _discard_runs(settings, run_ids)
+        raise RegistrationFailed(f"Run{'s' if len(run_ids) != 1 else ''} "
+                                 f"{', '.join(run_ids)} finished but could not be registered "
+                                 f"in the warehouse ({err}); removed, nothing was kept. Start "
+                                 f"it again.") from err
+
+
+def _discard_runs(settings: Settings, run_ids: list[str]) -> None:
+    """Remove run folders and any row they already had (best effort: the folder goes first)."""
+    for run_id in run_ids:
+        folder = settings.runs_dir / run_id
+        if is_run_id(run_id) and folder.is_dir():
+            trash = folder.with_name(f".deleting-{pid_tag()}-{run_id}")
+            folder.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+    try:
+        with connect(settings) as con:
+            for run_id in run_ids:
+                con.execute(f"DELETE FROM {META_SCHEMA}.runs WHERE run_id = ?", [run_id])
+    except AppError:  # the warehouse is busy: the row stays, but list_runs lists folders only
+        pass
 
 
 def remove_pending_runs(settings: Settings, snapshot) -> list[str]:

@@ -25,6 +25,7 @@ from core.warehouse._connection import (
     read_table,
     require_table,
     set_meta,
+    sql_literal,
     table_columns,
     table_exists,
     transaction,
@@ -59,6 +60,6 @@ __all__ = [
     "is_memory_error", "list_tables", "original_names", "pid_tag", "policy_mask",
     "open_snapshot", "policy_rule_mask", "private_dir", "quote_ident", "read_table", "record_output",
     "require_table", "run_query", "sandbox_connection", "scratch_root", "set_meta",
-    "sql_column_names", "table_columns", "table_exists", "table_origin", "transaction",
-    "with_memory_retry", "write_frame_output", "write_parquet_output",
+    "sql_column_names", "sql_literal", "table_columns", "table_exists", "table_origin",
+    "transaction", "with_memory_retry", "write_frame_output", "write_parquet_output",
 ]
