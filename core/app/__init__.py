@@ -8,7 +8,7 @@ Layer: top of ``core``; imports any package's face. Nothing imports it but ``ui`
 Private modules: ``_cli``, ``_review`` (evaluate/explain/report commands), ``_analysis_cli``
 (fairness, leaderboard), ``_exchange_cli`` (export, import, abtest), ``_tables_cli`` (profile,
 prepare, protect), ``_monitor_cli``, ``_privacy_cli`` (privacy, audit, compress),
-``_recommend_cli``, ``_archive`` (run export and hostile-archive import), ``_paths``, ``_jobs``,
+``_recommend_cli``, ``_archive`` (run export and hostile-archive import), ``_paths``, ``_jobs``, ``_job_records`` (the jobs table: interrupted, recent),
 ``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``, ``_engine``
 (where long work runs: embedded Ray or a cluster), ``_ray_jobs`` (a job as a Ray task),
 ``_jobs_cli`` (jobs, jobs cancel, train --background), ``_analysis_work`` (SHAP for many rows
@@ -29,7 +29,8 @@ from core.app._archive import ImportRunError, export_run, import_run
 from core.app._cli import main
 from core.app._engine import EngineInfo, engine_info, ensure_engine, shutdown_engine
 from core.app._estimate import Estimate, estimate_training
-from core.app._jobs import JobManager, JobState, mark_interrupted, recent_jobs, training_params
+from core.app._job_records import mark_interrupted, recent_jobs
+from core.app._jobs import JobManager, JobState, training_params
 from core.app._more_work import compress_job, leaderboard_job, retrain_job
 from core.app._workflows import recommend_job
 from core.app._workspace import ensure_sample, score_table

@@ -29,7 +29,8 @@ from core.app._engine import (
     note_engine,
     read_engine_note,
 )
-from core.app._jobs import ACTIVE_STATES, recent_jobs
+from core.app._job_records import recent_jobs
+from core.app._jobs import ACTIVE_STATES
 from core.app._workflows import train_workflow, training_params
 from core.config import Settings
 from core.errors import AppError
