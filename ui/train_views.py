@@ -68,10 +68,11 @@ def eta_text(job: JobState) -> str:
     if per is None or span is None:
         return "timing the first epoch"
     low, high = span
+    per_text = f"{per:.2f}" if per < 1 else f"{per:.1f}"  # sub-second epochs: 2 decimals
     if job.patience and low < high:
-        return (f"{per:.1f} s per epoch (measured) · {duration(low)} to {duration(high)} left "
+        return (f"{per_text} s per epoch (measured) · {duration(low)} to {duration(high)} left "
                 f"(early stopping ends it after {job.patience} epochs without improvement)")
-    return f"{per:.1f} s per epoch (measured) · about {duration(high)} left"
+    return f"{per_text} s per epoch (measured) · about {duration(high)} left"
 
 
 def _stop_buttons(jobs, job: JobState) -> None:
