@@ -26,6 +26,7 @@ from core.specs import (
     ModelConfig,
 )
 from ui import resources, state
+from ui.leaderboard_views import restore_board
 from ui.tuning_views import tuning_summary
 from ui.widgets import KEEP, initial, link_to, show_error
 
@@ -192,31 +193,43 @@ def reattach(data_dir: str) -> None:
     state.set_active_job(job.job_id)
     if job.kind == "train":
         restore(job.params)
-    st.info(f"Following the running job **{job.label}** again, with the settings it was "
-            f"started with. Its progress, **Cancel** and **Stop and keep the best so far** are "
-            f"under the Train button: [jump to the job](#training-job).",
-            icon=":material/directions_run:")
+        where = ("settings", "**Cancel** and **Stop and keep the best so far**")
+    else:  # a leaderboard: its table, target, features and families
+        st.session_state.update(_spec_values(job.params["spec"]))
+        restore_board(job.params)
+        where = ("table, target, features and families", "**Cancel**")
+    st.info(f"Following the running job **{job.label}** again, with the {where[0]} it was "
+            f"started with. Its progress and {where[1]} are under the Train button: "
+            f"[jump to the job](#training-job).", icon=":material/directions_run:")
 
 
-def restore(params: dict) -> None:
-    """Put a training job's settings (:func:`core.app.training_params`) into the widgets."""
-    spec, cfg = params["spec"], params["model_config"]
+def _spec_values(spec: dict) -> dict:
+    """The Train page's widget values for a job's dataset spec (table, target, features, seed,
+    missing-value policy, task, positive class); also makes its table the active one."""
     table, target = spec["table"], spec["target"]
     state.set_active_table(table)
     values = {"train__table": table, "train__target": target,
               f"train__features_{table}_{target}": list(spec["features"]),
-              "train__layers": ",".join(str(u) for u in cfg.get("hidden_units", [])),
-              "train__weights": cfg.get("class_weight") == "balanced",
-              "train__seed": int(spec.get("seed", 42)), "train__cv": int(params.get("cv", 0)),
-              "train__trials": int(params.get("tune_trials", 0))}
-    if params.get("tune_trials"):
-        values["train__budget"] = float(params["tune_timeout_s"])
+              "train__seed": int(spec.get("seed", 42))}
     if spec.get("missing"):
         values[f"train__missing_{table}"] = spec["missing"]
     if spec.get("task"):
         values[f"train__task_{target}"] = spec["task"]
     if spec.get("positive_class") is not None:
         values[f"train__positive_{target}"] = spec["positive_class"]
+    return values
+
+
+def restore(params: dict) -> None:
+    """Put a training job's settings (:func:`core.app.training_params`) into the widgets."""
+    spec, cfg = params["spec"], params["model_config"]
+    values = {**_spec_values(spec),
+              "train__layers": ",".join(str(u) for u in cfg.get("hidden_units", [])),
+              "train__weights": cfg.get("class_weight") == "balanced",
+              "train__cv": int(params.get("cv", 0)),
+              "train__trials": int(params.get("tune_trials", 0))}
+    if params.get("tune_trials"):
+        values["train__budget"] = float(params["tune_timeout_s"])
     fam = "tabm" if cfg.get("model") in ("tabm", ENSEMBLE) else "net"
     keys = {**_FORM_KEYS, "learning_rate": f"train__lr_{fam}", "batch_size": f"train__batch_{fam}"}
     values.update({key: cfg[name] for name, key in keys.items() if name in cfg})

@@ -58,6 +58,33 @@ def test_reloaded_page_reattaches_to_the_running_job_and_its_settings(app_env):
         assert jobs.wait(job_id, timeout=120).state == "cancelled"
 
 
+def test_reloaded_page_reattaches_to_a_running_leaderboard_and_its_settings(app_env):
+    # The reload said "with the settings it was started with" but showed the default table and
+    # features, and offered "Stop and keep the best so far", which a leaderboard lacks.
+    from core.app import leaderboard_job
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    features = ("age", "job", "euribor3m")
+    spec = DatasetSpec("bank_full", "y", "yes", features, task="binary")
+    job_id = jobs.submit(**leaderboard_job(s, spec, ("mlp", "logreg"), 0, 200, 400))
+    try:
+        at = _run("pages/train.py", active_table="bank")  # a new session on another table
+        assert not at.exception
+        assert at.session_state["active_job"] == job_id
+        assert at.selectbox(key="train__table").value == "bank_full"
+        assert at.multiselect(key="train__features_bank_full_y").value == list(features)
+        assert at.multiselect(key="train__board_models").value == ["mlp", "logreg"]
+        assert at.number_input(key="train__board_epochs").value == 400
+        note = at.info[0].value
+        assert "table, target, features and families" in note
+        assert "Stop and keep" not in note
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=120).state == "cancelled"
+
+
 def test_train_button_starts_one_job_for_one_settings(app_env):
     from ui.resources import job_manager
 
