@@ -80,4 +80,9 @@ def test_retrain_runs_as_a_job_and_preselects_the_challenger(jobs_ws):
     assert any(f"Challenger trained: run `{job.run_id}` on `bank_second`" in s.value
                for s in at.success)
     assert at.session_state["monitor__job_done"] == job.run_id
+    # preselected although the Challenger box was drawn (with another run) before it ended
+    assert at.selectbox(key="monitor__challenger").value == job.run_id
+    assert at.selectbox(key=f"monitor__promote_run_{job.run_id}").value == job.run_id
+    at.selectbox(key="monitor__challenger").select(ids["mlp"]).run()  # the analyst's choice
+    assert at.selectbox(key="monitor__challenger").value == ids["mlp"]  # then stays
     assert load_run(ws, job.run_id).config.table == "bank_second"
