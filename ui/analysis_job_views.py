@@ -68,6 +68,16 @@ def _live(data_dir: str, key: str) -> None:
         st.rerun()  # ended: one full rerun shows the result on the whole page
 
 
+def _elsewhere(data_dir: str, kind: str) -> None:
+    """Say where a running job of ``kind`` started for another run is (a reloaded page opens
+    on its default run, where that job would otherwise be invisible)."""
+    other = resources.job_manager(data_dir).active(kind)
+    if other is not None and other.params.get("run_id"):
+        st.info(f"**{other.label}** is running in the background ({other.message}). Choose "
+                f"run `{other.params['run_id']}` above to follow it, see its result or cancel "
+                f"it.", icon=":material/directions_run:")
+
+
 def follow(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
     """Show the page's background job of ``kind`` started with the settings in ``match``
     (e.g. ``{"run_id": …}``): live progress and Cancel while it runs, then how it ended.
@@ -83,6 +93,7 @@ def follow(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
     """
     job = _find(data_dir, key, kind, match)
     if job is None:
+        _elsewhere(data_dir, kind)
         return None
     if job.state in ACTIVE:
         _live(data_dir, key)
