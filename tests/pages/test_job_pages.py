@@ -57,6 +57,7 @@ def test_compression_runs_as_a_job_and_a_new_session_follows_it(jobs_ws):
     at.run()
     assert not at.exception
     assert any(f"Saved run `{job.run_id}`" in s.value for s in at.success)
+    assert not any(c.value == job.message for c in at.caption)  # said once, in the box
     assert load_run(ws, job.run_id).config.extra["parent"] == ids["mlp"]
     again = _page("pages/runs.py", active_run=ids["mlp"], runs__compress_job=job_id)
     assert any(f"Saved run `{job.run_id}`" in s.value for s in again.success)
