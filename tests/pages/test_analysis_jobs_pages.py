@@ -146,3 +146,28 @@ def test_a_job_of_another_run_is_pointed_to_not_hidden(job_ws, bank_ws):
     finally:
         jobs.cancel(job_id)
         assert jobs.wait(job_id, timeout=60).state == "cancelled"
+
+
+def test_a_shap_job_over_its_time_budget_says_the_budget_stops_it(job_ws, bank_ws,
+                                                                   monkeypatch):
+    # "About 6,427 s estimated" was shown for a request whose 120 s budget stops it first.
+    from core.explain import explain_cost
+
+    ws, _ = job_ws
+    run_id = import_run(ws, export_run(bank_ws[0], bank_ws[1]["mlp"]))  # a Keras network
+    monkeypatch.setattr(analysis, "SHAP_JOB_SECONDS", 0.0)
+    run = load_run(ws, run_id)
+    rows = len(run.test_frame)
+    assert explain_cost(run, rows, "kernel").seconds > 100  # far over the 5 s budget below
+    at = _page("pages/explain.py", run_id)
+    at.number_input(key="explain__rows").set_value(rows)
+    at.selectbox(key="explain__method").select("kernel")
+    at.number_input(key="explain__budget").set_value(5).run()
+    at.button(key="explain__go").click().run()
+    assert not at.exception
+    note = next(i.value for i in at.info if "computing in the background" in i.value)
+    assert "Your time budget of 5 s stops it first: about " in note
+    assert f"of the {rows:,} rows asked will be explained" in note
+    job = _wait(ws, at.session_state["explain__job"])
+    assert load_explanation(run).requested_rows == rows and job.state == "done"
+    assert len(load_explanation(run).rows) < rows  # the budget did stop it
