@@ -77,6 +77,8 @@ def show_latest(data_dir: str, table: str, target: str) -> None:
                 f"({board.test_rows:,} shared test rows, {board.created_at}). "
                 + (f"Tied with it (the paired difference's 95% interval contains 0): {tied}."
                    if tied else "Every other family is clearly behind it."))
+    for note in board.notes:  # e.g. a family that could not be trained: never left unsaid
+        st.warning(note, icon=":material/warning:")
     rows = [{"rank": m["rank"], "model": MODEL_LABELS.get(m["model"], m["model"]),
              name: m[board.metric], "95% low": (m["ci95"] or [None, None])[0],
              "95% high": (m["ci95"] or [None, None])[1],

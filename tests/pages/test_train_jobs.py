@@ -152,3 +152,20 @@ def test_leaderboard_section_runs_a_job_and_shows_the_ranking(app_env):
     ranking = next(d.value for d in at.dataframe if "tied with best" in d.value.columns)
     assert list(ranking["rank"]) == [1, 2]
     assert "train__board_chart" in [e.key for e in at.get("plotly_chart")]
+
+
+def test_leaderboard_says_which_family_could_not_be_trained(app_env):
+    # The board's notes (a family that failed, what was left out) were never shown: a family
+    # could vanish from the ranking without a word.
+    from core.leaderboard import build_leaderboard
+
+    s, _ = app_env
+    spec = DatasetSpec("bank", "y", "yes", ("age", "job", "euribor3m"), task="binary")
+    board = build_leaderboard(s, spec, ("mlp", "logreg", "hgb"), n_boot=100,
+                              network_settings={"epochs": 0})  # the network cannot train
+    assert {m["model"] for m in board.models} == {"logreg", "hgb"}
+    at = _run("pages/train.py", active_table="bank", train__features_bank_y=list(spec.features))
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("mlp could not be trained: epochs must be an integer")
+               for w in warnings), warnings
