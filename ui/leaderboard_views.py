@@ -61,6 +61,9 @@ def leaderboard_section(data_dir: str, spec: DatasetSpec) -> None:
                      help="Pick at least two families." if len(models) < 2 else None):
             _start(data_dir, spec, tuple(models), cv, epochs)
             st.rerun()
+        if running is not None:  # the job is drawn below this expander, out of sight
+            st.caption(f":material/directions_run: **{running.label}** is running: "
+                       f"[jump to its progress and Cancel](#training-job).")
         show_latest(data_dir, spec.table, spec.target)
 
 

@@ -80,6 +80,9 @@ def test_reloaded_page_reattaches_to_a_running_leaderboard_and_its_settings(app_
         note = at.info[0].value
         assert "table, target, features and families" in note
         assert "Stop and keep" not in note
+        assert any("is running: [jump to its progress and Cancel](#training-job)" in c.value
+                   for c in at.caption)  # under the disabled button, where the eye is
+        assert at.button(key="train__board_go").disabled
     finally:
         jobs.cancel(job_id)
         assert jobs.wait(job_id, timeout=120).state == "cancelled"
