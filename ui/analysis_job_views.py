@@ -4,26 +4,14 @@ found again after a reload (the newest running job of that kind for the same run
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from core.app import JobState
 from ui import resources
 from ui.train_views import where_text
+from ui.widgets import fraction
 
 ACTIVE = ("queued", "running")
-_FRACTION = re.compile(r"(\d[\d,]*)/(\d[\d,]*)")
-
-
-def fraction(message: str) -> float:
-    """The share done that a progress message states (``"Scoring rows 200,000/1,000,000"``
-    → 0.2), or 0 when it states none."""
-    found = _FRACTION.search(message or "")
-    if not found:
-        return 0.0
-    done, total = (int(g.replace(",", "")) for g in found.groups())
-    return min(done / total, 1.0) if total else 0.0
 
 
 def _find(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:

@@ -27,7 +27,7 @@ from core.specs import (
 )
 from ui import resources, state
 from ui.leaderboard_views import restore_board
-from ui.tuning_views import tuning_summary
+from ui.tuning_views import job_bar, tuning_summary
 from ui.widgets import KEEP, initial, link_to, show_error
 
 HEADLINES = {
@@ -135,10 +135,9 @@ def _render(data_dir: str) -> bool:
     if active and job.steps:  # e.g. a leaderboard: one step per family
         st.progress(min(job.step / job.steps, 1.0),
                     text=f"Step {job.step} of {job.steps}: {job.message}")
-    elif active and not job.epochs:
-        st.progress(0.0 if job.state == "queued" else 0.5,
-                    text="Fitting (scikit-learn reports no progress until it finishes)"
-                    if job.state == "running" else "Waiting for the worker")
+    elif active and not job.epochs:  # a search's trials, a scikit-learn fit, a snapshot
+        share, text = job_bar(job)
+        st.progress(share, text=text)
     if job.history:
         st.plotly_chart(history_figure(job.history), key="train__loss")
     if active:
