@@ -84,9 +84,11 @@ def _stop_buttons(jobs, job: JobState) -> None:
                             "weights of its best validation epoch; a note in the run says "
                             "so."):
             jobs.stop_and_keep(job.job_id)
-    if not job.stop_request and right.button("Cancel training", key="train__cancel",
-                                             icon=":material/cancel:",
-                                             help="Ends training and saves nothing."):
+    board = job.kind == "leaderboard"
+    if not job.stop_request and right.button(
+            "Cancel the leaderboard" if board else "Cancel training", key="train__cancel",
+            icon=":material/cancel:", help="Ends it; no family's run is kept." if board
+            else "Ends training and saves nothing."):
         jobs.cancel(job.job_id)
 
 
@@ -129,7 +131,8 @@ def _render(data_dir: str) -> bool:
     elapsed = ""
     if active and job.started_at:
         elapsed = f" · {time.time() - job.started_at:.0f} s elapsed"
-    st.caption(job.message + elapsed)
+    if job.state != "failed":  # a failure is said once, in the error box below
+        st.caption(job.message + elapsed)
     if job.engine:
         st.caption(where_text(job.engine))
     if active and job.steps:  # e.g. a leaderboard: one step per family

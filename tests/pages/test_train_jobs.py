@@ -83,6 +83,8 @@ def test_reloaded_page_reattaches_to_a_running_leaderboard_and_its_settings(app_
         assert any("is running: [jump to its progress and Cancel](#training-job)" in c.value
                    for c in at.caption)  # under the disabled button, where the eye is
         assert at.button(key="train__board_go").disabled
+        cancel = at.button(key="train__cancel")
+        assert cancel.label == "Cancel the leaderboard" and "no family's run" in cancel.help
     finally:
         jobs.cancel(job_id)
         assert jobs.wait(job_id, timeout=120).state == "cancelled"
@@ -172,3 +174,23 @@ def test_leaderboard_says_which_family_could_not_be_trained(app_env):
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("mlp could not be trained: epochs must be an integer")
                for w in warnings), warnings
+
+
+class _Fails:
+    def __call__(self, progress, should_stop):
+        from core.errors import TrainingError
+
+        raise TrainingError("'age' has no usable values: every row is missing.")
+
+
+def test_a_failed_job_says_why_once(app_env):
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    job = jobs.wait(jobs.submit("train", "mlp on bank (target y)", _Fails()), timeout=60)
+    assert job.state == "failed"
+    at = _run("pages/train.py", active_table="bank", active_job=job.job_id)
+    assert not at.exception
+    said = [e.value for e in at.error] + [c.value for c in at.caption]
+    assert said.count("'age' has no usable values: every row is missing.") == 1, said
