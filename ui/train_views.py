@@ -166,10 +166,12 @@ def recent_jobs_table(data_dir: str) -> None:
     from core.app import recent_jobs
 
     jobs = recent_jobs(resources.settings(), limit=10)
-    if jobs:
+    live = {j.job_id: j.message for j in resources.job_manager(data_dir).list()}
+    if jobs:  # the warehouse keeps a running job's first message; this server knows its latest
         with st.expander(f"Recent jobs ({len(jobs)})"):
             st.dataframe([{"job": j["label"] or j["kind"],
-                           **{k: j[k] for k in ("state", "created_at", "run_id", "message")}}
+                           **{k: j[k] for k in ("state", "created_at", "run_id")},
+                           "message": live.get(j["job_id"], j["message"])}
                           for j in jobs], hide_index=True, width="stretch")
 
 

@@ -4,6 +4,8 @@ train; the uplift section leaves out leaking and post-treatment columns by defau
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -194,3 +196,32 @@ def test_a_failed_job_says_why_once(app_env):
     assert not at.exception
     said = [e.value for e in at.error] + [c.value for c in at.caption]
     assert said.count("'age' has no usable values: every row is missing.") == 1, said
+
+
+class _Reports:
+    def __call__(self, progress, should_stop):
+        progress({"message": "Training tabm (4 of 7)"})
+        while not should_stop():
+            time.sleep(0.05)
+        from core.errors import AppError
+
+        raise AppError("The leaderboard was cancelled; nothing was kept.")
+
+
+def test_recent_jobs_show_a_running_job_s_latest_message(app_env):
+    # The table read "Starting" (the warehouse's first record) while the job was at 4 of 7.
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    job_id = jobs.submit("leaderboard", "leaderboard of 7 families", _Reports())
+    try:
+        while jobs.get(job_id).message != "Training tabm (4 of 7)":
+            time.sleep(0.05)
+        at = _run("pages/train.py", active_table="bank")
+        table = next(d.value for d in at.dataframe if "message" in d.value.columns)
+        row = table[table["job"] == "leaderboard of 7 families"].iloc[0]
+        assert (row["state"], row["message"]) == ("running", "Training tabm (4 of 7)")
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=60).state == "cancelled"
