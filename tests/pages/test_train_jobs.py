@@ -225,3 +225,23 @@ def test_recent_jobs_show_a_running_job_s_latest_message(app_env):
     finally:
         jobs.cancel(job_id)
         assert jobs.wait(job_id, timeout=60).state == "cancelled"
+
+
+def test_sidebar_names_a_running_job_with_its_latest_message_and_drops_it_after(app_env):
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    job_id = jobs.submit("leaderboard", "leaderboard of 7 families", _Reports())
+    try:
+        while jobs.get(job_id).message != "Training tabm (4 of 7)":
+            time.sleep(0.05)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+        assert not at.exception
+        assert any(c.value.endswith("leaderboard of 7 families: Training tabm (4 of 7)")
+                   for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=60).state == "cancelled"
+    at.run()
+    assert not any("leaderboard of 7 families" in c.value for c in at.sidebar.caption)
