@@ -26,12 +26,24 @@ with st.sidebar:
     st.caption(f"Training device: **{resources.device_label()}**")
     live = st.container()  # filled after the page ran: a job it started, a run it chose
 
+
+def _running(jobs) -> list:
+    return [j for j in jobs.list() if j.state in ("queued", "running")]
+
+
+@st.fragment(run_every=2.0)
+def _running_jobs() -> None:
+    """The running jobs' latest messages, redrawn every 2 s (a full rerun alone left them at
+    what they said when the page was drawn, e.g. 'Starting' at family 4 of 7)."""
+    for job in _running(resources.job_manager(data_dir)):
+        st.caption(f":material/hourglass_top: {job.label}: {job.message}")
+
+
 try:
     nav.run()
 finally:  # also when the page stopped early (st.stop)
     with live:
-        for job in resources.job_manager(data_dir).list():
-            if job.state in ("queued", "running"):
-                st.caption(f":material/hourglass_top: {job.label}: {job.message}")
+        if _running(resources.job_manager(data_dir)):  # polls only while a job runs
+            _running_jobs()
         if state.active_run():
             st.caption(f"Active run: `{state.active_run()}`")

@@ -5,7 +5,7 @@ import streamlit as st
 from ui import resources, state
 from ui.privacy_views import compress_view, privacy_curve_view
 from ui.runs_views import comparison, default_pair, importer, manage, runs_table
-from ui.widgets import page_setup, run_label
+from ui.widgets import KEEP, initial, page_setup, run_label
 
 data_dir = page_setup()
 st.title("Runs")
@@ -32,8 +32,9 @@ elif len(ids) >= 2:
 
 st.subheader("Manage a run")
 current = state.active_run()
-run_id = st.selectbox("Run", ids, index=ids.index(current) if current in ids else 0,
-                      format_func=labels.get, key="runs__manage")
+run_id = st.selectbox("Run", ids,  # kept across pages: its jobs are followed under it
+                      index=initial("runs__manage", ids.index(current) if current in ids else 0,
+                                    0), format_func=labels.get, key="runs__manage", **KEEP)
 manage(data_dir, run_id)
 compress_view(data_dir, run_id)
 with st.expander("Privacy/utility curve: ROC-AUC of DP runs against ε"):

@@ -4,26 +4,14 @@ found again after a reload (the newest running job of that kind for the same run
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from core.app import JobState
 from ui import resources
 from ui.train_views import where_text
+from ui.widgets import fraction
 
 ACTIVE = ("queued", "running")
-_FRACTION = re.compile(r"(\d[\d,]*)/(\d[\d,]*)")
-
-
-def fraction(message: str) -> float:
-    """The share done that a progress message states (``"Scoring rows 200,000/1,000,000"``
-    → 0.2), or 0 when it states none."""
-    found = _FRACTION.search(message or "")
-    if not found:
-        return 0.0
-    done, total = (int(g.replace(",", "")) for g in found.groups())
-    return min(done / total, 1.0) if total else 0.0
 
 
 def _find(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
@@ -68,6 +56,16 @@ def _live(data_dir: str, key: str) -> None:
         st.rerun()  # ended: one full rerun shows the result on the whole page
 
 
+def _elsewhere(data_dir: str, kind: str) -> None:
+    """Say where a running job of ``kind`` started for another run is (a reloaded page opens
+    on its default run, where that job would otherwise be invisible)."""
+    other = resources.job_manager(data_dir).active(kind)
+    if other is not None and other.params.get("run_id"):
+        st.info(f"**{other.label}** is running in the background ({other.message}). Choose "
+                f"run `{other.params['run_id']}` above to follow it, see its result or cancel "
+                f"it.", icon=":material/directions_run:")
+
+
 def follow(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
     """Show the page's background job of ``kind`` started with the settings in ``match``
     (e.g. ``{"run_id": …}``): live progress and Cancel while it runs, then how it ended.
@@ -83,6 +81,7 @@ def follow(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
     """
     job = _find(data_dir, key, kind, match)
     if job is None:
+        _elsewhere(data_dir, kind)
         return None
     if job.state in ACTIVE:
         _live(data_dir, key)

@@ -9,7 +9,7 @@ import streamlit as st
 from core.errors import AppError
 from core.monitor import METRICS, compare_runs_on, list_models, promote
 from ui import resources
-from ui.widgets import run_label, show_error
+from ui.widgets import initial, run_label, show_error
 
 NAMES = {"roc_auc": "ROC-AUC", "precision": "Precision", "recall": "Recall", "f1": "F1"}
 
@@ -41,8 +41,11 @@ def compare_form(data_dir: str, champion: str, runs: list[dict], tables: list[st
     labels = {r["run_id"]: run_label(r) for r in same}
     fresh = st.session_state.get("monitor__job_done")
     ids = list(labels)
+    if fresh in ids and st.session_state.get("monitor__preselected") != fresh:
+        # a challenger just trained: chosen once, even where the box already held another run
+        st.session_state["monitor__challenger"] = st.session_state["monitor__preselected"] = fresh
     left, right = st.columns(2)
-    challenger = left.selectbox("Challenger", ids, index=ids.index(fresh) if fresh in ids else 0,
+    challenger = left.selectbox("Challenger", ids, index=initial("monitor__challenger", 0, 0),
                                 format_func=labels.get, key="monitor__challenger")
     table = right.selectbox("Labelled rows to compare on", tables, key="monitor__compare_table")
     if st.button("Compare on the same rows", key="monitor__compare"):

@@ -126,10 +126,15 @@ def _submit(data_dir: str, run, rows: int, method: str, budget: float,
     with errors_shown():
         st.session_state[JOB_KEY] = resources.job_manager(data_dir).submit(
             **shap_job(resources.settings(), run, rows, method, budget, target_class))
+    capped = ""
+    if cost.seconds > budget:  # the explainer stops at the budget: say so, not only 6,000 s
+        capped = (f" Your time budget of {budget:g} s is shorter than this estimate and stops "
+                  f"the explainer when spent, so fewer than the {rows:,} rows asked may be "
+                  f"explained (the result says how many; raise the budget for more).")
     st.info(f"About {cost.seconds:,.0f} s estimated ({cost.evaluations:,} model evaluations "
             f"with {explainer_names().get(cost.method, cost.method)}): computing in the "
-            f"background, so the app stays responsive. The values show here when it ends.",
-            icon=":material/directions_run:")
+            f"background, so the app stays responsive. The values show here when it ends."
+            + capped, icon=":material/directions_run:")
 
 
 def status(exp) -> None:

@@ -69,7 +69,8 @@ def _draw(data_dir: str, key: str, done) -> bool:
                     text=f"Epoch {job.epoch} of at most {job.epochs}")
     elapsed = f" · {time.time() - job.started_at:.0f} s elapsed" if active and job.started_at \
         else ""
-    st.caption(job.message + elapsed)
+    if active or (job.state == "done" and done is None):  # else a box below says it
+        st.caption(job.message + elapsed)
     if job.engine:
         st.caption(where_text(job.engine))
     if active and not job.stop_request:

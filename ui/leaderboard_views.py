@@ -13,6 +13,7 @@ from core.leaderboard import list_leaderboards
 from core.plots import LEGEND_BELOW, MODEL_COLOR, RANDOM_COLOR, styled
 from core.specs import MODEL_LABELS, MODELS, DatasetSpec
 from ui import resources, state
+from ui.widgets import initial
 
 METRIC_LABELS = {"roc_auc": "ROC-AUC", "accuracy": "Accuracy", "rmse": "RMSE"}
 
@@ -27,6 +28,16 @@ def _start(data_dir: str, spec: DatasetSpec, models: tuple[str, ...], cv: int,
     state.set_active_job(resources.job_manager(data_dir).submit(**kwargs))
 
 
+def restore_board(params: dict) -> None:
+    """Put a running leaderboard job's families, folds and epochs
+    (:func:`core.app.leaderboard_job`'s ``params``) into the leaderboard's widgets."""
+    values = {"train__board_models": list(params["models"]),
+              "train__board_cv": int(params.get("cv", 0))}
+    if params.get("epochs"):
+        values["train__board_epochs"] = int(params["epochs"])
+    st.session_state.update(values)
+
+
 def leaderboard_section(data_dir: str, spec: DatasetSpec) -> None:
     """The leaderboard's settings, its button, and the newest leaderboard of this target."""
     with st.expander("Compare every model family (leaderboard)", icon=":material/leaderboard:"):
@@ -36,16 +47,23 @@ def leaderboard_section(data_dir: str, spec: DatasetSpec) -> None:
                    "best are real: a 'tied' family cannot be told apart from it on this test "
                    "split. Every family's run is saved, so Evaluate can open each one.")
         c1, c2, c3 = st.columns([3, 1, 1])
-        models = c1.multiselect("Families", MODELS, default=list(MODELS),
+        models = c1.multiselect("Families", MODELS,
+                                default=initial("train__board_models", list(MODELS)),
                                 format_func=MODEL_LABELS.get, key="train__board_models")
-        cv = int(c2.number_input("CV folds (0 = no)", 0, 10, 0, key="train__board_cv"))
-        epochs = int(c3.number_input("Epochs (networks)", 1, 500, 30, key="train__board_epochs"))
+        cv = int(c2.number_input("CV folds (0 = no)", 0, 10, initial("train__board_cv", 0, "min"),
+                                 key="train__board_cv"))
+        epochs = int(c3.number_input("Epochs (networks)", 1, 500,
+                                     initial("train__board_epochs", 30, "min"),
+                                     key="train__board_epochs"))
         running = resources.job_manager(data_dir).active("leaderboard")
         if st.button("Train and compare", key="train__board_go",
                      disabled=len(models) < 2 or running is not None,
                      help="Pick at least two families." if len(models) < 2 else None):
             _start(data_dir, spec, tuple(models), cv, epochs)
             st.rerun()
+        if running is not None:  # the job is drawn below this expander, out of sight
+            st.caption(f":material/directions_run: **{running.label}** is running: "
+                       f"[jump to its progress and Cancel](#training-job).")
         show_latest(data_dir, spec.table, spec.target)
 
 
@@ -62,6 +80,8 @@ def show_latest(data_dir: str, table: str, target: str) -> None:
                 f"({board.test_rows:,} shared test rows, {board.created_at}). "
                 + (f"Tied with it (the paired difference's 95% interval contains 0): {tied}."
                    if tied else "Every other family is clearly behind it."))
+    for note in board.notes:  # e.g. a family that could not be trained: never left unsaid
+        st.warning(note, icon=":material/warning:")
     rows = [{"rank": m["rank"], "model": MODEL_LABELS.get(m["model"], m["model"]),
              name: m[board.metric], "95% low": (m["ci95"] or [None, None])[0],
              "95% high": (m["ci95"] or [None, None])[1],

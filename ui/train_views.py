@@ -26,7 +26,8 @@ from core.specs import (
     ModelConfig,
 )
 from ui import resources, state
-from ui.tuning_views import tuning_summary
+from ui.leaderboard_views import restore_board
+from ui.tuning_views import job_bar, tuning_summary
 from ui.widgets import KEEP, initial, link_to, show_error
 
 HEADLINES = {
@@ -84,9 +85,11 @@ def _stop_buttons(jobs, job: JobState) -> None:
                             "weights of its best validation epoch; a note in the run says "
                             "so."):
             jobs.stop_and_keep(job.job_id)
-    if not job.stop_request and right.button("Cancel training", key="train__cancel",
-                                             icon=":material/cancel:",
-                                             help="Ends training and saves nothing."):
+    board = job.kind == "leaderboard"
+    if not job.stop_request and right.button(
+            "Cancel the leaderboard" if board else "Cancel training", key="train__cancel",
+            icon=":material/cancel:", help="Ends it; no family's run is kept." if board
+            else "Ends training and saves nothing."):
         jobs.cancel(job.job_id)
 
 
@@ -129,16 +132,16 @@ def _render(data_dir: str) -> bool:
     elapsed = ""
     if active and job.started_at:
         elapsed = f" · {time.time() - job.started_at:.0f} s elapsed"
-    st.caption(job.message + elapsed)
+    if job.state != "failed":  # a failure is said once, in the error box below
+        st.caption(job.message + elapsed)
     if job.engine:
         st.caption(where_text(job.engine))
     if active and job.steps:  # e.g. a leaderboard: one step per family
         st.progress(min(job.step / job.steps, 1.0),
                     text=f"Step {job.step} of {job.steps}: {job.message}")
-    elif active and not job.epochs:
-        st.progress(0.0 if job.state == "queued" else 0.5,
-                    text="Fitting (scikit-learn reports no progress until it finishes)"
-                    if job.state == "running" else "Waiting for the worker")
+    elif active and not job.epochs:  # a search's trials, a scikit-learn fit, a snapshot
+        share, text = job_bar(job)
+        st.progress(share, text=text)
     if job.history:
         st.plotly_chart(history_figure(job.history), key="train__loss")
     if active:
@@ -164,10 +167,12 @@ def recent_jobs_table(data_dir: str) -> None:
     from core.app import recent_jobs
 
     jobs = recent_jobs(resources.settings(), limit=10)
-    if jobs:
+    live = {j.job_id: j.message for j in resources.job_manager(data_dir).list()}
+    if jobs:  # the warehouse keeps a running job's first message; this server knows its latest
         with st.expander(f"Recent jobs ({len(jobs)})"):
             st.dataframe([{"job": j["label"] or j["kind"],
-                           **{k: j[k] for k in ("state", "created_at", "run_id", "message")}}
+                           **{k: j[k] for k in ("state", "created_at", "run_id")},
+                           "message": live.get(j["job_id"], j["message"])}
                           for j in jobs], hide_index=True, width="stretch")
 
 
@@ -193,31 +198,43 @@ def reattach(data_dir: str) -> None:
     state.set_active_job(job.job_id)
     if job.kind == "train":
         restore(job.params)
-    st.info(f"Following the running job **{job.label}** again, with the settings it was "
-            f"started with. Its progress, **Cancel** and **Stop and keep the best so far** are "
-            f"under the Train button: [jump to the job](#training-job).",
-            icon=":material/directions_run:")
+        where = ("settings", "**Cancel** and **Stop and keep the best so far**")
+    else:  # a leaderboard: its table, target, features and families
+        st.session_state.update(_spec_values(job.params["spec"]))
+        restore_board(job.params)
+        where = ("table, target, features and families", "**Cancel**")
+    st.info(f"Following the running job **{job.label}** again, with the {where[0]} it was "
+            f"started with. Its progress and {where[1]} are under the Train button: "
+            f"[jump to the job](#training-job).", icon=":material/directions_run:")
 
 
-def restore(params: dict) -> None:
-    """Put a training job's settings (:func:`core.app.training_params`) into the widgets."""
-    spec, cfg = params["spec"], params["model_config"]
+def _spec_values(spec: dict) -> dict:
+    """The Train page's widget values for a job's dataset spec (table, target, features, seed,
+    missing-value policy, task, positive class); also makes its table the active one."""
     table, target = spec["table"], spec["target"]
     state.set_active_table(table)
     values = {"train__table": table, "train__target": target,
               f"train__features_{table}_{target}": list(spec["features"]),
-              "train__layers": ",".join(str(u) for u in cfg.get("hidden_units", [])),
-              "train__weights": cfg.get("class_weight") == "balanced",
-              "train__seed": int(spec.get("seed", 42)), "train__cv": int(params.get("cv", 0)),
-              "train__trials": int(params.get("tune_trials", 0))}
-    if params.get("tune_trials"):
-        values["train__budget"] = float(params["tune_timeout_s"])
+              "train__seed": int(spec.get("seed", 42))}
     if spec.get("missing"):
         values[f"train__missing_{table}"] = spec["missing"]
     if spec.get("task"):
         values[f"train__task_{target}"] = spec["task"]
     if spec.get("positive_class") is not None:
         values[f"train__positive_{target}"] = spec["positive_class"]
+    return values
+
+
+def restore(params: dict) -> None:
+    """Put a training job's settings (:func:`core.app.training_params`) into the widgets."""
+    spec, cfg = params["spec"], params["model_config"]
+    values = {**_spec_values(spec),
+              "train__layers": ",".join(str(u) for u in cfg.get("hidden_units", [])),
+              "train__weights": cfg.get("class_weight") == "balanced",
+              "train__cv": int(params.get("cv", 0)),
+              "train__trials": int(params.get("tune_trials", 0))}
+    if params.get("tune_trials"):
+        values["train__budget"] = float(params["tune_timeout_s"])
     fam = "tabm" if cfg.get("model") in ("tabm", ENSEMBLE) else "net"
     keys = {**_FORM_KEYS, "learning_rate": f"train__lr_{fam}", "batch_size": f"train__batch_{fam}"}
     values.update({key: cfg[name] for name, key in keys.items() if name in cfg})

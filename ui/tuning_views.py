@@ -1,9 +1,12 @@
-"""The tuning record of a run (Optuna trials, finished and pruned) on the Train page."""
+"""The tuning record of a run (Optuna trials, finished and pruned) on the Train page, and the
+bar of a training job that has no epochs to count (a search's trials, a scikit-learn fit)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
+from ui.widgets import fraction
 
 
 def trials_frame(tuning: dict) -> pd.DataFrame:
@@ -39,3 +42,17 @@ def tuning_summary(tuning: dict) -> None:
                    + (f"Pruning: {tuning['pruner']}. " if tuning.get("pruner") else "")
                    + "The run was trained again with the best trial's settings.")
         st.dataframe(trials_frame(tuning), hide_index=True)
+
+
+def job_bar(job) -> tuple[float, str]:
+    """The progress bar of a queued or running :class:`core.app.JobState` without epochs or
+    steps: a search's trials as reported (``"Tuning: trial 3/8 …"`` → 0.375), a scikit-learn
+    fit (no progress until it ends: half a bar, said so), else what the worker last said."""
+    if job.state == "queued":
+        return 0.0, "Waiting for the worker"
+    share = fraction(job.message)
+    if share:
+        return share, job.message
+    if (job.params.get("model_config") or {}).get("model") in ("logreg", "hgb"):
+        return 0.5, "Fitting (scikit-learn reports no progress until it finishes)"
+    return 0.5, f"{job.message} (no measured progress yet)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 
 import streamlit as st
@@ -160,3 +161,16 @@ def require_run(data_dir: str, key: str):
 def fmt(value: float | None, pattern: str = "{:.3f}") -> str:
     """Format a metric; undefined values read 'undefined', never 0 or NaN."""
     return "undefined" if value is None else pattern.format(value)
+
+
+_FRACTION = re.compile(r"(\d[\d,]*)/(\d[\d,]*)")
+
+
+def fraction(message: str) -> float:
+    """The share done that a progress message states (``"Scoring rows 200,000/1,000,000"``
+    → 0.2), or 0 when it states none."""
+    found = _FRACTION.search(message or "")
+    if not found:
+        return 0.0
+    done, total = (int(g.replace(",", "")) for g in found.groups())
+    return min(done / total, 1.0) if total else 0.0

@@ -35,6 +35,7 @@ from core.warehouse import clean_litter, export_snapshot
 
 POLL_S = 0.25
 CANCEL_GRACE_S = 5.0
+CANCELLED_MESSAGE = "Cancelled; nothing was saved."  # any kind: scoring, SHAP, training …
 
 
 class WorkerDied(AppError):
@@ -198,7 +199,7 @@ def run_remote(work, progress: Callable[[dict], None], stop, *, num_cpus: float 
             result = ray.get(ref)
         except ray.exceptions.RayError as err:
             if forwarded == "cancel":
-                raise RemoteError("Training cancelled; nothing was saved.") from err
+                raise RemoteError(CANCELLED_MESSAGE) from err
             raise WorkerDied(f"The job's worker process died: {_died(err)}. Nothing was "
                              f"saved; the app keeps running. Try again, with a smaller "
                              f"batch or fewer rows if it ran out of memory.") from err

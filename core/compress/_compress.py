@@ -50,7 +50,9 @@ def check_request(run, method: str, sparsity: float, units: tuple[int, ...]) -> 
         raise CompressError(
             f"{'int8 quantisation' if method == 'int8' else 'Pruning'} works on Keras networks "
             f"(its weights are what shrinks); run '{run.run_id}' is '{run.config.model}', which "
-            f"has no weight matrices. Distil it into a small network instead (--method distill).")
+            f"has no weight matrices. Distil it into a small network instead: method 'distill' "
+            f"(\"Distil into a small MLP\" on the Runs page, --method distill on the command "
+            f"line).")
     if method == "prune" and not 0.0 < sparsity < 1.0:
         raise CompressError(f"sparsity must be a share strictly between 0 and 1 (e.g. 0.8 for "
                             f"80 % zero weights); got {sparsity}.")

@@ -4,6 +4,8 @@ their result shows on the page once they end (values as the synchronous path's).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from core.app import _analysis_work as analysis
 from core.app import export_run, import_run, score_table
 from core.config import load_settings
+from core.errors import AppError
 from core.explain import explain_run, load_explanation
 from core.runs import load_run
 from core.warehouse import connect, read_table
@@ -107,3 +110,64 @@ def test_a_raw_output_name_is_refused_on_the_page_before_a_job_starts(job_ws, mo
                in e.value for e in at.error)
     assert "runs__score_job" not in at.session_state
     assert [j for j in job_manager(str(ws.data_dir)).list() if j.kind == "score"] == []
+
+
+class _UntilCancelled:
+    """A job that reports one progress message and runs until it is cancelled."""
+
+    def __call__(self, progress, should_stop):
+        progress({"message": "Scoring rows 1,000/6,000"})
+        while not should_stop():
+            time.sleep(0.05)
+        raise AppError("Cancelled; nothing was saved.")
+
+
+def test_a_job_of_another_run_is_pointed_to_not_hidden(job_ws, bank_ws):
+    # A reloaded Runs page opened on its default run, where the running scoring job of the
+    # run the analyst had chosen was invisible: no progress, no Cancel, no word of it.
+    from ui.resources import job_manager
+
+    ws, run_id = job_ws
+    other = import_run(ws, export_run(bank_ws[0], bank_ws[1]["mlp"]))
+    jobs = job_manager(str(ws.data_dir))
+    job_id = jobs.submit("score", "Scoring bank with run X into bank_scored", _UntilCancelled(),
+                         params={"run_id": other, "table": "bank"})
+    try:
+        at = _page("pages/runs.py", run_id)
+        assert not at.exception
+        assert at.selectbox(key="runs__manage").value == run_id
+        note = next(i.value for i in at.info if "is running in the background" in i.value)
+        assert f"Choose run `{other}` above to follow it" in note
+        assert "Scoring rows 1,000/6,000" in note
+        at.selectbox(key="runs__manage").select(other).run()
+        assert not at.exception
+        assert any(b.label == "Cancel" for b in at.button)  # followed under its own run
+        assert not any("is running in the background" in i.value for i in at.info)
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=60).state == "cancelled"
+
+
+def test_a_shap_job_over_its_time_budget_says_the_budget_stops_it(job_ws, bank_ws,
+                                                                   monkeypatch):
+    # "About 6,427 s estimated" was shown for a request whose 120 s budget stops it first.
+    from core.explain import explain_cost
+
+    ws, _ = job_ws
+    run_id = import_run(ws, export_run(bank_ws[0], bank_ws[1]["mlp"]))  # a Keras network
+    monkeypatch.setattr(analysis, "SHAP_JOB_SECONDS", 0.0)
+    run = load_run(ws, run_id)
+    rows = len(run.test_frame)
+    assert explain_cost(run, rows, "kernel").seconds > 100  # far over the 5 s budget below
+    at = _page("pages/explain.py", run_id)
+    at.number_input(key="explain__rows").set_value(rows)
+    at.selectbox(key="explain__method").select("kernel")
+    at.number_input(key="explain__budget").set_value(5).run()
+    at.button(key="explain__go").click().run()
+    assert not at.exception
+    note = next(i.value for i in at.info if "computing in the background" in i.value)
+    assert "Your time budget of 5 s is shorter than this estimate and stops the explainer " \
+           f"when spent, so fewer than the {rows:,} rows asked may be explained" in note
+    job = _wait(ws, at.session_state["explain__job"])
+    assert load_explanation(run).requested_rows == rows and job.state == "done"
+    assert len(load_explanation(run).rows) < rows  # the budget did stop it

@@ -57,9 +57,26 @@ def test_compression_runs_as_a_job_and_a_new_session_follows_it(jobs_ws):
     at.run()
     assert not at.exception
     assert any(f"Saved run `{job.run_id}`" in s.value for s in at.success)
+    assert not any(c.value == job.message for c in at.caption)  # said once, in the box
     assert load_run(ws, job.run_id).config.extra["parent"] == ids["mlp"]
     again = _page("pages/runs.py", active_run=ids["mlp"], runs__compress_job=job_id)
     assert any(f"Saved run `{job.run_id}`" in s.value for s in again.success)
+
+
+def test_int8_of_a_non_network_is_refused_with_the_page_own_words(jobs_ws):
+    # The refusal told the analyst on the Runs page to use "--method distill", a CLI flag.
+    from ui.resources import job_manager
+
+    ws, ids = jobs_ws
+    at = _page("pages/runs.py", active_run=ids["logreg"])
+    at.selectbox(key="runs__compress_method").select("int8").run()
+    at.button(key="runs__compress").click().run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert f"run '{ids['logreg']}' is 'logreg', which has no weight matrices" in error
+    assert '"Distil into a small MLP" on the Runs page' in error
+    assert "runs__compress_job" not in at.session_state
+    assert [j for j in job_manager(str(ws.data_dir)).list() if j.kind == "compress"] == []
 
 
 def test_retrain_runs_as_a_job_and_preselects_the_challenger(jobs_ws):
@@ -80,4 +97,9 @@ def test_retrain_runs_as_a_job_and_preselects_the_challenger(jobs_ws):
     assert any(f"Challenger trained: run `{job.run_id}` on `bank_second`" in s.value
                for s in at.success)
     assert at.session_state["monitor__job_done"] == job.run_id
+    # preselected although the Challenger box was drawn (with another run) before it ended
+    assert at.selectbox(key="monitor__challenger").value == job.run_id
+    assert at.selectbox(key=f"monitor__promote_run_{job.run_id}").value == job.run_id
+    at.selectbox(key="monitor__challenger").select(ids["mlp"]).run()  # the analyst's choice
+    assert at.selectbox(key="monitor__challenger").value == ids["mlp"]  # then stays
     assert load_run(ws, job.run_id).config.table == "bank_second"

@@ -4,6 +4,8 @@ train; the uplift section leaves out leaking and post-treatment columns by defau
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -53,6 +55,38 @@ def test_reloaded_page_reattaches_to_the_running_job_and_its_settings(app_env):
         assert any(b.label == "Cancel training" for b in at.button)
         at.number_input(key="train__epochs").set_value(3).run()  # other settings: enabled
         assert not at.button(key="train__go").disabled
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=120).state == "cancelled"
+
+
+def test_reloaded_page_reattaches_to_a_running_leaderboard_and_its_settings(app_env):
+    # The reload said "with the settings it was started with" but showed the default table and
+    # features, and offered "Stop and keep the best so far", which a leaderboard lacks.
+    from core.app import leaderboard_job
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    features = ("age", "job", "euribor3m")
+    spec = DatasetSpec("bank_full", "y", "yes", features, task="binary")
+    job_id = jobs.submit(**leaderboard_job(s, spec, ("mlp", "logreg"), 0, 200, 400))
+    try:
+        at = _run("pages/train.py", active_table="bank")  # a new session on another table
+        assert not at.exception
+        assert at.session_state["active_job"] == job_id
+        assert at.selectbox(key="train__table").value == "bank_full"
+        assert at.multiselect(key="train__features_bank_full_y").value == list(features)
+        assert at.multiselect(key="train__board_models").value == ["mlp", "logreg"]
+        assert at.number_input(key="train__board_epochs").value == 400
+        note = at.info[0].value
+        assert "table, target, features and families" in note
+        assert "Stop and keep" not in note
+        assert any("is running: [jump to its progress and Cancel](#training-job)" in c.value
+                   for c in at.caption)  # under the disabled button, where the eye is
+        assert at.button(key="train__board_go").disabled
+        cancel = at.button(key="train__cancel")
+        assert cancel.label == "Cancel the leaderboard" and "no family's run" in cancel.help
     finally:
         jobs.cancel(job_id)
         assert jobs.wait(job_id, timeout=120).state == "cancelled"
@@ -125,3 +159,89 @@ def test_leaderboard_section_runs_a_job_and_shows_the_ranking(app_env):
     ranking = next(d.value for d in at.dataframe if "tied with best" in d.value.columns)
     assert list(ranking["rank"]) == [1, 2]
     assert "train__board_chart" in [e.key for e in at.get("plotly_chart")]
+
+
+def test_leaderboard_says_which_family_could_not_be_trained(app_env):
+    # The board's notes (a family that failed, what was left out) were never shown: a family
+    # could vanish from the ranking without a word.
+    from core.leaderboard import build_leaderboard
+
+    s, _ = app_env
+    spec = DatasetSpec("bank", "y", "yes", ("age", "job", "euribor3m"), task="binary")
+    board = build_leaderboard(s, spec, ("mlp", "logreg", "hgb"), n_boot=100,
+                              network_settings={"epochs": 0})  # the network cannot train
+    assert {m["model"] for m in board.models} == {"logreg", "hgb"}
+    at = _run("pages/train.py", active_table="bank", train__features_bank_y=list(spec.features))
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("mlp could not be trained: epochs must be an integer")
+               for w in warnings), warnings
+
+
+class _Fails:
+    def __call__(self, progress, should_stop):
+        from core.errors import TrainingError
+
+        raise TrainingError("'age' has no usable values: every row is missing.")
+
+
+def test_a_failed_job_says_why_once(app_env):
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    job = jobs.wait(jobs.submit("train", "mlp on bank (target y)", _Fails()), timeout=60)
+    assert job.state == "failed"
+    at = _run("pages/train.py", active_table="bank", active_job=job.job_id)
+    assert not at.exception
+    said = [e.value for e in at.error] + [c.value for c in at.caption]
+    assert said.count("'age' has no usable values: every row is missing.") == 1, said
+
+
+class _Reports:
+    def __call__(self, progress, should_stop):
+        progress({"message": "Training tabm (4 of 7)"})
+        while not should_stop():
+            time.sleep(0.05)
+        from core.errors import AppError
+
+        raise AppError("The leaderboard was cancelled; nothing was kept.")
+
+
+def test_recent_jobs_show_a_running_job_s_latest_message(app_env):
+    # The table read "Starting" (the warehouse's first record) while the job was at 4 of 7.
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    job_id = jobs.submit("leaderboard", "leaderboard of 7 families", _Reports())
+    try:
+        while jobs.get(job_id).message != "Training tabm (4 of 7)":
+            time.sleep(0.05)
+        at = _run("pages/train.py", active_table="bank")
+        table = next(d.value for d in at.dataframe if "message" in d.value.columns)
+        row = table[table["job"] == "leaderboard of 7 families"].iloc[0]
+        assert (row["state"], row["message"]) == ("running", "Training tabm (4 of 7)")
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=60).state == "cancelled"
+
+
+def test_sidebar_names_a_running_job_with_its_latest_message_and_drops_it_after(app_env):
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    job_id = jobs.submit("leaderboard", "leaderboard of 7 families", _Reports())
+    try:
+        while jobs.get(job_id).message != "Training tabm (4 of 7)":
+            time.sleep(0.05)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+        assert not at.exception
+        assert any(c.value.endswith("leaderboard of 7 families: Training tabm (4 of 7)")
+                   for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=60).state == "cancelled"
+    at.run()
+    assert not any("leaderboard of 7 families" in c.value for c in at.sidebar.caption)

@@ -39,3 +39,22 @@ def test_the_summary_says_how_many_trials_were_pruned_and_the_best_score():
     assert "2 trials at a time on Ray Tune" in at.caption[0].value
     assert "MedianPruner" in at.caption[0].value
     assert at.dataframe[0].value["state"].tolist() == ["finished", "pruned at epoch 3", "best"]
+
+
+def test_a_job_without_epochs_shows_its_trials_not_a_scikit_learn_fit():
+    # A network's tuning job (and a leaderboard while it starts) read "Fitting (scikit-learn
+    # reports no progress until it finishes)" on a half bar.
+    from core.app import JobState
+    from ui.tuning_views import job_bar
+
+    tuning = JobState("a", "train", "mlp on bank (target y, 8 tuning trials)", state="running",
+                      message="Tuning: trial 6/8 · best so far 0.7837",
+                      params={"model_config": {"model": "mlp"}})
+    assert job_bar(tuning) == (0.75, "Tuning: trial 6/8 · best so far 0.7837")
+    board = JobState("b", "leaderboard", "leaderboard of 7 families", state="running",
+                     message="Exporting bank for the worker")
+    assert job_bar(board) == (0.5, "Exporting bank for the worker (no measured progress yet)")
+    hgb = JobState("c", "train", "hgb on bank", state="running", message="Fitting hgb",
+                   params={"model_config": {"model": "hgb"}})
+    assert job_bar(hgb) == (0.5, "Fitting (scikit-learn reports no progress until it finishes)")
+    assert job_bar(JobState("d", "train", "queued one")) == (0.0, "Waiting for the worker")

@@ -522,3 +522,26 @@ def test_a_cancel_stops_parallel_tuning_while_trials_run(ray_ws):
         tune(ray_ws, SPEC, base, n_trials=2, timeout_s=600, parallel=2, should_stop=stop,
              progress=seen.append)
     assert {r["run_id"] for r in list_runs(ray_ws)} == before
+
+
+class _Deaf:
+    """A remote job that never looks at its stop signal (one long library call, say)."""
+
+    remote = True
+
+    def __call__(self, progress, should_stop) -> dict:
+        progress({"message": "busy"})
+        time.sleep(300)
+        return {"message": "not reached"}
+
+
+def test_a_job_deaf_to_its_stop_signal_is_ended_and_said_cancelled_whatever_its_kind(jobs):
+    # A cancelled scoring job read "Training cancelled; nothing was saved."
+    from core.app._ray_jobs import CANCELLED_MESSAGE
+
+    job_id = jobs.submit("score", "scoring, deaf to Cancel", _Deaf(), params={"n": 1})
+    _wait_for(lambda: jobs.get(job_id).message == "busy")
+    jobs.cancel(job_id)
+    job = jobs.wait(job_id, timeout=60)
+    assert (job.state, job.message) == ("cancelled", CANCELLED_MESSAGE)
+    assert "Training" not in job.message
