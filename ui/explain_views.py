@@ -96,7 +96,7 @@ def compute_controls(data_dir: str, run):
     if st.button(label, type="primary" if not fits else "secondary", key="explain__go"):
         with errors_shown():
             cost = explain_cost(run, int(rows), method, target_class=target_class)
-        if shap_is_large(cost):
+        if shap_is_large(cost, float(budget)):
             _submit(data_dir, run, int(rows), method, float(budget), target_class, cost)
         else:
             _compute_now(run, int(rows), method, float(budget), target_class)

@@ -470,8 +470,8 @@ def model_form(data_dir: str, task: str, positive_share: float, spec: DatasetSpe
         "train", training_params(spec, cfg, cv, choice.tune_trials, budget))
     _estimate(data_dir, spec, cfg, rows)
     if running is not None:
-        st.caption(f":material/directions_run: These settings are training now "
-                   f"({running.state}); change a setting to train another model.")
+        st.caption(":material/directions_run: A job with these settings is queued or "
+                   "running (its progress is below); change a setting to train another model.")
     if st.button("Train", type="primary", key="train__go", disabled=running is not None):
         _start(data_dir, choice)
         st.rerun()  # draw the page again at once: the button now shows these settings train

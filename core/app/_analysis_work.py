@@ -71,9 +71,12 @@ def score_is_large(rows: int) -> bool:
     return rows > SCORE_JOB_ROWS
 
 
-def shap_is_large(cost: ExplainCost) -> bool:
-    """Whether an explanation of this estimated cost runs as a background job."""
-    return cost.seconds > SHAP_JOB_SECONDS
+def shap_is_large(cost: ExplainCost, budget_s: float | None = None) -> bool:
+    """Whether an explanation of this estimated cost runs as a background job: it would keep
+    the page waiting over :data:`SHAP_JOB_SECONDS`, the explainer's time budget
+    (``budget_s``, seconds) capping the wait (it stops the explainer first)."""
+    seconds = cost.seconds if budget_s is None else min(cost.seconds, float(budget_s))
+    return seconds > SHAP_JOB_SECONDS
 
 
 def _temp_folder(settings: Settings, what: str) -> Path:

@@ -49,6 +49,9 @@ from core.warehouse import META_SCHEMA, connect
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("queued", "running")
+RECORD_EVERY_S = 5.0
+"""A running job's latest message reaches the warehouse at most this often (seconds), so that
+``python -m core jobs`` and other processes see its progress, not only its state changes."""
 SHUTDOWN_MESSAGE = "The server stopped while this job ran; start it again."
 Work = Callable[[Callable[[dict], None], Callable[[], bool]], str]
 
@@ -173,6 +176,7 @@ class JobManager:
         self._cancel: dict[str, StopSignal] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
+        self._recorded: dict[str, float] = {}
         self._closing = threading.Event()
         self._workers = [threading.Thread(target=self._serve, name=f"liftlab-job-{i}",
                                           daemon=True) for i in range(self.slots)]
@@ -355,6 +359,15 @@ class JobManager:
                 setattr(job, key, value)
 
     def _on_progress(self, job_id: str, event: dict) -> None:
+        self._apply_progress(job_id, event)
+        now = time.monotonic()
+        if now - self._recorded.get(job_id, 0.0) >= RECORD_EVERY_S:  # other processes see it
+            self._recorded[job_id] = now
+            with self._lock:
+                snapshot = copy.deepcopy(self._jobs[job_id])
+            self._record(snapshot)
+
+    def _apply_progress(self, job_id: str, event: dict) -> None:
         stage = event.get("stage")
         if stage == "epoch":
             now = event.get("at") or self._clock()  # a worker's own time stamp

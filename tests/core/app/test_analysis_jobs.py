@@ -171,6 +171,14 @@ def test_large_is_decided_by_the_cost_estimate(ray_ws, monkeypatch):
     assert not analysis.shap_is_large(cost)
 
 
+def test_a_time_budget_under_the_threshold_keeps_shap_on_the_page():
+    from core.explain import ExplainCost
+
+    cost = ExplainCost("kernel", 800, 800 * 2048, 6427.0, 1024)  # a pessimistic estimate
+    assert analysis.shap_is_large(cost, budget_s=120.0)  # the page would wait 120 s
+    assert not analysis.shap_is_large(cost, budget_s=5.0)  # the budget stops it within 5 s
+
+
 def test_cli_score_background_commits_the_same_table_from_its_own_process(ray_ws, capsys):
     import json
 

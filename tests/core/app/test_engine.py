@@ -118,9 +118,10 @@ def test_cancel_stops_the_worker_within_seconds_and_saves_nothing(jobs, ray_ws):
     t = time.monotonic()
     jobs.cancel(job_id)
     job = jobs.wait(job_id, timeout=30)
-    assert time.monotonic() - t < 6
+    assert time.monotonic() - t < 12  # the worker is killed 5 s after an unanswered cancel
     assert job.state == "cancelled" and job.run_id is None
-    assert set(os.listdir(ray_ws.runs_dir)) == before
+    after = set(os.listdir(ray_ws.runs_dir)) if ray_ws.runs_dir.exists() else set()
+    assert after == before
     assert {r["run_id"] for r in _registered(ray_ws)} <= before  # nothing registered
     assert not _snapshots(ray_ws, job_id)
 

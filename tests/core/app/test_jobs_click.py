@@ -203,3 +203,26 @@ def test_epoch_times_come_from_the_workers_stamps_not_the_servers_polling(settin
     release.set()
     jobs.wait(job_id)
     jobs.shutdown()
+
+
+def test_other_processes_see_a_running_jobs_latest_message(settings):
+    # `python -m core jobs` read "Starting" for a job at family 4 of 7: progress reached the
+    # warehouse only with a state change
+    from core.app import recent_jobs
+
+    ready, release = threading.Event(), threading.Event()
+
+    def work(progress, should_stop):
+        progress({"message": "Family 4 of 7: hgb"})
+        ready.set()
+        release.wait(10)
+        return "run-x"
+
+    jobs = JobManager(settings)
+    job_id = jobs.submit("leaderboard", "every family", work)
+    assert ready.wait(10)
+    row = {j["job_id"]: j for j in recent_jobs(settings)}[job_id]
+    assert row["state"] == "running" and row["message"] == "Family 4 of 7: hgb"
+    release.set()
+    jobs.wait(job_id)
+    jobs.shutdown()
