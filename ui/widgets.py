@@ -39,6 +39,10 @@ def _leave_pages_directory_mode() -> None:
         st.rerun()
 
 
+STREAMLIT_CLEANUP = None
+"""Streamlit's own post-run cleanup, once :func:`keep_keras_session` replaced it (tests)."""
+
+
 def keep_keras_session() -> None:
     """Stop Streamlit from clearing Keras's session after every script run.
 
@@ -53,8 +57,11 @@ def keep_keras_session() -> None:
     """
     from streamlit.runtime.scriptrunner import script_runner
 
-    if getattr(script_runner, "_clean_problem_modules", None) in (None, _close_figures):
+    global STREAMLIT_CLEANUP
+    current = getattr(script_runner, "_clean_problem_modules", None)
+    if current in (None, _close_figures):
         return
+    STREAMLIT_CLEANUP = current
     script_runner._clean_problem_modules = _close_figures
 
 

@@ -13,8 +13,11 @@ LIFTLAB = "from ui.widgets import page_setup\npage_setup()\n"
 
 def test_pages_keep_keras_session_while_streamlit_alone_clears_it(monkeypatch, settings):
     monkeypatch.setenv("LIFTLAB_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setattr(script_runner, "_clean_problem_modules",
-                        script_runner._clean_problem_modules)  # restored after the test
+    from ui import widgets
+
+    streamlits = widgets.STREAMLIT_CLEANUP or script_runner._clean_problem_modules
+    monkeypatch.setattr(script_runner, "_clean_problem_modules", streamlits)  # as shipped
+    monkeypatch.setattr(widgets, "STREAMLIT_CLEANUP", None)
     calls: list[int] = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
     AppTest.from_string(PLAIN).run()
