@@ -107,15 +107,12 @@ def write_frame_output(con: duckdb.DuckDBPyConnection, name: str, frame,
     Returns:
         The number of rows written.
     """
-    with transaction(con):
-        con.register("__liftlab_output", frame)
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
-                        f"SELECT * FROM __liftlab_output")
-        finally:
-            con.unregister("__liftlab_output")
-        record_output(con, name, source_table, how, carry_marks)
-    return int(len(frame))
+    con.register("__liftlab_output", frame)
+    try:
+        return _create_output(con, name, "SELECT * FROM __liftlab_output", source_table, how,
+                              carry_marks)
+    finally:
+        con.unregister("__liftlab_output")
 
 
 def write_parquet_output(con: duckdb.DuckDBPyConnection, name: str, path,
@@ -135,9 +132,16 @@ def write_parquet_output(con: duckdb.DuckDBPyConnection, name: str, path,
     Returns:
         The number of rows written.
     """
+    return _create_output(con, name, f"SELECT * FROM read_parquet({sql_literal(str(path))})",
+                          source_table, how, carry_marks)
+
+
+def _create_output(con: duckdb.DuckDBPyConnection, name: str, select: str,
+                   source_table: str | None, how: str, carry_marks: bool) -> int:
+    """``CREATE OR REPLACE TABLE name AS select`` and its catalog record, in one transaction;
+    returns the rows written."""
     with transaction(con):
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
-                    f"SELECT * FROM read_parquet({sql_literal(str(path))})")
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {select}")
         record_output(con, name, source_table, how, carry_marks)
         return int(con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0])
 
