@@ -7,7 +7,8 @@ from core.specs import MISSING_LABELS, MISSING_POLICIES, TASKS, DatasetSpec
 from ui import resources, state
 from ui.leaderboard_views import leaderboard_section
 from ui.privacy_views import dp_settings
-from ui.train_views import feature_picker, model_form, reattach, recent_jobs_table, show_job
+from ui.train_job_views import recent_jobs_table, show_job
+from ui.train_views import feature_picker, model_form, reattach
 from ui.widgets import KEEP, bold, errors_shown, initial, link_to, page_setup
 
 data_dir = page_setup()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.app import JobState
 from ui import resources
-from ui.train_views import where_text
+from ui.train_job_views import where_text
 from ui.widgets import fraction
 
 ACTIVE = ("queued", "running")

@@ -1,18 +1,16 @@
-"""Train page views: the job (epoch bar, loss curve, measured time left, cancel, stop and keep
-the best so far), reattaching a reloaded page to its running job, the features with what is
-left out and why, and the model settings with a Train button that starts one job per click."""
+"""Train page views: reattaching a reloaded page to its running job, the features with what is
+left out and why, and the model settings with a Train button that starts one job per click
+(the job itself is drawn by :mod:`ui.train_job_views`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import NamedTuple
 
 import streamlit as st
 
-from core.app import JobState, training_params
+from core.app import training_params
 from core.errors import AppError
-from core.plots import history_figure
 from core.specs import (
     ACTIVATIONS,
     ENSEMBLE,
@@ -27,19 +25,9 @@ from core.specs import (
 )
 from ui import resources, state
 from ui.leaderboard_views import restore_board
-from ui.tuning_views import job_bar, tuning_summary
-from ui.widgets import KEEP, initial, link_to, show_error
+from ui.train_job_views import duration
+from ui.widgets import KEEP, initial, show_error
 
-HEADLINES = {
-    "binary": {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1 @0.5",
-               "accuracy": "Accuracy @0.5"},
-    "multiclass": {"accuracy": "Accuracy", "f1_macro": "F1 (macro)",
-                   "f1_weighted": "F1 (weighted)", "log_loss": "Log loss"},
-    "regression": {"mae": "MAE", "rmse": "RMSE", "r2": "R²"},
-}
-_ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
-          "done": ":material/check_circle:", "failed": ":material/error:",
-          "cancelled": ":material/cancel:"}
 LONG_SECONDS = 600
 STARTED = "train__started"
 # flat ModelConfig name -> the widget key that shows it
@@ -51,138 +39,6 @@ _FORM_KEYS = {"activation": "train__activation", "dropout": "train__dropout",
               "n_blocks": "train__blocks", "data_pipeline": "train__pipeline",
               "model": "train__model", "members": "train__members", "width": "train__width",
               "depth": "train__depth", "workers": "train__workers"}
-
-
-def duration(seconds: float) -> str:
-    """Seconds in words: ``"40 s"``, ``"7 min"``, ``"1 h 05 min"``."""
-    seconds = max(float(seconds), 0.0)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-
-
-def eta_text(job: JobState) -> str:
-    """Time left from the measured epochs, e.g. ``"4.1 s per epoch · 20 s to 4 min left"``."""
-    per, span = job.seconds_per_epoch(), job.eta_range()
-    if per is None or span is None:
-        return "timing the first epoch"
-    low, high = span
-    per_text = f"{per:.2f}" if per < 1 else f"{per:.1f}"  # sub-second epochs: 2 decimals
-    if job.patience and low < high:
-        return (f"{per_text} s per epoch (measured) · {duration(low)} to {duration(high)} left "
-                f"(early stopping ends it after {job.patience} epochs without improvement)")
-    return f"{per_text} s per epoch (measured) · about {duration(high)} left"
-
-
-def _stop_buttons(jobs, job: JobState) -> None:
-    left, right = st.columns(2)
-    if job.can_keep and job.state == "running" and job.epoch >= 1 and not job.stop_request:
-        if left.button("Stop and keep the best so far", key="train__keep",
-                       icon=":material/save:",
-                       help="Ends training after this batch and saves the run with the "
-                            "weights of its best validation epoch; a note in the run says "
-                            "so."):
-            jobs.stop_and_keep(job.job_id)
-    board = job.kind == "leaderboard"
-    if not job.stop_request and right.button(
-            "Cancel the leaderboard" if board else "Cancel training", key="train__cancel",
-            icon=":material/cancel:", help="Ends it; no family's run is kept." if board
-            else "Ends training and saves nothing."):
-        jobs.cancel(job.job_id)
-
-
-def _done(data_dir: str, job: JobState) -> None:
-    state.announce_run(job.job_id, job.run_id)
-    run = resources.run(data_dir, job.run_id)
-    m = run.metrics["metrics"]
-    labels = HEADLINES.get(run.config.task, HEADLINES["binary"])
-    for col, (key, label) in zip(st.columns(len(labels)), labels.items()):
-        value = m.get(key)
-        col.metric(label, "undefined" if value is None else f"{value:.3f}")
-    for note in run.metrics.get("notes", []):
-        st.warning(note)
-    if "tuning" in run.config.extra:
-        tuning_summary(run.config.extra["tuning"])
-    link_to("pages/evaluate.py", "Evaluate this run", ":material/target:")
-
-
-def where_text(engine: dict) -> str:
-    """Where a job runs, e.g. ``"Runs on Ray (local) · 2 workers · MultiWorkerMirroredStrategy
-    · CPU"`` (``engine``: :attr:`core.app.JobState.engine`)."""
-    where = "in the app's process" if engine["ray"] == "off" else f"on Ray ({engine['ray']})"
-    n = engine["workers"]
-    return (f"Runs {where} · {n} worker{'s' if n != 1 else ''} · {engine['strategy']} · "
-            f"{engine['devices']}")
-
-
-def _render(data_dir: str) -> bool:
-    """Draw the job; returns True while it is still active."""
-    jobs = resources.job_manager(data_dir)
-    job = jobs.get(state.active_job())
-    if job is None:
-        return False
-    st.subheader(f"{_ICONS.get(job.state, '')} {job.label}", anchor="training-job")
-    active = job.state in ("queued", "running")
-    if job.epochs:
-        st.progress(min(job.epoch / job.epochs, 1.0),
-                    text=f"Epoch {job.epoch} of at most {job.epochs}"
-                         + (f" · {eta_text(job)}" if job.state == "running" else ""))
-    elapsed = ""
-    if active and job.started_at:
-        elapsed = f" · {time.time() - job.started_at:.0f} s elapsed"
-    if job.state != "failed":  # a failure is said once, in the error box below
-        st.caption(job.message + elapsed)
-    if job.engine:
-        st.caption(where_text(job.engine))
-    if active and job.steps:  # e.g. a leaderboard: one step per family
-        st.progress(min(job.step / job.steps, 1.0),
-                    text=f"Step {job.step} of {job.steps}: {job.message}")
-    elif active and not job.epochs:  # a search's trials, a scikit-learn fit, a snapshot
-        share, text = job_bar(job)
-        st.progress(share, text=text)
-    if job.history:
-        st.plotly_chart(history_figure(job.history), key="train__loss")
-    if active:
-        _stop_buttons(jobs, job)
-    if job.state == "failed":
-        st.error(job.message)
-    if job.state == "done" and job.run_id and job.kind == "leaderboard":
-        st.success("The leaderboard is ready: see *Compare every model family* above; each "
-                   "family's run is in Runs.")
-    elif job.state == "done" and job.run_id:
-        _done(data_dir, job)
-    return active
-
-
-@st.fragment(run_every=1.0)
-def _live(data_dir: str) -> None:
-    if not _render(data_dir):
-        st.rerun()  # job ended: one full rerun shows the final state and stops polling
-
-
-def recent_jobs_table(data_dir: str) -> None:
-    """Jobs recorded in the workspace, including those a stopped server left *interrupted*."""
-    from core.app import recent_jobs
-
-    jobs = recent_jobs(resources.settings(), limit=10)
-    live = {j.job_id: j.message for j in resources.job_manager(data_dir).list()}
-    if jobs:  # the warehouse keeps a running job's first message; this server knows its latest
-        with st.expander(f"Recent jobs ({len(jobs)})"):
-            st.dataframe([{"job": j["label"] or j["kind"],
-                           **{k: j[k] for k in ("state", "created_at", "run_id")},
-                           "message": live.get(j["job_id"], j["message"])}
-                          for j in jobs], hide_index=True, width="stretch")
-
-
-def show_job(data_dir: str) -> None:
-    """Show the active job; polls once a second while it runs."""
-    job = resources.job_manager(data_dir).get(state.active_job())
-    if job is not None and job.state in ("queued", "running"):
-        _live(data_dir)
-    else:
-        _render(data_dir)
 
 
 def reattach(data_dir: str) -> None:

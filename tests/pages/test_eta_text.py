@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.app import JobState
-from ui.train_views import eta_text
+from ui.train_job_views import eta_text
 
 
 def _job(seconds: list[float]) -> JobState:

@@ -60,6 +60,29 @@ def test_reloaded_page_reattaches_to_the_running_job_and_its_settings(app_env):
         assert jobs.wait(job_id, timeout=120).state == "cancelled"
 
 
+def test_running_job_shows_its_loss_curve_once_from_the_slower_chart_fragment(app_env):
+    # The curve moved out of the 1-s progress fragment (a Plotly redraw a second cost the
+    # browser ~0.15 CPU-s/s next to the job); it must still be drawn, once, while the job runs.
+    from ui.resources import job_manager
+
+    s, _ = app_env
+    jobs = job_manager(str(s.data_dir))
+    spec = DatasetSpec("bank", "y", "yes", ("age", "campaign", "euribor3m"), task="binary")
+    job_id = jobs.submit_training(spec, ModelConfig.of(model="mlp", hidden_units=(4,),
+                                                       epochs=400, batch_size=256))
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while len(jobs.get(job_id).history) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        at = _run("pages/train.py", active_job=job_id)
+        assert not at.exception and jobs.get(job_id).state == "running"
+        assert [e.key for e in at.get("plotly_chart")] == ["train__loss"]
+        assert any(p.proto.text.startswith("Epoch ") for p in at.get("progress"))
+    finally:
+        jobs.cancel(job_id)
+        assert jobs.wait(job_id, timeout=120).state == "cancelled"
+
+
 def test_reloaded_page_reattaches_to_a_running_leaderboard_and_its_settings(app_env):
     # The reload said "with the settings it was started with" but showed the default table and
     # features, and offered "Stop and keep the best so far", which a leaderboard lacks.
