@@ -31,7 +31,8 @@ def _find(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
 def _draw(data_dir: str, job: JobState, key: str) -> bool:
     """Draw the job; returns True while it is still active."""
     if job.state in ACTIVE:
-        st.progress(fraction(job.message), text=f"{job.label}: {job.message}")
+        share = min(job.step / job.steps, 1.0) if job.steps else fraction(job.message)
+        st.progress(share, text=f"{job.label}: {job.message}")
         if job.engine:
             st.caption(where_text(job.engine))
         if job.stop_request is None and st.button("Cancel", key=f"{key}__cancel",

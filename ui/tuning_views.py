@@ -5,25 +5,43 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from ui.widgets import fraction
+
+PRUNED_LOSS = "validation loss when pruned"
 
 
 def trials_frame(tuning: dict) -> pd.DataFrame:
     """One row per trial: ``trial`` (Optuna's number), ``state`` (``best``, ``finished`` or
-    ``pruned at epoch k``), the validation score (NaN when pruned) and the sampled settings.
+    ``pruned at epoch k``), the validation score (NaN when pruned), the validation loss the
+    pruner stopped it on (:data:`PRUNED_LOSS`, NaN when it finished; only when a trial was
+    pruned) and the sampled settings.
 
     Args:
         tuning: A run's ``tuning`` record (:func:`core.training.tune`).
     """
     score = tuning.get("objective", "validation score")
     best = tuning.get("best_params")
+    pruned = tuning.get("pruned", [])
+    extra = {PRUNED_LOSS: float("nan")} if pruned else {}
     rows = [{"trial": t["number"], "state": "best" if t["params"] == best else "finished",
-             score: t["value"], **t["params"]} for t in tuning.get("trials", [])]
+             score: t["value"], **extra, **t["params"]} for t in tuning.get("trials", [])]
     rows += [{"trial": p["number"], "state": f"pruned at epoch {p.get('epoch')}",
-              score: float("nan"), **p["params"]} for p in tuning.get("pruned", [])]
+              score: float("nan"),
+              PRUNED_LOSS: float("nan") if p.get("val_loss") is None else p["val_loss"],
+              **p["params"]} for p in pruned]
     return pd.DataFrame(rows).sort_values("trial").reset_index(drop=True) if rows \
         else pd.DataFrame()
+
+
+def trials_table(tuning: dict) -> Styler:
+    """:func:`trials_frame` for display: scores and losses to 4 decimals, "—" where a trial
+    has none (st.dataframe showed "None" for a pruned trial's score)."""
+    frame = trials_frame(tuning)
+    shown = [c for c in (tuning.get("objective", "validation score"), PRUNED_LOSS)
+             if c in frame]
+    return frame.style.format({c: "{:.4f}" for c in shown}, na_rep="—")
 
 
 def tuning_summary(tuning: dict) -> None:
@@ -41,7 +59,7 @@ def tuning_summary(tuning: dict) -> None:
         st.caption(f"Optuna's TPE sampler, {where}, {tuning.get('seconds', 0):.0f} s. "
                    + (f"Pruning: {tuning['pruner']}. " if tuning.get("pruner") else "")
                    + "The run was trained again with the best trial's settings.")
-        st.dataframe(trials_frame(tuning), hide_index=True)
+        st.dataframe(trials_table(tuning), hide_index=True)
 
 
 def job_bar(job) -> tuple[float, str]:

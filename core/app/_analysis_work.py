@@ -128,7 +128,8 @@ class ScoreWork:
                 if should_stop():
                     raise AnalysisCancelled("Scoring cancelled; no table was written.")
                 parts.append(np.asarray(run.predict(frame.iloc[start:start + self.batch_rows])))
-                progress({"message": f"Scoring rows {min(start + self.batch_rows, n):,}/{n:,}"})
+                done = min(start + self.batch_rows, n)
+                progress({"message": f"Scoring rows {done:,}/{n:,}", "step": done, "steps": n})
             scores = np.concatenate(parts) if parts else None
             path = folder / "scored.parquet"
             scored_rows(run, frame, scores).to_parquet(path, index=False)
@@ -202,7 +203,8 @@ class ShapWork:
         run = load_run(self.settings, self.run_id)
 
         def chunk_done(done: int, total: int, name: str) -> None:
-            progress({"message": f"SHAP: rows {done:,}/{total:,} ({name})"})
+            progress({"message": f"SHAP: rows {done:,}/{total:,} ({name})", "step": done,
+                      "steps": total})
             if should_stop():
                 raise ExplainCancelled("SHAP cancelled; nothing was saved.")
 

@@ -79,11 +79,11 @@ class EpochPruner:
             self._study.tell(trial, last)
 
 
-def epoch_hook(pruner: EpochPruner, key, on_prune: Callable[[int], None],
+def epoch_hook(pruner: EpochPruner, key, on_prune: Callable[[int, float], None],
                progress: Callable[[dict], None] | None = None) -> Callable[[dict], None]:
     """A progress callback for :func:`core.training._ensemble.fit_model` that feeds each
-    epoch's ``val_loss`` to ``pruner`` and calls ``on_prune(epoch)`` once it says prune;
-    events are passed on to ``progress``."""
+    epoch's ``val_loss`` to ``pruner`` and calls ``on_prune(epoch, val_loss)`` once it says
+    prune; events are passed on to ``progress``."""
     state = {"pruned": False}
 
     def hook(event: dict) -> None:
@@ -94,7 +94,7 @@ def epoch_hook(pruner: EpochPruner, key, on_prune: Callable[[int], None],
         loss = (event.get("logs") or {}).get("val_loss")
         if loss is not None and pruner.epoch(key, event["epoch"], loss):
             state["pruned"] = True
-            on_prune(int(event["epoch"]))
+            on_prune(int(event["epoch"]), float(loss))
 
     return hook
 

@@ -192,7 +192,7 @@ def _collect(results, metric: str, direction: str) -> tuple[list[dict], dict, li
         last = result.metrics or {}
         if not last.get(FINAL):
             pruned.append({"number": number, "epoch": last.get("epoch"),
-                           "params": dict(result.config)})
+                           "val_loss": last.get("val_loss"), "params": dict(result.config)})
             continue
         value = last.get(metric)
         if value is None or not np.isfinite(value):

@@ -152,7 +152,8 @@ def _search_local(base: ModelConfig, suggest_fn, prepared: dict, n_trials: int,
         cfg = suggest_fn(trial, base)
         trial.set_user_attr("config", cfg.flat())
         at: dict = {}
-        hook = epoch_hook(pruner, trial.number, lambda epoch: at.setdefault("epoch", epoch))
+        hook = epoch_hook(pruner, trial.number,
+                          lambda epoch, loss: at.update(epoch=epoch, val_loss=loss))
         try:
             model, _ = fit_model(cfg, p["pre"], p["task"], p["n_classes"], p["fit"], p["seed"],
                                  progress=hook, should_stop=_or_pruned(should_stop, at))
@@ -161,6 +162,7 @@ def _search_local(base: ModelConfig, suggest_fn, prepared: dict, n_trials: int,
         _check_cancel(should_stop)
         if at:
             trial.set_user_attr("pruned_at", at["epoch"])
+            trial.set_user_attr("pruned_loss", at["val_loss"])
             raise optuna.TrialPruned(f"validation loss above the median at epoch {at['epoch']}")
         out = predict_output(model, p["fit"].x_valid, p["task"], p["scaling"])
         value = headline_metrics(p["task"], p["y_valid"], out)["metrics"][p["metric"]]
@@ -178,7 +180,8 @@ def _search_local(base: ModelConfig, suggest_fn, prepared: dict, n_trials: int,
     study.optimize(objective, n_trials=n_trials, timeout=timeout_s, callbacks=[report])
     trials = [{"number": t.number, "value": t.value, "params": t.params}
               for t in study.trials if t.value is not None and np.isfinite(t.value)]
-    pruned = [{"number": t.number, "epoch": t.user_attrs.get("pruned_at"), "params": t.params}
+    pruned = [{"number": t.number, "epoch": t.user_attrs.get("pruned_at"),
+               "val_loss": t.user_attrs.get("pruned_loss"), "params": t.params}
               for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
     if not trials:
         raise TrainingError("No tuning trial finished with a finite validation score; no run "

@@ -116,7 +116,7 @@ class _UntilCancelled:
     """A job that reports one progress message and runs until it is cancelled."""
 
     def __call__(self, progress, should_stop):
-        progress({"message": "Scoring rows 1,000/6,000"})
+        progress({"message": "Scoring rows 1,000/6,000", "step": 1500, "steps": 6000})
         while not should_stop():
             time.sleep(0.05)
         raise AppError("Cancelled; nothing was saved.")
@@ -142,6 +142,8 @@ def test_a_job_of_another_run_is_pointed_to_not_hidden(job_ws, bank_ws):
         at.selectbox(key="runs__manage").select(other).run()
         assert not at.exception
         assert any(b.label == "Cancel" for b in at.button)  # followed under its own run
+        bar = next(p for p in at.get("progress") if "Scoring rows" in p.proto.text)
+        assert bar.proto.value == 25  # from step/steps (1,500 of 6,000), not the message's 1/6
         assert not any("is running in the background" in i.value for i in at.info)
     finally:
         jobs.cancel(job_id)

@@ -13,7 +13,8 @@ TUNING = {"objective": "validation roc_auc", "direction": "maximize", "parallel"
           "best_params": {"units": 64, "learning_rate": 0.01},
           "trials": [{"number": 0, "value": 0.71, "params": {"units": 32, "learning_rate": 0.001}},
                      {"number": 2, "value": 0.78, "params": {"units": 64, "learning_rate": 0.01}}],
-          "pruned": [{"number": 1, "epoch": 3, "params": {"units": 16, "learning_rate": 0.3}}]}
+          "pruned": [{"number": 1, "epoch": 3, "val_loss": 0.6931,
+                      "params": {"units": 16, "learning_rate": 0.3}}]}
 
 
 def test_trials_frame_lists_every_trial_in_order_with_its_state():
@@ -23,6 +24,10 @@ def test_trials_frame_lists_every_trial_in_order_with_its_state():
     scores = frame["validation roc_auc"].tolist()
     assert scores[0] == 0.71 and math.isnan(scores[1]) and scores[2] == 0.78
     assert frame["units"].tolist() == [32, 16, 64]
+    losses = frame["validation loss when pruned"].tolist()
+    assert math.isnan(losses[0]) and losses[1] == 0.6931 and math.isnan(losses[2])
+    unpruned = trials_frame({**TUNING, "pruned": []})
+    assert "validation loss when pruned" not in unpruned and len(unpruned) == 2
 
 
 def _page(tuning: dict) -> None:
@@ -39,6 +44,17 @@ def test_the_summary_says_how_many_trials_were_pruned_and_the_best_score():
     assert "2 trials at a time on Ray Tune" in at.caption[0].value
     assert "MedianPruner" in at.caption[0].value
     assert at.dataframe[0].value["state"].tolist() == ["finished", "pruned at epoch 3", "best"]
+
+
+def test_the_trials_table_shows_a_dash_where_a_trial_has_no_score():
+    # st.dataframe showed "None" in a pruned trial's score cell
+    from ui.tuning_views import trials_table
+
+    lines = trials_table(TUNING).hide(axis="index").to_string(delimiter="|").splitlines()
+    header, rows = lines[0].split("|"), [line.split("|") for line in lines[1:]]
+    score, loss = header.index("validation roc_auc"), header.index("validation loss when pruned")
+    assert [r[score] for r in rows] == ["0.7100", "—", "0.7800"]
+    assert [r[loss] for r in rows] == ["—", "0.6931", "—"]
 
 
 def test_a_job_without_epochs_shows_its_trials_not_a_scikit_learn_fit():

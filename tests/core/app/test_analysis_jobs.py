@@ -139,6 +139,7 @@ def test_a_cancelled_worker_removes_its_file_before_the_next_batch(ray_ws):
     with pytest.raises(AnalysisCancelled, match="no table was written"):
         work(events.append, lambda: len(events) >= 2)
     assert [e["message"] for e in events] == ["Scoring rows 500/3,000", "Scoring rows 1,000/3,000"]
+    assert [(e["step"], e["steps"]) for e in events] == [(500, 3000), (1000, 3000)]
     assert _litter(s) == []
     with connect(s) as con:
         assert not table_exists(con, "toy_stop")
@@ -152,6 +153,7 @@ def test_a_cancelled_shap_work_saves_nothing(ray_ws):
     with pytest.raises(ExplainCancelled):
         work(events.append, lambda: len(events) >= 1)
     assert events[0]["message"].startswith("SHAP: rows 50/200 (")
+    assert (events[0]["step"], events[0]["steps"]) == (50, 200)  # the bar's share, not text
     after = load_explanation(run)
     assert (before is None) == (after is None)
     if before is not None:

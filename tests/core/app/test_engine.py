@@ -501,6 +501,7 @@ def test_ray_tune_trials_pruned_mid_fit_are_recorded_and_reported(ray_ws, monkey
     tuning = result.config.extra["tuning"]
     assert len(tuning["trials"]) == 1 and len(tuning["pruned"]) == 2
     assert [p["epoch"] for p in tuning["pruned"]] == [2, 2]  # stopped at epoch 2 of 6
+    assert all(0 < p["val_loss"] < 2 for p in tuning["pruned"])  # the loss it was pruned on
     assert tuning["best_params"] == tuning["trials"][0]["params"]
     trials = [e for e in events if e.get("stage") == "trial"]
     assert sorted(e["pruned_at"] or 0 for e in trials) == [0, 2, 2]

@@ -52,9 +52,11 @@ def test_a_pruned_keras_fit_stops_after_the_pruned_epoch():
     cfg = ModelConfig.of(model="mlp", hidden_units=(8,), epochs=10, batch_size=64,
                          early_stopping=False)
     _, history = fit_model(cfg, pre, "binary", 2, data, seed=0,
-                           progress=epoch_hook(pruner, "next", lambda e: at.setdefault("e", e)),
+                           progress=epoch_hook(pruner, "next",
+                                               lambda e, loss: at.update(e=e, loss=loss)),
                            should_stop=_or_pruned(None, at))
-    assert at == {"e": 3} and len(history) == 3  # warm-up 2 epochs, pruned after the 3rd
+    assert at["e"] == 3 and len(history) == 3  # warm-up 2 epochs, pruned after the 3rd
+    assert at["loss"] == pytest.approx(history[-1]["val_loss"])  # the loss it was pruned on
 
 
 def test_the_ray_tune_scheduler_stops_a_trial_the_pruner_prunes():

@@ -215,6 +215,35 @@ def test_tuning_lists_trials_and_trains_the_best(bank_ws):
         tune(s, DatasetSpec("bank", "y"), ModelConfig.of(model="hgb"), n_trials=1)
 
 
+class _PruneAllButFirst:
+    """Lets the first trial finish; prunes every other one at its second epoch."""
+
+    def __init__(self) -> None:
+        self.first = None
+
+    def epoch(self, key, epoch: int, val_loss: float) -> bool:
+        self.first = key if self.first is None else self.first
+        return key != self.first and epoch >= 2
+
+    def finish(self, key, pruned: bool) -> None:
+        return None
+
+
+def test_one_process_tuning_records_the_epoch_and_loss_a_trial_was_pruned_on(bank_ws,
+                                                                               monkeypatch):
+    from core.training import _tuning, tune
+
+    monkeypatch.setattr(_tuning, "EpochPruner", _PruneAllButFirst)
+    s, _ = bank_ws
+    result = tune(s, DatasetSpec("bank", "y", exclude=("duration",)),
+                  ModelConfig.of(model="mlp", hidden_units=(8,), epochs=4, batch_size=512,
+                                 early_stopping=False), n_trials=3, timeout_s=120)
+    tuning = result.config.extra["tuning"]
+    assert [t["number"] for t in tuning["trials"]] == [0]
+    assert [(p["number"], p["epoch"]) for p in tuning["pruned"]] == [(1, 2), (2, 2)]
+    assert all(np.isfinite(p["val_loss"]) and 0 < p["val_loss"] < 2 for p in tuning["pruned"])
+
+
 @pytest.mark.parametrize("model", ["wide_deep", "ft_transformer"])
 def test_other_networks_train_end_to_end(bank_ws, model):
     s, _ = bank_ws
