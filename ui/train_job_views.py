@@ -1,7 +1,7 @@
 """The Train page's job panel: epoch bar, measured time left, where the job runs, Cancel and
 "stop and keep the best so far", the loss curve, the finished run's headline metrics, and the
-workspace's recent jobs. A running job's progress is polled once a second, its loss curve every
-:data:`CHART_EVERY_S` seconds."""
+workspace's recent jobs. A running job's progress is polled once a second, its buttons and its
+loss curve less often (:data:`CONTROLS_EVERY_S`, :data:`CHART_EVERY_S`)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,13 @@ HEADLINES = {
 _ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
           "done": ":material/check_circle:", "failed": ":material/error:",
           "cancelled": ":material/cancel:"}
-# The loss curve of a running job is redrawn this often, apart from the 1-s progress: a Plotly
-# redraw costs the browser ~0.15 CPU-s, and on a small machine the browser shares the CPUs
-# with the job (bench/engine.py, scenario 0: the tab's CPU 0.23 -> 0.09 CPU-s/s without it).
-CHART_EVERY_S = 5.0
+# A running job's page is redrawn in three fragments: its progress every second, its buttons
+# (Cancel, Stop and keep) every CONTROLS_EVERY_S and its loss curve every CHART_EVERY_S. On a
+# small machine the browser shares the CPUs with the job: with everything redrawn each second
+# the tab used 0.23 CPU-s/s, with the curve drawn once 0.09 (a Plotly redraw on this page
+# costs ~0.4 CPU-s in headless Chromium), without the buttons 0.05 less (bench/engine.py).
+CONTROLS_EVERY_S = 5.0
+CHART_EVERY_S = 10.0
 
 
 def duration(seconds: float) -> str:
@@ -95,9 +98,9 @@ def where_text(engine: dict) -> str:
             f"{engine['devices']}")
 
 
-def _render(data_dir: str, chart: bool = True) -> bool:
-    """Draw the job (with its loss curve unless ``chart`` is False); returns True while it is
-    still active."""
+def _render(data_dir: str, live: bool = False) -> bool:
+    """Draw the job; returns True while it is still active. ``live``: leave its buttons and
+    loss curve to their slower fragments."""
     jobs = resources.job_manager(data_dir)
     job = jobs.get(state.active_job())
     if job is None:
@@ -121,9 +124,9 @@ def _render(data_dir: str, chart: bool = True) -> bool:
     elif active and not job.epochs:  # a search's trials, a scikit-learn fit, a snapshot
         share, text = job_bar(job)
         st.progress(share, text=text)
-    if job.history and chart:
+    if job.history and not live:
         st.plotly_chart(history_figure(job.history), key="train__loss")
-    if active:
+    if active and not live:
         _stop_buttons(jobs, job)
     if job.state == "failed":
         st.error(job.message)
@@ -137,8 +140,17 @@ def _render(data_dir: str, chart: bool = True) -> bool:
 
 @st.fragment(run_every=1.0)
 def _live(data_dir: str) -> None:
-    if not _render(data_dir, chart=False):
+    if not _render(data_dir, live=True):
         st.rerun()  # job ended: one full rerun shows the final state and stops polling
+
+
+@st.fragment(run_every=CONTROLS_EVERY_S)
+def _live_controls(data_dir: str) -> None:
+    """The running job's Cancel and Stop-and-keep buttons (a click reruns this at once)."""
+    jobs = resources.job_manager(data_dir)
+    job = jobs.get(state.active_job())
+    if job is not None and job.state in ("queued", "running"):
+        _stop_buttons(jobs, job)
 
 
 @st.fragment(run_every=CHART_EVERY_S)
@@ -147,6 +159,9 @@ def _live_chart(data_dir: str) -> None:
     job = resources.job_manager(data_dir).get(state.active_job())
     if job is not None and job.history:
         st.plotly_chart(history_figure(job.history), key="train__loss")
+        st.caption(f"Loss curve up to epoch {len(job.history)}; redrawn every "
+                   f"{CHART_EVERY_S:.0f} s while the job runs (the bar above follows each "
+                   f"second).")
 
 
 def recent_jobs_table(data_dir: str) -> None:
@@ -164,11 +179,12 @@ def recent_jobs_table(data_dir: str) -> None:
 
 
 def show_job(data_dir: str) -> None:
-    """Show the active job: its progress polled once a second, its loss curve every
-    :data:`CHART_EVERY_S` seconds, while it runs."""
+    """Show the active job: while it runs, its progress polled once a second, its buttons
+    every :data:`CONTROLS_EVERY_S` seconds and its loss curve every :data:`CHART_EVERY_S`."""
     job = resources.job_manager(data_dir).get(state.active_job())
     if job is not None and job.state in ("queued", "running"):
         _live(data_dir)
+        _live_controls(data_dir)
         _live_chart(data_dir)
     else:
         _render(data_dir)

@@ -77,6 +77,8 @@ def test_running_job_shows_its_loss_curve_once_from_the_slower_chart_fragment(ap
         at = _run("pages/train.py", active_job=job_id)
         assert not at.exception and jobs.get(job_id).state == "running"
         assert [e.key for e in at.get("plotly_chart")] == ["train__loss"]
+        assert any(c.value.startswith("Loss curve up to epoch ") for c in at.caption)
+        assert any(b.label == "Cancel training" for b in at.button)  # from its own fragment
         assert any(p.proto.text.startswith("Epoch ") for p in at.get("progress"))
     finally:
         jobs.cancel(job_id)
