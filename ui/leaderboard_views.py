@@ -92,7 +92,8 @@ def show_latest(data_dir: str, table: str, target: str) -> None:
                                                                   else "no"),
              "CV mean ± std": "" if not m["cv"] else
              f"{m['cv']['mean']:.4f} ± {m['cv']['std'] or 0:.4f} ({m['cv']['k']} folds)",
-             "run": m["run_id"], "seconds": m["seconds"]} for m in board.models]
+             "run": m["run_id"], "seconds": m["seconds"],
+             "epochs": m.get("epochs") or ""} for m in board.models]  # "": none (or older)
     left, right = st.columns([3, 2])
     left.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(format="%.4f") for c in (name, "95% low", "95% high",

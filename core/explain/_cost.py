@@ -14,7 +14,10 @@ from core.explain._explain import BACKGROUND_MAX, background_sample, run_output
 from core.explain._explainers import METHODS, cost_per_row, method_chain
 from core.runs import Run
 
-SPEED_ROWS = 512  # rows scored once to measure the model's speed
+SPEED_ROWS = 512
+"""Fewest rows scored to measure the model's speed."""
+SPEED_ROWS_MAX = 20_000
+"""Most rows scored to measure it (an explainer scoring more per row is extrapolated)."""
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,12 @@ class ExplainCost:
         method: Key of the explainer that would run first (``auto`` resolved).
         rows: Rows to explain.
         evaluations: Model evaluations (rows scored) in all, ``rows`` × per row.
-        seconds: Estimated wall time: evaluations × the measured seconds per scored row (the
-            explainer's own overhead not counted, so it errs short for the cheap ones).
+        seconds: Estimated wall time: evaluations × the measured seconds per scored row,
+            measured in one batch as large as the explainer's batch for one row (its
+            evaluations per row, within [:data:`SPEED_ROWS`, :data:`SPEED_ROWS_MAX`]): a
+            network's per-call overhead is paid once per batch, so speed measured on 512 rows
+            made Kernel SHAP's estimate ~40× too long. The explainer's own overhead is not
+            counted, so it errs short for the cheap ones.
         bytes_per_row: Memory one explained row needs (see ``cost_per_row``).
     """
 
@@ -42,8 +49,8 @@ def explain_cost(run: Run, n_rows: int, method: str = "auto",
                  target_class: str | None = None) -> ExplainCost:
     """Estimate what explaining ``n_rows`` test rows of a run costs.
 
-    The model's speed is measured by scoring :data:`SPEED_ROWS` rows (the background repeated)
-    once; everything else is arithmetic.
+    The model's speed is measured by scoring the background repeated to the explainer's batch
+    for one row (see :attr:`ExplainCost.seconds`) once; everything else is arithmetic.
 
     Args:
         run: A saved binary, multiclass or regression run.
@@ -66,7 +73,8 @@ def explain_cost(run: Run, n_rows: int, method: str = "auto",
     bg = pre.transform(background_sample(run.background[run.features],
                                          max(1, min(background_rows, BACKGROUND_MAX))))
     evals, nbytes = cost_per_row(key, len(run.features), bg.shape[1], len(bg))
-    sample = np.repeat(bg, max(1, SPEED_ROWS // len(bg)), axis=0)
+    batch = int(np.clip(evals, SPEED_ROWS, SPEED_ROWS_MAX))
+    sample = np.resize(bg, (batch, bg.shape[1]))  # the background rows repeated, in order
     score = out.scorer(run.model)
     started = time.perf_counter()
     score(sample)

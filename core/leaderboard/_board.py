@@ -48,7 +48,8 @@ class Leaderboard:
         models: One dict per family, best first: ``model``, ``run_id``, ``rank``, the metric
             under its own name, ``ci95``, ``difference_vs_best``, ``difference_ci95``,
             ``tied_with_best``, ``cv`` (mean, std and folds of the metric, or None),
-            ``seconds``.
+            ``seconds``, ``epochs`` (a network's epochs as trained, after early stopping;
+            None for a family without epochs).
         best: The best family.
         tied_with_best: Families whose paired difference to the best is not clear of 0.
         test_rows: Rows of the shared test split.
@@ -217,6 +218,7 @@ def _rank(settings, spec, fitted, notes, n_boot) -> Leaderboard:
                      "ci95": ci[m], "difference_vs_best": values[m] - values[best],
                      "difference_ci95": None if m == best else d, "tied_with_best": tied,
                      "cv": _cv_summary(folds, metric), "seconds": round(seconds, 2),
+                     "epochs": len(runs[m].history) or None,  # trained; None: no epochs
                      "notes": list(runs[m].metrics.get("notes", []))})
     return Leaderboard(uuid.uuid4().hex[:10], spec.table, spec.target, task, metric, higher,
                        rows, best, [r["model"] for r in rows if r["tied_with_best"]], len(y),

@@ -173,6 +173,30 @@ def test_large_is_decided_by_the_cost_estimate(ray_ws, monkeypatch):
     assert not analysis.shap_is_large(cost)
 
 
+def test_the_speed_is_measured_on_the_explainer_s_batch_for_one_row(ray_ws, monkeypatch):
+    # Speed measured on 512 rows made Kernel SHAP's estimate ~40x too long for a network (its
+    # per-call overhead paid 20 times where Kernel SHAP pays it once per explained row).
+    from core.explain import _cost
+    from core.explain._explainers import Output
+
+    _, run = ray_ws
+    batches: list[int] = []
+    scorer = Output.scorer
+
+    def recording(self, model):
+        score = scorer(self, model)
+        return lambda x: (batches.append(len(x)), score(x))[1]
+
+    monkeypatch.setattr(Output, "scorer", recording)
+    kernel = explain_cost(run, 10, method="kernel")
+    linear = explain_cost(run, 10)
+    assert kernel.evaluations == 10 * (2 * 3 + 512) * 20  # 3 columns, 20 k-means centres
+    assert batches == [(2 * 3 + 512) * 20, _cost.SPEED_ROWS]  # linear: 100 a row, 512 scored
+    assert linear.evaluations == 10 * 100
+    assert explain_cost(run, 10, method="permutation").evaluations == 10 * 7 * 100
+    assert batches[-1] == 7 * 100
+
+
 def test_a_time_budget_under_the_threshold_keeps_shap_on_the_page():
     from core.explain import ExplainCost
 

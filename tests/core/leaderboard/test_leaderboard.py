@@ -87,4 +87,8 @@ def test_cli_leaderboard(bank_ws):
     assert {"model", "roc_auc", "ci95", "tied_with_best", "difference_ci95", "run_id"} <= \
         set(js["models"][0])
     assert isinstance(js["tied_with_best"], list) and len(js["models"]) == 3
+    epochs = {m["model"]: m["epochs"] for m in js["models"]}  # the network's, as trained
+    assert epochs["mlp"] == len(load_run(s, next(m["run_id"] for m in js["models"]
+                                                 if m["model"] == "mlp")).history) <= 2
+    assert epochs["mlp"] >= 1 and epochs["logreg"] is None and epochs["hgb"] is None
     assert "NaN" not in out.getvalue()
