@@ -4,10 +4,12 @@
   ``shap.KernelExplainer`` on the same model and the same 100 background rows, in one run. Kernel
   SHAP is timed on a few rows and scaled to 1,000 (it is linear in rows); ``shap.DeepExplainer``
   on all 1,000 rows is reported beside them.
+- The SHAP cost estimate (what sends a request to a background job) against each explainer's
+  measured time on the same run (``--cost-only`` runs this alone).
 - The Evaluate page with 1,000,000 scored rows: AppTest time of a threshold change (median of
   several moves), and of the first open, which computes the curves once.
 
-Usage: ``python bench/explain.py [--epochs N] [--kernel-rows N] [--page-rows N]``.
+Usage: ``python bench/explain.py [--epochs N] [--kernel-rows N] [--page-rows N] [--cost-only]``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ os.environ["LIFTLAB_LOAD_SAMPLE"] = "0"
 import numpy as np  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
-from core.explain import BACKGROUND_MAX, explain_run
+from core.explain import BACKGROUND_MAX, explain_cost, explain_run
 from core.ingest import IngestOptions, ingest_file
 from core.runs import fast_scorer, load_run
 from core.specs import DatasetSpec, ModelConfig  # noqa: E402
@@ -88,6 +90,20 @@ def bench_shap(run, rows: int, kernel_rows: int) -> dict:
             "speedup_vs_shap_deep": round(deep.seconds / ours.seconds, 1)}
 
 
+def bench_cost(run) -> list[dict]:
+    """The a-priori estimate (:func:`core.explain.explain_cost`, what decides whether SHAP
+    runs as a background job) against the explainer's measured time, per explainer."""
+    out = []
+    for method, rows in (("kernel", 20), ("permutation", 50), ("deeplift", 1000)):
+        cost = explain_cost(run, rows, method=method)
+        actual = explain_run(run, n_rows=rows, method=method).seconds
+        out.append({"bench": "shap_cost_estimate", "method": method, "rows": rows,
+                    "evaluations": cost.evaluations, "estimate_s": round(cost.seconds, 3),
+                    "actual_s": round(actual, 3),
+                    "estimate_over_actual": round(cost.seconds / actual, 2)})
+    return out
+
+
 def bench_threshold(settings, n: int, moves: int = 9) -> dict:
     """AppTest: open the Evaluate page on ``n`` scored rows, then move the threshold."""
     from streamlit.testing.v1 import AppTest
@@ -117,10 +133,15 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=1000)
     p.add_argument("--kernel-rows", type=int, default=10)
     p.add_argument("--page-rows", type=int, default=1_000_000)
+    p.add_argument("--cost-only", action="store_true", help="only the cost estimate's check")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="liftlab-bench-") as tmp:
         settings = load_settings(Path(tmp) / "ws")
         run = trained_mlp(settings, args.epochs)
+        for line in bench_cost(run):
+            _emit(line)
+        if args.cost_only:
+            return
         _emit(bench_shap(run, args.rows, args.kernel_rows))
         _emit(bench_threshold(settings, args.page_rows))
 

@@ -5,19 +5,11 @@ whether a SHAP request runs at once or as a background job."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from core.explain._explain import BACKGROUND_MAX, background_sample, run_output
-from core.explain._explainers import METHODS, cost_per_row, method_chain
+from core.explain._explainers import METHODS, cost_per_row, method_chain, seconds_per_evaluation
 from core.runs import Run
-
-SPEED_ROWS = 512
-"""Fewest rows scored to measure the model's speed."""
-SPEED_ROWS_MAX = 20_000
-"""Most rows scored to measure it (an explainer scoring more per row is extrapolated)."""
 
 
 @dataclass(frozen=True)
@@ -29,11 +21,10 @@ class ExplainCost:
         rows: Rows to explain.
         evaluations: Model evaluations (rows scored) in all, ``rows`` × per row.
         seconds: Estimated wall time: evaluations × the measured seconds per scored row,
-            measured in one batch as large as the explainer's batch for one row (its
-            evaluations per row, within [:data:`SPEED_ROWS`, :data:`SPEED_ROWS_MAX`]): a
-            network's per-call overhead is paid once per batch, so speed measured on 512 rows
-            made Kernel SHAP's estimate ~40× too long. The explainer's own overhead is not
-            counted, so it errs short for the cheap ones.
+            measured on a batch as large as the explainer scores in one call
+            (:func:`core.explain._explainers.seconds_per_evaluation`). The explainer's own
+            overhead is not counted, so it errs short (shap's permutation masking: about
+            half its time on bank's network).
         bytes_per_row: Memory one explained row needs (see ``cost_per_row``).
     """
 
@@ -50,7 +41,7 @@ def explain_cost(run: Run, n_rows: int, method: str = "auto",
     """Estimate what explaining ``n_rows`` test rows of a run costs.
 
     The model's speed is measured by scoring the background repeated to the explainer's batch
-    for one row (see :attr:`ExplainCost.seconds`) once; everything else is arithmetic.
+    once (see :attr:`ExplainCost.seconds`); everything else is arithmetic.
 
     Args:
         run: A saved binary, multiclass or regression run.
@@ -73,10 +64,5 @@ def explain_cost(run: Run, n_rows: int, method: str = "auto",
     bg = pre.transform(background_sample(run.background[run.features],
                                          max(1, min(background_rows, BACKGROUND_MAX))))
     evals, nbytes = cost_per_row(key, len(run.features), bg.shape[1], len(bg))
-    batch = int(np.clip(evals, SPEED_ROWS, SPEED_ROWS_MAX))
-    sample = np.resize(bg, (batch, bg.shape[1]))  # the background rows repeated, in order
-    score = out.scorer(run.model)
-    started = time.perf_counter()
-    score(sample)
-    per_eval = (time.perf_counter() - started) / len(sample)
+    per_eval = seconds_per_evaluation(out.scorer(run.model), bg, key, evals, rows)
     return ExplainCost(key, rows, rows * evals, rows * evals * per_eval, nbytes)

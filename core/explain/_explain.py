@@ -32,6 +32,7 @@ from core.explain._explainers import (
     Output,
     cost_per_row,
     method_chain,
+    seconds_per_evaluation,
 )
 from core.runs import LABEL_COL, SCORE_COL, Run
 
@@ -157,11 +158,7 @@ def _plan(key: str, model, x: np.ndarray, bg: np.ndarray, blocks: list[np.ndarra
     chunk = max(1, min(method.chunk, MEMORY_BUDGET // max(nbytes, 1)))
     note = ""
     if budget_s is not None and key in ("permutation", "kernel", "deep", "gradient"):
-        score = out.scorer(model)
-        sample = np.repeat(bg, max(1, 512 // len(bg)), axis=0)
-        started = time.perf_counter()
-        score(sample)
-        per_row = evals * (time.perf_counter() - started) / len(sample)
+        per_row = evals * seconds_per_evaluation(out.scorer(model), bg, key, evals, len(x))
         if per_row > max(budget_s, MIN_REFUSAL_S):
             raise ExplainError(f"{method.name} would take about {per_row:,.0f} s for one row, "
                                f"over the {budget_s:g} s budget")

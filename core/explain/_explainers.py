@@ -19,6 +19,7 @@ Predictions"; the ``shap`` library):
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -333,6 +334,42 @@ def cost_per_row(key: str, n_columns: int, n_encoded: int, n_background: int) ->
         evals = n_background * (200 if key == "gradient" else 1)
         return evals, evals * n_encoded * 8
     return n_background, n_background * n_encoded * 8
+
+
+SPEED_ROWS = 512
+"""Fewest rows scored to measure a model's speed."""
+SPEED_ROWS_MAX = 20_000
+"""Most rows scored to measure it (larger batches are extrapolated)."""
+PER_ROW = ("permutation", "kernel")
+"""Explainers that score one explained row's evaluations per model call; the others score a
+chunk of rows at once."""
+
+
+def seconds_per_evaluation(score: Callable[[np.ndarray], np.ndarray], bg: np.ndarray, key: str,
+                           evals_per_row: int, rows: int = 1) -> float:
+    """Seconds one model evaluation takes, measured by scoring the background rows repeated
+    to the batch the explainer scores in one call: one row's evaluations for
+    :data:`PER_ROW` explainers, a chunk of ``rows`` rows' for the others, within
+    [:data:`SPEED_ROWS`, :data:`SPEED_ROWS_MAX`]. A network's per-call overhead is paid once
+    per batch: measured on 512 rows, Kernel SHAP's time on bank's network came out ~40× too
+    long (``bench/explain.py --cost-only``).
+
+    Args:
+        score: The explained output for encoded rows.
+        bg: Encoded background rows, shape (n_background, n_encoded).
+        key: A key of :data:`METHODS`.
+        evals_per_row: Model evaluations per explained row (:func:`cost_per_row`).
+        rows: Rows the explainer is asked for.
+
+    Returns:
+        Seconds per evaluation (per scored row).
+    """
+    per_call = evals_per_row * (1 if key in PER_ROW else max(1, min(rows, METHODS[key].chunk)))
+    batch = int(np.clip(per_call, SPEED_ROWS, SPEED_ROWS_MAX))
+    sample = np.resize(bg, (batch, bg.shape[1]))  # the background rows repeated, in order
+    started = time.perf_counter()
+    score(sample)
+    return (time.perf_counter() - started) / batch
 
 
 def method_chain(model, model_name: str, task: str = "binary") -> list[str]:

@@ -176,8 +176,7 @@ def test_large_is_decided_by_the_cost_estimate(ray_ws, monkeypatch):
 def test_the_speed_is_measured_on_the_explainer_s_batch_for_one_row(ray_ws, monkeypatch):
     # Speed measured on 512 rows made Kernel SHAP's estimate ~40x too long for a network (its
     # per-call overhead paid 20 times where Kernel SHAP pays it once per explained row).
-    from core.explain import _cost
-    from core.explain._explainers import Output
+    from core.explain._explainers import SPEED_ROWS, Output
 
     _, run = ray_ws
     batches: list[int] = []
@@ -191,10 +190,14 @@ def test_the_speed_is_measured_on_the_explainer_s_batch_for_one_row(ray_ws, monk
     kernel = explain_cost(run, 10, method="kernel")
     linear = explain_cost(run, 10)
     assert kernel.evaluations == 10 * (2 * 3 + 512) * 20  # 3 columns, 20 k-means centres
-    assert batches == [(2 * 3 + 512) * 20, _cost.SPEED_ROWS]  # linear: 100 a row, 512 scored
+    # Kernel and permutation SHAP score one row's evaluations per call; LinearExplainer the
+    # chunk's 10 rows x 100 background rows at once
+    assert batches == [(2 * 3 + 512) * 20, 10 * 100]
     assert linear.evaluations == 10 * 100
     assert explain_cost(run, 10, method="permutation").evaluations == 10 * 7 * 100
     assert batches[-1] == 7 * 100
+    explain_cost(run, 1)  # never fewer than SPEED_ROWS rows timed
+    assert batches[-1] == SPEED_ROWS
 
 
 def test_a_time_budget_under_the_threshold_keeps_shap_on_the_page():
