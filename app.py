@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import resources, state
-from ui.widgets import page_setup
+from ui.widgets import JOB_POLL_S, page_setup
 
 st.set_page_config(page_title="LiftLab", page_icon="📈", layout="wide")
 data_dir = page_setup()
@@ -31,7 +31,7 @@ def _running(jobs) -> list:
     return [j for j in jobs.list() if j.state in ("queued", "running")]
 
 
-@st.fragment(run_every=2.0)
+@st.fragment(run_every=JOB_POLL_S)
 def _running_jobs() -> None:
     """The running jobs' latest messages, redrawn every 2 s (a full rerun alone left them at
     what they said when the page was drawn, e.g. 'Starting' at family 4 of 7)."""

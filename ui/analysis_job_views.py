@@ -1,5 +1,5 @@
 """A page's background analysis (SHAP values for many rows, scoring a large table): its progress
-and a Cancel button while it runs (polled once a second), what it ended with, and the job
+and a Cancel button while it runs (polled every :data:`ui.widgets.JOB_POLL_S` seconds), what it ended with, and the job
 found again after a reload (the newest running job of that kind for the same run)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import streamlit as st
 from core.app import JobState
 from ui import resources
 from ui.train_job_views import where_text
-from ui.widgets import fraction
+from ui.widgets import JOB_POLL_S, fraction
 
 ACTIVE = ("queued", "running")
 
@@ -50,7 +50,7 @@ def _draw(data_dir: str, job: JobState, key: str) -> bool:
     return False
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=JOB_POLL_S)
 def _live(data_dir: str, key: str) -> None:
     job = resources.job_manager(data_dir).get(st.session_state.get(key) or "")
     if job is None or not _draw(data_dir, job, key):

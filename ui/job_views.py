@@ -1,6 +1,7 @@
 """A background job on a page other than Train (a retrain on Monitor, a compression on Runs):
 its label, progress (steps, or epochs for a network), where it runs, a Cancel button and, when
-it ends, what it made or why it did not; polled once a second while it runs.
+it ends, what it made or why it did not; polled every :data:`ui.widgets.JOB_POLL_S` seconds
+while it runs.
 
 The job id lives in session state under the page's key, so the job is followed again after
 a visit to another page; a page opened in a new browser session (a reload) finds the running
@@ -17,6 +18,7 @@ import streamlit as st
 from core.app import JobState
 from ui import resources
 from ui.train_job_views import where_text
+from ui.widgets import JOB_POLL_S
 
 ACTIVE = ("queued", "running")
 
@@ -47,7 +49,7 @@ def job_panel(data_dir: str, key: str, kind: str,
         _draw(data_dir, key, done)
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=JOB_POLL_S)
 def _live(data_dir: str, key: str, done) -> None:
     if not _draw(data_dir, key, done):
         st.rerun()  # the job ended: one full rerun shows its result and stops polling

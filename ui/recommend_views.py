@@ -46,7 +46,7 @@ from core.recommend import (
 from core.specs import Economics
 from core.warehouse import connect, list_tables, table_columns
 from ui import resources
-from ui.widgets import errors_shown, show_error
+from ui.widgets import JOB_POLL_S, errors_shown, show_error
 
 ACTIVE_RUN = "recommend__active_run"
 ACTIVE_JOB = "recommend__active_job"
@@ -64,7 +64,6 @@ REPEATS_NORMAL = 0.05  # repeat share above which seen items stay recommendable 
 # softmax, 2 shared cores): a higher learning rate reaches in about 10 epochs what 1e-3 needs
 # 40 for, and validation NDCG@10 barely moves after that
 PAGE_EPOCHS, PAGE_PATIENCE, PAGE_LR = 15, 3, 3e-3
-POLL_SECONDS = 2.0  # job view refresh; each refresh costs the training CPU on a small machine
 SOFTMAX_CHOICES = ("auto", "sampled", "full")
 SOFTMAX_LABELS = {"auto": f"auto (sampled above {SAMPLED_ABOVE:,} items)",
                   "sampled": "sampled softmax (faster)", "full": "full softmax (exact)"}
@@ -291,7 +290,7 @@ def _job_view(data_dir: str) -> bool:
     return running
 
 
-@st.fragment(run_every=POLL_SECONDS)
+@st.fragment(run_every=JOB_POLL_S)
 def _poll_job(data_dir: str) -> None:
     if not _job_view(data_dir):
         st.rerun()  # finished: one full rerun shows the new run in every tab

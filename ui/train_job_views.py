@@ -1,7 +1,8 @@
 """The Train page's job panel: epoch bar, measured time left, where the job runs, Cancel and
 "stop and keep the best so far", the loss curve, the finished run's headline metrics, and the
-workspace's recent jobs. A running job's progress is polled once a second, its buttons and its
-loss curve less often (:data:`CONTROLS_EVERY_S`, :data:`CHART_EVERY_S`)."""
+workspace's recent jobs. A running job's progress is polled every
+:data:`ui.widgets.JOB_POLL_S` seconds, its buttons and its loss curve less often
+(:data:`CONTROLS_EVERY_S`, :data:`CHART_EVERY_S`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from core.app import JobState
 from core.plots import history_figure
 from ui import resources, state
 from ui.tuning_views import job_bar, tuning_summary
-from ui.widgets import link_to
+from ui.widgets import JOB_POLL_S, link_to
 
 HEADLINES = {
     "binary": {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1 @0.5",
@@ -25,7 +26,7 @@ HEADLINES = {
 _ICONS = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
           "done": ":material/check_circle:", "failed": ":material/error:",
           "cancelled": ":material/cancel:"}
-# A running job's page is redrawn in three fragments: its progress every second, its buttons
+# A running job's page is redrawn in three fragments: its progress every JOB_POLL_S, its buttons
 # (Cancel, Stop and keep) every CONTROLS_EVERY_S and its loss curve every CHART_EVERY_S. On a
 # small machine the browser shares the CPUs with the job: with everything redrawn each second
 # the tab used 0.23 CPU-s/s, with the curve drawn once 0.09 (a Plotly redraw on this page
@@ -138,7 +139,7 @@ def _render(data_dir: str, live: bool = False) -> bool:
     return active
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=JOB_POLL_S)
 def _live(data_dir: str) -> None:
     if not _render(data_dir, live=True):
         st.rerun()  # job ended: one full rerun shows the final state and stops polling
@@ -160,8 +161,8 @@ def _live_chart(data_dir: str) -> None:
     if job is not None and job.history:
         st.plotly_chart(history_figure(job.history), key="train__loss")
         st.caption(f"Loss curve up to epoch {len(job.history)}; redrawn every "
-                   f"{CHART_EVERY_S:.0f} s while the job runs (the bar above follows each "
-                   f"second).")
+                   f"{CHART_EVERY_S:.0f} s while the job runs (the bar above every "
+                   f"{JOB_POLL_S:.0f} s).")
 
 
 def recent_jobs_table(data_dir: str) -> None:
@@ -179,7 +180,7 @@ def recent_jobs_table(data_dir: str) -> None:
 
 
 def show_job(data_dir: str) -> None:
-    """Show the active job: while it runs, its progress polled once a second, its buttons
+    """Show the active job: while it runs, its progress polled every :data:`JOB_POLL_S`, its buttons
     every :data:`CONTROLS_EVERY_S` seconds and its loss curve every :data:`CHART_EVERY_S`."""
     job = resources.job_manager(data_dir).get(state.active_job())
     if job is not None and job.state in ("queued", "running"):

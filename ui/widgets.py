@@ -15,6 +15,10 @@ from ui import resources, state
 
 # widget values that outlive reruns and page changes (Streamlit >= 1.5x ``persist_state``)
 KEEP = {"persist_state": "session"}
+JOB_POLL_S = 2.0
+"""How often a page redraws a running job's progress. Each redraw costs the browser CPU that
+a small machine's job shares: on 2 cores an app job ran at 0.89× the command line's speed with
+1-s redraws and 0.92× with 2-s ones (median of 6 pairs each, ``bench/engine.py``)."""
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ def keep_keras_session() -> None:
 
     Streamlit (1.67, ``script_runner._clean_problem_modules``) calls
     ``keras.backend.clear_session()`` whenever ``keras`` is imported, after every run of a page
-    or fragment; Keras 3 runs ``gc.collect()`` there. The Train page polls a job every second,
+    or fragment; Keras 3 runs ``gc.collect()`` there. The Train page polled a job every second,
     so the server spent ~40 % of its CPU samples in it (py-spy, 2026-12-03) and took that CPU
     from the job on a 2-core machine, and on the thread engine it reset Keras's global state
     under a training thread. LiftLab manages that state itself (every fit starts from a clear

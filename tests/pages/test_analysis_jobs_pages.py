@@ -160,7 +160,7 @@ def test_a_shap_job_over_its_time_budget_says_the_budget_stops_it(job_ws, bank_w
     monkeypatch.setattr(analysis, "SHAP_JOB_SECONDS", 0.0)
     run = load_run(ws, run_id)
     rows = len(run.test_frame)
-    assert explain_cost(run, rows, "kernel").seconds > 100  # far over the 5 s budget below
+    assert explain_cost(run, rows, "kernel").seconds > 20  # far over the 5 s budget below
     at = _page("pages/explain.py", run_id)
     at.number_input(key="explain__rows").set_value(rows)
     at.selectbox(key="explain__method").select("kernel")

@@ -61,7 +61,7 @@ def test_reloaded_page_reattaches_to_the_running_job_and_its_settings(app_env):
 
 
 def test_running_job_shows_its_loss_curve_once_from_the_slower_chart_fragment(app_env):
-    # The curve moved out of the 1-s progress fragment (a Plotly redraw a second cost the
+    # The curve moved out of the progress fragment (a Plotly redraw each second cost the
     # browser ~0.15 CPU-s/s next to the job); it must still be drawn, once, while the job runs.
     from ui.resources import job_manager
 
