@@ -9,6 +9,7 @@ from ui.monitor_views import (
     chunking_form,
     default_table,
     drift_tab,
+    follow_monitor_job,
     headline,
     latest_result,
     monitorable_runs,
@@ -43,11 +44,13 @@ with st.expander("Chunking", expanded=False), errors_shown():
     chunking = chunking_form(dates.get(table, []))
 if st.button("Monitor", type="primary", key="monitor__go"):
     run_monitor(data_dir, run_id, table, chunking)
+running = follow_monitor_job(data_dir, run_id, table)
 
 result = latest_result(run_id, table)
 if result is None:
-    st.caption(f"Reference: the run's test split. Press Monitor to check '{table}' "
-               f"({chunking.label()}).")
+    st.caption("Reference: the run's test split. " + (
+        "The result shows here when the job above ends." if running
+        else f"Press Monitor to check '{table}' ({chunking.label()})."))
     st.stop()
 st.caption(f"Run `{run_id}` on '{table}', {len(result['chunks'])} chunks "
            f"({result['created_at'][:16].replace('T', ' ')}); reference: the run's test split "

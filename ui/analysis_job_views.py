@@ -1,6 +1,7 @@
-"""A page's background analysis (SHAP values for many rows, scoring a large table): its progress
-and a Cancel button while it runs (polled every :data:`ui.widgets.JOB_POLL_S` seconds), what it ended with, and the job
-found again after a reload (the newest running job of that kind for the same run)."""
+"""A page's background analysis (SHAP values for many rows, scoring or monitoring a large
+table): its progress and a Cancel button while it runs (polled every
+:data:`ui.widgets.JOB_POLL_S` seconds), what it ended with, and the job found again after a
+reload (the newest running job of that kind for the same settings)."""
 
 from __future__ import annotations
 
@@ -57,14 +58,15 @@ def _live(data_dir: str, key: str) -> None:
         st.rerun()  # ended: one full rerun shows the result on the whole page
 
 
-def _elsewhere(data_dir: str, kind: str) -> None:
-    """Say where a running job of ``kind`` started for another run is (a reloaded page opens
-    on its default run, where that job would otherwise be invisible)."""
+def _elsewhere(data_dir: str, kind: str, match: dict) -> None:
+    """Say where a running job of ``kind`` started with other settings is (a reloaded page
+    opens on its default run, where that job would otherwise be invisible)."""
     other = resources.job_manager(data_dir).active(kind)
-    if other is not None and other.params.get("run_id"):
+    if other is not None and all(other.params.get(k) for k in match):
+        where = " and ".join(f"{k.removesuffix('_id')} `{other.params[k]}`" for k in match)
         st.info(f"**{other.label}** is running in the background ({other.message}). Choose "
-                f"run `{other.params['run_id']}` above to follow it, see its result or cancel "
-                f"it.", icon=":material/directions_run:")
+                f"{where} above to follow it, see its result or cancel it.",
+                icon=":material/directions_run:")
 
 
 def follow(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
@@ -74,7 +76,7 @@ def follow(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
     Args:
         data_dir: The workspace's data directory.
         key: The session key holding the job id.
-        kind: The job's kind (``"shap"``, ``"score"``).
+        kind: The job's kind (``"shap"``, ``"score"``, ``"monitor"``).
         match: Settings the job must have been started with (its ``params``).
 
     Returns:
@@ -82,7 +84,7 @@ def follow(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
     """
     job = _find(data_dir, key, kind, match)
     if job is None:
-        _elsewhere(data_dir, kind)
+        _elsewhere(data_dir, kind, match)
         return None
     if job.state in ACTIVE:
         _live(data_dir, key)

@@ -1,5 +1,5 @@
-"""Monitor page pieces: the form, alerts in words, timelines, drift drill-down, data quality,
-and champion/challenger (retrain as a background job on Ray, compare, promote with a
+"""Monitor page pieces: the form (a large table monitored as a background job), alerts in
+words, timelines, drift drill-down, data quality, and champion/challenger (retrain as a background job on Ray, compare, promote with a
 reason)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.app import retrain_job
+from core.app import monitor_job, retrain_job, score_is_large
 from core.errors import AppError
 from core.monitor import (
     METRICS,
@@ -21,6 +21,7 @@ from core.monitor import (
 )
 from core.warehouse import connect, list_tables, table_columns
 from ui import resources
+from ui.analysis_job_views import follow
 from ui.job_views import followed, job_panel
 from ui.widgets import show_error
 
@@ -67,8 +68,28 @@ def chunking_form(dates: list[str]) -> Chunking:
     return Chunking(col, period)
 
 
+MONITOR_JOB = "monitor__job"
+ADOPTED = "monitor__adopted"  # the background job whose result this session already showed
+
+
 def run_monitor(data_dir: str, run_id: str, table: str, chunking: Chunking) -> str | None:
-    """Monitor and remember the result's id; shows a domain error instead of raising."""
+    """Monitor and remember the result's id; shows a domain error instead of raising. A table
+    of more rows than :func:`core.app.score_is_large` allows is monitored as a background job
+    (followed by :func:`follow_monitor_job`); returns None then."""
+    settings = resources.settings()
+    try:
+        with connect(settings) as con:
+            rows = {t.table: t.rows for t in list_tables(con)}.get(table, 0)
+        if score_is_large(rows):
+            st.session_state[MONITOR_JOB] = resources.job_manager(data_dir).submit(
+                **monitor_job(settings, resources.run(data_dir, run_id), table, chunking))
+            st.info(f"'{table}' has {rows:,} rows: it is monitored in the background, so the "
+                    f"app stays responsive. The result shows here when it is ready.",
+                    icon=":material/directions_run:")
+            return None
+    except AppError as err:
+        show_error(err)
+        return None
     try:
         with st.spinner(f"Scoring '{table}' and testing every feature …"):
             res = monitor(resources.settings(), resources.run(data_dir, run_id), table, chunking)
@@ -77,6 +98,17 @@ def run_monitor(data_dir: str, run_id: str, table: str, chunking: Chunking) -> s
         return None
     st.session_state["monitor__result"] = res["monitor_id"]
     return res["monitor_id"]
+
+
+def follow_monitor_job(data_dir: str, run_id: str, table: str) -> bool:
+    """Show a background monitoring of ``run_id`` on ``table`` (progress, Cancel, how it
+    ended); once it is done, its result becomes the one the page shows (once: a later
+    monitoring in this session is not overridden). Returns whether it is still running."""
+    job = follow(data_dir, MONITOR_JOB, "monitor", {"run_id": run_id, "table": table})
+    if job is not None and job.state == "done" and st.session_state.get(ADOPTED) != job.job_id:
+        st.session_state["monitor__result"] = job.result["monitor_id"]
+        st.session_state[ADOPTED] = job.job_id
+    return job is not None and job.state in ("queued", "running")
 
 
 def latest_result(run_id: str, table: str) -> dict | None:

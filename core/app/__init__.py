@@ -12,14 +12,16 @@ prepare, protect), ``_monitor_cli``, ``_privacy_cli`` (privacy, audit, compress)
 ``_estimate`` (training time from earlier runs), ``_workspace``, ``_workflows``, ``_engine``
 (where long work runs: embedded Ray or a cluster), ``_ray_jobs`` (a job as a Ray task),
 ``_jobs_cli`` (jobs, jobs cancel, train --background), ``_analysis_work`` (SHAP for many rows
-and scoring a large table as background jobs), ``_more_work`` (leaderboard, retrain and
+scoring and monitoring a large table as background jobs), ``_more_work`` (leaderboard, retrain and
 compression as jobs that commit on the server).
 """
 
 from core.app._analysis_work import (
     AnalysisCancelled,
+    MonitorWork,
     ScoreWork,
     ShapWork,
+    monitor_job,
     score_is_large,
     score_job,
     shap_is_large,
@@ -36,7 +38,8 @@ from core.app._workflows import recommend_job
 from core.app._workspace import ensure_sample, score_table
 
 __all__ = [
-    "AnalysisCancelled", "ScoreWork", "ShapWork", "score_is_large", "score_job",
+    "AnalysisCancelled", "MonitorWork", "ScoreWork", "ShapWork", "monitor_job",
+    "score_is_large", "score_job",
     "shap_is_large", "shap_job", "EngineInfo", "Estimate", "ImportRunError", "JobManager",
     "JobState", "compress_job", "engine_info", "leaderboard_job", "retrain_job",
     "ensure_engine", "ensure_sample", "estimate_training", "export_run", "import_run", "main",

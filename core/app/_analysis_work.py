@@ -1,8 +1,9 @@
-"""Long analyses as background jobs: SHAP values for many rows, and scoring a large table.
+"""Long analyses as background jobs: SHAP values for many rows, scoring a large table, and
+monitoring a run on a large table of new rows.
 
 Small requests run at once in the server, as before; a request above a threshold (SHAP:
 :data:`SHAP_JOB_SECONDS` estimated by :func:`core.explain.explain_cost`; scoring: more than
-:data:`SCORE_JOB_ROWS` rows) is submitted to the :class:`core.app.JobManager` instead, where it
+:data:`SCORE_JOB_ROWS` rows) (monitoring: as scoring) is submitted to the :class:`core.app.JobManager` instead, where it
 runs in a Ray worker process (a thread with ``LIFTLAB_ENGINE=thread``).
 
 The worker never writes the warehouse:
@@ -19,6 +20,11 @@ The worker never writes the warehouse:
   into the run's SHAP cache (``explain.json`` …, what the Explain page and the report read)
   and removes the folder.
 
+- :class:`MonitorWork` checks a run on a table of new rows (drift, data quality, estimated and
+  realised performance: :func:`core.monitor.monitor`) on the job's snapshot of that table and
+  of the run's training table, without saving; its :meth:`MonitorWork.commit` stores the
+  result in the warehouse on the server.
+
 A cancelled or failed worker removes its temporary files itself; one that was killed left them
 in a folder named after its process (``<data dir>/tmp/*-p<pid>-*``, removed by
 :func:`core.warehouse.clean_litter` once that process is gone) or in the job's snapshot
@@ -27,6 +33,7 @@ in a folder named after its process (``<data dir>/tmp/*-p<pid>-*``, removed by
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -45,6 +52,7 @@ from core.explain import (
     load_explanation,
     save_explanation,
 )
+from core.monitor import Chunking, monitor, save_monitor
 from core.runs import Run, load_run
 from core.warehouse import (
     claim_output,
@@ -282,3 +290,81 @@ def shap_job(settings: Settings, run: Run, rows: int, method: str = "auto",
             "work": ShapWork(settings, run.run_id, rows, method, budget_s=budget_s,
                              target_class=target_class),
             "params": params}
+
+
+@dataclass(frozen=True)
+class MonitorWork:
+    """Monitoring a run on a table of new rows as a job's work (plain data, picklable).
+
+    Attributes:
+        settings: Workspace settings (the worker's carry ``snapshot_dir``).
+        run_id: The monitored run.
+        table: The table of new rows.
+        chunking: :class:`core.monitor.Chunking`'s fields.
+        tables: Tables exported to the worker: ``table`` and, when it is still in the
+            warehouse, the run's training table (whose values tell what the run has seen).
+        remote: Whether the job may leave the server's process.
+    """
+
+    settings: Settings
+    run_id: str
+    table: str
+    chunking: dict
+    tables: tuple[str, ...] = ()
+    remote: bool = True
+
+    def __call__(self, progress, should_stop) -> dict:
+        """Monitor without saving.
+
+        Returns:
+            ``{"result", "pid"}``: the monitoring result (:func:`core.monitor.monitor`) and
+            the worker's process id.
+
+        Raises:
+            SchemaError, MonitorError: As :func:`core.monitor.monitor`.
+        """
+        progress({"message": f"Scoring '{self.table}' and testing every feature"})
+        run = load_run(self.settings, self.run_id)
+        result = monitor(self.settings, run, self.table, Chunking(**self.chunking), save=False)
+        return {"result": result, "pid": os.getpid()}
+
+    def commit(self, settings: Settings, result: dict) -> dict:
+        """On the server: store the result in the warehouse.
+
+        Returns:
+            ``{"monitor_id", "dataset_drift", "alerts", "pid", "message"}``.
+        """
+        res = result["result"]
+        mid = save_monitor(settings, res)
+        drift = "dataset drift" if res["dataset_drift"] else "no dataset drift"
+        return {"monitor_id": mid, "dataset_drift": bool(res["dataset_drift"]),
+                "alerts": len(res["alerts"]), "pid": result["pid"],
+                "message": f"Monitored run {self.run_id} on '{self.table}': {drift}, "
+                           f"{len(res['alerts'])} alert(s) (result {mid})."}
+
+
+def monitor_job(settings: Settings, run: Run, table: str, chunking: Chunking) -> dict:
+    """The keyword arguments of :meth:`core.app.JobManager.submit` for monitoring ``run`` on
+    ``table`` (``{"kind": "monitor", "label", "work", "params"}``).
+
+    Raises:
+        SchemaError: No such table.
+    """
+    with connect(settings) as con:
+        require_table(con, table)
+        table = existing_table(con, table)
+        own = run.config.table
+        tables = (table,) + ((existing_table(con, own),) if own and _exists(con, own)
+                             and existing_table(con, own) != table else ())
+    params = {"run_id": run.run_id, "table": table, "chunking": dataclasses.asdict(chunking)}
+    return {"kind": "monitor", "label": f"Monitoring run {run.run_id} on {table}",
+            "work": MonitorWork(settings, run.run_id, table, params["chunking"], tables),
+            "params": params}
+
+
+def _exists(con, table: str) -> bool:
+    try:
+        require_table(con, table)
+    except AppError:
+        return False
+    return True

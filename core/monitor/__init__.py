@@ -26,7 +26,7 @@ from core.monitor._stats import (
     psi,
     wasserstein_normed,
 )
-from core.monitor._store import load_monitor, monitor_history
+from core.monitor._store import load_monitor, monitor_history, save_monitor
 
 __all__ = [
     "ASSUMPTION", "Calibration", "Cells", "Chunking", "METRICS", "NumericSummary", "PERIODS",
@@ -34,7 +34,8 @@ __all__ = [
     "commit_challenger",
     "cli_view", "compare_runs_on", "distribution_figure", "fit_calibration", "js_distance",
     "ks_test", "list_models", "load_monitor", "metrics_from", "monitor", "monitor_history",
-    "promote", "psi", "resolve_run", "retrain", "score_support", "timeline_figure",
+    "promote", "psi", "resolve_run", "retrain", "save_monitor", "score_support",
+    "timeline_figure",
     "train_challenger",
     "wasserstein_normed",
 ]

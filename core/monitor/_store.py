@@ -71,6 +71,18 @@ def save_result(con, result: dict) -> str:
     return mid
 
 
+def save_monitor(settings, result: dict) -> str:
+    """Store a monitoring result computed elsewhere (a background job's worker, which never
+    writes the warehouse); returns its ``monitor_id``.
+
+    Args:
+        settings: Workspace settings.
+        result: The result of :func:`core.monitor.monitor` with ``save=False``.
+    """
+    with connect(settings) as con:
+        return save_result(con, result)
+
+
 def list_results(con, run_id: str | None = None, table: str | None = None) -> list[dict]:
     """Stored monitoring runs, newest first (without the full result).
 

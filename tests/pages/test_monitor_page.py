@@ -81,3 +81,33 @@ def test_monitor_compare_and_promote(monitor_ws):
     assert model["champion"] == ids["logreg"]
     assert model["history"][0]["why"] == "better on the full file"
     assert model["history"][0]["evidence"]["comparison"] is None  # no champion before
+
+
+def test_a_large_table_is_monitored_in_the_background_and_its_result_shows(monitor_ws,
+                                                                           monkeypatch):
+    # Monitoring ran while the page waited, whatever the table's size; a large table is now a
+    # job (Ray in the app; the thread engine here), its result the page's once it is stored.
+    from core.app import _analysis_work as analysis
+    from core.monitor import Chunking, cli_view, load_monitor, monitor
+    from core.runs import load_run
+    from ui.resources import job_manager
+
+    ws, ids = monitor_ws
+    monkeypatch.setattr(analysis, "SCORE_JOB_ROWS", 10_000)  # bank_new: 41,188 rows
+    at = _page(active_run=ids["logreg"])
+    at.button(key="monitor__go").click().run()
+    assert not at.exception
+    assert any("41,188 rows: it is monitored in the background" in i.value for i in at.info)
+    job = job_manager(str(ws.data_dir)).wait(at.session_state["monitor__job"], timeout=300)
+    assert job.state == "done" and job.kind == "monitor", job.message
+    at.run()
+    assert not at.exception
+    assert at.session_state["monitor__result"] == job.result["monitor_id"]
+    assert any(s.value == job.message for s in at.success)
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Dataset drift"] == ("yes" if job.result["dataset_drift"] else "no")
+    stored = cli_view(load_monitor(ws, job.result["monitor_id"]))
+    reference = cli_view(monitor(ws, load_run(ws, ids["logreg"]), "bank_new",
+                                 Chunking(n_chunks=4), save=False))
+    stored.pop("monitor_id"), reference.pop("monitor_id")
+    assert stored == reference  # what the job stored is what the page computed before

@@ -107,6 +107,29 @@ def test_scoring_job_writes_the_synchronous_table_and_its_lineage(jobs, ray_ws):
     assert _litter(s) == []
 
 
+def test_monitoring_job_stores_the_synchronous_result_from_another_process(jobs, ray_ws):
+    from core.app import monitor_job
+    from core.monitor import Chunking, cli_view, load_monitor, monitor
+
+    s, run = ray_ws
+    kwargs = monitor_job(s, run, "BIG", Chunking(n_chunks=4))  # names without case
+    assert kwargs["work"].tables == ("big", "toy")  # the new rows and the run's own table
+    job = jobs.wait(jobs.submit(**kwargs), timeout=300)
+    assert job.state == "done", job.message
+    assert job.result["pid"] != os.getpid() and job.engine["ray"] == "local"
+    stored = load_monitor(s, job.result["monitor_id"])  # saved by the server
+    reference = monitor(s, run, "big", Chunking(n_chunks=4), save=False)  # in this process
+    ours, theirs = cli_view(stored), cli_view(reference)
+    ours.pop("monitor_id"), theirs.pop("monitor_id")
+    assert ours == theirs
+    assert job.result["dataset_drift"] is stored["dataset_drift"]
+    assert job.message == (f"Monitored run {run.run_id} on 'big': "
+                           f"{'dataset drift' if stored['dataset_drift'] else 'no dataset drift'}"
+                           f", {len(stored['alerts'])} alert(s) (result "
+                           f"{job.result['monitor_id']}).")
+    assert _litter(s) == []
+
+
 def test_an_output_name_of_a_raw_table_is_refused_before_the_job_starts(jobs, ray_ws):
     s, run = ray_ws
     with pytest.raises(OutputTableError, match="'big' is a raw table; LiftLab never replaces "
