@@ -20,7 +20,8 @@ def _find(data_dir: str, key: str, kind: str, match: dict) -> JobState | None:
     a running job of ``kind`` with those settings (a reloaded page), which it then follows."""
     jobs = resources.job_manager(data_dir)
     job = jobs.get(st.session_state.get(key) or "")
-    if job is not None and all(job.params.get(k) == v for k, v in match.items()):
+    if job is not None and job.kind == kind and all(job.params.get(k) == v
+                                                    for k, v in match.items()):
         return job
     active = jobs.active(kind)
     if active is not None and all(active.params.get(k) == v for k, v in match.items()):

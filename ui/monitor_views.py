@@ -68,7 +68,7 @@ def chunking_form(dates: list[str]) -> Chunking:
     return Chunking(col, period)
 
 
-MONITOR_JOB = "monitor__job"
+MONITOR_JOB = "monitor__check_job"  # not "monitor__job": the retrain's
 ADOPTED = "monitor__adopted"  # the background job whose result this session already showed
 
 

@@ -98,7 +98,7 @@ def test_a_large_table_is_monitored_in_the_background_and_its_result_shows(monit
     at.button(key="monitor__go").click().run()
     assert not at.exception
     assert any("41,188 rows: it is monitored in the background" in i.value for i in at.info)
-    job = job_manager(str(ws.data_dir)).wait(at.session_state["monitor__job"], timeout=300)
+    job = job_manager(str(ws.data_dir)).wait(at.session_state["monitor__check_job"], timeout=300)
     assert job.state == "done" and job.kind == "monitor", job.message
     at.run()
     assert not at.exception
